@@ -1,0 +1,67 @@
+/*
+ * crp-encoder.h: turn framebuffer changes into RECT messages.
+ *
+ * One encoder serves one outgoing zlib stream, so every client fed from
+ * the same encoder output must have received all of it (or the encoder is
+ * reset, which flags the next zlib rect with CRP_RECT_FLAG_ZLIB_RESET).
+ * Per tile it picks: FILL for uniform tiles, COPY for content that moved
+ * vertically (scrolls), ZLIB with a palette for few-colour text/UI tiles,
+ * JPEG for photo-like or fast-changing tiles (unless lossless), and
+ * refines lossy tiles losslessly once they have been still for a while.
+ *
+ * Not thread-safe: use one encoder from one thread at a time.
+ */
+#pragma once
+
+#include <glib.h>
+#include <pixman.h>
+#include "crp/crp-message.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+    /** Mask of (1 << CrpEncoding) the client accepts. FILL, RAW and COPY
+     *  are always accepted; ZLIB and JPEG only if set here. */
+    guint32 encodings;
+    /** JPEG quality, 1..100 (0 means the default, 75). */
+    int jpeg_quality;
+    /** Never send lossy content. */
+    gboolean lossless;
+    /** zlib level 1..9 (0 means the default, 1). */
+    int zlib_level;
+    /** Re-send lossy tiles losslessly after this long unchanged
+     *  (0 means the default, 250 ms). */
+    guint32 refine_after_us;
+} CrpEncoderConfig;
+
+/** Statistics of the last encode call, for logs, QMP and benchmarks. */
+typedef struct {
+    guint rects;
+    guint fill, raw, zlib, jpeg, copy;
+    guint refined;              /* lossy tiles re-sent losslessly */
+    gsize bytes;                /* encoded message bytes appended */
+} CrpEncodeStats;
+
+typedef struct CrpEncoder CrpEncoder;
+
+CrpEncoder *crp_encoder_new(const CrpEncoderConfig *config);
+void crp_encoder_free(CrpEncoder *enc);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CrpEncoder, crp_encoder_free)
+
+/** Forgets all history: the next frame is sent whole, zlib starts afresh. */
+void crp_encoder_reset(CrpEncoder *enc);
+
+/**
+ * Appends encoded RECT messages (crp_message_encode() format) for what
+ * differs between @prev and @cur to @out; @prev NULL (or of another size)
+ * sends all of @cur. @damage limits where to look (NULL: everywhere).
+ * @now_us is a monotonic time used for refinement. A call with nothing
+ * changed may still emit refinements. Returns the number of rects.
+ */
+guint crp_encoder_encode_frame(CrpEncoder *enc, pixman_image_t *prev,
+                               pixman_image_t *cur,
+                               const pixman_region32_t *damage,
+                               gint64 now_us, GByteArray *out,
+                               CrpEncodeStats *stats);
+
+G_END_DECLS

@@ -1,0 +1,326 @@
+/*
+ * crp-message.h: every CRP message, as C structs, and their wire encoding.
+ *
+ * A message is a 6-byte header (u8 type, u8 flags, u32 body length) and a
+ * body. docs/protocol.md has the byte layout of each body; the golden
+ * vectors in tests/unit/test-crp-message.c keep this code and the spec
+ * together.
+ *
+ * Decoding borrows: CrpView and CrpStr fields point into the decoded buffer
+ * and stay valid as long as it does. Decoding never allocates.
+ */
+#pragma once
+
+#include <glib.h>
+#include "crp/crp-wire.h"
+
+G_BEGIN_DECLS
+
+#define CRP_MESSAGE_HEADER_SIZE 6
+/** Largest plaintext of one encrypted record (and so of one message). */
+#define CRP_MAX_RECORD_PLAINTEXT (4u * 1024 * 1024)
+#define CRP_MAX_MESSAGE_BODY (CRP_MAX_RECORD_PLAINTEXT - CRP_MESSAGE_HEADER_SIZE)
+#define CRP_MAX_SURFACE_DIM 8192
+#define CRP_MAX_SURFACE_PIXELS (8192u * 4320u)
+#define CRP_MAX_CURSOR_DIM 256
+/** Opus packets are at most 1275 bytes per frame; leave room for repacketising. */
+#define CRP_MAX_AUDIO_PACKET 4000
+#define CRP_MAX_LIST_ITEMS 1024
+
+typedef enum {
+    /* Display channel, server -> client. */
+    CRP_MSG_SURFACE = 0x01,
+    CRP_MSG_RECT = 0x02,
+    CRP_MSG_FRAME_END = 0x03,
+    CRP_MSG_CURSOR_SHAPE = 0x04,
+    CRP_MSG_CURSOR_POS = 0x05,
+    CRP_MSG_AUDIO_FORMAT = 0x06,
+    CRP_MSG_AUDIO_OUT = 0x07,
+    CRP_MSG_PING = 0x08,
+    /* Display channel, client -> server. */
+    CRP_MSG_KEY = 0x21,
+    CRP_MSG_POINTER = 0x22,
+    CRP_MSG_WHEEL = 0x23,
+    CRP_MSG_AUDIO_IN = 0x24,
+    CRP_MSG_FRAME_ACK = 0x25,
+    CRP_MSG_RESIZE_REQUEST = 0x26,
+    CRP_MSG_CLOSE_APP = 0x27,
+    CRP_MSG_PONG = 0x28,
+    /* Either channel, either direction: the sender is closing, and why. */
+    CRP_MSG_BYE = 0x3f,
+    /* Broker channel, client -> broker (requests). */
+    CRP_MSG_CATALOG_LIST = 0x41,
+    CRP_MSG_SUBSCRIBE = 0x42,
+    CRP_MSG_UNSUBSCRIBE = 0x43,
+    CRP_MSG_MY_APPS = 0x44,
+    CRP_MSG_LAUNCH = 0x45,
+    CRP_MSG_SESSION_LIST = 0x46,
+    CRP_MSG_SESSION_CLOSE = 0x47,
+    CRP_MSG_ATTACH = 0x48,
+    /* Broker channel, broker -> client (replies). */
+    CRP_MSG_OK = 0x61,
+    CRP_MSG_APP_LIST = 0x62,
+    CRP_MSG_LAUNCHED = 0x63,
+    CRP_MSG_SESSIONS = 0x64,
+    CRP_MSG_ERROR = 0x65,
+} CrpMessageType;
+
+typedef enum {
+    CRP_CHANNEL_DISPLAY,
+    CRP_CHANNEL_BROKER,
+} CrpChannelKind;
+
+typedef enum {
+    CRP_ROLE_CLIENT,
+    CRP_ROLE_SERVER,
+} CrpRole;
+
+/** Pixel encodings of a RECT. Every client supports FILL, RAW and COPY. */
+typedef enum {
+    CRP_ENCODING_FILL = 0,
+    CRP_ENCODING_RAW = 1,
+    CRP_ENCODING_ZLIB = 2,
+    CRP_ENCODING_JPEG = 3,
+    CRP_ENCODING_COPY = 4,
+} CrpEncoding;
+
+/** RECT flag: lossy content the server will refine losslessly later. */
+#define CRP_RECT_FLAG_LOSSY 0x01
+/** RECT flag (ZLIB only): the sender started a fresh deflate stream with
+ *  this rect; the receiver resets its inflater before decoding it. */
+#define CRP_RECT_FLAG_ZLIB_RESET 0x02
+
+/**
+ * Stable status codes, used in BYE, ERROR and handshake rejections.
+ * Never renumber: clients show messages keyed by them.
+ */
+typedef enum {
+    CRP_STATUS_OK = 0,
+    CRP_STATUS_BAD_REQUEST = 1,
+    CRP_STATUS_VERSION_UNSUPPORTED = 2,
+    CRP_STATUS_AUTH_FAILED = 3,
+    CRP_STATUS_UNKNOWN_KEY = 4,
+    CRP_STATUS_KEY_REVOKED = 5,
+    CRP_STATUS_RATE_LIMITED = 6,
+    CRP_STATUS_NO_SUCH_APP = 7,
+    CRP_STATUS_NOT_SUBSCRIBED = 8,
+    CRP_STATUS_NO_CAPACITY = 9,
+    CRP_STATUS_QUOTA_EXCEEDED = 10,
+    CRP_STATUS_NO_SUCH_SESSION = 11,
+    CRP_STATUS_SESSION_ENDED = 12,
+    CRP_STATUS_INTERNAL = 13,
+    CRP_STATUS_TIMEOUT = 14,
+    CRP_STATUS_SHUTDOWN = 15,
+    CRP_STATUS_REPLACED = 16,
+} CrpStatus;
+
+/** A human-readable default text for @status ("unknown status" if new). */
+const char *crp_status_to_string(guint16 status);
+
+/** A message type's name ("RECT"), or NULL if the type is unknown. */
+const char *crp_message_type_name(guint8 type);
+
+/** TRUE if @sender may send @type on a @kind channel. */
+gboolean crp_message_type_allowed(CrpChannelKind kind, CrpRole sender,
+                                  guint8 type);
+
+typedef struct {
+    guint16 width;
+    guint16 height;
+} CrpSurfaceMsg;
+
+typedef struct {
+    guint16 x, y, width, height;
+    guint8 encoding;        /* CrpEncoding */
+    guint32 fill;           /* FILL: 0x00RRGGBB */
+    guint16 src_x, src_y;   /* COPY: source origin in the client's framebuffer */
+    CrpView data;           /* RAW, ZLIB, JPEG: the encoded pixels */
+} CrpRectMsg;
+
+typedef struct {
+    guint32 frame_id;
+    /** Serial of the last input event applied before this frame's capture. */
+    guint32 input_serial;
+    /** Server monotonic clock at capture, microseconds. */
+    guint64 capture_us;
+    /** Microseconds from capture until the frame was queued for sending. */
+    guint32 encode_us;
+} CrpFrameEndMsg;
+
+typedef struct {
+    guint16 width, height, hot_x, hot_y;
+    /** width*height*4 bytes, each pixel u32 0xAARRGGBB, not premultiplied. */
+    CrpView pixels;
+} CrpCursorShapeMsg;
+
+typedef struct {
+    guint16 x, y;
+    guint8 visible;
+} CrpCursorPosMsg;
+
+#define CRP_AUDIO_CODEC_OPUS 1
+
+typedef struct {
+    guint8 codec;           /* CRP_AUDIO_CODEC_OPUS */
+    guint8 channels;
+    guint32 sample_rate;
+} CrpAudioFormatMsg;
+
+/** AUDIO_OUT and AUDIO_IN: one Opus packet. */
+typedef struct {
+    guint64 timestamp_us;
+    CrpView packet;
+} CrpAudioMsg;
+
+/** PING and PONG; PONG echoes the PING's fields. */
+typedef struct {
+    guint32 id;
+    guint64 time_us;
+} CrpPingMsg;
+
+typedef struct {
+    guint32 serial;
+    guint16 code;           /* Linux evdev key code */
+    guint8 down;
+} CrpKeyMsg;
+
+#define CRP_BUTTON_LEFT   0x01
+#define CRP_BUTTON_MIDDLE 0x02
+#define CRP_BUTTON_RIGHT  0x04
+#define CRP_BUTTON_SIDE   0x08
+#define CRP_BUTTON_EXTRA  0x10
+
+typedef struct {
+    guint32 serial;
+    guint16 x, y;           /* absolute, in surface pixels */
+    guint32 buttons;        /* CRP_BUTTON_* mask */
+} CrpPointerMsg;
+
+typedef struct {
+    guint32 serial;
+    gint16 dx, dy;          /* detents; positive dy scrolls down */
+} CrpWheelMsg;
+
+typedef struct {
+    guint32 frame_id;
+    /** Client microseconds from receiving the frame to presenting it. */
+    guint32 present_us;
+} CrpFrameAckMsg;
+
+typedef struct {
+    guint16 width, height;
+} CrpResizeMsg;
+
+typedef struct {
+    guint16 code;           /* CrpStatus */
+    CrpStr reason;
+} CrpByeMsg;
+
+/** Broker requests: CATALOG_LIST, MY_APPS, SESSION_LIST carry no argument;
+ *  SUBSCRIBE, UNSUBSCRIBE, LAUNCH name an app; SESSION_CLOSE, ATTACH name a
+ *  session. */
+typedef struct {
+    guint32 request_id;
+    CrpStr arg;
+} CrpRequestMsg;
+
+#define CRP_APP_SUBSCRIBED 0x01
+#define CRP_APP_AUDIO      0x02
+
+typedef struct {
+    CrpStr name, title, description;
+    guint16 vcpus;
+    guint32 memory_mib;
+    guint8 flags;           /* CRP_APP_* */
+} CrpAppInfo;
+
+typedef enum {
+    CRP_SESSION_STARTING = 1,
+    CRP_SESSION_RUNNING = 2,
+    CRP_SESSION_CLOSING = 3,
+} CrpSessionState;
+
+typedef struct {
+    CrpStr session_id, app;
+    guint64 started_unix;
+    guint8 state;           /* CrpSessionState */
+} CrpSessionInfo;
+
+/** APP_LIST and SESSIONS. To encode, point @items at @count structs of the
+ *  list's type; decoding fills @raw and @count instead (see the iterators). */
+typedef struct {
+    guint32 request_id;
+    guint16 count;
+    const void *items;
+    CrpView raw;
+} CrpListMsg;
+
+typedef struct {
+    guint32 request_id;
+    CrpStr session_id;
+    CrpStr ticket;
+    guint32 expires_in_s;
+} CrpLaunchedMsg;
+
+typedef struct {
+    guint32 request_id;
+    guint16 code;           /* CrpStatus */
+    CrpStr message;
+} CrpErrorMsg;
+
+typedef struct {
+    guint8 type;            /* CrpMessageType */
+    guint8 flags;
+    union {
+        CrpSurfaceMsg surface;
+        CrpRectMsg rect;
+        CrpFrameEndMsg frame_end;
+        CrpCursorShapeMsg cursor_shape;
+        CrpCursorPosMsg cursor_pos;
+        CrpAudioFormatMsg audio_format;
+        CrpAudioMsg audio;          /* AUDIO_OUT, AUDIO_IN */
+        CrpPingMsg ping;            /* PING, PONG */
+        CrpKeyMsg key;
+        CrpPointerMsg pointer;
+        CrpWheelMsg wheel;
+        CrpFrameAckMsg frame_ack;
+        CrpResizeMsg resize;
+        CrpByeMsg bye;
+        CrpRequestMsg request;      /* all broker requests */
+        guint32 ok_request_id;      /* OK */
+        CrpListMsg list;            /* APP_LIST, SESSIONS */
+        CrpLaunchedMsg launched;
+        CrpErrorMsg error;
+    };
+} CrpMessage;
+
+/**
+ * Appends @msg's header and body to @out. Fields are encoded as given; the
+ * caller keeps them within the caps (debug builds assert it). Returns the
+ * number of bytes appended.
+ */
+gsize crp_message_encode(const CrpMessage *msg, GByteArray *out);
+
+/**
+ * Decodes one message from the start of @data. Returns the bytes consumed,
+ * or 0 with @error set (CRP_ERROR_PROTOCOL, CRP_ERROR_TOO_LARGE) if the bytes
+ * do not hold one whole valid message. Unknown types are errors: a peer
+ * only sends what the negotiated version defines.
+ */
+gsize crp_message_decode(const guint8 *data, gsize len, CrpMessage *msg,
+                         GError **error);
+
+/** Iterates a decoded list. Entries were validated when it was decoded. */
+typedef struct {
+    CrpReader reader;
+    guint16 left;
+} CrpListIter;
+
+void crp_list_iter_init(CrpListIter *iter, const CrpListMsg *list);
+gboolean crp_list_iter_next_app(CrpListIter *iter, CrpAppInfo *app);
+gboolean crp_list_iter_next_session(CrpListIter *iter, CrpSessionInfo *session);
+
+/** Builds a CrpStr view of a NUL-terminated string (NULL gives ""). */
+CrpStr crp_str(const char *s);
+
+G_END_DECLS

@@ -1,0 +1,610 @@
+/*
+ * crp-message.c: encode and decode every CRP message.
+ *
+ * Each body has one writer and one reader below, in the order of the type
+ * table in docs/protocol.md. Readers validate everything a receiver relies
+ * on (caps, dimensions, lengths that must match) so that code above never
+ * sees an impossible message.
+ */
+#include "crp/crp-message.h"
+#include "crp/crp-error.h"
+
+#include <string.h>
+
+typedef struct {
+    guint8 type;
+    const char *name;
+    CrpChannelKind channel;
+    /* Which side sends it; -1 for either. */
+    int sender;
+} MessageTypeInfo;
+
+static const MessageTypeInfo message_types[] = {
+    { CRP_MSG_SURFACE, "SURFACE", CRP_CHANNEL_DISPLAY, CRP_ROLE_SERVER },
+    { CRP_MSG_RECT, "RECT", CRP_CHANNEL_DISPLAY, CRP_ROLE_SERVER },
+    { CRP_MSG_FRAME_END, "FRAME_END", CRP_CHANNEL_DISPLAY, CRP_ROLE_SERVER },
+    { CRP_MSG_CURSOR_SHAPE, "CURSOR_SHAPE", CRP_CHANNEL_DISPLAY, CRP_ROLE_SERVER },
+    { CRP_MSG_CURSOR_POS, "CURSOR_POS", CRP_CHANNEL_DISPLAY, CRP_ROLE_SERVER },
+    { CRP_MSG_AUDIO_FORMAT, "AUDIO_FORMAT", CRP_CHANNEL_DISPLAY, CRP_ROLE_SERVER },
+    { CRP_MSG_AUDIO_OUT, "AUDIO_OUT", CRP_CHANNEL_DISPLAY, CRP_ROLE_SERVER },
+    { CRP_MSG_PING, "PING", CRP_CHANNEL_DISPLAY, CRP_ROLE_SERVER },
+    { CRP_MSG_KEY, "KEY", CRP_CHANNEL_DISPLAY, CRP_ROLE_CLIENT },
+    { CRP_MSG_POINTER, "POINTER", CRP_CHANNEL_DISPLAY, CRP_ROLE_CLIENT },
+    { CRP_MSG_WHEEL, "WHEEL", CRP_CHANNEL_DISPLAY, CRP_ROLE_CLIENT },
+    { CRP_MSG_AUDIO_IN, "AUDIO_IN", CRP_CHANNEL_DISPLAY, CRP_ROLE_CLIENT },
+    { CRP_MSG_FRAME_ACK, "FRAME_ACK", CRP_CHANNEL_DISPLAY, CRP_ROLE_CLIENT },
+    { CRP_MSG_RESIZE_REQUEST, "RESIZE_REQUEST", CRP_CHANNEL_DISPLAY, CRP_ROLE_CLIENT },
+    { CRP_MSG_CLOSE_APP, "CLOSE_APP", CRP_CHANNEL_DISPLAY, CRP_ROLE_CLIENT },
+    { CRP_MSG_PONG, "PONG", CRP_CHANNEL_DISPLAY, CRP_ROLE_CLIENT },
+    { CRP_MSG_BYE, "BYE", CRP_CHANNEL_DISPLAY, -1 },
+    { CRP_MSG_CATALOG_LIST, "CATALOG_LIST", CRP_CHANNEL_BROKER, CRP_ROLE_CLIENT },
+    { CRP_MSG_SUBSCRIBE, "SUBSCRIBE", CRP_CHANNEL_BROKER, CRP_ROLE_CLIENT },
+    { CRP_MSG_UNSUBSCRIBE, "UNSUBSCRIBE", CRP_CHANNEL_BROKER, CRP_ROLE_CLIENT },
+    { CRP_MSG_MY_APPS, "MY_APPS", CRP_CHANNEL_BROKER, CRP_ROLE_CLIENT },
+    { CRP_MSG_LAUNCH, "LAUNCH", CRP_CHANNEL_BROKER, CRP_ROLE_CLIENT },
+    { CRP_MSG_SESSION_LIST, "SESSION_LIST", CRP_CHANNEL_BROKER, CRP_ROLE_CLIENT },
+    { CRP_MSG_SESSION_CLOSE, "SESSION_CLOSE", CRP_CHANNEL_BROKER, CRP_ROLE_CLIENT },
+    { CRP_MSG_ATTACH, "ATTACH", CRP_CHANNEL_BROKER, CRP_ROLE_CLIENT },
+    { CRP_MSG_OK, "OK", CRP_CHANNEL_BROKER, CRP_ROLE_SERVER },
+    { CRP_MSG_APP_LIST, "APP_LIST", CRP_CHANNEL_BROKER, CRP_ROLE_SERVER },
+    { CRP_MSG_LAUNCHED, "LAUNCHED", CRP_CHANNEL_BROKER, CRP_ROLE_SERVER },
+    { CRP_MSG_SESSIONS, "SESSIONS", CRP_CHANNEL_BROKER, CRP_ROLE_SERVER },
+    { CRP_MSG_ERROR, "ERROR", CRP_CHANNEL_BROKER, CRP_ROLE_SERVER },
+};
+
+static const MessageTypeInfo *
+type_info(guint8 type)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(message_types); i++) {
+        if (message_types[i].type == type) {
+            return &message_types[i];
+        }
+    }
+    return NULL;
+}
+
+const char *
+crp_message_type_name(guint8 type)
+{
+    const MessageTypeInfo *info = type_info(type);
+    return info ? info->name : NULL;
+}
+
+gboolean
+crp_message_type_allowed(CrpChannelKind kind, CrpRole sender, guint8 type)
+{
+    const MessageTypeInfo *info = type_info(type);
+    if (!info) {
+        return FALSE;
+    }
+    if (type == CRP_MSG_BYE) {
+        return TRUE;        /* either channel, either side */
+    }
+    return info->channel == kind && info->sender == (int)sender;
+}
+
+const char *
+crp_status_to_string(guint16 status)
+{
+    static const char *const texts[] = {
+        [CRP_STATUS_OK] = "ok",
+        [CRP_STATUS_BAD_REQUEST] = "malformed or unexpected message",
+        [CRP_STATUS_VERSION_UNSUPPORTED] = "protocol version not supported",
+        [CRP_STATUS_AUTH_FAILED] = "authentication failed",
+        [CRP_STATUS_UNKNOWN_KEY] = "this key is not known to the broker",
+        [CRP_STATUS_KEY_REVOKED] = "this key has been revoked",
+        [CRP_STATUS_RATE_LIMITED] = "too many attempts; try again later",
+        [CRP_STATUS_NO_SUCH_APP] = "no such app",
+        [CRP_STATUS_NOT_SUBSCRIBED] = "not subscribed to this app",
+        [CRP_STATUS_NO_CAPACITY] = "no capacity to start this app now",
+        [CRP_STATUS_QUOTA_EXCEEDED] = "storage quota exceeded",
+        [CRP_STATUS_NO_SUCH_SESSION] = "no such session",
+        [CRP_STATUS_SESSION_ENDED] = "the session has ended",
+        [CRP_STATUS_INTERNAL] = "internal error",
+        [CRP_STATUS_TIMEOUT] = "timed out",
+        [CRP_STATUS_SHUTDOWN] = "the server is shutting down",
+        [CRP_STATUS_REPLACED] = "replaced by a newer connection",
+    };
+    if (status < G_N_ELEMENTS(texts) && texts[status]) {
+        return texts[status];
+    }
+    return "unknown status";
+}
+
+CrpStr
+crp_str(const char *s)
+{
+    return (CrpStr){ s ? s : "", s ? strlen(s) : 0 };
+}
+
+/* ---- writers ---------------------------------------------------------- */
+
+static void
+put_app(GByteArray *out, const CrpAppInfo *app)
+{
+    crp_put_crpstr(out, app->name);
+    crp_put_crpstr(out, app->title);
+    crp_put_crpstr(out, app->description);
+    crp_put_u16(out, app->vcpus);
+    crp_put_u32(out, app->memory_mib);
+    crp_put_u8(out, app->flags);
+}
+
+static void
+put_session(GByteArray *out, const CrpSessionInfo *s)
+{
+    crp_put_crpstr(out, s->session_id);
+    crp_put_crpstr(out, s->app);
+    crp_put_u64(out, s->started_unix);
+    crp_put_u8(out, s->state);
+}
+
+static void
+put_body(const CrpMessage *m, GByteArray *out)
+{
+    switch ((CrpMessageType)m->type) {
+    case CRP_MSG_SURFACE:
+        crp_put_u16(out, m->surface.width);
+        crp_put_u16(out, m->surface.height);
+        break;
+    case CRP_MSG_RECT:
+        crp_put_u16(out, m->rect.x);
+        crp_put_u16(out, m->rect.y);
+        crp_put_u16(out, m->rect.width);
+        crp_put_u16(out, m->rect.height);
+        crp_put_u8(out, m->rect.encoding);
+        switch (m->rect.encoding) {
+        case CRP_ENCODING_FILL:
+            crp_put_u32(out, m->rect.fill & 0xffffff);
+            break;
+        case CRP_ENCODING_COPY:
+            crp_put_u16(out, m->rect.src_x);
+            crp_put_u16(out, m->rect.src_y);
+            break;
+        default:
+            crp_put_bytes(out, m->rect.data.data, m->rect.data.len);
+            break;
+        }
+        break;
+    case CRP_MSG_FRAME_END:
+        crp_put_u32(out, m->frame_end.frame_id);
+        crp_put_u32(out, m->frame_end.input_serial);
+        crp_put_u64(out, m->frame_end.capture_us);
+        crp_put_u32(out, m->frame_end.encode_us);
+        break;
+    case CRP_MSG_CURSOR_SHAPE:
+        crp_put_u16(out, m->cursor_shape.width);
+        crp_put_u16(out, m->cursor_shape.height);
+        crp_put_u16(out, m->cursor_shape.hot_x);
+        crp_put_u16(out, m->cursor_shape.hot_y);
+        crp_put_bytes(out, m->cursor_shape.pixels.data,
+                      m->cursor_shape.pixels.len);
+        break;
+    case CRP_MSG_CURSOR_POS:
+        crp_put_u16(out, m->cursor_pos.x);
+        crp_put_u16(out, m->cursor_pos.y);
+        crp_put_u8(out, m->cursor_pos.visible);
+        break;
+    case CRP_MSG_AUDIO_FORMAT:
+        crp_put_u8(out, m->audio_format.codec);
+        crp_put_u8(out, m->audio_format.channels);
+        crp_put_u32(out, m->audio_format.sample_rate);
+        break;
+    case CRP_MSG_AUDIO_OUT:
+    case CRP_MSG_AUDIO_IN:
+        crp_put_u64(out, m->audio.timestamp_us);
+        crp_put_bytes(out, m->audio.packet.data, m->audio.packet.len);
+        break;
+    case CRP_MSG_PING:
+    case CRP_MSG_PONG:
+        crp_put_u32(out, m->ping.id);
+        crp_put_u64(out, m->ping.time_us);
+        break;
+    case CRP_MSG_KEY:
+        crp_put_u32(out, m->key.serial);
+        crp_put_u16(out, m->key.code);
+        crp_put_u8(out, m->key.down);
+        break;
+    case CRP_MSG_POINTER:
+        crp_put_u32(out, m->pointer.serial);
+        crp_put_u16(out, m->pointer.x);
+        crp_put_u16(out, m->pointer.y);
+        crp_put_u32(out, m->pointer.buttons);
+        break;
+    case CRP_MSG_WHEEL:
+        crp_put_u32(out, m->wheel.serial);
+        crp_put_i16(out, m->wheel.dx);
+        crp_put_i16(out, m->wheel.dy);
+        break;
+    case CRP_MSG_FRAME_ACK:
+        crp_put_u32(out, m->frame_ack.frame_id);
+        crp_put_u32(out, m->frame_ack.present_us);
+        break;
+    case CRP_MSG_RESIZE_REQUEST:
+        crp_put_u16(out, m->resize.width);
+        crp_put_u16(out, m->resize.height);
+        break;
+    case CRP_MSG_CLOSE_APP:
+        break;
+    case CRP_MSG_BYE:
+        crp_put_u16(out, m->bye.code);
+        crp_put_crpstr(out, m->bye.reason);
+        break;
+    case CRP_MSG_CATALOG_LIST:
+    case CRP_MSG_MY_APPS:
+    case CRP_MSG_SESSION_LIST:
+        crp_put_u32(out, m->request.request_id);
+        break;
+    case CRP_MSG_SUBSCRIBE:
+    case CRP_MSG_UNSUBSCRIBE:
+    case CRP_MSG_LAUNCH:
+    case CRP_MSG_SESSION_CLOSE:
+    case CRP_MSG_ATTACH:
+        crp_put_u32(out, m->request.request_id);
+        crp_put_crpstr(out, m->request.arg);
+        break;
+    case CRP_MSG_OK:
+        crp_put_u32(out, m->ok_request_id);
+        break;
+    case CRP_MSG_APP_LIST:
+    case CRP_MSG_SESSIONS:
+        crp_put_u32(out, m->list.request_id);
+        crp_put_u16(out, m->list.count);
+        for (guint i = 0; i < m->list.count; i++) {
+            if (m->type == CRP_MSG_APP_LIST) {
+                put_app(out, (const CrpAppInfo *)m->list.items + i);
+            } else {
+                put_session(out, (const CrpSessionInfo *)m->list.items + i);
+            }
+        }
+        break;
+    case CRP_MSG_LAUNCHED:
+        crp_put_u32(out, m->launched.request_id);
+        crp_put_crpstr(out, m->launched.session_id);
+        crp_put_crpstr(out, m->launched.ticket);
+        crp_put_u32(out, m->launched.expires_in_s);
+        break;
+    case CRP_MSG_ERROR:
+        crp_put_u32(out, m->error.request_id);
+        crp_put_u16(out, m->error.code);
+        crp_put_crpstr(out, m->error.message);
+        break;
+    }
+}
+
+gsize
+crp_message_encode(const CrpMessage *msg, GByteArray *out)
+{
+    gsize start = out->len;
+
+    g_assert(type_info(msg->type));
+    crp_put_u8(out, msg->type);
+    crp_put_u8(out, msg->flags);
+    crp_put_u32(out, 0);
+    put_body(msg, out);
+
+    gsize body = out->len - start - CRP_MESSAGE_HEADER_SIZE;
+    g_assert(body <= CRP_MAX_MESSAGE_BODY);
+    crp_patch_u32(out, start + 2, body);
+    return out->len - start;
+}
+
+/* ---- readers ---------------------------------------------------------- */
+
+/* Every reader returns FALSE (with r failed) if the body is invalid. */
+
+static gboolean
+read_app(CrpReader *r, CrpAppInfo *app)
+{
+    app->name = crp_reader_str(r, 64);
+    app->title = crp_reader_str(r, 256);
+    app->description = crp_reader_str(r, CRP_MAX_STRING);
+    app->vcpus = crp_reader_u16(r);
+    app->memory_mib = crp_reader_u32(r);
+    app->flags = crp_reader_u8(r);
+    return crp_reader_ok(r);
+}
+
+static gboolean
+read_session(CrpReader *r, CrpSessionInfo *s)
+{
+    s->session_id = crp_reader_str(r, 64);
+    s->app = crp_reader_str(r, 64);
+    s->started_unix = crp_reader_u64(r);
+    s->state = crp_reader_u8(r);
+    return crp_reader_ok(r);
+}
+
+static void
+read_rect(CrpReader *r, CrpRectMsg *rect)
+{
+    rect->x = crp_reader_u16(r);
+    rect->y = crp_reader_u16(r);
+    rect->width = crp_reader_u16(r);
+    rect->height = crp_reader_u16(r);
+    rect->encoding = crp_reader_u8(r);
+    if (rect->width == 0 || rect->height == 0 ||
+        rect->width > CRP_MAX_SURFACE_DIM || rect->height > CRP_MAX_SURFACE_DIM ||
+        rect->x + rect->width > CRP_MAX_SURFACE_DIM ||
+        rect->y + rect->height > CRP_MAX_SURFACE_DIM) {
+        crp_reader_fail(r);
+        return;
+    }
+    switch (rect->encoding) {
+    case CRP_ENCODING_FILL:
+        rect->fill = crp_reader_u32(r);
+        if (rect->fill > 0xffffff) {
+            crp_reader_fail(r);
+        }
+        break;
+    case CRP_ENCODING_COPY:
+        rect->src_x = crp_reader_u16(r);
+        rect->src_y = crp_reader_u16(r);
+        if (rect->src_x + rect->width > CRP_MAX_SURFACE_DIM ||
+            rect->src_y + rect->height > CRP_MAX_SURFACE_DIM) {
+            crp_reader_fail(r);
+        }
+        break;
+    case CRP_ENCODING_RAW:
+        rect->data = crp_reader_view(r, (gsize)rect->width * rect->height * 4);
+        break;
+    case CRP_ENCODING_ZLIB:
+    case CRP_ENCODING_JPEG:
+        rect->data = crp_reader_rest(r);
+        if (rect->data.len == 0) {
+            crp_reader_fail(r);
+        }
+        break;
+    default:
+        crp_reader_fail(r);
+        break;
+    }
+}
+
+static void
+read_list(CrpReader *r, guint8 type, CrpListMsg *list)
+{
+    list->request_id = crp_reader_u32(r);
+    list->count = crp_reader_u16(r);
+    list->items = NULL;
+    if (list->count > CRP_MAX_LIST_ITEMS) {
+        crp_reader_fail(r);
+        return;
+    }
+    gsize start = r->pos;
+    for (guint i = 0; i < list->count && crp_reader_ok(r); i++) {
+        if (type == CRP_MSG_APP_LIST) {
+            CrpAppInfo app;
+            read_app(r, &app);
+        } else {
+            CrpSessionInfo s;
+            read_session(r, &s);
+        }
+    }
+    if (crp_reader_ok(r)) {
+        list->raw = (CrpView){ r->data + start, r->pos - start };
+    }
+}
+
+static void
+read_body(CrpReader *r, CrpMessage *m)
+{
+    switch ((CrpMessageType)m->type) {
+    case CRP_MSG_SURFACE:
+        m->surface.width = crp_reader_u16(r);
+        m->surface.height = crp_reader_u16(r);
+        if (m->surface.width == 0 || m->surface.height == 0 ||
+            m->surface.width > CRP_MAX_SURFACE_DIM ||
+            m->surface.height > CRP_MAX_SURFACE_DIM ||
+            (guint32)m->surface.width * m->surface.height > CRP_MAX_SURFACE_PIXELS) {
+            crp_reader_fail(r);
+        }
+        break;
+    case CRP_MSG_RECT:
+        read_rect(r, &m->rect);
+        break;
+    case CRP_MSG_FRAME_END:
+        m->frame_end.frame_id = crp_reader_u32(r);
+        m->frame_end.input_serial = crp_reader_u32(r);
+        m->frame_end.capture_us = crp_reader_u64(r);
+        m->frame_end.encode_us = crp_reader_u32(r);
+        break;
+    case CRP_MSG_CURSOR_SHAPE: {
+        CrpCursorShapeMsg *c = &m->cursor_shape;
+        c->width = crp_reader_u16(r);
+        c->height = crp_reader_u16(r);
+        c->hot_x = crp_reader_u16(r);
+        c->hot_y = crp_reader_u16(r);
+        if (c->width > CRP_MAX_CURSOR_DIM || c->height > CRP_MAX_CURSOR_DIM ||
+            (c->width && c->hot_x >= c->width) ||
+            (c->height && c->hot_y >= c->height)) {
+            crp_reader_fail(r);
+            break;
+        }
+        c->pixels = crp_reader_view(r, (gsize)c->width * c->height * 4);
+        break;
+    }
+    case CRP_MSG_CURSOR_POS:
+        m->cursor_pos.x = crp_reader_u16(r);
+        m->cursor_pos.y = crp_reader_u16(r);
+        m->cursor_pos.visible = crp_reader_u8(r);
+        if (m->cursor_pos.visible > 1) {
+            crp_reader_fail(r);
+        }
+        break;
+    case CRP_MSG_AUDIO_FORMAT:
+        m->audio_format.codec = crp_reader_u8(r);
+        m->audio_format.channels = crp_reader_u8(r);
+        m->audio_format.sample_rate = crp_reader_u32(r);
+        if (m->audio_format.codec != CRP_AUDIO_CODEC_OPUS ||
+            m->audio_format.channels < 1 || m->audio_format.channels > 2 ||
+            m->audio_format.sample_rate != 48000) {
+            crp_reader_fail(r);
+        }
+        break;
+    case CRP_MSG_AUDIO_OUT:
+    case CRP_MSG_AUDIO_IN:
+        m->audio.timestamp_us = crp_reader_u64(r);
+        m->audio.packet = crp_reader_rest(r);
+        if (m->audio.packet.len == 0 ||
+            m->audio.packet.len > CRP_MAX_AUDIO_PACKET) {
+            crp_reader_fail(r);
+        }
+        break;
+    case CRP_MSG_PING:
+    case CRP_MSG_PONG:
+        m->ping.id = crp_reader_u32(r);
+        m->ping.time_us = crp_reader_u64(r);
+        break;
+    case CRP_MSG_KEY:
+        m->key.serial = crp_reader_u32(r);
+        m->key.code = crp_reader_u16(r);
+        m->key.down = crp_reader_u8(r);
+        /* KEY_MAX in linux/input-event-codes.h is 0x2ff. */
+        if (m->key.code > 0x2ff || m->key.down > 1) {
+            crp_reader_fail(r);
+        }
+        break;
+    case CRP_MSG_POINTER:
+        m->pointer.serial = crp_reader_u32(r);
+        m->pointer.x = crp_reader_u16(r);
+        m->pointer.y = crp_reader_u16(r);
+        m->pointer.buttons = crp_reader_u32(r);
+        break;
+    case CRP_MSG_WHEEL:
+        m->wheel.serial = crp_reader_u32(r);
+        m->wheel.dx = crp_reader_i16(r);
+        m->wheel.dy = crp_reader_i16(r);
+        break;
+    case CRP_MSG_FRAME_ACK:
+        m->frame_ack.frame_id = crp_reader_u32(r);
+        m->frame_ack.present_us = crp_reader_u32(r);
+        break;
+    case CRP_MSG_RESIZE_REQUEST:
+        m->resize.width = crp_reader_u16(r);
+        m->resize.height = crp_reader_u16(r);
+        if (m->resize.width == 0 || m->resize.height == 0 ||
+            m->resize.width > CRP_MAX_SURFACE_DIM ||
+            m->resize.height > CRP_MAX_SURFACE_DIM) {
+            crp_reader_fail(r);
+        }
+        break;
+    case CRP_MSG_CLOSE_APP:
+        break;
+    case CRP_MSG_BYE:
+        m->bye.code = crp_reader_u16(r);
+        m->bye.reason = crp_reader_str(r, CRP_MAX_STRING);
+        break;
+    case CRP_MSG_CATALOG_LIST:
+    case CRP_MSG_MY_APPS:
+    case CRP_MSG_SESSION_LIST:
+        m->request.request_id = crp_reader_u32(r);
+        m->request.arg = (CrpStr){ "", 0 };
+        break;
+    case CRP_MSG_SUBSCRIBE:
+    case CRP_MSG_UNSUBSCRIBE:
+    case CRP_MSG_LAUNCH:
+    case CRP_MSG_SESSION_CLOSE:
+    case CRP_MSG_ATTACH:
+        m->request.request_id = crp_reader_u32(r);
+        m->request.arg = crp_reader_str(r, 64);
+        if (m->request.arg.len == 0) {
+            crp_reader_fail(r);
+        }
+        break;
+    case CRP_MSG_OK:
+        m->ok_request_id = crp_reader_u32(r);
+        break;
+    case CRP_MSG_APP_LIST:
+    case CRP_MSG_SESSIONS:
+        read_list(r, m->type, &m->list);
+        break;
+    case CRP_MSG_LAUNCHED:
+        m->launched.request_id = crp_reader_u32(r);
+        m->launched.session_id = crp_reader_str(r, 64);
+        m->launched.ticket = crp_reader_str(r, 256);
+        m->launched.expires_in_s = crp_reader_u32(r);
+        break;
+    case CRP_MSG_ERROR:
+        m->error.request_id = crp_reader_u32(r);
+        m->error.code = crp_reader_u16(r);
+        m->error.message = crp_reader_str(r, CRP_MAX_STRING);
+        break;
+    }
+}
+
+gsize
+crp_message_decode(const guint8 *data, gsize len, CrpMessage *msg,
+                   GError **error)
+{
+    CrpReader header;
+
+    memset(msg, 0, sizeof(*msg));
+    crp_reader_init(&header, data, len);
+    msg->type = crp_reader_u8(&header);
+    msg->flags = crp_reader_u8(&header);
+    guint32 body_len = crp_reader_u32(&header);
+    if (!crp_reader_ok(&header)) {
+        g_set_error(error, CRP_ERROR, CRP_ERROR_PROTOCOL,
+                    "truncated message header (%" G_GSIZE_FORMAT " bytes)", len);
+        return 0;
+    }
+    if (!type_info(msg->type)) {
+        g_set_error(error, CRP_ERROR, CRP_ERROR_PROTOCOL,
+                    "unknown message type 0x%02x", msg->type);
+        return 0;
+    }
+    if (body_len > CRP_MAX_MESSAGE_BODY) {
+        g_set_error(error, CRP_ERROR, CRP_ERROR_TOO_LARGE,
+                    "%s body of %u bytes exceeds the %u byte cap",
+                    crp_message_type_name(msg->type), body_len,
+                    CRP_MAX_MESSAGE_BODY);
+        return 0;
+    }
+    if (crp_reader_remaining(&header) < body_len) {
+        g_set_error(error, CRP_ERROR, CRP_ERROR_PROTOCOL,
+                    "%s truncated: body of %u bytes, %" G_GSIZE_FORMAT " present",
+                    crp_message_type_name(msg->type), body_len,
+                    crp_reader_remaining(&header));
+        return 0;
+    }
+
+    CrpReader body;
+    crp_reader_init(&body, data + CRP_MESSAGE_HEADER_SIZE, body_len);
+    read_body(&body, msg);
+    if (!crp_reader_done(&body)) {
+        g_set_error(error, CRP_ERROR, CRP_ERROR_PROTOCOL,
+                    "malformed %s body (%u bytes)",
+                    crp_message_type_name(msg->type), body_len);
+        memset(msg, 0, sizeof(*msg));
+        return 0;
+    }
+    return CRP_MESSAGE_HEADER_SIZE + body_len;
+}
+
+void
+crp_list_iter_init(CrpListIter *iter, const CrpListMsg *list)
+{
+    crp_reader_init(&iter->reader, list->raw.data, list->raw.len);
+    iter->left = list->count;
+}
+
+gboolean
+crp_list_iter_next_app(CrpListIter *iter, CrpAppInfo *app)
+{
+    if (iter->left == 0) {
+        return FALSE;
+    }
+    iter->left--;
+    return read_app(&iter->reader, app);
+}
+
+gboolean
+crp_list_iter_next_session(CrpListIter *iter, CrpSessionInfo *session)
+{
+    if (iter->left == 0) {
+        return FALSE;
+    }
+    iter->left--;
+    return read_session(&iter->reader, session);
+}
