@@ -64,4 +64,13 @@ guint crp_encoder_encode_frame(CrpEncoder *enc, pixman_image_t *prev,
                                gint64 now_us, GByteArray *out,
                                CrpEncodeStats *stats);
 
+/**
+ * When lossy content next becomes due for refinement, on the @now_us clock
+ * of crp_encoder_encode_frame(), or -1 if the client holds none. A server
+ * with nothing new to send calls crp_encoder_encode_frame() (with @prev
+ * equal to @cur) at that time; a due time in the past means refinements
+ * are queued (each call refines a bounded number of tiles).
+ */
+gint64 crp_encoder_next_refine_us(CrpEncoder *enc);
+
 G_END_DECLS

@@ -1,0 +1,164 @@
+/*
+ * crp-codec-private.h: what the files of src/codec share. Not installed.
+ *
+ * Pixels are handled as CrpPixels, a window onto an x8r8g8b8 (or a8r8g8b8)
+ * pixman image: host-order u32s 0x??RRGGBB, the top byte ignored on read
+ * and written as 0.
+ */
+#pragma once
+
+#include <glib.h>
+#include <pixman.h>
+#include <zlib.h>
+
+#include "crp/crp-message.h"
+
+G_BEGIN_DECLS
+
+#define CRP_PIXEL_RGB_MASK 0x00ffffffu
+
+/** Most colours a ZLIB palette rect may carry (the count is one byte). */
+#define CRP_PALETTE_MAX 255
+
+typedef struct {
+    guint32 *data;          /* top-left pixel of the window */
+    gsize stride;           /* in pixels */
+    int width, height;
+} CrpPixels;
+
+/** The @w x @h window at (@x, @y) of @image; the caller has clipped it. */
+static inline CrpPixels
+crp_pixels_from_image(pixman_image_t *image, int x, int y, int w, int h)
+{
+    gsize stride = (gsize)pixman_image_get_stride(image) / 4;
+    guint32 *data = pixman_image_get_data(image);
+    return (CrpPixels){ data + (gsize)y * stride + x, stride, w, h };
+}
+
+static inline guint32 *
+crp_pixels_row(CrpPixels px, int y)
+{
+    return px.data + (gsize)y * px.stride;
+}
+
+/* ---- crp-pixels.c: the loops that do not compress --------------------- */
+
+typedef struct {
+    guint n;
+    guint32 colours[CRP_PALETTE_MAX];   /* 0x00RRGGBB, in order of appearance */
+    /* Open-addressed colour -> index table, rebuilt for every scan. */
+    guint32 keys[512];
+    guint8 index[512];
+} CrpPalette;
+
+/**
+ * Collects the distinct colours of @px, at most @max (<= CRP_PALETTE_MAX),
+ * into @pal and writes one palette index per pixel, row after row, to
+ * @indices (width * height bytes). Returns the number of colours, or
+ * @max + 1 as soon as there are more (@pal and @indices are then partial).
+ */
+guint crp_palette_scan(CrpPalette *pal, CrpPixels px, guint max,
+                       guint8 *indices);
+
+/** Writes @px as RAW rect data (B, G, R, 0 per pixel) to @out. */
+void crp_raw_pack(CrpPixels px, guint8 *out);
+/** Reads RAW rect data (width * height * 4 bytes) into @dst. */
+void crp_raw_unpack(const guint8 *in, CrpPixels dst);
+
+/** Sets every pixel of @dst to @rgb (0x00RRGGBB). */
+void crp_pixels_fill(CrpPixels dst, guint32 rgb);
+
+/**
+ * Copies the @w x @h area at (@src_x, @src_y) of @image to (@dst_x, @dst_y),
+ * as if through a temporary buffer (the areas may overlap). The caller has
+ * checked both areas.
+ */
+void crp_pixels_copy_area(pixman_image_t *image, int src_x, int src_y,
+                          int dst_x, int dst_y, int w, int h);
+
+/* ---- crp-zlib.c: ZLIB rects over one persistent stream ---------------- */
+
+typedef struct {
+    z_stream zs;
+    int level;
+    /* The next rect starts a fresh stream (CRP_RECT_FLAG_ZLIB_RESET). */
+    gboolean fresh;
+    guint8 *in;             /* uncompressed truecolor payload */
+    gsize in_cap;
+    guint8 *out;            /* compressed bytes of the last rect */
+    gsize out_cap;
+} CrpZlibEncoder;
+
+void crp_zlib_encoder_init(CrpZlibEncoder *z, int level);
+void crp_zlib_encoder_finish(CrpZlibEncoder *z);
+/** Restarts the stream: the next rect carries CRP_RECT_FLAG_ZLIB_RESET. */
+void crp_zlib_encoder_reset(CrpZlibEncoder *z);
+
+/**
+ * Compresses one palette rect: the @pal->n colours and @npixels indices.
+ * Returns the rect data (valid until the next call) and ORs the rect
+ * flags it needs into @flags.
+ */
+CrpView crp_zlib_encode_palette(CrpZlibEncoder *z, const CrpPalette *pal,
+                                const guint8 *indices, gsize npixels,
+                                guint8 *flags);
+
+/** As crp_zlib_encode_palette() for a truecolor rect of @px. */
+CrpView crp_zlib_encode_truecolor(CrpZlibEncoder *z, CrpPixels px,
+                                  guint8 *flags);
+
+typedef struct {
+    z_stream zs;
+    guint8 *buf;            /* inflated bytes of one rect */
+    gsize cap;
+} CrpZlibDecoder;
+
+void crp_zlib_decoder_init(CrpZlibDecoder *z);
+void crp_zlib_decoder_finish(CrpZlibDecoder *z);
+
+/**
+ * Inflates one ZLIB rect's @data (after resetting the stream if @reset)
+ * into @dst. Fails with CRP_ERROR_CODEC unless it yields exactly the
+ * bytes @dst's size and the palette size imply, with valid indices.
+ */
+gboolean crp_zlib_decode(CrpZlibDecoder *z, CrpView data, gboolean reset,
+                         CrpPixels dst, GError **error);
+
+/* ---- crp-jpeg.c: JPEG rects through TurboJPEG ------------------------- */
+
+/* Largest JPEG rect the encoder makes; bounds its output buffer. */
+#define CRP_JPEG_MAX_WIDTH 512
+#define CRP_JPEG_MAX_HEIGHT 256
+
+typedef struct {
+    void *tj;               /* tjhandle, made on first use */
+    int quality;
+    guint8 *buf;
+    gulong cap;
+} CrpJpegEncoder;
+
+void crp_jpeg_encoder_init(CrpJpegEncoder *j, int quality);
+void crp_jpeg_encoder_finish(CrpJpegEncoder *j);
+
+/**
+ * Compresses @px (at most CRP_JPEG_MAX_WIDTH x CRP_JPEG_MAX_HEIGHT).
+ * Returns the JPEG (valid until the next call), or an empty view if
+ * TurboJPEG failed.
+ */
+CrpView crp_jpeg_encode(CrpJpegEncoder *j, CrpPixels px);
+
+typedef struct {
+    void *tj;               /* tjhandle, made on first use */
+} CrpJpegDecoder;
+
+void crp_jpeg_decoder_init(CrpJpegDecoder *j);
+void crp_jpeg_decoder_finish(CrpJpegDecoder *j);
+
+/**
+ * Decodes @data into @dst. Fails with CRP_ERROR_CODEC unless it is a whole
+ * JPEG of exactly @dst's size.
+ */
+gboolean crp_jpeg_decode(CrpJpegDecoder *j, CrpView data, CrpPixels dst,
+                         GError **error);
+
+G_END_DECLS

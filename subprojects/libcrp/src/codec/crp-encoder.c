@@ -1,0 +1,602 @@
+/*
+ * crp-encoder.c: turn framebuffer changes into RECT messages.
+ *
+ * A frame goes: tile diff, scroll detection (COPY rects first, since they
+ * read the client's framebuffer as it was), a re-diff of the tiles the
+ * copies wrote, then one pass over the tile rows that encodes each changed
+ * tile and each lossy tile due for refinement. Lossless tiles go out as
+ * they are classified; FILL and JPEG tiles are held as runs and merged
+ * with the run of the same shape in the row above, then sent when a row
+ * no longer extends them.
+ *
+ * The client's framebuffer equals @prev except in tiles marked lossy,
+ * which hold an approximation until refined.
+ */
+#include "crp/crp-encoder.h"
+#include "crp/crp-tiles.h"
+#include "codec/crp-codec-private.h"
+
+#include <string.h>
+
+#define DEFAULT_JPEG_QUALITY 75
+#define DEFAULT_ZLIB_LEVEL 1
+#define DEFAULT_REFINE_AFTER_US 250000
+
+/* Colours counted per tile; above this a tile is photo-like. */
+#define SCAN_MAX_COLOURS 64
+/* At or below this a tile is text or UI and stays lossless even while it
+ * changes every frame (a cursor, a spinner, typing). */
+#define FEW_COLOURS 16
+/* A tile is video once it changed this many frames in a row, each within
+ * VIDEO_INTERVAL_US of the last. */
+#define VIDEO_MIN_STREAK 5
+#define VIDEO_INTERVAL_US 100000
+/* Changed tiles below which scroll detection is not worth its pass. */
+#define SCROLL_MIN_TILES 4
+#define MAX_SCROLLS 8
+/* Lossless photo tiles are costly (about 0.25 ms each): refine at most this
+ * many per frame, so a large photo going still does not stall a frame. */
+#define REFINE_MAX_TILES 32
+
+#define JPEG_MAX_TILE_COLS (CRP_JPEG_MAX_WIDTH / CRP_TILE_SIZE)
+
+typedef struct {
+    gint64 last_change_us;
+    guint8 lossy;           /* the client holds an approximation */
+    guint8 streak;          /* frames changed in a row, quickly */
+} TileState;
+
+typedef enum {
+    TILE_NONE,
+    TILE_SENT,              /* already sent losslessly */
+    TILE_FILL,
+    TILE_JPEG,
+} TileKind;
+
+/* A FILL or JPEG run waiting to grow downwards. */
+typedef struct {
+    TileKind kind;
+    guint32 fill;
+    int x, y, width, height;
+    guint last_row;         /* tile row that last extended it */
+} Pending;
+
+struct CrpEncoder {
+    CrpEncoderConfig config;
+    gboolean zlib_ok;
+    gboolean jpeg_ok;
+    gboolean send_all;
+
+    /* Tile grid of the last frame's size. */
+    int width, height;
+    CrpTileMap map;
+    TileState *tiles;
+    guint8 *was_lossy;      /* snapshot while COPY rects move content */
+    guint8 *row_kind;       /* TileKind per column of the current row */
+    guint32 *row_fill;
+    Pending *pending;       /* runs of the row above and this one */
+    guint n_pending;
+
+    CrpPalette palette;
+    guint8 indices[CRP_TILE_SIZE * CRP_TILE_SIZE];
+    guint8 raw[CRP_TILE_SIZE * CRP_TILE_SIZE * 4];
+    CrpZlibEncoder zlib;
+    CrpJpegEncoder jpeg;
+
+    /* Valid during one encode call. */
+    pixman_image_t *cur;
+    GByteArray *out;
+    CrpEncodeStats stats;
+    gint64 now_us;
+};
+
+CrpEncoder *
+crp_encoder_new(const CrpEncoderConfig *config)
+{
+    CrpEncoder *enc = g_new0(CrpEncoder, 1);
+    CrpEncoderConfig *c = &enc->config;
+
+    if (config) {
+        *c = *config;
+    }
+    c->encodings |= (1u << CRP_ENCODING_FILL) | (1u << CRP_ENCODING_RAW) |
+                    (1u << CRP_ENCODING_COPY);
+    c->jpeg_quality = c->jpeg_quality > 0 ? MIN(c->jpeg_quality, 100)
+                                          : DEFAULT_JPEG_QUALITY;
+    c->zlib_level = c->zlib_level > 0 ? MIN(c->zlib_level, 9) : DEFAULT_ZLIB_LEVEL;
+    if (c->refine_after_us == 0) {
+        c->refine_after_us = DEFAULT_REFINE_AFTER_US;
+    }
+    enc->zlib_ok = (c->encodings & (1u << CRP_ENCODING_ZLIB)) != 0;
+    enc->jpeg_ok = (c->encodings & (1u << CRP_ENCODING_JPEG)) != 0 && !c->lossless;
+    enc->send_all = TRUE;
+
+    crp_zlib_encoder_init(&enc->zlib, c->zlib_level);
+    crp_jpeg_encoder_init(&enc->jpeg, c->jpeg_quality);
+    return enc;
+}
+
+static void
+free_grid(CrpEncoder *enc)
+{
+    crp_tile_map_finish(&enc->map);
+    g_clear_pointer(&enc->tiles, g_free);
+    g_clear_pointer(&enc->was_lossy, g_free);
+    g_clear_pointer(&enc->row_kind, g_free);
+    g_clear_pointer(&enc->row_fill, g_free);
+    g_clear_pointer(&enc->pending, g_free);
+    enc->width = enc->height = 0;
+}
+
+void
+crp_encoder_free(CrpEncoder *enc)
+{
+    if (!enc) {
+        return;
+    }
+    free_grid(enc);
+    crp_zlib_encoder_finish(&enc->zlib);
+    crp_jpeg_encoder_finish(&enc->jpeg);
+    g_free(enc);
+}
+
+void
+crp_encoder_reset(CrpEncoder *enc)
+{
+    g_return_if_fail(enc);
+    crp_zlib_encoder_reset(&enc->zlib);
+    enc->send_all = TRUE;
+}
+
+static void
+resize_grid(CrpEncoder *enc, int width, int height)
+{
+    free_grid(enc);
+    enc->width = width;
+    enc->height = height;
+    crp_tile_map_init(&enc->map, width, height);
+    gsize ntiles = (gsize)enc->map.cols * enc->map.rows;
+    enc->tiles = g_new0(TileState, ntiles);
+    enc->was_lossy = g_new0(guint8, ntiles);
+    enc->row_kind = g_new0(guint8, enc->map.cols);
+    enc->row_fill = g_new0(guint32, enc->map.cols);
+    enc->pending = g_new0(Pending, 2 * (gsize)enc->map.cols);
+}
+
+/* ---- emitting rects --------------------------------------------------- */
+
+static void
+emit(CrpEncoder *enc, const CrpRectMsg *rect, guint8 flags)
+{
+    CrpMessage msg = { .type = CRP_MSG_RECT, .flags = flags };
+    msg.rect = *rect;
+    crp_message_encode(&msg, enc->out);
+
+    enc->stats.rects++;
+    switch ((CrpEncoding)rect->encoding) {
+    case CRP_ENCODING_FILL:
+        enc->stats.fill++;
+        break;
+    case CRP_ENCODING_RAW:
+        enc->stats.raw++;
+        break;
+    case CRP_ENCODING_ZLIB:
+        enc->stats.zlib++;
+        break;
+    case CRP_ENCODING_JPEG:
+        enc->stats.jpeg++;
+        break;
+    case CRP_ENCODING_COPY:
+        enc->stats.copy++;
+        break;
+    }
+}
+
+static CrpRectMsg
+rect_at(int x, int y, int w, int h, CrpEncoding encoding)
+{
+    return (CrpRectMsg){ .x = x, .y = y, .width = w, .height = h,
+                         .encoding = encoding };
+}
+
+static void
+emit_fill(CrpEncoder *enc, int x, int y, int w, int h, guint32 rgb)
+{
+    CrpRectMsg rect = rect_at(x, y, w, h, CRP_ENCODING_FILL);
+    rect.fill = rgb & CRP_PIXEL_RGB_MASK;
+    emit(enc, &rect, 0);
+}
+
+/* Sends @px, at (@x, @y), losslessly; enc->palette and enc->indices hold
+ * its scan, which found @ncolours (SCAN_MAX_COLOURS + 1: more). */
+static void
+emit_lossless(CrpEncoder *enc, int x, int y, CrpPixels px, guint ncolours)
+{
+    CrpRectMsg rect;
+    guint8 flags = 0;
+
+    if (!enc->zlib_ok) {
+        rect = rect_at(x, y, px.width, px.height, CRP_ENCODING_RAW);
+        crp_raw_pack(px, enc->raw);
+        rect.data = (CrpView){ enc->raw, (gsize)px.width * px.height * 4 };
+    } else if (ncolours <= SCAN_MAX_COLOURS) {
+        rect = rect_at(x, y, px.width, px.height, CRP_ENCODING_ZLIB);
+        rect.data = crp_zlib_encode_palette(&enc->zlib, &enc->palette,
+                                            enc->indices,
+                                            (gsize)px.width * px.height, &flags);
+    } else {
+        rect = rect_at(x, y, px.width, px.height, CRP_ENCODING_ZLIB);
+        rect.data = crp_zlib_encode_truecolor(&enc->zlib, px, &flags);
+    }
+    emit(enc, &rect, flags);
+}
+
+/* ---- tiles ------------------------------------------------------------ */
+
+static void
+tile_box(CrpEncoder *enc, guint c, guint r, int *x, int *y, int *w, int *h)
+{
+    *x = (int)c * CRP_TILE_SIZE;
+    *y = (int)r * CRP_TILE_SIZE;
+    *w = MIN(CRP_TILE_SIZE, enc->width - *x);
+    *h = MIN(CRP_TILE_SIZE, enc->height - *y);
+}
+
+/*
+ * Sends tile (@c, @r) if it is best sent alone; otherwise says FILL (with
+ * its colour in @fill) or JPEG, for the caller to merge with neighbours.
+ */
+static TileKind
+encode_tile(CrpEncoder *enc, guint c, guint r, gboolean lossy_ok,
+            gboolean video, guint32 *fill)
+{
+    int x, y, w, h;
+    tile_box(enc, c, r, &x, &y, &w, &h);
+    CrpPixels px = crp_pixels_from_image(enc->cur, x, y, w, h);
+
+    guint n = crp_palette_scan(&enc->palette, px, SCAN_MAX_COLOURS, enc->indices);
+    if (n == 1) {
+        *fill = enc->palette.colours[0];
+        return TILE_FILL;
+    }
+    if (lossy_ok && (n > SCAN_MAX_COLOURS || (video && n > FEW_COLOURS))) {
+        return TILE_JPEG;
+    }
+    emit_lossless(enc, x, y, px, n);
+    return TILE_SENT;
+}
+
+static void
+emit_jpeg(CrpEncoder *enc, const Pending *p)
+{
+    CrpPixels px = crp_pixels_from_image(enc->cur, p->x, p->y, p->width, p->height);
+    CrpView jpeg = crp_jpeg_encode(&enc->jpeg, px);
+
+    if (jpeg.len > 0) {
+        CrpRectMsg rect = rect_at(p->x, p->y, p->width, p->height,
+                                  CRP_ENCODING_JPEG);
+        rect.data = jpeg;
+        emit(enc, &rect, CRP_RECT_FLAG_LOSSY);
+        return;
+    }
+
+    /* TurboJPEG failed (out of memory): send the tiles losslessly. */
+    guint c0 = p->x / CRP_TILE_SIZE, r0 = p->y / CRP_TILE_SIZE;
+    guint c1 = (p->x + p->width - 1) / CRP_TILE_SIZE;
+    guint r1 = (p->y + p->height - 1) / CRP_TILE_SIZE;
+    for (guint r = r0; r <= r1; r++) {
+        for (guint c = c0; c <= c1; c++) {
+            guint32 fill;
+            enc->tiles[(gsize)r * enc->map.cols + c].lossy = FALSE;
+            if (encode_tile(enc, c, r, FALSE, FALSE, &fill) == TILE_FILL) {
+                int x, y, w, h;
+                tile_box(enc, c, r, &x, &y, &w, &h);
+                emit_fill(enc, x, y, w, h, fill);
+            }
+        }
+    }
+}
+
+static void
+emit_pending(CrpEncoder *enc, const Pending *p)
+{
+    if (p->kind == TILE_FILL) {
+        emit_fill(enc, p->x, p->y, p->width, p->height, p->fill);
+    } else {
+        emit_jpeg(enc, p);
+    }
+}
+
+/* Extends the pending run of the same shape that ends just above, or
+ * starts a new one. */
+static void
+add_run(CrpEncoder *enc, TileKind kind, guint32 fill, guint c0, guint c1,
+        guint r)
+{
+    int x = (int)c0 * CRP_TILE_SIZE;
+    int y = (int)r * CRP_TILE_SIZE;
+    int w = MIN((int)c1 * CRP_TILE_SIZE, enc->width) - x;
+    int h = MIN(CRP_TILE_SIZE, enc->height - y);
+
+    for (guint i = 0; i < enc->n_pending; i++) {
+        Pending *p = &enc->pending[i];
+        if (p->kind == kind && p->x == x && p->width == w && p->y + p->height == y &&
+            (kind == TILE_FILL ? p->fill == fill
+                               : p->height + h <= CRP_JPEG_MAX_HEIGHT)) {
+            p->height += h;
+            p->last_row = r;
+            return;
+        }
+    }
+    g_assert(enc->n_pending < 2 * enc->map.cols);
+    enc->pending[enc->n_pending++] = (Pending){ kind, fill, x, y, w, h, r };
+}
+
+/* Sends pending runs that tile row @r did not extend (all if @all). */
+static void
+flush_pending(CrpEncoder *enc, guint r, gboolean all)
+{
+    guint kept = 0;
+    for (guint i = 0; i < enc->n_pending; i++) {
+        if (all || enc->pending[i].last_row != r) {
+            emit_pending(enc, &enc->pending[i]);
+        } else {
+            enc->pending[kept++] = enc->pending[i];
+        }
+    }
+    enc->n_pending = kept;
+}
+
+static void
+merge_row(CrpEncoder *enc, guint r)
+{
+    const guint8 *kind = enc->row_kind;
+    const guint32 *fill = enc->row_fill;
+    guint cols = enc->map.cols;
+
+    for (guint c = 0; c < cols;) {
+        if (kind[c] != TILE_FILL && kind[c] != TILE_JPEG) {
+            c++;
+            continue;
+        }
+        guint e = c + 1;
+        while (e < cols && kind[e] == kind[c] &&
+               (kind[c] == TILE_FILL ? fill[e] == fill[c]
+                                     : e - c < JPEG_MAX_TILE_COLS)) {
+            e++;
+        }
+        add_run(enc, kind[c], fill[c], c, e, r);
+        c = e;
+    }
+    flush_pending(enc, r, FALSE);
+}
+
+/* Encodes every changed tile and every lossy tile due for refinement. */
+static void
+encode_tiles(CrpEncoder *enc, gboolean whole)
+{
+    guint cols = enc->map.cols;
+    gint64 now = enc->now_us;
+
+    for (guint r = 0; r < enc->map.rows; r++) {
+        for (guint c = 0; c < cols; c++) {
+            gsize t = (gsize)r * cols + c;
+            TileState *st = &enc->tiles[t];
+            TileKind kind = TILE_NONE;
+
+            if (enc->map.changed[t]) {
+                if (whole) {
+                    st->streak = 0;
+                } else if (st->streak > 0 && now - st->last_change_us <= VIDEO_INTERVAL_US) {
+                    st->streak = MIN(st->streak + 1, G_MAXUINT8);
+                } else {
+                    st->streak = 1;
+                }
+                kind = encode_tile(enc, c, r, enc->jpeg_ok,
+                                   st->streak >= VIDEO_MIN_STREAK,
+                                   &enc->row_fill[c]);
+                st->last_change_us = now;
+                st->lossy = kind == TILE_JPEG;
+            } else if (st->lossy && enc->stats.refined < REFINE_MAX_TILES &&
+                       now - st->last_change_us >= (gint64)enc->config.refine_after_us) {
+                kind = encode_tile(enc, c, r, FALSE, FALSE, &enc->row_fill[c]);
+                st->lossy = FALSE;
+                enc->stats.refined++;
+            }
+            enc->row_kind[c] = kind;
+        }
+        merge_row(enc, r);
+    }
+    flush_pending(enc, 0, TRUE);
+}
+
+/* ---- scrolling -------------------------------------------------------- */
+
+static gboolean
+rgb_differs(const guint32 *a, const guint32 *b, int n)
+{
+    if (memcmp(a, b, (gsize)n * 4) == 0) {
+        return FALSE;
+    }
+    for (int i = 0; i < n; i++) {
+        if ((a[i] ^ b[i]) & CRP_PIXEL_RGB_MASK) {
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+/*
+ * Re-diffs the tiles of row @r that @s writes against @prev with @s
+ * applied, and carries lossy state along with the content it moved.
+ * Row-major like crp_tile_diff(): reading a tile column-wise costs a TLB
+ * miss per pixel row.
+ */
+static void
+recheck_tile_row(CrpEncoder *enc, pixman_image_t *prev, const CrpScroll *s,
+                 guint r)
+{
+    guint cols = enc->map.cols;
+    guint c0 = s->x / CRP_TILE_SIZE;
+    guint c1 = (s->x + s->width - 1) / CRP_TILE_SIZE;
+    int y0 = (int)r * CRP_TILE_SIZE;
+    int y1 = MIN(y0 + CRP_TILE_SIZE, enc->height);
+    int cy0 = MAX(y0, s->y), cy1 = MIN(y1, s->y + s->height);
+    CrpPixels old = crp_pixels_from_image(prev, 0, 0, enc->width, enc->height);
+    CrpPixels now = crp_pixels_from_image(enc->cur, 0, 0, enc->width, enc->height);
+    guint8 *differs = enc->row_kind;       /* free until encode_tiles() */
+
+    memset(differs + c0, 0, c1 - c0 + 1);
+    for (int y = y0; y < y1; y++) {
+        int src = y >= cy0 && y < cy1 ? y - s->dy : y;
+        const guint32 *a = crp_pixels_row(old, src);
+        const guint32 *b = crp_pixels_row(now, y);
+        for (guint c = c0; c <= c1; c++) {
+            int x = (int)c * CRP_TILE_SIZE;
+            if (!differs[c] && rgb_differs(a + x, b + x, MIN(CRP_TILE_SIZE, enc->width - x))) {
+                differs[c] = 1;
+            }
+        }
+    }
+
+    for (guint c = c0; c <= c1; c++) {
+        gsize t = (gsize)r * cols + c;
+        enc->map.changed[t] = differs[c];
+        if (differs[c]) {
+            continue;
+        }
+        gboolean lossy = enc->was_lossy[t];
+        for (int sr = (cy0 - s->dy) / CRP_TILE_SIZE;
+             sr <= (cy1 - 1 - s->dy) / CRP_TILE_SIZE; sr++) {
+            lossy |= enc->was_lossy[(gsize)sr * cols + c];
+        }
+        if (lossy) {
+            enc->tiles[t].lossy = TRUE;
+            enc->tiles[t].last_change_us = enc->now_us;
+        }
+    }
+}
+
+/* Sends COPY rects for content that scrolled within the changed area and
+ * re-diffs the tiles they write. */
+static void
+apply_scrolls(CrpEncoder *enc, pixman_image_t *prev, guint nchanged)
+{
+    guint cols = enc->map.cols, rows = enc->map.rows;
+    guint c0 = cols, c1 = 0, r0 = rows, r1 = 0;
+
+    if (nchanged < SCROLL_MIN_TILES) {
+        return;
+    }
+    for (guint r = 0; r < rows; r++) {
+        for (guint c = 0; c < cols; c++) {
+            if (enc->map.changed[(gsize)r * cols + c]) {
+                c0 = MIN(c0, c);
+                c1 = MAX(c1, c);
+                r0 = MIN(r0, r);
+                r1 = MAX(r1, r);
+            }
+        }
+    }
+    if (r1 == r0) {
+        return;         /* one tile row: nothing tall enough to scroll */
+    }
+
+    pixman_box32_t area = {
+        (int)c0 * CRP_TILE_SIZE, (int)r0 * CRP_TILE_SIZE,
+        MIN((int)(c1 + 1) * CRP_TILE_SIZE, enc->width),
+        MIN((int)(r1 + 1) * CRP_TILE_SIZE, enc->height),
+    };
+    CrpScroll scrolls[MAX_SCROLLS];
+    guint n = crp_scroll_detect(prev, enc->cur, &area, scrolls, MAX_SCROLLS);
+    if (n == 0) {
+        return;
+    }
+
+    for (gsize t = 0; t < (gsize)cols * rows; t++) {
+        enc->was_lossy[t] = enc->tiles[t].lossy;
+    }
+    for (guint i = 0; i < n; i++) {
+        const CrpScroll *s = &scrolls[i];
+        CrpRectMsg rect = rect_at(s->x, s->y, s->width, s->height,
+                                  CRP_ENCODING_COPY);
+        rect.src_x = s->x;
+        rect.src_y = s->y - s->dy;
+        emit(enc, &rect, 0);
+
+        for (int r = s->y / CRP_TILE_SIZE;
+             r <= (s->y + s->height - 1) / CRP_TILE_SIZE; r++) {
+            recheck_tile_row(enc, prev, s, r);
+        }
+    }
+}
+
+/* ---- frames ----------------------------------------------------------- */
+
+gint64
+crp_encoder_next_refine_us(CrpEncoder *enc)
+{
+    g_return_val_if_fail(enc, -1);
+
+    gint64 next = -1;
+    gsize ntiles = (gsize)enc->map.cols * enc->map.rows;
+    for (gsize t = 0; t < ntiles; t++) {
+        if (enc->tiles[t].lossy) {
+            gint64 due = enc->tiles[t].last_change_us + enc->config.refine_after_us;
+            next = next < 0 ? due : MIN(next, due);
+        }
+    }
+    return next;
+}
+
+guint
+crp_encoder_encode_frame(CrpEncoder *enc, pixman_image_t *prev,
+                         pixman_image_t *cur,
+                         const pixman_region32_t *damage,
+                         gint64 now_us, GByteArray *out,
+                         CrpEncodeStats *stats)
+{
+    g_return_val_if_fail(enc && cur && out, 0);
+    g_return_val_if_fail(PIXMAN_FORMAT_BPP(pixman_image_get_format(cur)) == 32, 0);
+
+    int width = pixman_image_get_width(cur);
+    int height = pixman_image_get_height(cur);
+    g_return_val_if_fail(width <= CRP_MAX_SURFACE_DIM &&
+                         height <= CRP_MAX_SURFACE_DIM, 0);
+
+    enc->cur = cur;
+    enc->out = out;
+    enc->now_us = now_us;
+    memset(&enc->stats, 0, sizeof(enc->stats));
+    gsize start = out->len;
+
+    gboolean whole = enc->send_all || !prev ||
+                     pixman_image_get_width(prev) != width ||
+                     pixman_image_get_height(prev) != height ||
+                     PIXMAN_FORMAT_BPP(pixman_image_get_format(prev)) != 32;
+    if (width != enc->width || height != enc->height || !enc->tiles) {
+        resize_grid(enc, width, height);
+        whole = TRUE;
+    }
+
+    gsize ntiles = (gsize)enc->map.cols * enc->map.rows;
+    if (whole) {
+        memset(enc->map.changed, 1, ntiles);
+        enc->send_all = FALSE;
+    } else {
+        memset(enc->map.changed, 0, ntiles);
+        guint nchanged = crp_tile_diff(prev, cur, damage, &enc->map);
+        apply_scrolls(enc, prev, nchanged);
+    }
+    if (ntiles > 0) {
+        encode_tiles(enc, whole);
+    }
+
+    enc->stats.bytes = out->len - start;
+    if (stats) {
+        *stats = enc->stats;
+    }
+    enc->cur = NULL;
+    enc->out = NULL;
+    return enc->stats.rects;
+}

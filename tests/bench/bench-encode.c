@@ -1,0 +1,216 @@
+/*
+ * bench-encode.c: encoder benchmark on synthetic 1920x1080 sequences.
+ *
+ * For each scene and encoder setting it encodes every frame against the
+ * previous one, decodes the output into a client framebuffer exactly as a
+ * client would, and reports bytes per frame, encode CPU milliseconds per
+ * frame (this thread's CPU time, so a busy machine inflates it less than
+ * wall time) and the PSNR of the client's picture against the server's.
+ * The "raw" column is what sending every changed 64x64 tile uncompressed
+ * would cost, measured in the same run: the ratio is the number to watch.
+ *
+ * Usage: bench-encode [--frames N] [--width W --height H] [--scene NAME]
+ */
+#include <crp/crp-decoder.h>
+#include <crp/crp-encoder.h>
+#include <crp/crp-error.h>
+#include <crp/crp-tiles.h>
+#include "crp-synth.h"
+
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+    const char *name;
+    CrpEncoderConfig config;
+} Setting;
+
+static const Setting settings[] = {
+    { "default", { .encodings = (1u << CRP_ENCODING_ZLIB) | (1u << CRP_ENCODING_JPEG) } },
+    { "lossless", { .encodings = (1u << CRP_ENCODING_ZLIB), .lossless = TRUE } },
+};
+
+typedef struct {
+    double bytes, raw_bytes, encode_ms, max_encode_ms, psnr_sum, psnr_min;
+    guint frames, lossless_frames;
+    CrpEncodeStats totals;
+} Result;
+
+static double
+thread_cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* PSNR over RGB of two same-size x8r8g8b8 images; INFINITY if equal. */
+static double
+psnr(pixman_image_t *a, pixman_image_t *b)
+{
+    int w = pixman_image_get_width(a), h = pixman_image_get_height(a);
+    int sa = pixman_image_get_stride(a) / 4, sb = pixman_image_get_stride(b) / 4;
+    const guint32 *pa = pixman_image_get_data(a), *pb = pixman_image_get_data(b);
+    double se = 0;
+    for (int y = 0; y < h; y++) {
+        const guint32 *ra = pa + (gsize)y * sa, *rb = pb + (gsize)y * sb;
+        if (memcmp(ra, rb, w * 4) == 0) {
+            continue;
+        }
+        for (int x = 0; x < w; x++) {
+            for (int sh = 0; sh < 24; sh += 8) {
+                int d = (int)((ra[x] >> sh) & 0xff) - (int)((rb[x] >> sh) & 0xff);
+                se += d * d;
+            }
+        }
+    }
+    if (se == 0) {
+        return INFINITY;
+    }
+    double mse = se / ((double)w * h * 3);
+    return 10 * log10(255.0 * 255.0 / mse);
+}
+
+static void
+apply_all(CrpDecoder *dec, const GByteArray *out)
+{
+    gsize pos = 0;
+    while (pos < out->len) {
+        CrpMessage msg;
+        g_autoptr(GError) error = NULL;
+        gsize used = crp_message_decode(out->data + pos, out->len - pos, &msg, &error);
+        if (!used || msg.type != CRP_MSG_RECT ||
+            !crp_decoder_apply_rect(dec, &msg.rect, msg.flags, &error)) {
+            g_error("bench: encoder output did not decode: %s",
+                    error ? error->message : "not a RECT");
+        }
+        pos += used;
+    }
+}
+
+static Result
+run(CrpSynthScene scene, const Setting *setting, int width, int height,
+    guint frames)
+{
+    Result res = { .psnr_min = INFINITY };
+    g_autoptr(CrpEncoder) enc = crp_encoder_new(&setting->config);
+    g_autoptr(CrpDecoder) dec = crp_decoder_new();
+    g_autoptr(GByteArray) out = g_byte_array_new();
+    pixman_image_t *prev = pixman_image_create_bits(PIXMAN_x8r8g8b8, width, height, NULL, 0);
+    pixman_image_t *cur = pixman_image_create_bits(PIXMAN_x8r8g8b8, width, height, NULL, 0);
+    CrpSurfaceMsg surface = { width, height };
+    CrpTileMap map;
+    g_autoptr(GError) error = NULL;
+
+    if (!crp_decoder_set_surface(dec, &surface, &error)) {
+        g_error("bench: %s", error->message);
+    }
+    crp_tile_map_init(&map, width, height);
+
+    /* Frame 0 is the initial full update, refined until exact: steady
+     * state is what is measured, so this warm-up is not counted. */
+    crp_synth_render(scene, 0, cur);
+    gint64 now_us = 0;
+    crp_encoder_encode_frame(enc, NULL, cur, NULL, now_us, out, NULL);
+    apply_all(dec, out);
+    for (gint64 due; (due = crp_encoder_next_refine_us(enc)) >= 0;) {
+        now_us = MAX(now_us + 16667, due);
+        g_byte_array_set_size(out, 0);
+        crp_encoder_encode_frame(enc, cur, cur, NULL, now_us, out, NULL);
+        apply_all(dec, out);
+    }
+
+    for (guint f = 1; f <= frames; f++) {
+        pixman_image_t *tmp = prev;
+        prev = cur;
+        cur = tmp;
+        crp_synth_render(scene, f, cur);
+        now_us += 16667;        /* 60 frames per second */
+
+        memset(map.changed, 0, map.cols * map.rows);
+        guint changed_tiles = crp_tile_diff(prev, cur, NULL, &map);
+
+        CrpEncodeStats stats = { 0 };
+        g_byte_array_set_size(out, 0);
+        double t0 = thread_cpu_ms();
+        crp_encoder_encode_frame(enc, prev, cur, NULL, now_us, out, &stats);
+        double ms = thread_cpu_ms() - t0;
+
+        apply_all(dec, out);
+        double p = psnr(cur, crp_decoder_get_image(dec));
+        res.bytes += out->len;
+        res.raw_bytes += changed_tiles * (double)(CRP_TILE_SIZE * CRP_TILE_SIZE * 4);
+        res.encode_ms += ms;
+        res.max_encode_ms = MAX(res.max_encode_ms, ms);
+        if (isinf(p)) {
+            res.lossless_frames++;
+        } else {
+            res.psnr_sum += p;
+            res.psnr_min = MIN(res.psnr_min, p);
+        }
+        res.totals.fill += stats.fill;
+        res.totals.raw += stats.raw;
+        res.totals.zlib += stats.zlib;
+        res.totals.jpeg += stats.jpeg;
+        res.totals.copy += stats.copy;
+        res.totals.refined += stats.refined;
+        res.frames++;
+    }
+    crp_tile_map_finish(&map);
+    pixman_image_unref(prev);
+    pixman_image_unref(cur);
+    return res;
+}
+
+int
+main(int argc, char **argv)
+{
+    int frames = 120, width = 1920, height = 1080;
+    g_autofree char *only = NULL;
+    GOptionEntry entries[] = {
+        { "frames", 0, 0, G_OPTION_ARG_INT, &frames, "frames per sequence (120)", "N" },
+        { "width", 0, 0, G_OPTION_ARG_INT, &width, "width (1920)", "W" },
+        { "height", 0, 0, G_OPTION_ARG_INT, &height, "height (1080)", "H" },
+        { "scene", 0, 0, G_OPTION_ARG_STRING, &only, "only this scene", "NAME" },
+        { NULL },
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("- CRP encoder benchmark");
+    g_autoptr(GError) error = NULL;
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+        g_printerr("%s\n", error->message);
+        return 2;
+    }
+
+    g_print("%dx%d, %d frames per sequence, encode time = this thread's CPU time\n\n",
+            width, height, frames);
+    g_print("| sequence | setting | bytes/frame | raw tiles bytes/frame | ratio "
+            "| encode ms/frame (mean) | (max) | fps on one core | PSNR dB (mean) "
+            "| (min) | exact frames | rects: fill/zlib/jpeg/copy/raw, refined |\n");
+    g_print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    for (CrpSynthScene s = 0; s < CRP_SYNTH_N_SCENES; s++) {
+        if (only && strcmp(only, crp_synth_scene_name(s)) != 0) {
+            continue;
+        }
+        for (gsize i = 0; i < G_N_ELEMENTS(settings); i++) {
+            Result r = run(s, &settings[i], width, height, frames);
+            double mean_ms = r.encode_ms / r.frames;
+            guint lossy = r.frames - r.lossless_frames;
+            g_autofree char *psnr_mean = lossy ? g_strdup_printf("%.1f", r.psnr_sum / lossy)
+                                               : g_strdup("exact");
+            g_autofree char *psnr_min = lossy ? g_strdup_printf("%.1f", r.psnr_min)
+                                              : g_strdup("exact");
+            g_print("| %s | %s | %.0f | %.0f | %.1f%% | %.2f | %.2f | %.0f | %s | %s "
+                    "| %u/%u | %u/%u/%u/%u/%u, %u |\n",
+                    crp_synth_scene_name(s), settings[i].name,
+                    r.bytes / r.frames, r.raw_bytes / r.frames,
+                    r.raw_bytes > 0 ? 100.0 * r.bytes / r.raw_bytes : 0.0,
+                    mean_ms, r.max_encode_ms, mean_ms > 0 ? 1000.0 / mean_ms : 0.0,
+                    psnr_mean, psnr_min, r.lossless_frames, r.frames,
+                    r.totals.fill, r.totals.zlib, r.totals.jpeg, r.totals.copy,
+                    r.totals.raw, r.totals.refined);
+        }
+    }
+    return 0;
+}

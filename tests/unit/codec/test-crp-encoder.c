@@ -1,0 +1,411 @@
+/* test-crp-encoder.c: choices, refinement, damage and statistics. */
+#include "codec-test-utils.h"
+
+#include <string.h>
+
+#define W 320
+#define H 240
+#define REFINE_US 250000
+
+static CrpEncoder *
+default_encoder(void)
+{
+    return crp_encoder_new(&(CrpEncoderConfig){ .encodings = CT_ALL_ENCODINGS });
+}
+
+static void
+test_unchanged(void)
+{
+    g_autoptr(CrpEncoder) enc = default_encoder();
+    pixman_image_t *img = ct_image_new(W, H);
+    ct_draw_text(img, 0, 0, W, H, 0, 1);
+    g_autoptr(GByteArray) out = g_byte_array_new();
+    CrpEncodeStats st;
+    g_assert_cmpuint(crp_encoder_encode_frame(enc, NULL, img, NULL, 0, out, &st), >, 0);
+
+    /* Output is appended, never cleared. */
+    g_byte_array_set_size(out, 3);
+    pixman_image_t *same = ct_image_copy(img);
+    g_assert_cmpuint(crp_encoder_encode_frame(enc, img, same, NULL, 1000, out, &st), ==, 0);
+    g_assert_cmpuint(out->len, ==, 3);
+    g_assert_cmpuint(st.rects, ==, 0);
+    g_assert_cmpuint(st.bytes, ==, 0);
+    g_assert_cmpuint(st.fill + st.raw + st.zlib + st.jpeg + st.copy + st.refined, ==, 0);
+
+    pixman_image_unref(img);
+    pixman_image_unref(same);
+}
+
+static void
+test_stats(void)
+{
+    g_autoptr(CrpEncoder) enc = default_encoder();
+    pixman_image_t *img = ct_image_new(W, H);
+    ct_fill_rect(img, 0, 0, W, H, 0x445566);
+    ct_draw_text(img, 0, 0, 128, 128, 0, 1);
+    ct_draw_photo(img, 128, 128, 192, 112, 0);
+    g_autoptr(GByteArray) out = g_byte_array_new();
+    g_byte_array_append(out, (const guint8 *)"xyz", 3);
+    CrpEncodeStats st;
+    guint rects = crp_encoder_encode_frame(enc, NULL, img, NULL, 0, out, &st);
+
+    g_assert_cmpuint(rects, ==, st.rects);
+    g_assert_cmpuint(st.fill + st.raw + st.zlib + st.jpeg + st.copy, ==, st.rects);
+    g_assert_cmpuint(st.fill, >, 0);
+    g_assert_cmpuint(st.zlib, >, 0);
+    g_assert_cmpuint(st.jpeg, >, 0);
+    g_assert_cmpuint(st.bytes, ==, out->len - 3);
+
+    g_autoptr(GByteArray) rest = g_byte_array_new();
+    g_byte_array_append(rest, out->data + 3, out->len - 3);
+    g_autoptr(CrpDecoder) dec = ct_decoder_new(W, H);
+    CtApplied applied = { 0 };
+    ct_apply(dec, rest, &applied);
+    g_assert_cmpuint(applied.rects, ==, st.rects);
+    g_assert_cmpuint(applied.by_encoding[CRP_ENCODING_JPEG], ==, st.jpeg);
+    g_assert_cmpuint(applied.by_encoding[CRP_ENCODING_FILL], ==, st.fill);
+    pixman_image_unref(img);
+}
+
+static void
+test_refinement(void)
+{
+    g_autoptr(CrpEncoder) enc = default_encoder();
+    g_autoptr(CrpDecoder) dec = ct_decoder_new(W, H);
+    pixman_image_t *img = ct_image_new(W, H);
+    ct_draw_text(img, 0, 0, W, H, 0, 1);
+    ct_draw_photo(img, 64, 64, 192, 128, 0);
+    CrpEncodeStats st;
+    CtApplied applied;
+
+    gint64 t0 = 5000000;
+    ct_step(enc, dec, NULL, img, t0, &st, &applied);
+    g_assert_cmpuint(st.jpeg, >, 0);
+    g_assert_cmpuint(applied.lossy, >, 0);
+    g_assert_false(ct_images_equal(crp_decoder_get_image(dec), img));
+
+    /* Not yet still long enough. */
+    ct_step(enc, dec, img, img, t0 + REFINE_US / 2, &st, NULL);
+    g_assert_cmpuint(st.rects, ==, 0);
+    g_assert_cmpuint(st.refined, ==, 0);
+
+    /* Now every lossy tile is re-sent losslessly (6 tiles of photo). */
+    ct_step(enc, dec, img, img, t0 + REFINE_US, &st, &applied);
+    g_assert_cmpuint(st.refined, ==, 3 * 2);
+    g_assert_cmpuint(st.jpeg, ==, 0);
+    g_assert_cmpuint(applied.lossy, ==, 0);
+    g_assert_true(ct_images_equal(crp_decoder_get_image(dec), img));
+
+    /* And only once. */
+    ct_step(enc, dec, img, img, t0 + 10 * REFINE_US, &st, NULL);
+    g_assert_cmpuint(st.rects, ==, 0);
+    pixman_image_unref(img);
+}
+
+static void
+test_refinement_waits_for_stillness(void)
+{
+    g_autoptr(CrpEncoder) enc = crp_encoder_new(&(CrpEncoderConfig){
+        .encodings = CT_ALL_ENCODINGS, .refine_after_us = 100000 });
+    g_autoptr(CrpDecoder) dec = ct_decoder_new(W, H);
+    pixman_image_t *prev = NULL;
+    CrpEncodeStats st;
+
+    /* A photo that keeps changing for a second: sent as JPEG each frame,
+     * never refined while it moves. */
+    for (int f = 0; f < 20; f++) {
+        pixman_image_t *cur = ct_image_new(W, H);
+        ct_draw_photo(cur, 0, 0, W, H, f * 4);
+        ct_step(enc, dec, prev, cur, f * 50000, &st, NULL);
+        g_assert_cmpuint(st.refined, ==, 0);
+        g_assert_cmpuint(st.jpeg, >, 0);
+        g_clear_pointer(&prev, pixman_image_unref);
+        prev = cur;
+    }
+    g_assert_false(ct_images_equal(crp_decoder_get_image(dec), prev));
+    ct_step(enc, dec, prev, prev, 19 * 50000 + 100000, &st, NULL);
+    g_assert_cmpuint(st.refined, ==, 20);
+    g_assert_true(ct_images_equal(crp_decoder_get_image(dec), prev));
+    pixman_image_unref(prev);
+}
+
+static void
+test_refinement_bounded(void)
+{
+    /* A big photo goes still: it is refined over several calls, and
+     * crp_encoder_next_refine_us() says when to make them. */
+    const int w = 640, h = 512;
+    g_autoptr(CrpEncoder) enc = default_encoder();
+    g_autoptr(CrpDecoder) dec = ct_decoder_new(w, h);
+    pixman_image_t *img = ct_image_new(w, h);
+    ct_draw_photo(img, 0, 0, w, h, 3);
+    CrpEncodeStats st;
+
+    g_assert_cmpint(crp_encoder_next_refine_us(enc), ==, -1);
+    gint64 now = 1000;
+    ct_step(enc, dec, NULL, img, now, &st, NULL);
+    g_assert_cmpuint(st.jpeg, >, 0);
+    g_assert_cmpint(crp_encoder_next_refine_us(enc), ==, now + REFINE_US);
+
+    guint refined = 0, calls = 0;
+    now += REFINE_US;
+    while (crp_encoder_next_refine_us(enc) >= 0) {
+        g_assert_cmpint(crp_encoder_next_refine_us(enc), <=, now);
+        ct_step(enc, dec, img, img, now, &st, NULL);
+        g_assert_cmpuint(st.refined, >, 0);
+        g_assert_cmpuint(st.refined, <, 10 * 8);
+        refined += st.refined;
+        calls++;
+        now += 16667;
+        g_assert_cmpuint(calls, <, 100);
+    }
+    g_assert_cmpuint(refined, ==, 10 * 8);
+    g_assert_cmpuint(calls, >, 1);
+    g_assert_true(ct_images_equal(crp_decoder_get_image(dec), img));
+    pixman_image_unref(img);
+}
+
+/* 40 colours in diagonal stripes, moving with @phase. */
+static void
+draw_stripes(pixman_image_t *img, int phase)
+{
+    for (int y = 0; y < 128; y++) {
+        for (int x = 0; x < 128; x++) {
+            guint c = (guint)(x + y + phase) % 40;
+            ct_set_pixel(img, x, y, 0x050a0f * c);
+        }
+    }
+}
+
+static void
+count_kinds(gint64 interval_us, guint *zlib, guint *jpeg)
+{
+    g_autoptr(CrpEncoder) enc = default_encoder();
+    g_autoptr(CrpDecoder) dec = ct_decoder_new(128, 128);
+    pixman_image_t *prev = NULL;
+    *zlib = *jpeg = 0;
+    for (int f = 0; f < 12; f++) {
+        pixman_image_t *cur = ct_image_new(128, 128);
+        draw_stripes(cur, f);
+        CrpEncodeStats st;
+        ct_step(enc, dec, prev, cur, f * interval_us, &st, NULL);
+        if (f > 0) {
+            *zlib += st.zlib;
+            *jpeg += st.jpeg;
+        }
+        g_clear_pointer(&prev, pixman_image_unref);
+        prev = cur;
+    }
+    pixman_image_unref(prev);
+}
+
+static void
+test_video(void)
+{
+    guint zlib, jpeg;
+
+    /* Changing at 60 fps: lossless at first, JPEG once it looks like video. */
+    count_kinds(16667, &zlib, &jpeg);
+    g_assert_cmpuint(zlib, >, 0);
+    g_assert_cmpuint(jpeg, >, 0);
+    g_assert_cmpuint(zlib, <=, 4 * 4);
+
+    /* The same changes twice a second are not video. */
+    count_kinds(500000, &zlib, &jpeg);
+    g_assert_cmpuint(jpeg, ==, 0);
+    g_assert_cmpuint(zlib, ==, 11 * 4);
+}
+
+static void
+test_few_colours_stay_lossless(void)
+{
+    /* Text changing every frame (fast typing, a spinner) never turns to
+     * JPEG. */
+    g_autoptr(CrpEncoder) enc = default_encoder();
+    g_autoptr(CrpDecoder) dec = ct_decoder_new(W, H);
+    pixman_image_t *prev = NULL;
+    for (int f = 0; f < 15; f++) {
+        pixman_image_t *cur = ct_image_new(W, H);
+        ct_draw_text(cur, 0, 0, W, H, f, 1);
+        CrpEncodeStats st;
+        ct_step(enc, dec, prev, cur, f * 16667, &st, NULL);
+        g_assert_cmpuint(st.jpeg, ==, 0);
+        g_assert_true(ct_images_equal(crp_decoder_get_image(dec), cur));
+        g_clear_pointer(&prev, pixman_image_unref);
+        prev = cur;
+    }
+    pixman_image_unref(prev);
+}
+
+static void
+test_damage(void)
+{
+    g_autoptr(CrpEncoder) enc = default_encoder();
+    g_autoptr(CrpDecoder) dec = ct_decoder_new(W, H);
+    pixman_image_t *a = ct_image_new(W, H);
+    ct_step(enc, dec, NULL, a, 0, NULL, NULL);
+
+    pixman_image_t *b = ct_image_copy(a);
+    ct_fill_rect(b, 10, 10, 20, 20, 0xff0000);      /* in the damage */
+    ct_fill_rect(b, 200, 150, 20, 20, 0x00ff00);    /* outside it */
+    pixman_region32_t damage;
+    pixman_region32_init_rect(&damage, 0, 0, 64, 64);
+    g_autoptr(GByteArray) out = g_byte_array_new();
+    CrpEncodeStats st;
+    crp_encoder_encode_frame(enc, a, b, &damage, 1000, out, &st);
+    pixman_region32_fini(&damage);
+    g_assert_cmpuint(st.rects, ==, 1);
+    ct_apply(dec, out, NULL);
+
+    pixman_image_t *fb = crp_decoder_get_image(dec);
+    g_assert_cmphex(ct_get_pixel(fb, 15, 15), ==, 0xff0000);
+    g_assert_cmphex(ct_get_pixel(fb, 205, 155), ==, 0);
+    pixman_image_unref(a);
+    pixman_image_unref(b);
+}
+
+static void
+test_whole_frames(void)
+{
+    /* One client follows the whole test, so the stream stays in step. */
+    g_autoptr(CrpEncoder) enc = crp_encoder_new(&(CrpEncoderConfig){
+        .encodings = CT_ALL_ENCODINGS, .lossless = TRUE });
+    g_autoptr(CrpDecoder) dec = ct_decoder_new(W, H);
+    pixman_image_t *a = ct_image_new(W, H);
+    ct_draw_text(a, 0, 0, W, H, 0, 1);
+    CrpEncodeStats first, st;
+    g_autoptr(GByteArray) out = g_byte_array_new();
+    crp_encoder_encode_frame(enc, NULL, a, NULL, 0, out, &first);
+    ct_apply(dec, out, NULL);
+
+    /* prev NULL: everything again, on the same stream. */
+    g_byte_array_set_size(out, 0);
+    crp_encoder_encode_frame(enc, NULL, a, NULL, 1000, out, &st);
+    g_assert_cmpuint(st.rects, ==, first.rects);
+    CrpMessage msg;
+    g_assert_true(ct_find_rect(out, CRP_ENCODING_ZLIB, &msg));
+    g_assert_false(msg.flags & CRP_RECT_FLAG_ZLIB_RESET);
+    ct_apply(dec, out, NULL);
+
+    /* prev of another size: everything. */
+    pixman_image_t *small = ct_image_new(100, 100);
+    g_byte_array_set_size(out, 0);
+    crp_encoder_encode_frame(enc, small, a, NULL, 2000, out, &st);
+    g_assert_cmpuint(st.rects, ==, first.rects);
+    ct_apply(dec, out, NULL);
+
+    /* Reset: everything, and a fresh stream. */
+    crp_encoder_reset(enc);
+    g_byte_array_set_size(out, 0);
+    crp_encoder_encode_frame(enc, a, a, NULL, 3000, out, &st);
+    g_assert_cmpuint(st.rects, ==, first.rects);
+    g_assert_true(ct_find_rect(out, CRP_ENCODING_ZLIB, &msg));
+    g_assert_true(msg.flags & CRP_RECT_FLAG_ZLIB_RESET);
+    ct_apply(dec, out, NULL);
+    g_assert_true(ct_images_equal(crp_decoder_get_image(dec), a));
+
+    /* A new size (after a SURFACE): everything, at that size, on the same
+     * stream. */
+    pixman_image_t *b = ct_image_new(130, 70);
+    ct_draw_text(b, 0, 0, 130, 70, 0, 2);
+    CrpSurfaceMsg surface = { 130, 70 };
+    g_assert_true(crp_decoder_set_surface(dec, &surface, NULL));
+    ct_step(enc, dec, a, b, 4000, &st, NULL);
+    g_assert_cmpuint(st.rects, >=, 3 * 2 - 1);
+    g_assert_true(ct_images_equal(crp_decoder_get_image(dec), b));
+
+    pixman_image_unref(a);
+    pixman_image_unref(b);
+    pixman_image_unref(small);
+}
+
+static void
+test_alpha_ignored(void)
+{
+    /* An a8r8g8b8 frame with varying alpha encodes its RGB only. */
+    pixman_image_t *img = pixman_image_create_bits(PIXMAN_a8r8g8b8, W, H, NULL, 0);
+    ct_draw_text(img, 0, 0, W, H, 0, 1);
+    ct_fill_rect(img, 0, 128, W, 64, 0x00336699);
+    ct_scramble_pad(img, 9);
+    g_autoptr(CrpEncoder) enc = crp_encoder_new(&(CrpEncoderConfig){
+        .encodings = CT_ALL_ENCODINGS, .lossless = TRUE });
+    g_autoptr(CrpDecoder) dec = ct_decoder_new(W, H);
+    CrpEncodeStats st;
+    ct_step(enc, dec, NULL, img, 0, &st, NULL);
+    g_assert_true(ct_images_equal(crp_decoder_get_image(dec), img));
+    g_assert_cmpuint(st.fill, >=, 1);
+
+    /* Only alpha changed: nothing to send. */
+    pixman_image_t *other = ct_image_copy(img);
+    ct_scramble_pad(other, 10);
+    ct_step(enc, dec, img, other, 1000, &st, NULL);
+    g_assert_cmpuint(st.rects, ==, 0);
+    pixman_image_unref(img);
+    pixman_image_unref(other);
+}
+
+static void
+test_random_session(void)
+{
+    /* Random edits, scrolls and photos; after each frame the client equals
+     * the server except in lossy tiles, and exactly once things are still. */
+    g_autoptr(CrpEncoder) enc = default_encoder();
+    g_autoptr(CrpDecoder) dec = ct_decoder_new(W, H);
+    pixman_image_t *prev = NULL;
+    pixman_image_t *cur = ct_image_new(W, H);
+    ct_draw_text(cur, 0, 0, W, H, 0, 1);
+    gint64 now = 0;
+    int line = 0;
+
+    for (int f = 0; f < 40; f++) {
+        switch (g_test_rand_int_range(0, 5)) {
+        case 0:
+            line += g_test_rand_int_range(1, 6);
+            ct_draw_text(cur, 0, 0, W, H, line, 1);
+            break;
+        case 1:
+            ct_draw_photo(cur, g_test_rand_int_range(0, W - 80),
+                          g_test_rand_int_range(0, H - 60), 80, 60, f);
+            break;
+        case 2:
+            ct_fill_rect(cur, g_test_rand_int_range(0, W - 50),
+                         g_test_rand_int_range(0, H - 50), 50, 50,
+                         (guint32)g_test_rand_int() & 0xffffff);
+            break;
+        case 3:
+            ct_draw_text(cur, g_test_rand_int_range(0, W - 60),
+                         g_test_rand_int_range(0, H - 32), 60, 32, f * 7, 2);
+            break;
+        default:
+            break;
+        }
+        now += g_test_rand_int_range(1000, 200000);
+        CtApplied applied;
+        ct_step(enc, dec, prev, cur, now, NULL, &applied);
+        g_clear_pointer(&prev, pixman_image_unref);
+        prev = ct_image_copy(cur);
+    }
+    ct_step(enc, dec, prev, cur, now + REFINE_US, NULL, NULL);
+    g_assert_true(ct_images_equal(crp_decoder_get_image(dec), cur));
+    pixman_image_unref(prev);
+    pixman_image_unref(cur);
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/encoder/unchanged", test_unchanged);
+    g_test_add_func("/encoder/stats", test_stats);
+    g_test_add_func("/encoder/refinement", test_refinement);
+    g_test_add_func("/encoder/refinement-waits-for-stillness",
+                    test_refinement_waits_for_stillness);
+    g_test_add_func("/encoder/refinement-bounded", test_refinement_bounded);
+    g_test_add_func("/encoder/video", test_video);
+    g_test_add_func("/encoder/few-colours-stay-lossless", test_few_colours_stay_lossless);
+    g_test_add_func("/encoder/damage", test_damage);
+    g_test_add_func("/encoder/whole-frames", test_whole_frames);
+    g_test_add_func("/encoder/alpha-ignored", test_alpha_ignored);
+    g_test_add_func("/encoder/random-session", test_random_session);
+    return g_test_run();
+}
