@@ -1,0 +1,514 @@
+/*
+ * crp-viewer.c: the client side of a display channel (see crp-viewer.h).
+ */
+#include "crp/crp-viewer.h"
+#include "crp/crp-decoder.h"
+#include "crp/crp-error.h"
+#include "crp/crp-opus.h"
+
+#include <string.h>
+
+/* Input events whose latency is still being measured. */
+#define MAX_PENDING_INPUT 64
+/* Weight of a new sample in the smoothed latency. */
+#define LATENCY_ALPHA 0.2
+
+typedef struct {
+    guint32 serial;
+    gint64 sent_us;
+} PendingInput;
+
+struct CrpViewer {
+    CrpChannel *channel;
+    CrpDecoder *decoder;
+    guint32 capabilities;
+
+    /* Frame being received. */
+    gboolean have_damage;
+    pixman_box32_t damage;
+    gint64 frame_start_us;
+    gboolean manual_ack;
+
+    /* Cursor. */
+    pixman_image_t *cursor;
+    int hot_x, hot_y;
+    int pointer_x, pointer_y;
+    gboolean pointer_visible;
+
+    /* Audio. */
+    CrpOpusDecoder *opus_in;        /* playback from the server */
+    CrpOpusEncoder *opus_out;       /* microphone to the server */
+    int audio_channels;
+    GArray *audio;                  /* gint16, decoded, not yet taken */
+
+    /* Input and latency. */
+    guint32 input_serial;
+    PendingInput pending[MAX_PENDING_INPUT];
+    guint n_pending;
+
+    CrpViewerStats stats;
+    gint64 fps_window_start_us;
+    guint fps_window_frames;
+    char *bye_reason;
+    guint16 bye_status;
+};
+
+CrpViewer *
+crp_viewer_new(const CrpViewerConfig *config, GError **error)
+{
+    CrpChannelConfig cfg = {
+        .kind = CRP_CHANNEL_DISPLAY,
+        .role = CRP_ROLE_CLIENT,
+        .ticket = config->ticket,
+        .capabilities = config->capabilities ? config->capabilities
+                                             : CRP_CAP_DISPLAY_ALL,
+        .software = config->software ? config->software : "libcrp viewer",
+    };
+    g_autoptr(CrpChannel) channel = crp_channel_new(&cfg, error);
+    if (!channel || !crp_channel_start(channel, error)) {
+        return NULL;
+    }
+    CrpViewer *v = g_new0(CrpViewer, 1);
+    v->channel = g_steal_pointer(&channel);
+    v->decoder = crp_decoder_new();
+    v->audio = g_array_new(FALSE, FALSE, sizeof(gint16));
+    v->audio_channels = 2;
+    return v;
+}
+
+void
+crp_viewer_free(CrpViewer *v)
+{
+    if (!v) {
+        return;
+    }
+    crp_channel_free(v->channel);
+    crp_decoder_free(v->decoder);
+    crp_opus_decoder_free(v->opus_in);
+    crp_opus_encoder_free(v->opus_out);
+    if (v->cursor) {
+        pixman_image_unref(v->cursor);
+    }
+    g_array_unref(v->audio);
+    g_free(v->bye_reason);
+    g_free(v);
+}
+
+void
+crp_viewer_receive(CrpViewer *v, const guint8 *data, gsize len)
+{
+    crp_channel_receive(v->channel, data, len);
+}
+
+const guint8 *
+crp_viewer_peek_output(CrpViewer *v, gsize *len)
+{
+    return crp_channel_peek_output(v->channel, len);
+}
+
+void
+crp_viewer_consume_output(CrpViewer *v, gsize n)
+{
+    crp_channel_consume_output(v->channel, n);
+}
+
+pixman_image_t *
+crp_viewer_get_image(CrpViewer *v)
+{
+    return crp_decoder_get_image(v->decoder);
+}
+
+pixman_image_t *
+crp_viewer_get_cursor(CrpViewer *v, int *hot_x, int *hot_y)
+{
+    *hot_x = v->hot_x;
+    *hot_y = v->hot_y;
+    return v->cursor;
+}
+
+void
+crp_viewer_get_pointer(CrpViewer *v, int *x, int *y, gboolean *visible)
+{
+    *x = v->pointer_x;
+    *y = v->pointer_y;
+    *visible = v->pointer_visible;
+}
+
+/* Sends @msg now; the viewer's messages are all small and urgent. */
+static gboolean
+send_now(CrpViewer *v, const CrpMessage *msg)
+{
+    if (!crp_channel_send(v->channel, msg, NULL)) {
+        return FALSE;
+    }
+    crp_channel_flush(v->channel);
+    return TRUE;
+}
+
+static void
+add_damage(CrpViewer *v, const CrpRectMsg *r)
+{
+    pixman_box32_t box = { r->x, r->y, r->x + r->width, r->y + r->height };
+    if (!v->have_damage) {
+        v->damage = box;
+        v->have_damage = TRUE;
+        v->frame_start_us = g_get_monotonic_time();
+        return;
+    }
+    v->damage.x1 = MIN(v->damage.x1, box.x1);
+    v->damage.y1 = MIN(v->damage.y1, box.y1);
+    v->damage.x2 = MAX(v->damage.x2, box.x2);
+    v->damage.y2 = MAX(v->damage.y2, box.y2);
+}
+
+/* The server applied every input up to @serial before this frame: each
+ * pending input event at or below it has reached the screen. */
+static void
+measure_latency(CrpViewer *v, guint32 serial, gint64 now_us)
+{
+    guint kept = 0;
+    for (guint i = 0; i < v->n_pending; i++) {
+        PendingInput *p = &v->pending[i];
+        if ((gint32)(serial - p->serial) >= 0) {
+            double ms = (now_us - p->sent_us) / 1000.0;
+            v->stats.input_latency_ms = v->stats.input_latency_ms == 0 ? ms :
+                (1 - LATENCY_ALPHA) * v->stats.input_latency_ms + LATENCY_ALPHA * ms;
+        } else {
+            v->pending[kept++] = *p;
+        }
+    }
+    v->n_pending = kept;
+}
+
+static void
+count_frame(CrpViewer *v, gint64 now_us)
+{
+    v->stats.frames++;
+    v->fps_window_frames++;
+    if (v->fps_window_start_us == 0) {
+        v->fps_window_start_us = now_us;
+    } else if (now_us - v->fps_window_start_us >= G_USEC_PER_SEC) {
+        v->stats.fps = v->fps_window_frames * (double)G_USEC_PER_SEC /
+                       (now_us - v->fps_window_start_us);
+        v->fps_window_start_us = now_us;
+        v->fps_window_frames = 0;
+    }
+}
+
+static void
+acknowledge(CrpViewer *v, guint32 frame_id)
+{
+    gint64 now_us = g_get_monotonic_time();
+    CrpMessage ack = {
+        .type = CRP_MSG_FRAME_ACK,
+        .frame_ack = {
+            .frame_id = frame_id,
+            .present_us = v->frame_start_us ?
+                (guint32)MIN(now_us - v->frame_start_us, G_MAXUINT32) : 0,
+        },
+    };
+    send_now(v, &ack);
+}
+
+void
+crp_viewer_frame_presented(CrpViewer *v, guint32 frame_id)
+{
+    acknowledge(v, frame_id);
+}
+
+void
+crp_viewer_set_manual_ack(CrpViewer *v, gboolean manual)
+{
+    v->manual_ack = manual;
+}
+
+/* CURSOR_SHAPE pixels are non-premultiplied ARGB; pixman draws
+ * premultiplied a8r8g8b8. */
+static void
+set_cursor(CrpViewer *v, const CrpCursorShapeMsg *c)
+{
+    if (v->cursor) {
+        pixman_image_unref(v->cursor);
+        v->cursor = NULL;
+    }
+    v->hot_x = c->hot_x;
+    v->hot_y = c->hot_y;
+    if (c->width == 0 || c->height == 0) {
+        return;
+    }
+    v->cursor = pixman_image_create_bits(PIXMAN_a8r8g8b8, c->width, c->height,
+                                         NULL, 0);
+    guint32 *dst = pixman_image_get_data(v->cursor);
+    int stride = pixman_image_get_stride(v->cursor) / 4;
+    const guint8 *src = c->pixels.data;
+    for (int y = 0; y < c->height; y++) {
+        for (int x = 0; x < c->width; x++, src += 4) {
+            guint32 a = src[0];
+            guint32 r = src[1] * a / 255, g = src[2] * a / 255, b = src[3] * a / 255;
+            dst[y * stride + x] = a << 24 | r << 16 | g << 8 | b;
+        }
+    }
+}
+
+static gboolean
+play_audio(CrpViewer *v, const CrpAudioMsg *audio, GError **error)
+{
+    gint16 pcm[CRP_OPUS_MAX_FRAME_SAMPLES * 6 * 2];
+
+    if (!v->opus_in) {
+        v->opus_in = crp_opus_decoder_new(v->audio_channels, error);
+        if (!v->opus_in) {
+            return FALSE;
+        }
+    }
+    int n = crp_opus_decoder_decode(v->opus_in, audio->packet.data,
+                                    audio->packet.len, pcm,
+                                    G_N_ELEMENTS(pcm) / v->audio_channels, error);
+    if (n < 0) {
+        return FALSE;
+    }
+    g_array_append_vals(v->audio, pcm, (guint)n * v->audio_channels);
+    v->stats.audio_packets_in++;
+    return TRUE;
+}
+
+/* A server whose frames do not decode is dropped: tell it why, so its log
+ * says more than "connection closed". */
+static CrpViewerEvent
+fail(CrpViewer *v, GError *local, GError **error)
+{
+    if (crp_channel_is_ready(v->channel)) {
+        crp_channel_close(v->channel, CRP_STATUS_BAD_REQUEST, local->message);
+    }
+    g_propagate_error(error, local);
+    return CRP_VIEWER_ERROR;
+}
+
+CrpViewerEvent
+crp_viewer_process(CrpViewer *v, CrpViewerUpdate *update, GError **error)
+{
+    CrpEvent ev;
+    CrpEventType t;
+    GError *local = NULL;
+
+    memset(update, 0, sizeof(*update));
+    while ((t = crp_channel_next_event(v->channel, &ev, &local)) > CRP_EVENT_NONE) {
+        const CrpMessage *m = &ev.message;
+
+        if (t == CRP_EVENT_READY) {
+            v->capabilities = ev.capabilities;
+            update->capabilities = ev.capabilities;
+            return CRP_VIEWER_READY;
+        }
+        if (t == CRP_EVENT_CLOSED) {
+            update->status = v->bye_status;
+            update->reason = v->bye_reason ? v->bye_reason : "";
+            return CRP_VIEWER_CLOSED;
+        }
+        if (t != CRP_EVENT_MESSAGE) {
+            continue;
+        }
+        switch (m->type) {
+        case CRP_MSG_SURFACE:
+            if (!crp_decoder_set_surface(v->decoder, &m->surface, &local)) {
+                return fail(v, local, error);
+            }
+            v->have_damage = FALSE;
+            update->width = m->surface.width;
+            update->height = m->surface.height;
+            return CRP_VIEWER_SURFACE;
+        case CRP_MSG_RECT:
+            if (!crp_decoder_apply_rect(v->decoder, &m->rect, m->flags, &local)) {
+                return fail(v, local, error);
+            }
+            v->stats.rects++;
+            add_damage(v, &m->rect);
+            break;
+        case CRP_MSG_FRAME_END: {
+            gint64 now_us = g_get_monotonic_time();
+            measure_latency(v, m->frame_end.input_serial, now_us);
+            count_frame(v, now_us);
+            update->frame_id = m->frame_end.frame_id;
+            update->damage = v->have_damage ? v->damage : (pixman_box32_t){ 0 };
+            if (!v->manual_ack) {
+                acknowledge(v, m->frame_end.frame_id);
+            }
+            v->have_damage = FALSE;
+            v->frame_start_us = 0;
+            return CRP_VIEWER_FRAME;
+        }
+        case CRP_MSG_CURSOR_SHAPE:
+            set_cursor(v, &m->cursor_shape);
+            return CRP_VIEWER_CURSOR;
+        case CRP_MSG_CURSOR_POS:
+            v->pointer_x = m->cursor_pos.x;
+            v->pointer_y = m->cursor_pos.y;
+            v->pointer_visible = m->cursor_pos.visible;
+            return CRP_VIEWER_CURSOR;
+        case CRP_MSG_AUDIO_FORMAT:
+            if (m->audio_format.channels != v->audio_channels || !v->opus_in) {
+                crp_opus_decoder_free(v->opus_in);
+                v->opus_in = NULL;
+                crp_opus_encoder_free(v->opus_out);
+                v->opus_out = NULL;
+                v->audio_channels = m->audio_format.channels;
+            }
+            break;
+        case CRP_MSG_AUDIO_OUT:
+            if (!play_audio(v, &m->audio, &local)) {
+                return fail(v, local, error);
+            }
+            return CRP_VIEWER_AUDIO;
+        case CRP_MSG_PING: {
+            CrpMessage pong = { .type = CRP_MSG_PONG, .ping = m->ping };
+            send_now(v, &pong);
+            break;
+        }
+        case CRP_MSG_BYE:
+            g_free(v->bye_reason);
+            v->bye_reason = crp_str_dup(m->bye.reason);
+            v->bye_status = m->bye.code;
+            break;
+        default:
+            break;
+        }
+    }
+    if (t == CRP_EVENT_ERROR) {
+        return fail(v, local, error);
+    }
+    return CRP_VIEWER_NONE;
+}
+
+static guint32
+next_serial(CrpViewer *v)
+{
+    guint32 serial = ++v->input_serial;
+    if (v->n_pending == MAX_PENDING_INPUT) {
+        /* Oldest first: drop it, it will never be measured. */
+        memmove(v->pending, v->pending + 1,
+                (MAX_PENDING_INPUT - 1) * sizeof(PendingInput));
+        v->n_pending--;
+    }
+    v->pending[v->n_pending++] = (PendingInput){ serial, g_get_monotonic_time() };
+    return serial;
+}
+
+gboolean
+crp_viewer_send_key(CrpViewer *v, guint16 evdev_code, gboolean down)
+{
+    if (!crp_channel_is_ready(v->channel)) {
+        return FALSE;
+    }
+    CrpMessage m = { .type = CRP_MSG_KEY,
+                     .key = { next_serial(v), evdev_code, down ? 1 : 0 } };
+    return send_now(v, &m);
+}
+
+gboolean
+crp_viewer_send_pointer(CrpViewer *v, int x, int y, guint32 buttons)
+{
+    if (!crp_channel_is_ready(v->channel)) {
+        return FALSE;
+    }
+    CrpMessage m = { .type = CRP_MSG_POINTER, .pointer = {
+        .serial = next_serial(v),
+        .x = CLAMP(x, 0, G_MAXUINT16), .y = CLAMP(y, 0, G_MAXUINT16),
+        .buttons = buttons } };
+    return send_now(v, &m);
+}
+
+gboolean
+crp_viewer_send_wheel(CrpViewer *v, int dx, int dy)
+{
+    if (!crp_channel_is_ready(v->channel)) {
+        return FALSE;
+    }
+    CrpMessage m = { .type = CRP_MSG_WHEEL, .wheel = {
+        .serial = next_serial(v),
+        .dx = CLAMP(dx, G_MININT16, G_MAXINT16),
+        .dy = CLAMP(dy, G_MININT16, G_MAXINT16) } };
+    return send_now(v, &m);
+}
+
+gboolean
+crp_viewer_send_resize(CrpViewer *v, int width, int height)
+{
+    if (!crp_channel_is_ready(v->channel) || width < 1 || height < 1 ||
+        width > CRP_MAX_SURFACE_DIM || height > CRP_MAX_SURFACE_DIM) {
+        return FALSE;
+    }
+    CrpMessage m = { .type = CRP_MSG_RESIZE_REQUEST, .resize = { width, height } };
+    return send_now(v, &m);
+}
+
+gboolean
+crp_viewer_send_close_app(CrpViewer *v)
+{
+    CrpMessage m = { .type = CRP_MSG_CLOSE_APP };
+    return crp_channel_is_ready(v->channel) && send_now(v, &m);
+}
+
+typedef struct {
+    CrpViewer *viewer;
+    gboolean ok;
+} AudioSend;
+
+static void
+send_packet(const guint8 *packet, gsize len, guint64 timestamp_us, gpointer data)
+{
+    AudioSend *s = data;
+    CrpMessage m = { .type = CRP_MSG_AUDIO_IN, .audio = {
+        .timestamp_us = timestamp_us, .packet = { packet, len } } };
+    s->ok = s->ok && crp_channel_send(s->viewer->channel, &m, NULL);
+    s->viewer->stats.audio_packets_out++;
+}
+
+gboolean
+crp_viewer_send_audio(CrpViewer *v, const gint16 *pcm, gsize n_samples,
+                      GError **error)
+{
+    if (!crp_channel_is_ready(v->channel) || !(v->capabilities & CRP_CAP_AUDIO_IN)) {
+        g_set_error(error, CRP_ERROR, CRP_ERROR_STATE,
+                    "the server does not take microphone audio");
+        return FALSE;
+    }
+    if (!v->opus_out) {
+        v->opus_out = crp_opus_encoder_new(v->audio_channels, 20, 0, error);
+        if (!v->opus_out) {
+            return FALSE;
+        }
+    }
+    AudioSend s = { v, TRUE };
+    if (!crp_opus_encoder_push(v->opus_out, pcm, n_samples, send_packet, &s, error)) {
+        return FALSE;
+    }
+    crp_channel_flush(v->channel);
+    if (!s.ok) {
+        g_set_error(error, CRP_ERROR, CRP_ERROR_STATE, "channel closed");
+    }
+    return s.ok;
+}
+
+gint16 *
+crp_viewer_take_audio(CrpViewer *v, gsize *n_samples, int *channels)
+{
+    *channels = v->audio_channels;
+    *n_samples = v->audio->len / v->audio_channels;
+    gint16 *data = (gint16 *)g_array_free(v->audio, FALSE);
+    v->audio = g_array_new(FALSE, FALSE, sizeof(gint16));
+    return data;
+}
+
+void
+crp_viewer_close(CrpViewer *v, const char *reason)
+{
+    crp_channel_close(v->channel, CRP_STATUS_OK, reason);
+}
+
+void
+crp_viewer_get_stats(CrpViewer *v, CrpViewerStats *stats)
+{
+    *stats = v->stats;
+    stats->bytes_in = crp_channel_bytes_in(v->channel);
+    stats->bytes_out = crp_channel_bytes_out(v->channel);
+}

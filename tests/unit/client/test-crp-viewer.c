@@ -1,0 +1,286 @@
+/*
+ * test-crp-viewer.c: the client-side viewer against a scripted server
+ * (a real server CrpChannel driven by the test).
+ */
+#include <crp/crp-error.h>
+#include <crp/crp-opus.h>
+#include <crp/crp-viewer.h>
+#include <math.h>
+#include <string.h>
+
+typedef struct {
+    CrpViewer *viewer;
+    CrpChannel *server;
+} Fixture;
+
+static void
+to_server(Fixture *f)
+{
+    gsize len;
+    const guint8 *data = crp_viewer_peek_output(f->viewer, &len);
+    crp_channel_receive(f->server, data, len);
+    crp_viewer_consume_output(f->viewer, len);
+}
+
+static void
+to_viewer(Fixture *f)
+{
+    gsize len;
+    crp_channel_flush(f->server);
+    const guint8 *data = crp_channel_peek_output(f->server, &len);
+    crp_viewer_receive(f->viewer, data, len);
+    crp_channel_consume_output(f->server, len);
+}
+
+static CrpViewerEvent
+viewer_event(Fixture *f, CrpViewerUpdate *u)
+{
+    g_autoptr(GError) error = NULL;
+    CrpViewerEvent ev = crp_viewer_process(f->viewer, u, &error);
+    g_assert_no_error(error);
+    return ev;
+}
+
+static void
+server_send(Fixture *f, const CrpMessage *m)
+{
+    g_autoptr(GError) error = NULL;
+    g_assert_true(crp_channel_send(f->server, m, &error));
+}
+
+/* Returns the next message the server received (asserting there is one). */
+static CrpMessage
+server_next(Fixture *f)
+{
+    CrpEvent ev;
+    g_autoptr(GError) error = NULL;
+    g_assert_cmpint(crp_channel_next_event(f->server, &ev, &error), ==, CRP_EVENT_MESSAGE);
+    return ev.message;
+}
+
+static void
+setup(Fixture *f, gconstpointer data)
+{
+    CrpViewerConfig vcfg = { .ticket = "t", .software = "test viewer" };
+    CrpChannelConfig scfg = { .kind = CRP_CHANNEL_DISPLAY, .role = CRP_ROLE_SERVER,
+                              .ticket = "t", .capabilities = CRP_CAP_DISPLAY_ALL };
+    g_autoptr(GError) error = NULL;
+    CrpEvent ev;
+    CrpViewerUpdate u;
+
+    f->viewer = crp_viewer_new(&vcfg, &error);
+    f->server = crp_channel_new(&scfg, &error);
+    g_assert_no_error(error);
+    to_server(f);
+    g_assert_cmpint(crp_channel_next_event(f->server, &ev, &error), ==, CRP_EVENT_AUTHORIZE);
+    crp_channel_authorize(f->server, CRP_STATUS_OK, NULL, &error);
+    g_assert_cmpint(crp_channel_next_event(f->server, &ev, &error), ==, CRP_EVENT_READY);
+    to_viewer(f);
+    g_assert_cmpint(viewer_event(f, &u), ==, CRP_VIEWER_READY);
+    g_assert_cmpuint(u.capabilities, ==, CRP_CAP_DISPLAY_ALL);
+    to_server(f);
+}
+
+static void
+teardown(Fixture *f, gconstpointer data)
+{
+    crp_viewer_free(f->viewer);
+    crp_channel_free(f->server);
+}
+
+static void
+test_frames(Fixture *f, gconstpointer data)
+{
+    CrpViewerUpdate u;
+    CrpMessage surface = { .type = CRP_MSG_SURFACE, .surface = { 320, 200 } };
+    CrpMessage fill = { .type = CRP_MSG_RECT, .rect = { .x = 64, .y = 10, .width = 32,
+        .height = 20, .encoding = CRP_ENCODING_FILL, .fill = 0x00ff00 } };
+    CrpMessage end = { .type = CRP_MSG_FRAME_END, .frame_end = { .frame_id = 1 } };
+
+    server_send(f, &surface);
+    server_send(f, &fill);
+    server_send(f, &end);
+    to_viewer(f);
+    g_assert_cmpint(viewer_event(f, &u), ==, CRP_VIEWER_SURFACE);
+    g_assert_cmpint(u.width, ==, 320);
+    g_assert_cmpint(viewer_event(f, &u), ==, CRP_VIEWER_FRAME);
+    g_assert_cmpint(u.damage.x1, ==, 64);
+    g_assert_cmpint(u.damage.y2, ==, 30);
+    g_assert_cmpint(viewer_event(f, &u), ==, CRP_VIEWER_NONE);
+
+    pixman_image_t *img = crp_viewer_get_image(f->viewer);
+    guint32 *px = pixman_image_get_data(img);
+    int stride = pixman_image_get_stride(img) / 4;
+    g_assert_cmphex(px[15 * stride + 70] & 0xffffff, ==, 0x00ff00);
+    g_assert_cmphex(px[0] & 0xffffff, ==, 0);
+
+    /* The frame was acknowledged on its own. */
+    to_server(f);
+    CrpMessage ack = server_next(f);
+    g_assert_cmpuint(ack.type, ==, CRP_MSG_FRAME_ACK);
+    g_assert_cmpuint(ack.frame_ack.frame_id, ==, 1);
+
+    CrpViewerStats stats;
+    crp_viewer_get_stats(f->viewer, &stats);
+    g_assert_cmpuint(stats.frames, ==, 1);
+    g_assert_cmpuint(stats.rects, ==, 1);
+    g_assert_cmpuint(stats.bytes_in, >, 0);
+}
+
+static void
+test_manual_ack(Fixture *f, gconstpointer data)
+{
+    CrpViewerUpdate u;
+    CrpEvent ev;
+    crp_viewer_set_manual_ack(f->viewer, TRUE);
+    CrpMessage end = { .type = CRP_MSG_FRAME_END, .frame_end = { .frame_id = 9 } };
+    server_send(f, &end);
+    to_viewer(f);
+    g_assert_cmpint(viewer_event(f, &u), ==, CRP_VIEWER_FRAME);
+    to_server(f);
+    g_assert_cmpint(crp_channel_next_event(f->server, &ev, NULL), ==, CRP_EVENT_NONE);
+    crp_viewer_frame_presented(f->viewer, 9);
+    to_server(f);
+    g_assert_cmpuint(server_next(f).frame_ack.frame_id, ==, 9);
+}
+
+static void
+test_input_and_latency(Fixture *f, gconstpointer data)
+{
+    CrpViewerUpdate u;
+    g_assert_true(crp_viewer_send_key(f->viewer, 30, TRUE));
+    g_assert_true(crp_viewer_send_pointer(f->viewer, 10, 20, CRP_BUTTON_LEFT));
+    g_assert_true(crp_viewer_send_wheel(f->viewer, 0, 1));
+    to_server(f);
+    CrpMessage key = server_next(f);
+    g_assert_cmpuint(key.type, ==, CRP_MSG_KEY);
+    g_assert_cmpuint(key.key.serial, ==, 1);
+    g_assert_cmpuint(key.key.code, ==, 30);
+    CrpMessage ptr = server_next(f);
+    g_assert_cmpuint(ptr.pointer.serial, ==, 2);
+    g_assert_cmpuint(ptr.pointer.buttons, ==, CRP_BUTTON_LEFT);
+    g_assert_cmpuint(server_next(f).wheel.dy, ==, 1);
+
+    g_usleep(2000);
+    /* The server has applied input up to serial 2; the wheel (3) is not
+     * on screen yet. */
+    CrpMessage end = { .type = CRP_MSG_FRAME_END,
+                       .frame_end = { .frame_id = 1, .input_serial = 2 } };
+    server_send(f, &end);
+    to_viewer(f);
+    g_assert_cmpint(viewer_event(f, &u), ==, CRP_VIEWER_FRAME);
+    CrpViewerStats stats;
+    crp_viewer_get_stats(f->viewer, &stats);
+    g_assert_cmpfloat(stats.input_latency_ms, >=, 2.0);
+    g_assert_cmpfloat(stats.input_latency_ms, <, 10000.0);
+}
+
+static void
+test_ping_and_bye(Fixture *f, gconstpointer data)
+{
+    CrpViewerUpdate u;
+    CrpMessage ping = { .type = CRP_MSG_PING, .ping = { 77, 123456 } };
+    server_send(f, &ping);
+    to_viewer(f);
+    g_assert_cmpint(viewer_event(f, &u), ==, CRP_VIEWER_NONE);
+    to_server(f);
+    CrpMessage pong = server_next(f);
+    g_assert_cmpuint(pong.type, ==, CRP_MSG_PONG);
+    g_assert_cmpuint(pong.ping.id, ==, 77);
+    g_assert_cmpuint(pong.ping.time_us, ==, 123456);
+
+    crp_channel_close(f->server, CRP_STATUS_SHUTDOWN, "guest powered off");
+    to_viewer(f);
+    g_assert_cmpint(viewer_event(f, &u), ==, CRP_VIEWER_CLOSED);
+    g_assert_cmpuint(u.status, ==, CRP_STATUS_SHUTDOWN);
+    g_assert_cmpstr(u.reason, ==, "guest powered off");
+}
+
+typedef struct {
+    Fixture *f;
+    guint n;
+} AudioCtx;
+
+static void
+send_packet(const guint8 *p, gsize len, guint64 ts, gpointer data)
+{
+    AudioCtx *ctx = data;
+    CrpMessage m = { .type = CRP_MSG_AUDIO_OUT, .audio = { ts, { p, len } } };
+    server_send(ctx->f, &m);
+    ctx->n++;
+}
+
+static void
+test_audio(Fixture *f, gconstpointer data)
+{
+    CrpViewerUpdate u;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CrpOpusEncoder) enc = crp_opus_encoder_new(2, 20, 0, &error);
+    gint16 pcm[960 * 2];
+    for (int i = 0; i < 960; i++) {
+        pcm[2 * i] = pcm[2 * i + 1] = (gint16)(8000 * sin(2 * G_PI * 1000 * i / 48000.0));
+    }
+    CrpMessage fmt = { .type = CRP_MSG_AUDIO_FORMAT, .audio_format = {
+        CRP_AUDIO_CODEC_OPUS, 2, 48000 } };
+    server_send(f, &fmt);
+    AudioCtx ctx = { f, 0 };
+    for (int i = 0; i < 3; i++) {
+        g_assert_true(crp_opus_encoder_push(enc, pcm, 960, send_packet, &ctx, &error));
+    }
+    g_assert_cmpuint(ctx.n, ==, 3);
+    to_viewer(f);
+    for (int i = 0; i < 3; i++) {
+        g_assert_cmpint(viewer_event(f, &u), ==, CRP_VIEWER_AUDIO);
+    }
+    gsize n;
+    int channels;
+    g_autofree gint16 *got = crp_viewer_take_audio(f->viewer, &n, &channels);
+    g_assert_cmpint(channels, ==, 2);
+    g_assert_cmpuint(n, ==, 3 * 960);
+
+    /* Microphone: 40 ms of PCM make two AUDIO_IN packets. */
+    gint16 mic[1920 * 2] = { 0 };
+    g_assert_true(crp_viewer_send_audio(f->viewer, mic, 1920, &error));
+    g_assert_no_error(error);
+    to_server(f);
+    g_assert_cmpuint(server_next(f).type, ==, CRP_MSG_AUDIO_IN);
+    CrpMessage second = server_next(f);
+    g_assert_cmpuint(second.type, ==, CRP_MSG_AUDIO_IN);
+    g_assert_cmpuint(second.audio.timestamp_us, ==, 20000);
+}
+
+static void
+test_hostile_rect(Fixture *f, gconstpointer data)
+{
+    CrpViewerUpdate u;
+    g_autoptr(GError) error = NULL;
+    CrpMessage surface = { .type = CRP_MSG_SURFACE, .surface = { 64, 64 } };
+    CrpMessage outside = { .type = CRP_MSG_RECT, .rect = { .x = 60, .y = 0,
+        .width = 16, .height = 16, .encoding = CRP_ENCODING_FILL } };
+    server_send(f, &surface);
+    server_send(f, &outside);
+    to_viewer(f);
+    g_assert_cmpint(viewer_event(f, &u), ==, CRP_VIEWER_SURFACE);
+    g_assert_cmpint(crp_viewer_process(f->viewer, &u, &error), ==, CRP_VIEWER_ERROR);
+    g_assert_error(error, CRP_ERROR, CRP_ERROR_PROTOCOL);
+    /* Input after the failure is refused, and the server is told why. */
+    g_assert_false(crp_viewer_send_key(f->viewer, 30, TRUE));
+    to_server(f);
+    CrpMessage bye = server_next(f);
+    g_assert_cmpuint(bye.type, ==, CRP_MSG_BYE);
+    g_assert_cmpuint(bye.bye.code, ==, CRP_STATUS_BAD_REQUEST);
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+#define ADD(path, fn) g_test_add(path, Fixture, NULL, setup, fn, teardown)
+    ADD("/viewer/frames", test_frames);
+    ADD("/viewer/manual-ack", test_manual_ack);
+    ADD("/viewer/input-and-latency", test_input_and_latency);
+    ADD("/viewer/ping-and-bye", test_ping_and_bye);
+    ADD("/viewer/audio", test_audio);
+    ADD("/viewer/hostile-rect", test_hostile_rect);
+    return g_test_run();
+}
