@@ -554,9 +554,33 @@ test_large_batches_split(Fixture *f, gconstpointer data)
     }
     expect_event(f->client, CRP_EVENT_NONE, &ev);
 
-    /* Half a message is refused. */
-    g_assert_false(crp_channel_send_encoded(f->server, encoded->data, 100, &error));
+    /* Half a message is refused, and nothing before it is queued. */
+    g_clear_error(&error);
+    g_assert_false(crp_channel_send_encoded(f->server, encoded->data,
+                                            encoded->len - 1, &error));
     g_assert_error(error, CRP_ERROR, CRP_ERROR_STATE);
+    crp_channel_flush(f->server);
+    g_assert_cmpuint(crp_channel_output_pending(f->server), ==, 0);
+}
+
+static void
+test_client_gives_up_in_handshake(Fixture *f, gconstpointer data)
+{
+    CrpEvent ev;
+    g_autoptr(GError) error = NULL;
+
+    f->client = display_channel(CRP_ROLE_CLIENT, "t", CRP_CAP_DISPLAY_ALL);
+    f->server = display_channel(CRP_ROLE_SERVER, "t", CRP_CAP_DISPLAY_ALL);
+    crp_channel_start(f->client, &error);
+    pump(f->client, f->server);
+    crp_channel_close(f->client, CRP_STATUS_OK, "changed my mind");
+    g_assert_true(crp_channel_is_closed(f->client));
+    expect_event(f->server, CRP_EVENT_AUTHORIZE, &ev);
+    crp_channel_authorize(f->server, CRP_STATUS_OK, NULL, &error);
+    pump(f->server, f->client);
+    /* A response arriving later does not revive it. */
+    g_assert_cmpint(crp_channel_next_event(f->client, &ev, &error), ==, CRP_EVENT_ERROR);
+    g_assert_error(error, CRP_ERROR, CRP_ERROR_CLOSED);
 }
 
 int
@@ -583,5 +607,6 @@ main(int argc, char **argv)
     ADD("/channel/record/oversized", test_oversized_frame);
     ADD("/channel/record/close-and-handover", test_close_and_handover);
     ADD("/channel/record/large-batches", test_large_batches_split);
+    ADD("/channel/handshake/client-gives-up", test_client_gives_up_in_handshake);
     return g_test_run();
 }

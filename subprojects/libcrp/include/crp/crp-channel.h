@@ -120,7 +120,8 @@ gboolean crp_channel_authorize(CrpChannel *ch, guint16 status,
 gboolean crp_channel_send(CrpChannel *ch, const CrpMessage *msg,
                           GError **error);
 
-/** Queues already encoded messages (e.g. a CrpEncoder's output). */
+/** Queues already encoded messages (e.g. a CrpEncoder's output): all of
+ *  them, or none if any header is malformed or not allowed. */
 gboolean crp_channel_send_encoded(CrpChannel *ch, const guint8 *data,
                                   gsize len, GError **error);
 
@@ -129,8 +130,8 @@ void crp_channel_flush(CrpChannel *ch);
 
 /**
  * Queues a BYE with @status and @reason in the stream's final record and
- * flushes. (During the handshake a server queues a rejection instead.)
- * After this nothing more can be sent.
+ * flushes. During the handshake a server queues a rejection instead and a
+ * client simply gives up. After this nothing more can be sent.
  */
 void crp_channel_close(CrpChannel *ch, guint16 status, const char *reason);
 

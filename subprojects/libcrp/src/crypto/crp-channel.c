@@ -438,6 +438,8 @@ crp_channel_send_encoded(CrpChannel *ch, const guint8 *data, gsize len,
                          GError **error)
 {
     CrpReader r;
+
+    /* Check every header first: all of @data is queued, or none of it. */
     crp_reader_init(&r, data, len);
     while (crp_reader_remaining(&r) > 0) {
         guint8 type = crp_reader_u8(&r);
@@ -452,7 +454,14 @@ crp_channel_send_encoded(CrpChannel *ch, const guint8 *data, gsize len,
         if (!check_can_send(ch, type, error)) {
             return FALSE;
         }
-        const guint8 *start = r.data + r.pos - CRP_MESSAGE_HEADER_SIZE;
+        crp_reader_view(&r, body);
+    }
+
+    crp_reader_init(&r, data, len);
+    while (crp_reader_remaining(&r) > 0) {
+        const guint8 *start = r.data + r.pos;
+        crp_reader_view(&r, 2);
+        guint32 body = crp_reader_u32(&r);
         crp_reader_view(&r, body);
         gsize old_len = ch->pending->len;
         g_byte_array_append(ch->pending, start, CRP_MESSAGE_HEADER_SIZE + body);
@@ -475,10 +484,14 @@ crp_channel_close(CrpChannel *ch, guint16 status, const char *reason)
     if (ch->phase == PHASE_FAILED) {
         return;
     }
-    if (ch->role == CRP_ROLE_SERVER && !ch->tx.started) {
-        g_autoptr(GByteArray) reject = g_byte_array_new();
-        crp_handshake_write_reject(status, reason, reject);
-        put_frame(ch, reject);
+    if (!ch->tx.started) {
+        /* Still in the handshake: a server says why in a REJECT; a
+         * client has nothing it could send, it just gives up. */
+        if (ch->role == CRP_ROLE_SERVER) {
+            g_autoptr(GByteArray) reject = g_byte_array_new();
+            crp_handshake_write_reject(status, reason, reject);
+            put_frame(ch, reject);
+        }
         ch->phase = PHASE_FAILED;
         ch->failure = g_error_new_literal(CRP_ERROR, CRP_ERROR_CLOSED,
                                           "channel closed");

@@ -415,9 +415,12 @@ read_body(CrpReader *r, CrpMessage *m)
         c->height = crp_reader_u16(r);
         c->hot_x = crp_reader_u16(r);
         c->hot_y = crp_reader_u16(r);
+        /* 0x0 hides the cursor; otherwise the hot spot is inside it. */
+        gboolean hidden = c->width == 0 && c->height == 0;
         if (c->width > CRP_MAX_CURSOR_DIM || c->height > CRP_MAX_CURSOR_DIM ||
-            (c->width && c->hot_x >= c->width) ||
-            (c->height && c->hot_y >= c->height)) {
+            (!hidden && (c->width == 0 || c->height == 0 ||
+                         c->hot_x >= c->width || c->hot_y >= c->height)) ||
+            (hidden && (c->hot_x || c->hot_y))) {
             crp_reader_fail(r);
             break;
         }

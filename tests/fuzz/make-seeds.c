@@ -1,0 +1,709 @@
+/*
+ * make-seeds.c: writes the seed corpora of the fuzz targets.
+ *
+ *     build/tests/fuzz/fuzz-make-seeds tests/fuzz/corpus
+ *
+ * Seeds are the golden message vectors of tests/unit/wire/test-crp-message.c
+ * (each in the direction that may send it, alone, in sequences, across
+ * records), its invalid vectors, a decodable frame for the client's
+ * CrpDecoder (FILL, RAW, COPY, ZLIB palette and truecolor, JPEG), and the
+ * golden handshakes of tests/unit/crypto/test-crp-handshake.c, recorded
+ * live under the same deterministic RNG the targets use, so recorded
+ * records authenticate in the targets. Plus truncated and bit-flipped
+ * variants. Files are named seed-*; found inputs merged by libFuzzer (named
+ * by hash) are left alone. See fuzz-common.h for the input layout.
+ */
+#include "fuzz-common.h"
+
+#include <turbojpeg.h>
+#include <zlib.h>
+
+static const char *corpus_dir;
+static guint seeds_written;
+
+/* ---- golden vectors (tests/unit/wire/test-crp-message.c) --------------- */
+
+typedef struct {
+    const char *name;
+    const char *hex;
+} Vector;
+
+static const Vector goldens[] = {
+    { "SURFACE", "01 00 00000004  0780 0438" },
+    { "RECT-fill", "02 00 0000000d  0040 0080 0040 0040 00 00336699" },
+    { "RECT-raw", "02 00 00000011  0000 0000 0002 0001 01 0000ff00 00ff0000" },
+    { "RECT-zlib", "02 02 0000000c  0000 0000 0001 0001 02 aabbcc" },
+    { "RECT-jpeg", "02 01 0000000d  0010 0020 0008 0008 03 ffd8ffd9" },
+    { "RECT-copy", "02 00 0000000d  0000 0010 0100 0040 04 0000 0020" },
+    { "FRAME_END", "03 00 00000014  00000007 0000002a 00000000000f4240 000003e8" },
+    { "CURSOR_SHAPE", "04 00 0000000c  0001 0001 0000 0000 ff102030" },
+    { "CURSOR_POS", "05 00 00000005  0064 00c8 01" },
+    { "AUDIO_FORMAT", "06 00 00000006  01 02 0000bb80" },
+    { "AUDIO_OUT", "07 00 0000000b  0000000000004e20 fcfffe" },
+    { "PING", "08 00 0000000c  00000001 0000000000000064" },
+    { "KEY", "21 00 00000007  00000005 001e 01" },
+    { "POINTER", "22 00 0000000c  00000006 0100 0080 00000001" },
+    { "WHEEL", "23 00 00000008  00000007 0000 ffff" },
+    { "AUDIO_IN", "24 00 0000000b  0000000000000000 f8fffe" },
+    { "FRAME_ACK", "25 00 00000008  00000007 000001f4" },
+    { "RESIZE_REQUEST", "26 00 00000004  0500 0320" },
+    { "CLOSE_APP", "27 00 00000000" },
+    { "PONG", "28 00 0000000c  00000001 0000000000000064" },
+    { "BYE", "3f 00 00000007  000f 0003 627965" },
+    { "CATALOG_LIST", "41 00 00000004  00000001" },
+    { "SUBSCRIBE", "42 00 0000000b  00000002 0005 7368656c6c" },
+    { "UNSUBSCRIBE", "43 00 0000000b  00000003 0005 7368656c6c" },
+    { "MY_APPS", "44 00 00000004  00000004" },
+    { "LAUNCH", "45 00 0000000b  00000005 0005 7368656c6c" },
+    { "SESSION_LIST", "46 00 00000004  00000006" },
+    { "SESSION_CLOSE", "47 00 00000008  00000007 0002 7331" },
+    { "ATTACH", "48 00 00000008  00000008 0002 7331" },
+    { "OK", "61 00 00000004  00000002" },
+    { "APP_LIST", "62 00 00000024  00000001 0001"
+      " 0005 7368656c6c 0005 5368656c6c 0007 41207368656c6c 0001 00000100 03" },
+    { "LAUNCHED", "63 00 00000013  00000005 0002 7331 0005 74306b336e 0000003c" },
+    { "SESSIONS", "64 00 0000001a  00000006 0001 0002 7331 0005 7368656c6c 000000006553f100 02" },
+    { "ERROR", "65 00 00000013  00000005 0009 000b 6e6f206361706163697479" },
+};
+
+static const Vector invalid[] = {
+    { "unknown-type", "7e 00 00000000" },
+    { "body-over-cap", "27 00 00400000" },
+    { "empty-SURFACE", "01 00 00000004 0000 0438" },
+    { "SURFACE-too-wide", "01 00 00000004 2329 0010" },
+    { "SURFACE-too-many-pixels", "01 00 00000004 2000 2000" },
+    { "RECT-zero-width", "02 00 0000000d 0000 0000 0000 0001 00 00000000" },
+    { "RECT-past-largest-surface", "02 00 0000000d 1ff0 0000 0020 0001 00 00000000" },
+    { "RECT-fill-high-byte", "02 00 0000000d 0000 0000 0001 0001 00 ff000000" },
+    { "RECT-raw-too-short", "02 00 0000000d 0000 0000 0002 0001 01 0000ff00" },
+    { "RECT-unknown-encoding", "02 00 0000000d 0000 0000 0001 0001 09 00000000" },
+    { "RECT-zlib-without-data", "02 00 00000009 0000 0000 0001 0001 02" },
+    { "RECT-copy-source-past-edge", "02 00 0000000d 0000 0000 0100 0100 04 1f80 0000" },
+    { "CURSOR_SHAPE-too-large", "04 00 00000008 0101 0001 0000 0000" },
+    { "CURSOR_SHAPE-hotspot-outside", "04 00 0000000c 0001 0001 0001 0000 ff102030" },
+    { "CURSOR_POS-visible-2", "05 00 00000005 0064 00c8 02" },
+    { "AUDIO_FORMAT-44k1", "06 00 00000006 01 02 0000ac44" },
+    { "AUDIO_FORMAT-unknown-codec", "06 00 00000006 02 02 0000bb80" },
+    { "AUDIO_OUT-without-packet", "07 00 00000008 0000000000004e20" },
+    { "KEY-code-past-KEY_MAX", "21 00 00000007 00000005 0300 01" },
+    { "KEY-down-2", "21 00 00000007 00000005 001e 02" },
+    { "RESIZE_REQUEST-to-zero", "26 00 00000004 0000 0320" },
+    { "BYE-invalid-utf8", "3f 00 00000006 000f 0002 c328" },
+    { "BYE-string-longer-than-body", "3f 00 00000006 000f 00ff 6162" },
+    { "SUBSCRIBE-without-name", "42 00 00000006 00000002 0000" },
+    { "APP_LIST-count-over-cap", "62 00 00000006 00000001 0401" },
+    { "SESSIONS-fewer-entries", "64 00 0000001a 00000006 0002 0002 7331 0005"
+      " 7368656c6c 000000006553f100 02" },
+};
+
+/* ---- writing seeds ----------------------------------------------------- */
+
+static GByteArray *
+bytes_from_hex(const char *hex)
+{
+    GBytes *b = crp_test_hex(hex);
+    return g_bytes_unref_to_array(b);
+}
+
+static GByteArray *
+seed_new(guint8 flags)
+{
+    GByteArray *seed = g_byte_array_new();
+    g_byte_array_append(seed, &flags, 1);
+    return seed;
+}
+
+static void
+seed_chunk(GByteArray *seed, const guint8 *data, gsize len)
+{
+    g_assert_cmpuint(len, <=, G_MAXUINT16);
+    crp_put_u16(seed, len);
+    crp_put_bytes(seed, data, len);
+}
+
+static void
+seed_chunk_array(GByteArray *seed, const GByteArray *data)
+{
+    seed_chunk(seed, data->data, data->len);
+}
+
+/* @data cut into chunks of @piece bytes. */
+static void
+seed_chunks_split(GByteArray *seed, const GByteArray *data, gsize piece)
+{
+    for (gsize pos = 0; pos < data->len; pos += piece) {
+        seed_chunk(seed, data->data + pos, MIN(piece, data->len - pos));
+    }
+}
+
+static void
+seed_write(const char *target, const char *name, GByteArray *seed)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *dir = g_build_filename(corpus_dir, target, NULL);
+    g_autofree char *file = g_strdup_printf("seed-%s", name);
+    g_autofree char *path = g_build_filename(dir, file, NULL);
+
+    g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
+    if (!g_file_set_contents(path, (const char *)seed->data, seed->len, &error)) {
+        g_error("%s", error->message);
+    }
+    g_byte_array_unref(seed);
+    seeds_written++;
+}
+
+/* Writes a one-chunk seed of @payload, and copies cut in half and with one
+ * bit flipped at @flip_at (from the end if negative). */
+static void
+seed_write_variants(const char *target, const char *name, guint8 flags,
+                    const GByteArray *payload, gssize flip_at)
+{
+    g_autofree char *cut_name = g_strdup_printf("%s-cut", name);
+    g_autofree char *flip_name = g_strdup_printf("%s-flip", name);
+    GByteArray *seed = seed_new(flags);
+    seed_chunk_array(seed, payload);
+    seed_write(target, name, seed);
+
+    seed = seed_new(flags);
+    seed_chunk(seed, payload->data, payload->len / 2);
+    seed_write(target, cut_name, seed);
+
+    g_autoptr(GByteArray) flipped = g_byte_array_new();
+    g_byte_array_append(flipped, payload->data, payload->len);
+    gsize at = flip_at >= 0 ? (gsize)flip_at : flipped->len - (gsize)-flip_at;
+    flipped->data[MIN(at, flipped->len - 1)] ^= 0x10;
+    seed = seed_new(flags);
+    seed_chunk_array(seed, flipped);
+    seed_write(target, flip_name, seed);
+}
+
+/* ---- channels ----------------------------------------------------------- */
+
+static GByteArray *
+take(CrpChannel *ch)
+{
+    gsize len;
+    const guint8 *data = crp_channel_peek_output(ch, &len);
+    GByteArray *out = g_byte_array_new();
+    g_byte_array_append(out, data, len);
+    crp_channel_consume_output(ch, len);
+    return out;
+}
+
+static void
+send_encoded(CrpChannel *ch, const GByteArray *messages)
+{
+    g_autoptr(GError) error = NULL;
+    g_assert_true(crp_channel_send_encoded(ch, messages->data, messages->len, &error));
+    g_assert_no_error(error);
+}
+
+/* ---- the parser targets ------------------------------------------------- */
+
+static const char *
+kind_name(CrpChannelKind kind)
+{
+    return kind == CRP_CHANNEL_DISPLAY ? "display" : "broker";
+}
+
+static guint8
+kind_flag(CrpChannelKind kind)
+{
+    return kind == CRP_CHANNEL_BROKER ? FUZZ_FLAG_BROKER : 0;
+}
+
+/*
+ * Seeds of one parser target for @kind from @messages (each a whole
+ * encoded message @sender may send): alone and with variants, all in one
+ * record and one record each, on every path. @tag tells seeds of
+ * different message lists apart.
+ */
+static void
+parser_seeds(const char *target, CrpChannelKind kind, CrpRole sender,
+             const char *tag, GPtrArray *messages, const char *const *names)
+{
+    const char *k = kind_name(kind);
+    guint8 kf = kind_flag(kind);
+    g_autoptr(GByteArray) all = g_byte_array_new();
+    g_autofree char *name = NULL;
+
+    for (guint i = 0; i < messages->len; i++) {
+        GByteArray *m = messages->pdata[i];
+        g_byte_array_append(all, m->data, m->len);
+        if (names) {
+            g_autofree char *one = g_strdup_printf("plain-%s-%s", k, names[i]);
+            g_autofree char *flip = g_strdup_printf("plain-%s-%s-flip", k, names[i]);
+            GByteArray *seed = seed_new(kf | FUZZ_PATH_PLAIN);
+            seed_chunk_array(seed, m);
+            seed_write(target, one, seed);
+            /* A bit flipped in the body, or in the type if there is none. */
+            seed = seed_new(kf | FUZZ_PATH_PLAIN);
+            seed_chunk_array(seed, m);
+            seed->data[seed->len - (m->len > CRP_MESSAGE_HEADER_SIZE ? 1 : m->len)] ^= 0x10;
+            seed_write(target, flip, seed);
+        }
+    }
+
+    GByteArray *seed = seed_new(kf | FUZZ_PATH_PLAIN);
+    seed_chunk_array(seed, all);
+    name = g_strdup_printf("plain-%s-%s-one-record", k, tag);
+    seed_write(target, name, seed);
+
+    seed = seed_new(kf | FUZZ_PATH_PLAIN);
+    for (guint i = 0; i < messages->len; i++) {
+        seed_chunk_array(seed, messages->pdata[i]);
+    }
+    g_free(name);
+    name = g_strdup_printf("plain-%s-%s-records", k, tag);
+    seed_write(target, name, seed);
+
+    seed = seed_new(kf | FUZZ_PATH_SEALED);
+    seed_chunk_array(seed, all);
+    g_free(name);
+    name = g_strdup_printf("sealed-%s-%s-one-record", k, tag);
+    seed_write(target, name, seed);
+
+    seed = seed_new(kf | FUZZ_PATH_SEALED_BYE);
+    for (guint i = 0; i < messages->len; i++) {
+        seed_chunk_array(seed, messages->pdata[i]);
+    }
+    g_free(name);
+    name = g_strdup_printf("sealed-bye-%s-%s-records", k, tag);
+    seed_write(target, name, seed);
+
+    /* Wire path: the real sender's stream header and records, recorded
+     * from the golden handshake's keys: one record of all, one record per
+     * message, then its final record. */
+    CrpChannel *client, *server;
+    fuzz_connect(kind, &client, &server);
+    CrpChannel *tx = sender == CRP_ROLE_CLIENT ? client : server;
+    send_encoded(tx, all);
+    crp_channel_flush(tx);
+    for (guint i = 0; i < messages->len; i++) {
+        send_encoded(tx, messages->pdata[i]);
+        crp_channel_flush(tx);
+    }
+    crp_channel_close(tx, CRP_STATUS_OK, "done");
+    g_autoptr(GByteArray) wire = take(tx);
+    crp_channel_free(client);
+    crp_channel_free(server);
+
+    g_free(name);
+    name = g_strdup_printf("wire-%s-%s", k, tag);
+    /* The flip lands in the first record's ciphertext. */
+    seed_write_variants(target, name, kf | FUZZ_PATH_WIRE, wire,
+                        4 + crypto_secretstream_xchacha20poly1305_HEADERBYTES + 4 + 3);
+    seed = seed_new(kf | FUZZ_PATH_WIRE);
+    seed_chunks_split(seed, wire, 13);
+    g_free(name);
+    name = g_strdup_printf("wire-%s-%s-split", k, tag);
+    seed_write(target, name, seed);
+}
+
+/* The golden vectors @sender may send on @kind. */
+static void
+golden_parser_seeds(const char *target, CrpChannelKind kind, CrpRole sender)
+{
+    g_autoptr(GPtrArray) messages = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)g_byte_array_unref);
+    const char *names[G_N_ELEMENTS(goldens)];
+
+    for (gsize i = 0; i < G_N_ELEMENTS(goldens); i++) {
+        GByteArray *m = bytes_from_hex(goldens[i].hex);
+        if (crp_message_type_allowed(kind, sender, m->data[0])) {
+            names[messages->len] = goldens[i].name;
+            g_ptr_array_add(messages, m);
+        } else {
+            g_byte_array_unref(m);
+        }
+    }
+    parser_seeds(target, kind, sender, "golden", messages, names);
+}
+
+/* Invalid vectors, and valid messages going the wrong way. */
+static void
+bad_parser_seeds(const char *target, CrpRole sender)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(invalid); i++) {
+        g_autoptr(GByteArray) m = bytes_from_hex(invalid[i].hex);
+        guint8 kf = crp_message_type_allowed(CRP_CHANNEL_BROKER, CRP_ROLE_CLIENT, m->data[0]) ||
+                    crp_message_type_allowed(CRP_CHANNEL_BROKER, CRP_ROLE_SERVER, m->data[0])
+                    ? FUZZ_FLAG_BROKER : 0;
+        g_autofree char *name = g_strdup_printf("plain-invalid-%s", invalid[i].name);
+        GByteArray *seed = seed_new(kf | FUZZ_PATH_PLAIN);
+        seed_chunk_array(seed, m);
+        seed_write(target, name, seed);
+    }
+
+    /* One message of each kind from the other side. */
+    static const char *const wrong[] = { "KEY", "SURFACE", "LAUNCH", "APP_LIST" };
+    for (gsize w = 0; w < G_N_ELEMENTS(wrong); w++) {
+        for (gsize i = 0; i < G_N_ELEMENTS(goldens); i++) {
+            g_autoptr(GByteArray) m = bytes_from_hex(goldens[i].hex);
+            gboolean broker = w >= 2;
+            CrpChannelKind kind = broker ? CRP_CHANNEL_BROKER : CRP_CHANNEL_DISPLAY;
+            if (strcmp(goldens[i].name, wrong[w]) != 0 ||
+                crp_message_type_allowed(kind, sender, m->data[0])) {
+                continue;
+            }
+            g_autofree char *name = g_strdup_printf("plain-%s-wrong-way-%s",
+                                                    kind_name(kind), wrong[w]);
+            GByteArray *seed = seed_new(kind_flag(kind) | FUZZ_PATH_PLAIN);
+            seed_chunk_array(seed, m);
+            seed_write(target, name, seed);
+        }
+    }
+
+    /* Framing after the handshake: a length over the cap, a record too
+     * short for its MAC, a stream header of the wrong size. */
+    static const struct {
+        const char *name;
+        const char *hex;
+    } frames[] = {
+        { "wire-display-oversized-header", "7fffffff" },
+        { "wire-display-short-header", "00000003 010203" },
+        { "wire-display-garbage-header", "00000018 000102030405060708090a0b0c0d0e0f1011121314151617"
+          " 00000003 010203" },
+        { "wire-display-oversized-record", "00000018 000102030405060708090a0b0c0d0e0f1011121314151617"
+          " 00400012" },
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(frames); i++) {
+        g_autoptr(GByteArray) bytes = bytes_from_hex(frames[i].hex);
+        GByteArray *seed = seed_new(FUZZ_PATH_WIRE);
+        seed_chunk_array(seed, bytes);
+        seed_write(target, frames[i].name, seed);
+    }
+}
+
+static GByteArray *
+encode(const CrpMessage *msg)
+{
+    GByteArray *out = g_byte_array_new();
+    crp_message_encode(msg, out);
+    return out;
+}
+
+/* Deflates @len bytes as the next rect of @zs (ending at a sync point). */
+static GByteArray *
+deflate_rect(z_stream *zs, const guint8 *data, gsize len)
+{
+    GByteArray *out = g_byte_array_sized_new(len + 64);
+    g_byte_array_set_size(out, deflateBound(zs, len) + 64);
+    zs->next_in = (Bytef *)data;
+    zs->avail_in = len;
+    zs->next_out = out->data;
+    zs->avail_out = out->len;
+    g_assert_cmpint(deflate(zs, Z_SYNC_FLUSH), ==, Z_OK);
+    g_assert_cmpuint(zs->avail_in, ==, 0);
+    g_byte_array_set_size(out, out->len - zs->avail_out);
+    return out;
+}
+
+/* A 32x32 picture to decode: a frame of every encoding, to steer the
+ * client target into the decoder's success paths. */
+static GPtrArray *
+decoder_messages(void)
+{
+    GPtrArray *msgs = g_ptr_array_new_with_free_func((GDestroyNotify)g_byte_array_unref);
+    static const guint8 raw[2 * 2 * 4] = { 0xff, 0, 0, 0, 0, 0xff, 0, 0,
+                                           0, 0, 0xff, 0, 0x80, 0x80, 0x80, 0 };
+
+    CrpMessage m = { .type = CRP_MSG_SURFACE, .surface = { 32, 32 } };
+    g_ptr_array_add(msgs, encode(&m));
+    m = (CrpMessage){ .type = CRP_MSG_RECT, .rect = { .x = 0, .y = 0, .width = 32,
+        .height = 32, .encoding = CRP_ENCODING_FILL, .fill = 0x204060 } };
+    g_ptr_array_add(msgs, encode(&m));
+    m = (CrpMessage){ .type = CRP_MSG_RECT, .rect = { .x = 30, .y = 30, .width = 2,
+        .height = 2, .encoding = CRP_ENCODING_RAW, .data = { raw, sizeof(raw) } } };
+    g_ptr_array_add(msgs, encode(&m));
+
+    /* ZLIB: a palette rect opening the stream, a truecolor one after it. */
+    z_stream zs = { 0 };
+    g_assert_cmpint(deflateInit(&zs, 6), ==, Z_OK);
+    guint8 palette[1 + 2 * 3 + 4 * 4];
+    palette[0] = 2;
+    memcpy(palette + 1, "\x00\x00\xff\xff\xff\xff", 6);
+    for (int i = 0; i < 16; i++) {
+        palette[7 + i] = (i + i / 4) & 1;
+    }
+    g_autoptr(GByteArray) z1 = deflate_rect(&zs, palette, sizeof(palette));
+    m = (CrpMessage){ .type = CRP_MSG_RECT, .flags = CRP_RECT_FLAG_ZLIB_RESET,
+        .rect = { .x = 4, .y = 4, .width = 4, .height = 4,
+                  .encoding = CRP_ENCODING_ZLIB, .data = { z1->data, z1->len } } };
+    g_ptr_array_add(msgs, encode(&m));
+    guint8 truecolor[1 + 3 * 3 * 3];
+    truecolor[0] = 0;
+    for (gsize i = 1; i < sizeof(truecolor); i++) {
+        truecolor[i] = i * 9;
+    }
+    g_autoptr(GByteArray) z2 = deflate_rect(&zs, truecolor, sizeof(truecolor));
+    m = (CrpMessage){ .type = CRP_MSG_RECT, .rect = { .x = 10, .y = 4, .width = 3,
+        .height = 3, .encoding = CRP_ENCODING_ZLIB, .data = { z2->data, z2->len } } };
+    g_ptr_array_add(msgs, encode(&m));
+    deflateEnd(&zs);
+
+    /* JPEG: a 16x16 gradient. */
+    guint8 pixels[16 * 16 * 4];
+    for (int i = 0; i < 16 * 16; i++) {
+        pixels[4 * i] = i;
+        pixels[4 * i + 1] = 255 - i;
+        pixels[4 * i + 2] = (i * 7) & 0xff;
+        pixels[4 * i + 3] = 0;
+    }
+    tjhandle tj = tjInitCompress();
+    unsigned char *jpeg = NULL;
+    unsigned long jpeg_len = 0;
+    g_assert_cmpint(tjCompress2(tj, pixels, 16, 16 * 4, 16, TJPF_BGRX, &jpeg,
+                                &jpeg_len, TJSAMP_420, 50, 0), ==, 0);
+    m = (CrpMessage){ .type = CRP_MSG_RECT, .flags = CRP_RECT_FLAG_LOSSY,
+        .rect = { .x = 16, .y = 16, .width = 16, .height = 16,
+                  .encoding = CRP_ENCODING_JPEG, .data = { jpeg, jpeg_len } } };
+    g_ptr_array_add(msgs, encode(&m));
+    tjFree(jpeg);
+    tjDestroy(tj);
+
+    m = (CrpMessage){ .type = CRP_MSG_RECT, .rect = { .x = 0, .y = 16, .width = 16,
+        .height = 16, .encoding = CRP_ENCODING_COPY, .src_x = 16, .src_y = 8 } };
+    g_ptr_array_add(msgs, encode(&m));
+    m = (CrpMessage){ .type = CRP_MSG_FRAME_END, .frame_end = { 1, 2, 3, 4 } };
+    g_ptr_array_add(msgs, encode(&m));
+    return msgs;
+}
+
+static void
+decoder_seeds(void)
+{
+    static const char *const names[] = {
+        "frame-SURFACE", "frame-FILL", "frame-RAW", "frame-ZLIB-palette",
+        "frame-ZLIB-truecolor", "frame-JPEG", "frame-COPY", "frame-FRAME_END",
+    };
+    g_autoptr(GPtrArray) msgs = decoder_messages();
+    g_assert_cmpuint(msgs->len, ==, G_N_ELEMENTS(names));
+    parser_seeds("client-parser", CRP_CHANNEL_DISPLAY, CRP_ROLE_SERVER, "frame",
+                 msgs, NULL);
+
+    /* Each rect alone after the SURFACE (the ZLIB truecolor one then lacks
+     * its stream's start), and one without any SURFACE. */
+    for (guint i = 1; i + 1 < msgs->len; i++) {
+        GByteArray *seed = seed_new(FUZZ_PATH_PLAIN);
+        seed_chunk_array(seed, msgs->pdata[0]);
+        seed_chunk_array(seed, msgs->pdata[i]);
+        g_autofree char *name = g_strdup_printf("plain-display-%s", names[i]);
+        seed_write("client-parser", name, seed);
+    }
+    GByteArray *seed = seed_new(FUZZ_PATH_PLAIN);
+    seed_chunk_array(seed, msgs->pdata[1]);
+    seed_write("client-parser", "plain-display-frame-FILL-no-surface", seed);
+
+    /* A rect past the surface's edge, and a COPY from outside it. */
+    CrpMessage m = { .type = CRP_MSG_RECT, .rect = { .x = 30, .y = 0, .width = 8,
+        .height = 8, .encoding = CRP_ENCODING_FILL, .fill = 1 } };
+    g_autoptr(GByteArray) outside = encode(&m);
+    m = (CrpMessage){ .type = CRP_MSG_RECT, .rect = { .x = 0, .y = 0, .width = 8,
+        .height = 8, .encoding = CRP_ENCODING_COPY, .src_x = 28, .src_y = 0 } };
+    g_autoptr(GByteArray) copy_outside = encode(&m);
+    seed = seed_new(FUZZ_PATH_PLAIN);
+    seed_chunk_array(seed, msgs->pdata[0]);
+    seed_chunk_array(seed, outside);
+    seed_write("client-parser", "plain-display-rect-outside", seed);
+    seed = seed_new(FUZZ_PATH_PLAIN);
+    seed_chunk_array(seed, msgs->pdata[0]);
+    seed_chunk_array(seed, copy_outside);
+    seed_write("client-parser", "plain-display-copy-outside", seed);
+}
+
+/* Broker replies with several entries. */
+static void
+broker_list_seeds(void)
+{
+    CrpAppInfo apps[3] = {
+        { crp_str("shell"), crp_str("Shell"), crp_str("A shell"), 1, 256, 3 },
+        { crp_str("édit"), crp_str("Éditeur"), crp_str(""), 2, 1024, 0 },
+        { crp_str("x"), crp_str(""), crp_str("long long long description"), 0, 0, 2 },
+    };
+    CrpSessionInfo sessions[3] = {
+        { crp_str("s1"), crp_str("shell"), 1700000000, CRP_SESSION_RUNNING },
+        { crp_str("s2"), crp_str("édit"), 0, CRP_SESSION_STARTING },
+        { crp_str("s3"), crp_str("x"), G_MAXUINT64, CRP_SESSION_CLOSING },
+    };
+    g_autoptr(GPtrArray) msgs = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)g_byte_array_unref);
+    CrpMessage m = { .type = CRP_MSG_APP_LIST, .list = { 9, 3, apps } };
+    g_ptr_array_add(msgs, encode(&m));
+    m = (CrpMessage){ .type = CRP_MSG_SESSIONS, .list = { 10, 3, sessions } };
+    g_ptr_array_add(msgs, encode(&m));
+    m = (CrpMessage){ .type = CRP_MSG_APP_LIST, .list = { 11, 0, NULL } };
+    g_ptr_array_add(msgs, encode(&m));
+    static const char *const names[] = { "APP_LIST-3", "SESSIONS-3", "APP_LIST-0" };
+    parser_seeds("client-parser", CRP_CHANNEL_BROKER, CRP_ROLE_SERVER, "lists",
+                 msgs, names);
+}
+
+/* ---- the handshake targets ---------------------------------------------- */
+
+/* Records @kind's golden exchange: the client's HELLO, the server's answer
+ * (RESPONSE frame, stream header and a PING or OK record), and the
+ * client's stream header with one record of @client_msg. With @verdict
+ * other than OK, the answer is the encrypted refusal alone. */
+static void
+record_exchange(CrpChannelKind kind, guint16 verdict, GByteArray **hello,
+                GByteArray **answer, GByteArray **client_stream)
+{
+    g_autoptr(GError) error = NULL;
+    CrpEvent ev;
+
+    CrpChannel *client = fuzz_start_client(kind);
+    CrpChannel *server = fuzz_channel_new(kind, CRP_ROLE_SERVER);
+    *hello = take(client);
+    crp_channel_receive(server, (*hello)->data, (*hello)->len);
+    fuzz_expect_event(server, CRP_EVENT_AUTHORIZE);
+    g_assert_true(crp_channel_authorize(server, verdict, verdict ? "full" : NULL, &error));
+    *client_stream = NULL;
+    if (verdict == CRP_STATUS_OK) {
+        CrpMessage reply = kind == CRP_CHANNEL_DISPLAY ?
+            (CrpMessage){ .type = CRP_MSG_PING, .ping = { 1, 2 } } :
+            (CrpMessage){ .type = CRP_MSG_OK, .ok_request_id = 1 };
+        g_assert_true(crp_channel_send(server, &reply, &error));
+        crp_channel_flush(server);
+    }
+    *answer = take(server);
+    if (verdict == CRP_STATUS_OK) {
+        crp_channel_receive(client, (*answer)->data, (*answer)->len);
+        g_assert_cmpint(crp_channel_next_event(client, &ev, &error), ==, CRP_EVENT_READY);
+        CrpMessage req = kind == CRP_CHANNEL_DISPLAY ?
+            (CrpMessage){ .type = CRP_MSG_KEY, .key = { 1, 30, 1 } } :
+            (CrpMessage){ .type = CRP_MSG_CATALOG_LIST, .request = { 1 } };
+        g_assert_true(crp_channel_send(client, &req, &error));
+        crp_channel_flush(client);
+        *client_stream = take(client);
+    }
+    g_assert_no_error(error);
+    crp_channel_free(client);
+    crp_channel_free(server);
+}
+
+/* The REJECT a fresh server sends for @hello_hex. */
+static GByteArray *
+record_reject(CrpChannelKind kind, const char *hello_hex)
+{
+    g_autoptr(GByteArray) hello = bytes_from_hex(hello_hex);
+    CrpChannel *server = fuzz_channel_new(kind, CRP_ROLE_SERVER);
+    CrpEvent ev;
+    g_autoptr(GError) error = NULL;
+    crp_channel_receive(server, hello->data, hello->len);
+    g_assert_cmpint(crp_channel_next_event(server, &ev, &error), ==, CRP_EVENT_ERROR);
+    GByteArray *reject = take(server);
+    crp_channel_free(server);
+    return reject;
+}
+
+static void
+handshake_seeds(CrpChannelKind kind)
+{
+    const char *target = kind == CRP_CHANNEL_DISPLAY ? "display-handshake"
+                                                     : "broker-handshake";
+    g_autoptr(GByteArray) hello = NULL, answer = NULL, client_stream = NULL;
+    g_autoptr(GByteArray) refused_hello = NULL, refusal = NULL, none = NULL;
+    GByteArray *seed;
+
+    record_exchange(kind, CRP_STATUS_OK, &hello, &answer, &client_stream);
+    record_exchange(kind, CRP_STATUS_NO_CAPACITY, &refused_hello, &refusal, &none);
+
+    /* Server side: the HELLO, then the client's stream. */
+    seed_write_variants(target, "server-hello", 0, hello, -5);
+    seed = seed_new(0);
+    seed_chunk_array(seed, hello);
+    seed_chunk_array(seed, client_stream);
+    seed_write(target, "server-hello-stream", seed);
+    seed = seed_new(FUZZ_HS_REFUSE);
+    seed_chunk_array(seed, hello);
+    seed_chunk_array(seed, client_stream);
+    seed_write(target, "server-hello-refuse", seed);
+    seed = seed_new(FUZZ_HS_CLOSE);
+    seed_chunk_array(seed, hello);
+    seed_chunk_array(seed, client_stream);
+    seed_write(target, "server-hello-stream-close", seed);
+    seed = seed_new(0);
+    seed_chunks_split(seed, hello, 11);
+    seed_chunks_split(seed, client_stream, 5);
+    seed_write(target, "server-hello-stream-split", seed);
+    seed = seed_new(FUZZ_HS_CLOSE);
+    seed_chunk(seed, hello->data, hello->len - 1);
+    seed_write(target, "server-hello-short-close", seed);
+
+    /* A newer minor version (kept out of the Noise prologue's agreement),
+     * another major version, and the garbage of test-crp-channel.c. */
+    g_autoptr(GByteArray) bent = g_byte_array_new();
+    g_byte_array_append(bent, hello->data, hello->len);
+    bent->data[4 + 5] = 7;
+    seed = seed_new(0);
+    seed_chunk_array(seed, bent);
+    seed_write(target, "server-hello-minor-7", seed);
+    bent->data[4 + 5] = 0;
+    bent->data[4 + 4] = 2;
+    seed = seed_new(0);
+    seed_chunk_array(seed, bent);
+    seed_write(target, "server-hello-major-2", seed);
+    static const char *const garbage[] = {
+        "00000006 474554202f20",
+        "00000003 435250",
+        "00000006 435250420100",
+        "00000006 435250440100",
+        "00000026 435250440100 00000000000000000000000000000000"
+        "00000000000000000000000000000000",
+        "00100000",
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(garbage); i++) {
+        g_autoptr(GByteArray) bytes = bytes_from_hex(garbage[i]);
+        g_autofree char *name = g_strdup_printf("server-garbage-%" G_GSIZE_FORMAT, i);
+        seed = seed_new(0);
+        seed_chunk_array(seed, bytes);
+        seed_write(target, name, seed);
+    }
+
+    /* Client side: the RESPONSE (with the server's stream after it), an
+     * encrypted refusal, cleartext REJECTs. */
+    seed_write_variants(target, "client-response", FUZZ_HS_CLIENT, answer, 40);
+    seed = seed_new(FUZZ_HS_CLIENT | FUZZ_HS_CLOSE);
+    seed_chunk_array(seed, answer);
+    seed_write(target, "client-response-close", seed);
+    seed = seed_new(FUZZ_HS_CLIENT);
+    seed_chunks_split(seed, answer, 9);
+    seed_write(target, "client-response-split", seed);
+    seed_write_variants(target, "client-refused", FUZZ_HS_CLIENT, refusal, -3);
+    g_autoptr(GByteArray) reject = record_reject(kind, "00000006 474554202f20");
+    seed_write_variants(target, "client-reject", FUZZ_HS_CLIENT, reject, 5);
+    g_autoptr(GByteArray) reject_version = record_reject(
+        kind, kind == CRP_CHANNEL_DISPLAY ? "00000006 435250440200"
+                                          : "00000006 435250420200");
+    seed = seed_new(FUZZ_HS_CLIENT);
+    seed_chunk_array(seed, reject_version);
+    seed_write(target, "client-reject-version", seed);
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc != 2) {
+        g_printerr("usage: %s CORPUS_DIR (tests/fuzz/corpus)\n", argv[0]);
+        return 2;
+    }
+    corpus_dir = argv[1];
+    fuzz_init();
+
+    golden_parser_seeds("server-parser", CRP_CHANNEL_DISPLAY, CRP_ROLE_CLIENT);
+    golden_parser_seeds("server-parser", CRP_CHANNEL_BROKER, CRP_ROLE_CLIENT);
+    bad_parser_seeds("server-parser", CRP_ROLE_CLIENT);
+
+    golden_parser_seeds("client-parser", CRP_CHANNEL_DISPLAY, CRP_ROLE_SERVER);
+    golden_parser_seeds("client-parser", CRP_CHANNEL_BROKER, CRP_ROLE_SERVER);
+    bad_parser_seeds("client-parser", CRP_ROLE_SERVER);
+    decoder_seeds();
+    broker_list_seeds();
+
+    handshake_seeds(CRP_CHANNEL_DISPLAY);
+    handshake_seeds(CRP_CHANNEL_BROKER);
+
+    g_print("wrote %u seeds under %s\n", seeds_written, corpus_dir);
+    return 0;
+}
