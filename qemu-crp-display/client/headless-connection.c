@@ -1,0 +1,489 @@
+/*
+ * headless-connection.c: a CrpViewer on a non-blocking GSocket.
+ *
+ * The viewer is sans-I/O; this file is its I/O: connect with
+ * GSocketClient, feed every received byte to the viewer and hand its
+ * events on, write its output whenever the socket takes it, and turn
+ * every way a connection can end into one ended() call with an exit code.
+ *
+ * Ending: whoever ends the session first decides the outcome. We then
+ * write what is queued (our BYE), shut down our sending side and wait
+ * briefly for the server's end of the stream, so that the server reads
+ * all of ours before either side closes (closing with unread input would
+ * reset a TCP connection and could lose our farewell).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "headless.h"
+
+#include <crp/crp-error.h>
+#include <gio/gio.h>
+#include <gio/gunixsocketaddress.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <string.h>
+
+#define HANDSHAKE_TIMEOUT_S 10
+/* How long our farewell may take to drain and the server to close. */
+#define LINGER_MS 2000
+#define READ_CHUNK 65536
+/* Reads per wake-up, so that a flood of frames cannot starve timers. */
+#define READS_PER_WAKEUP 16
+
+typedef enum {
+    CONN_CONNECTING,
+    CONN_HANDSHAKE,
+    CONN_READY,
+    CONN_CLOSING,
+    CONN_DONE,
+} ConnState;
+
+struct HlConnection {
+    HlConnectionEvents events;
+    gpointer data;
+    CrpViewer *viewer;
+    char *address_text;
+    GSocketConnectable *address;
+    gboolean is_tcp;
+
+    GCancellable *cancel;
+    GSocketConnection *stream;
+    GSocket *socket;
+    GSource *in_source, *out_source;
+    guint handshake_timer, linger_timer;
+    ConnState state;
+    gboolean write_failed;
+    char *write_error;
+    gboolean shut_down;
+    guint8 *buf;
+
+    /* The outcome, reported by ended() once the connection is done. */
+    int code;
+    gboolean server_bye;
+    char *message;
+};
+
+static void flush_output(HlConnection *c);
+
+static void done(HlConnection *c)
+{
+    if (c->state == CONN_DONE) {
+        return;
+    }
+    c->state = CONN_DONE;
+    g_clear_handle_id(&c->handshake_timer, g_source_remove);
+    g_clear_handle_id(&c->linger_timer, g_source_remove);
+    if (c->in_source) {
+        g_source_destroy(c->in_source);
+        g_clear_pointer(&c->in_source, g_source_unref);
+    }
+    if (c->out_source) {
+        g_source_destroy(c->out_source);
+        g_clear_pointer(&c->out_source, g_source_unref);
+    }
+    g_cancellable_cancel(c->cancel);
+    if (c->stream) {
+        g_io_stream_close(G_IO_STREAM(c->stream), NULL, NULL);
+    }
+    c->events.ended(c->data, c->code, c->server_bye, c->message);
+}
+
+static gboolean on_linger_timeout(gpointer data)
+{
+    HlConnection *c = data;
+
+    c->linger_timer = 0;
+    hl_log("the server did not close in time; closing anyway");
+    done(c);
+    return G_SOURCE_REMOVE;
+}
+
+/*
+ * Starts ending the connection with this outcome, unless an outcome was
+ * already set. @message may be NULL (a quiet success); it is taken.
+ */
+static void end_with(HlConnection *c, int code, gboolean server_bye,
+                     char *message)
+{
+    if (c->state >= CONN_CLOSING) {
+        g_free(message);
+        return;
+    }
+    c->code = code;
+    c->server_bye = server_bye;
+    c->message = message;
+    c->state = CONN_CLOSING;
+    g_clear_handle_id(&c->handshake_timer, g_source_remove);
+    if (!c->socket || c->write_failed) {
+        done(c);
+        return;
+    }
+    c->linger_timer = g_timeout_add(LINGER_MS, on_linger_timeout, c);
+    flush_output(c);
+}
+
+static void end_printf(HlConnection *c, int code, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+
+static void end_printf(HlConnection *c, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *message = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    end_with(c, code, FALSE, message);
+}
+
+/* A viewer error: who is to blame decides the exit code. */
+static void end_with_error(HlConnection *c, const GError *error)
+{
+    gboolean handshake = c->state == CONN_HANDSHAKE;
+
+    if (g_error_matches(error, CRP_ERROR, CRP_ERROR_AUTH) && handshake) {
+        end_printf(c, HL_EXIT_AUTH, "authentication refused: %s%s",
+                   error->message, strstr(error->message, "ticket") ? "" :
+                   " (is the ticket wrong, expired or already used?)");
+    } else if (g_error_matches(error, CRP_ERROR, CRP_ERROR_REJECTED)) {
+        end_printf(c, HL_EXIT_AUTH, "the server refused the session: %s",
+                   error->message);
+    } else if (g_error_matches(error, CRP_ERROR, CRP_ERROR_VERSION)) {
+        end_printf(c, HL_EXIT_PROTOCOL, "protocol version mismatch: %s",
+                   error->message);
+    } else {
+        end_printf(c, HL_EXIT_PROTOCOL, "protocol error%s: %s",
+                   handshake ? " during the handshake" : "", error->message);
+    }
+}
+
+/* The server's BYE: its status says whether it blames us. */
+static void end_with_server_bye(HlConnection *c, const CrpViewerUpdate *u)
+{
+    gboolean blames_us = u->status == CRP_STATUS_BAD_REQUEST ||
+                         u->status == CRP_STATUS_VERSION_UNSUPPORTED ||
+                         u->status == CRP_STATUS_AUTH_FAILED;
+    char *message = g_strdup_printf("the server closed the session: %s%s%s%s",
+                                    crp_status_to_string(u->status),
+                                    *u->reason ? " (" : "", u->reason,
+                                    *u->reason ? ")" : "");
+
+    /* Answer with our own final record, as the protocol asks. */
+    crp_viewer_close(c->viewer, "goodbye");
+    end_with(c, blames_us ? HL_EXIT_PROTOCOL : HL_EXIT_CLOSED, TRUE, message);
+}
+
+static gboolean on_handshake_timeout(gpointer data)
+{
+    HlConnection *c = data;
+
+    c->handshake_timer = 0;
+    /* The handshake cannot be cut short politely: just go. */
+    c->write_failed = TRUE;
+    end_printf(c, HL_EXIT_ERROR, "%s within %d s (handshake timeout)",
+               c->state == CONN_CONNECTING ? "could not connect to the server"
+                                           : "the server did not answer",
+               HANDSHAKE_TIMEOUT_S);
+    return G_SOURCE_REMOVE;
+}
+
+/* Runs the viewer over what has arrived and passes its events on. The
+ * callbacks may end the connection; then we stop. */
+static void process(HlConnection *c)
+{
+    while (c->state == CONN_HANDSHAKE || c->state == CONN_READY) {
+        g_autoptr(GError) error = NULL;
+        CrpViewerUpdate u;
+        CrpViewerEvent ev = crp_viewer_process(c->viewer, &u, &error);
+
+        switch (ev) {
+        case CRP_VIEWER_NONE:
+            return;
+        case CRP_VIEWER_ERROR:
+            end_with_error(c, error);
+            return;
+        case CRP_VIEWER_READY:
+            c->state = CONN_READY;
+            g_clear_handle_id(&c->handshake_timer, g_source_remove);
+            c->events.ready(c->data, u.capabilities);
+            break;
+        case CRP_VIEWER_SURFACE:
+            c->events.surface(c->data, u.width, u.height);
+            break;
+        case CRP_VIEWER_FRAME:
+            c->events.frame(c->data, &u);
+            break;
+        case CRP_VIEWER_AUDIO:
+            c->events.audio(c->data);
+            break;
+        case CRP_VIEWER_CURSOR:
+            break;
+        case CRP_VIEWER_CLOSED:
+            end_with_server_bye(c, &u);
+            return;
+        }
+    }
+}
+
+static void on_eof(HlConnection *c, const char *why)
+{
+    c->write_failed = TRUE;     /* nothing we write now would be read */
+    switch (c->state) {
+    case CONN_HANDSHAKE:
+        end_printf(c, HL_EXIT_CLOSED, "the server closed the connection "
+                   "during the handshake%s%s", why ? ": " : "", why ? why : "");
+        break;
+    case CONN_READY:
+        end_printf(c, HL_EXIT_CLOSED, "the server closed the connection "
+                   "without ending the session%s%s", why ? ": " : "",
+                   why ? why : " (no final record)");
+        break;
+    case CONN_CLOSING:
+        done(c);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Reads what the socket has (a bounded amount) and processes it. */
+static void read_input(HlConnection *c)
+{
+    for (int i = 0; i < READS_PER_WAKEUP && c->state != CONN_DONE; i++) {
+        g_autoptr(GError) error = NULL;
+        gssize n = g_socket_receive(c->socket, (char *)c->buf, READ_CHUNK,
+                                    NULL, &error);
+        if (n < 0 && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+            return;
+        }
+        if (n <= 0) {
+            on_eof(c, error ? error->message : c->write_error);
+            return;
+        }
+        /* Once we are leaving, input only tells us when the server is. */
+        if (c->state == CONN_CLOSING) {
+            continue;
+        }
+        crp_viewer_receive(c->viewer, c->buf, n);
+        process(c);
+    }
+}
+
+static gboolean on_readable(GSocket *socket, GIOCondition cond, gpointer data)
+{
+    HlConnection *c = data;
+
+    read_input(c);
+    flush_output(c);            /* acks, pongs, a BYE after an error */
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_writable(GSocket *socket, GIOCondition cond, gpointer data)
+{
+    flush_output(data);
+    return G_SOURCE_CONTINUE;
+}
+
+static void flush_output(HlConnection *c)
+{
+    if (!c->socket || c->write_failed || c->state == CONN_DONE) {
+        return;
+    }
+    for (;;) {
+        g_autoptr(GError) error = NULL;
+        gsize len;
+        const guint8 *data = crp_viewer_peek_output(c->viewer, &len);
+        if (len == 0) {
+            break;
+        }
+        gssize n = g_socket_send(c->socket, (const char *)data, len, NULL, &error);
+        if (n < 0 && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+            if (!c->out_source) {
+                c->out_source = g_socket_create_source(c->socket, G_IO_OUT, NULL);
+                g_source_set_callback(c->out_source, G_SOURCE_FUNC(on_writable),
+                                      c, NULL);
+                g_source_attach(c->out_source, NULL);
+            }
+            return;
+        }
+        if (n < 0) {
+            /* The server went away; what it sent last (a REJECT, a BYE)
+             * may still be waiting to be read, and explains more. */
+            hl_log("write failed: %s", error->message);
+            c->write_failed = TRUE;
+            c->write_error = g_strdup(error->message);
+            if (c->state == CONN_CLOSING) {
+                done(c);
+                return;
+            }
+            read_input(c);
+            end_printf(c, HL_EXIT_CLOSED, "lost the connection to the "
+                       "server: %s", error->message);
+            return;
+        }
+        crp_viewer_consume_output(c->viewer, n);
+    }
+    if (c->out_source) {
+        g_source_destroy(c->out_source);
+        g_clear_pointer(&c->out_source, g_source_unref);
+    }
+    if (c->state == CONN_CLOSING && !c->shut_down) {
+        c->shut_down = TRUE;
+        g_socket_shutdown(c->socket, FALSE, TRUE, NULL);
+    }
+}
+
+static void on_connected(GObject *source, GAsyncResult *result, gpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    GSocketConnection *stream =
+        g_socket_client_connect_finish(G_SOCKET_CLIENT(source), result, &error);
+
+    if (!stream && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+        return;                 /* @data may be gone */
+    }
+    HlConnection *c = data;
+    if (!stream) {
+        end_printf(c, HL_EXIT_ERROR, "cannot connect to %s: %s",
+                   c->address_text, error->message);
+        return;
+    }
+    c->stream = stream;
+    c->socket = g_socket_connection_get_socket(stream);
+    g_socket_set_blocking(c->socket, FALSE);
+    if (c->is_tcp) {
+        /* Input events are tiny and latency is what we measure. */
+        g_socket_set_option(c->socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+    }
+    c->state = CONN_HANDSHAKE;
+    c->in_source = g_socket_create_source(c->socket, G_IO_IN, NULL);
+    g_source_set_callback(c->in_source, G_SOURCE_FUNC(on_readable), c, NULL);
+    g_source_attach(c->in_source, NULL);
+    hl_log("connected to %s", c->address_text);
+    flush_output(c);            /* the HELLO */
+}
+
+static GSocketConnectable *parse_address(const char *text, gboolean *is_tcp,
+                                         GError **error)
+{
+    if (g_str_has_prefix(text, "unix:") && text[5]) {
+        const char *path = text + 5;
+        *is_tcp = FALSE;
+        if (path[0] == '@') {
+            return G_SOCKET_CONNECTABLE(g_unix_socket_address_new_with_type(
+                path + 1, -1, G_UNIX_SOCKET_ADDRESS_ABSTRACT));
+        }
+        return G_SOCKET_CONNECTABLE(g_unix_socket_address_new(path));
+    }
+    if (g_str_has_prefix(text, "tcp:")) {
+        *is_tcp = TRUE;
+        GSocketConnectable *addr = g_network_address_parse(text + 4, 0, NULL);
+        if (addr && g_network_address_get_port(G_NETWORK_ADDRESS(addr)) != 0) {
+            return addr;
+        }
+        g_clear_object(&addr);
+    }
+    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                "bad address '%s' (want unix:/path or tcp:host:port)", text);
+    return NULL;
+}
+
+HlConnection *hl_connection_new(const char *address, const char *ticket,
+                                const HlConnectionEvents *events,
+                                gpointer data, GError **error)
+{
+    gboolean is_tcp;
+    g_autoptr(GSocketConnectable) addr = parse_address(address, &is_tcp, error);
+    if (!addr) {
+        return NULL;
+    }
+    if (is_tcp && !*ticket) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "--no-ticket is only for unix sockets");
+        return NULL;
+    }
+    CrpViewerConfig config = {
+        .ticket = ticket,
+        .software = "crp-headless " CRP_VERSION,
+    };
+    CrpViewer *viewer = crp_viewer_new(&config, error);
+    if (!viewer) {
+        return NULL;
+    }
+
+    HlConnection *c = g_new0(HlConnection, 1);
+    c->events = *events;
+    c->data = data;
+    c->viewer = viewer;
+    c->address_text = g_strdup(address);
+    c->address = g_steal_pointer(&addr);
+    c->is_tcp = is_tcp;
+    c->cancel = g_cancellable_new();
+    c->buf = g_malloc(READ_CHUNK);
+    c->state = CONN_CONNECTING;
+
+    g_autoptr(GSocketClient) client = g_socket_client_new();
+    g_socket_client_connect_async(client, c->address, c->cancel, on_connected, c);
+    c->handshake_timer = g_timeout_add_seconds(HANDSHAKE_TIMEOUT_S,
+                                               on_handshake_timeout, c);
+    return c;
+}
+
+void hl_connection_free(HlConnection *c)
+{
+    if (!c) {
+        return;
+    }
+    /* Quietly: nobody listens for ended() any more. */
+    c->state = CONN_DONE;
+    g_clear_handle_id(&c->handshake_timer, g_source_remove);
+    g_clear_handle_id(&c->linger_timer, g_source_remove);
+    if (c->in_source) {
+        g_source_destroy(c->in_source);
+        g_source_unref(c->in_source);
+    }
+    if (c->out_source) {
+        g_source_destroy(c->out_source);
+        g_source_unref(c->out_source);
+    }
+    g_cancellable_cancel(c->cancel);
+    g_clear_object(&c->cancel);
+    if (c->stream) {
+        g_io_stream_close(G_IO_STREAM(c->stream), NULL, NULL);
+        g_object_unref(c->stream);
+    }
+    g_clear_object(&c->address);
+    crp_viewer_free(c->viewer);
+    g_free(c->address_text);
+    g_free(c->write_error);
+    g_free(c->message);
+    g_free(c->buf);
+    g_free(c);
+}
+
+CrpViewer *hl_connection_get_viewer(HlConnection *c)
+{
+    return c->viewer;
+}
+
+void hl_connection_flush(HlConnection *c)
+{
+    flush_output(c);
+}
+
+void hl_connection_close(HlConnection *c, const char *reason)
+{
+    switch (c->state) {
+    case CONN_CONNECTING:
+    case CONN_HANDSHAKE:
+        /* A client has nothing it could send mid-handshake. */
+        c->write_failed = TRUE;
+        end_with(c, HL_EXIT_OK, FALSE, NULL);
+        break;
+    case CONN_READY:
+        crp_viewer_close(c->viewer, reason);
+        end_with(c, HL_EXIT_OK, FALSE, NULL);
+        break;
+    default:
+        break;
+    }
+}

@@ -1,0 +1,513 @@
+/*
+ * headless-main.c: crp-headless's options, the session and its outputs.
+ *
+ *   crp-headless --connect unix:/path|tcp:host:port
+ *                (--ticket T | --ticket-file F | --no-ticket) [options]
+ *                [--script FILE | --run 'cmd; cmd; ...']
+ *
+ * Without a script it runs until --timeout or until the server ends the
+ * session; with one, until the script ends (then it says BYE). Outputs
+ * (--screenshot, --record, --stats) are written at exit whatever the
+ * outcome, since a failed run is exactly when one wants to look at them.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "headless.h"
+
+#include <crp/crp-png.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <gio/gio.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEFAULT_TIMEOUT_S 60
+/* A ticket is a short token; anything bigger is the wrong file. */
+#define MAX_TICKET_FILE 4096
+
+static gboolean verbose;
+static gint64 start_us;
+
+void hl_log_set_verbose(gboolean on)
+{
+    verbose = on;
+}
+
+void hl_log(const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!verbose) {
+        return;
+    }
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_printerr("[%8.3f] %s\n", (g_get_monotonic_time() - start_us) / 1e6, msg);
+}
+
+typedef struct {
+    char *connect;
+    char *ticket;
+    char *ticket_file;
+    gboolean no_ticket;
+    char *record;
+    char *stats;
+    char *screenshot;
+    int timeout_s;
+    char *script_file;
+    char *run;
+    gboolean verbose;
+} Options;
+
+static void options_clear(Options *o)
+{
+    g_free(o->connect);
+    if (o->ticket) {
+        memset(o->ticket, 0, strlen(o->ticket));
+    }
+    g_free(o->ticket);
+    g_free(o->ticket_file);
+    g_free(o->record);
+    g_free(o->stats);
+    g_free(o->screenshot);
+    g_free(o->script_file);
+    g_free(o->run);
+}
+
+/*
+ * A ticket is a password: like the project's key files, a ticket file
+ * that others can read (or write) is refused rather than trusted.
+ */
+static char *read_ticket_file(const char *path, GError **error)
+{
+    struct stat st;
+    char buf[MAX_TICKET_FILE + 1];
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+    if (fd < 0) {
+        int e = errno;
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
+                    "cannot open ticket file %s: %s", path, g_strerror(e));
+        return NULL;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                    "ticket file %s is not a regular file", path);
+        return NULL;
+    }
+    if (st.st_mode & 077) {
+        close(fd);
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_PERM,
+                    "ticket file %s is accessible by group or others (mode "
+                    "%04o); it holds a secret: chmod 600 %s",
+                    path, (unsigned)(st.st_mode & 07777), path);
+        return NULL;
+    }
+    gsize len = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + len, sizeof(buf) - len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            int e = errno;
+            close(fd);
+            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
+                        "cannot read ticket file %s: %s", path, g_strerror(e));
+            return NULL;
+        }
+        if (n == 0 || (len += n) == sizeof(buf)) {
+            break;
+        }
+    }
+    close(fd);
+    if (len > MAX_TICKET_FILE) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                    "ticket file %s is larger than %d bytes", path,
+                    MAX_TICKET_FILE);
+        return NULL;
+    }
+    char *ticket = g_strstrip(g_strndup(buf, len));
+    memset(buf, 0, sizeof(buf));
+    if (!*ticket || !g_utf8_validate(ticket, -1, NULL)) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                    "ticket file %s %s", path, *ticket ?
+                    "is not UTF-8 text" :
+                    "is empty (--no-ticket is the no-ticket mode)");
+        g_free(ticket);
+        return NULL;
+    }
+    return ticket;
+}
+
+static gboolean parse_options(Options *o, int *argc, char ***argv, GError **error)
+{
+    GOptionEntry entries[] = {
+        /* FILENAME everywhere: taken as given, not converted from the
+         * locale's charset (which fails for UTF-8 text under LANG=C). */
+        { "connect", 0, 0, G_OPTION_ARG_FILENAME, &o->connect,
+          "Server address: unix:/path or tcp:host:port", "ADDRESS" },
+        { "ticket", 0, 0, G_OPTION_ARG_FILENAME, &o->ticket,
+          "One-time display ticket", "TICKET" },
+        { "ticket-file", 0, 0, G_OPTION_ARG_FILENAME, &o->ticket_file,
+          "Read the ticket from FILE (mode 0600 or stricter)", "FILE" },
+        { "no-ticket", 0, 0, G_OPTION_ARG_NONE, &o->no_ticket,
+          "The server runs without tickets (unix sockets only)", NULL },
+        { "record", 0, 0, G_OPTION_ARG_FILENAME, &o->record,
+          "Record all playback audio to FILE.wav", "FILE" },
+        { "stats", 0, 0, G_OPTION_ARG_FILENAME, &o->stats,
+          "Write the session's statistics to FILE.json at exit", "FILE" },
+        { "screenshot", 0, 0, G_OPTION_ARG_FILENAME, &o->screenshot,
+          "Write the framebuffer to FILE.png at exit", "FILE" },
+        { "timeout", 0, 0, G_OPTION_ARG_INT, &o->timeout_s,
+          "End after SECONDS (default 60, 0: never); an unfinished script fails", "SECONDS" },
+        { "script", 0, 0, G_OPTION_ARG_FILENAME, &o->script_file,
+          "Run the commands in FILE", "FILE" },
+        { "run", 0, 0, G_OPTION_ARG_FILENAME, &o->run,
+          "Run these ';'-separated commands", "COMMANDS" },
+        { "verbose", 'v', 0, G_OPTION_ARG_NONE, &o->verbose,
+          "Log progress to stderr", NULL },
+        { NULL },
+    };
+    g_autoptr(GOptionContext) ctx =
+        g_option_context_new("- headless CRP display client");
+    int tickets;
+
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_option_context_set_description(ctx,
+        "Script commands (one per line or ';'-separated, '#' comments):\n"
+        "  wait-frames N | wait-surface | sleep MS | screenshot PATH\n"
+        "  key KEY | keydown KEY | keyup KEY | type TEXT  (KEY: evdev code or name)\n"
+        "  move X Y | click X Y [left|middle|right] | wheel DY | resize W H\n"
+        "  mic PATH.wav | record-start PATH.wav | record-stop\n"
+        "  wait-pixel X Y RRGGBB [TIMEOUT_MS] | wait-change X Y W H [TIMEOUT_MS]\n"
+        "  expect-audio FREQ [TOLERANCE_HZ] | close-app | quit\n"
+        "Waits time out after 10000 ms unless given; the tolerance is 10 Hz.\n"
+        "type takes the rest of the command: \\n is Enter, \\; a ';'.\n"
+        "\n"
+        "Exit status: 0 ok, 1 usage or I/O error, 2 authentication refused,\n"
+        "3 protocol error, 4 the server ended the session unexpectedly,\n"
+        "5 a script expectation failed or timed out.\n");
+    o->timeout_s = DEFAULT_TIMEOUT_S;
+    if (!g_option_context_parse(ctx, argc, argv, error)) {
+        return FALSE;
+    }
+    tickets = (o->ticket != NULL) + (o->ticket_file != NULL) + o->no_ticket;
+    if (*argc > 1) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                    "unexpected argument '%s'", (*argv)[1]);
+    } else if (!o->connect) {
+        g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                            "--connect is required");
+    } else if (tickets != 1) {
+        g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                            "give exactly one of --ticket, --ticket-file, "
+                            "--no-ticket");
+    } else if (o->script_file && o->run) {
+        g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                            "give --script or --run, not both");
+    } else if (o->timeout_s < 0) {
+        g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                            "--timeout must be >= 0");
+    } else {
+        return TRUE;
+    }
+    return FALSE;
+}
+
+void hl_app_finish(HlApp *app, int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (app->finishing) {
+        return;
+    }
+    app->finishing = TRUE;
+    app->exit_code = code;
+    if (fmt) {
+        va_start(ap, fmt);
+        app->exit_message = g_strdup_vprintf(fmt, ap);
+        va_end(ap);
+    }
+    if (app->runner) {
+        hl_runner_stop(app->runner);
+    }
+    hl_log("finishing (exit %d)", code);
+    hl_connection_close(app->conn, code == HL_EXIT_OK ? "done" :
+                                   app->exit_message);
+}
+
+int hl_app_pump_audio(HlApp *app)
+{
+    g_autoptr(GError) error = NULL;
+    gsize n;
+    int channels;
+    g_autofree gint16 *pcm =
+        crp_viewer_take_audio(hl_connection_get_viewer(app->conn), &n, &channels);
+
+    if (!hl_playback_add(app->playback, pcm, n, channels, &error)) {
+        hl_app_finish(app, HL_EXIT_ERROR, "%s", error->message);
+    }
+    return channels;
+}
+
+static void on_ready(gpointer data, guint32 capabilities)
+{
+    HlApp *app = data;
+
+    app->capabilities = capabilities;
+    hl_log("session ready, capabilities 0x%02x", capabilities);
+    if (app->runner) {
+        hl_runner_start(app->runner);
+    }
+}
+
+static void on_surface(gpointer data, int width, int height)
+{
+    HlApp *app = data;
+
+    hl_log("surface %dx%d", width, height);
+    app->width = width;
+    app->height = height;
+    if (app->runner) {
+        hl_runner_poll(app->runner);
+    }
+}
+
+static void on_frame(gpointer data, const CrpViewerUpdate *update)
+{
+    HlApp *app = data;
+
+    app->frames++;
+    if (app->runner) {
+        hl_runner_poll(app->runner);
+    }
+}
+
+static void on_audio(gpointer data)
+{
+    HlApp *app = data;
+
+    hl_app_pump_audio(app);
+}
+
+static void on_ended(gpointer data, int code, gboolean server_bye,
+                     const char *message)
+{
+    HlApp *app = data;
+
+    if (!app->finishing) {
+        app->finishing = TRUE;
+        /* Without a script, the server ending the session is the normal
+         * end of a run, as long as it did not blame us. */
+        if (code == HL_EXIT_CLOSED && server_bye && !app->runner) {
+            code = HL_EXIT_OK;
+        }
+        app->exit_code = code;
+        app->exit_message = g_strdup(message);
+        if (app->runner) {
+            hl_runner_stop(app->runner);
+        }
+    }
+    g_main_loop_quit(app->loop);
+}
+
+static gboolean on_timeout(gpointer data)
+{
+    HlApp *app = data;
+
+    app->timeout_id = 0;
+    if (app->runner) {
+        g_autofree char *what = hl_runner_describe(app->runner);
+        hl_app_finish(app, HL_EXIT_SCRIPT, "timed out: the script did not "
+                      "finish within --timeout%s%s", what ? "; waiting at " : "",
+                      what ? what : "");
+    } else if (!app->capabilities && !app->frames) {
+        hl_app_finish(app, HL_EXIT_ERROR, "timed out before the session started");
+    } else {
+        hl_log("--timeout reached");
+        hl_app_finish(app, HL_EXIT_OK, NULL);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean on_signal(gpointer data)
+{
+    HlApp *app = data;
+
+    if (app->runner && !hl_runner_done(app->runner)) {
+        hl_app_finish(app, HL_EXIT_SCRIPT, "interrupted before the script finished");
+    } else {
+        hl_app_finish(app, HL_EXIT_OK, NULL);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static void append_double(GString *s, const char *name, double v, gboolean last)
+{
+    char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+    g_string_append_printf(s, "  \"%s\": %s%s\n", name,
+                           g_ascii_formatd(buf, sizeof(buf), "%.3f", v),
+                           last ? "" : ",");
+}
+
+static gboolean write_stats(HlApp *app, const char *path, double duration_s,
+                            GError **error)
+{
+    CrpViewerStats st;
+    GString *s = g_string_new("{\n");
+
+    crp_viewer_get_stats(hl_connection_get_viewer(app->conn), &st);
+#define U64(name, v) \
+    g_string_append_printf(s, "  \"%s\": %" G_GUINT64_FORMAT ",\n", name, (guint64)(v))
+    U64("frames", st.frames);
+    U64("rects", st.rects);
+    U64("bytes_in", st.bytes_in);
+    U64("bytes_out", st.bytes_out);
+    U64("audio_packets_in", st.audio_packets_in);
+    U64("audio_packets_out", st.audio_packets_out);
+    U64("audio_frames_received", hl_playback_total_frames(app->playback));
+    U64("width", app->width);
+    U64("height", app->height);
+    U64("capabilities", app->capabilities);
+    U64("exit_code", app->exit_code);
+#undef U64
+    append_double(s, "input_latency_ms", st.input_latency_ms, FALSE);
+    append_double(s, "fps", st.fps, FALSE);
+    append_double(s, "duration_s", duration_s, TRUE);
+    g_string_append(s, "}\n");
+    gboolean ok = g_file_set_contents(path, s->str, s->len, error);
+    g_string_free(s, TRUE);
+    return ok;
+}
+
+static gboolean write_screenshot(HlApp *app, const char *path, GError **error)
+{
+    pixman_image_t *img = crp_viewer_get_image(hl_connection_get_viewer(app->conn));
+
+    if (!img) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                    "no screenshot written to %s: no SURFACE was received", path);
+        return FALSE;
+    }
+    g_autoptr(GBytes) png = crp_png_encode(img);
+    return g_file_set_contents(path, g_bytes_get_data(png, NULL),
+                               g_bytes_get_size(png), error);
+}
+
+/* Writes the outputs; a failure only sets the exit code if all was well. */
+static void write_outputs(HlApp *app, const Options *o)
+{
+    double duration_s = (g_get_monotonic_time() - start_us) / 1e6;
+    GError *error = NULL;
+
+    hl_app_pump_audio(app);
+    if (!hl_playback_finish(app->playback, &error) ||
+        (o->screenshot && !write_screenshot(app, o->screenshot, &error)) ||
+        (o->stats && !write_stats(app, o->stats, duration_s, &error))) {
+        g_printerr("crp-headless: %s\n", error->message);
+        g_clear_error(&error);
+        if (app->exit_code == HL_EXIT_OK) {
+            app->exit_code = HL_EXIT_ERROR;
+        }
+    }
+}
+
+static int usage_error(const GError *error)
+{
+    g_printerr("crp-headless: %s\nTry crp-headless --help\n", error->message);
+    return HL_EXIT_ERROR;
+}
+
+int main(int argc, char **argv)
+{
+    Options o = { 0 };
+    g_autoptr(GError) error = NULL;
+    g_autoptr(HlScript) script = NULL;
+    g_autofree char *ticket = NULL;
+    HlApp app = { 0 };
+    int code;
+
+    start_us = g_get_monotonic_time();
+    if (!parse_options(&o, &argc, &argv, &error)) {
+        code = usage_error(error);
+        options_clear(&o);
+        return code;
+    }
+    hl_log_set_verbose(o.verbose);
+
+    if (o.ticket_file) {
+        ticket = read_ticket_file(o.ticket_file, &error);
+    } else {
+        ticket = g_strdup(o.ticket ? o.ticket : "");
+    }
+    if (!error && (o.script_file || o.run)) {
+        g_autofree char *text = NULL;
+        if (o.run) {
+            text = g_strdup(o.run);
+        } else {
+            g_file_get_contents(o.script_file, &text, NULL, &error);
+        }
+        if (text) {
+            script = hl_script_parse(text, o.run != NULL, &error);
+        }
+    }
+    app.playback = hl_playback_new();
+    if (!error && o.record) {
+        hl_playback_record_all(app.playback, o.record, &error);
+    }
+    if (!error) {
+        static const HlConnectionEvents events = {
+            .ready = on_ready,
+            .surface = on_surface,
+            .frame = on_frame,
+            .audio = on_audio,
+            .ended = on_ended,
+        };
+        app.conn = hl_connection_new(o.connect, ticket, &events, &app, &error);
+    }
+    if (ticket) {
+        memset(ticket, 0, strlen(ticket));
+    }
+    if (error) {
+        code = usage_error(error);
+        hl_playback_free(app.playback);
+        options_clear(&o);
+        return code;
+    }
+
+    app.loop = g_main_loop_new(NULL, FALSE);
+    if (script) {
+        app.runner = hl_runner_new(&app, g_steal_pointer(&script));
+    }
+    app.timeout_id = o.timeout_s ?
+        g_timeout_add_seconds(o.timeout_s, on_timeout, &app) : 0;
+    guint sigint = g_unix_signal_add(SIGINT, on_signal, &app);
+    guint sigterm = g_unix_signal_add(SIGTERM, on_signal, &app);
+
+    g_main_loop_run(app.loop);
+
+    g_clear_handle_id(&app.timeout_id, g_source_remove);
+    g_source_remove(sigint);
+    g_source_remove(sigterm);
+    if (app.exit_message) {
+        g_printerr("crp-headless: %s\n", app.exit_message);
+    }
+    write_outputs(&app, &o);
+    code = app.exit_code;
+
+    hl_runner_free(app.runner);
+    hl_connection_free(app.conn);
+    hl_playback_free(app.playback);
+    g_main_loop_unref(app.loop);
+    g_free(app.exit_message);
+    options_clear(&o);
+    return code;
+}

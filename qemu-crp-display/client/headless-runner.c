@@ -1,0 +1,474 @@
+/*
+ * headless-runner.c: running a script against the session.
+ *
+ * Commands run in order. One that waits (for frames, a pixel, a timer,
+ * the end of a microphone file) leaves a check or a timer behind; the
+ * session calls hl_runner_poll() whenever something arrives, and the
+ * runner moves on once the check passes. A failed command ends the
+ * session through hl_app_finish() with the exit code that says why.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "headless.h"
+
+#include <crp/crp-png.h>
+#include <stdarg.h>
+#include <string.h>
+
+/* Pause between typed characters: guests' keyboard queues are short. */
+#define TYPE_INTERVAL_MS 10
+#define MIC_CHUNK_MS 20
+#define MIC_CHUNK_FRAMES (48000 / 1000 * MIC_CHUNK_MS)
+
+typedef enum {
+    STEP_DONE,
+    STEP_WAIT,
+    STEP_FAILED,
+} Step;
+
+struct HlRunner {
+    HlApp *app;
+    HlScript *script;
+    guint next;
+    const HlCommand *cur;
+    gboolean stopped, done;
+
+    /* What the current command waits for: a check run on every poll,
+     * a timer that paces or ends it, a deadline that fails it. */
+    gboolean (*check)(HlRunner *r);
+    guint timer, deadline;
+    guint64 frames_target;
+    guint32 *snapshot;          /* wait-change: the area when it started */
+    const char *type_pos;
+    HlMicSource *mic;
+    gint64 mic_start_us;
+    guint64 mic_sent;           /* frames per channel */
+};
+
+static void run(HlRunner *r);
+
+static CrpViewer *viewer(HlRunner *r)
+{
+    return hl_connection_get_viewer(r->app->conn);
+}
+
+static void clear_wait(HlRunner *r)
+{
+    r->check = NULL;
+    g_clear_handle_id(&r->timer, g_source_remove);
+    g_clear_handle_id(&r->deadline, g_source_remove);
+    g_clear_pointer(&r->snapshot, g_free);
+    g_clear_pointer(&r->mic, hl_mic_source_free);
+    r->type_pos = NULL;
+}
+
+static Step fail(HlRunner *r, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+static Step fail(HlRunner *r, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *why = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_autofree char *what = hl_runner_describe(r);
+
+    hl_runner_stop(r);
+    hl_app_finish(r->app, code, "script %s: %s", what, why);
+    return STEP_FAILED;
+}
+
+/* The current command is finished: go on with the next. */
+static void complete(HlRunner *r)
+{
+    clear_wait(r);
+    r->cur = NULL;
+    run(r);
+}
+
+static Step wait_for(HlRunner *r, gboolean (*check)(HlRunner *r))
+{
+    if (check(r)) {
+        return STEP_DONE;
+    }
+    r->check = check;
+    return STEP_WAIT;
+}
+
+/* Input goes out at once; it only fails when the session is gone. */
+static Step sent(HlRunner *r, gboolean ok)
+{
+    if (!ok) {
+        return fail(r, HL_EXIT_CLOSED, "the session is not up");
+    }
+    hl_connection_flush(r->app->conn);
+    return STEP_DONE;
+}
+
+static gboolean get_pixel(HlRunner *r, gint64 x, gint64 y, guint32 *rgb)
+{
+    pixman_image_t *img = crp_viewer_get_image(viewer(r));
+
+    if (!img || x >= pixman_image_get_width(img) ||
+        y >= pixman_image_get_height(img)) {
+        return FALSE;
+    }
+    int stride = pixman_image_get_stride(img) / 4;
+    *rgb = pixman_image_get_data(img)[y * stride + x] & 0xffffff;
+    return TRUE;
+}
+
+static gboolean frames_arrived(HlRunner *r)
+{
+    return r->app->frames >= r->frames_target;
+}
+
+static gboolean have_surface(HlRunner *r)
+{
+    return crp_viewer_get_image(viewer(r)) != NULL;
+}
+
+static gboolean pixel_matches(HlRunner *r)
+{
+    guint32 rgb;
+    return get_pixel(r, r->cur->n[0], r->cur->n[1], &rgb) && rgb == r->cur->n[2];
+}
+
+/* Copies the wait-change area, or returns NULL while (part of) it is
+ * outside the framebuffer. */
+static guint32 *copy_area(HlRunner *r)
+{
+    const gint64 *n = r->cur->n;
+    guint32 *area = g_new(guint32, n[2] * n[3]);
+
+    for (gint64 y = 0; y < n[3]; y++) {
+        for (gint64 x = 0; x < n[2]; x++) {
+            if (!get_pixel(r, n[0] + x, n[1] + y, &area[y * n[2] + x])) {
+                g_free(area);
+                return NULL;
+            }
+        }
+    }
+    return area;
+}
+
+static gboolean area_changed(HlRunner *r)
+{
+    g_autofree guint32 *now = copy_area(r);
+
+    if (!r->snapshot || !now) {
+        return (now == NULL) != (r->snapshot == NULL);
+    }
+    return memcmp(now, r->snapshot,
+                  r->cur->n[2] * r->cur->n[3] * sizeof(guint32)) != 0;
+}
+
+static gboolean on_timer_done(gpointer data)
+{
+    HlRunner *r = data;
+    r->timer = 0;
+    complete(r);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean on_deadline(gpointer data)
+{
+    HlRunner *r = data;
+    const gint64 *n = r->cur->n;
+    guint32 rgb;
+
+    r->deadline = 0;
+    if (r->cur->type == HL_CMD_WAIT_PIXEL) {
+        g_autofree char *now = get_pixel(r, n[0], n[1], &rgb) ?
+            g_strdup_printf("#%06x", rgb) : g_strdup("outside the framebuffer");
+        fail(r, HL_EXIT_SCRIPT, "timed out after %" G_GINT64_FORMAT " ms: "
+             "pixel (%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT ") is %s, "
+             "expected #%06" G_GINT64_MODIFIER "x", n[3], n[0], n[1], now, n[2]);
+    } else {
+        fail(r, HL_EXIT_SCRIPT, "nothing changed in %" G_GINT64_FORMAT "x%"
+             G_GINT64_FORMAT " at (%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT
+             ") within %" G_GINT64_FORMAT " ms", n[2], n[3], n[0], n[1], n[4]);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean type_one(HlRunner *r)
+{
+    CrpViewer *v = viewer(r);
+    guint16 code;
+    gboolean shift, ok;
+
+    /* The parser checked that every character can be typed. */
+    hl_keymap_char(g_utf8_get_char(r->type_pos), &code, &shift);
+    r->type_pos = g_utf8_next_char(r->type_pos);
+    ok = (!shift || crp_viewer_send_key(v, HL_KEY_LEFTSHIFT, TRUE)) &&
+         crp_viewer_send_key(v, code, TRUE) &&
+         crp_viewer_send_key(v, code, FALSE) &&
+         (!shift || crp_viewer_send_key(v, HL_KEY_LEFTSHIFT, FALSE));
+    return sent(r, ok) == STEP_DONE;
+}
+
+static gboolean on_type_tick(gpointer data)
+{
+    HlRunner *r = data;
+
+    if (!type_one(r)) {
+        return G_SOURCE_REMOVE;
+    }
+    if (*r->type_pos) {
+        return G_SOURCE_CONTINUE;
+    }
+    r->timer = 0;
+    complete(r);
+    return G_SOURCE_REMOVE;
+}
+
+/*
+ * Sends what is due by now, one chunk ahead so that the server's jitter
+ * buffer never runs dry. Returns FALSE once the file is done or failed.
+ */
+static gboolean mic_send_due(HlRunner *r)
+{
+    gint64 elapsed = g_get_monotonic_time() - r->mic_start_us;
+    guint64 due = elapsed * 48 / 1000 + MIC_CHUNK_FRAMES;
+    g_autoptr(GError) error = NULL;
+
+    while (r->mic_sent < due) {
+        gsize n;
+        int channels = hl_app_pump_audio(r->app);
+        const gint16 *pcm = hl_mic_source_next(r->mic, channels, &n);
+        if (!pcm) {
+            return FALSE;
+        }
+        if (!crp_viewer_send_audio(viewer(r), pcm, n, &error)) {
+            fail(r, HL_EXIT_CLOSED, "cannot send microphone audio: %s",
+                 error->message);
+            return FALSE;
+        }
+        r->mic_sent += n;
+    }
+    hl_connection_flush(r->app->conn);
+    return TRUE;
+}
+
+static gboolean on_mic_tick(gpointer data)
+{
+    HlRunner *r = data;
+
+    if (mic_send_due(r)) {
+        return G_SOURCE_CONTINUE;
+    }
+    hl_connection_flush(r->app->conn);
+    if (r->stopped) {
+        return G_SOURCE_REMOVE;
+    }
+    r->timer = 0;
+    complete(r);
+    return G_SOURCE_REMOVE;
+}
+
+static Step start_mic(HlRunner *r, const char *path)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (!(r->app->capabilities & CRP_CAP_AUDIO_IN)) {
+        return fail(r, HL_EXIT_SCRIPT, "the server does not take microphone "
+                    "audio (AUDIO_IN was not agreed)");
+    }
+    r->mic = hl_mic_source_new(path, &error);
+    if (!r->mic) {
+        return fail(r, HL_EXIT_ERROR, "%s", error->message);
+    }
+    r->mic_start_us = g_get_monotonic_time();
+    r->mic_sent = 0;
+    if (!mic_send_due(r)) {
+        return r->stopped ? STEP_FAILED : STEP_DONE;
+    }
+    r->timer = g_timeout_add(MIC_CHUNK_MS, on_mic_tick, r);
+    return STEP_WAIT;
+}
+
+static Step screenshot(HlRunner *r, const char *path)
+{
+    g_autoptr(GError) error = NULL;
+    pixman_image_t *img = crp_viewer_get_image(viewer(r));
+
+    if (!img) {
+        return fail(r, HL_EXIT_SCRIPT, "no framebuffer yet (no SURFACE "
+                    "received; wait-surface first)");
+    }
+    g_autoptr(GBytes) png = crp_png_encode(img);
+    if (!g_file_set_contents(path, g_bytes_get_data(png, NULL),
+                             g_bytes_get_size(png), &error)) {
+        return fail(r, HL_EXIT_ERROR, "%s", error->message);
+    }
+    return STEP_DONE;
+}
+
+static Step expect_audio(HlRunner *r, gint64 want, gint64 tolerance)
+{
+    g_autoptr(GError) error = NULL;
+    double hz;
+
+    hl_app_pump_audio(r->app);
+    if (!hl_playback_dominant_frequency(r->app->playback, &hz, &error)) {
+        return fail(r, HL_EXIT_SCRIPT, "%s", error->message);
+    }
+    hl_log("dominant playback frequency %.1f Hz", hz);
+    if (hz < want - tolerance || hz > want + tolerance) {
+        return fail(r, HL_EXIT_SCRIPT, "the playback's dominant frequency is "
+                    "%.1f Hz, expected %" G_GINT64_FORMAT " +- %"
+                    G_GINT64_FORMAT " Hz", hz, want, tolerance);
+    }
+    return STEP_DONE;
+}
+
+static Step record(HlRunner *r, const char *path)
+{
+    g_autoptr(GError) error = NULL;
+
+    /* What arrived before the command belongs before the window. */
+    hl_app_pump_audio(r->app);
+    if (path ? !hl_playback_window_start(r->app->playback, path, &error)
+             : !hl_playback_window_stop(r->app->playback, &error)) {
+        return fail(r, HL_EXIT_ERROR, "%s", error->message);
+    }
+    return STEP_DONE;
+}
+
+static Step start(HlRunner *r, const HlCommand *cmd)
+{
+    CrpViewer *v = viewer(r);
+    const gint64 *n = cmd->n;
+
+    switch (cmd->type) {
+    case HL_CMD_WAIT_FRAMES:
+        r->frames_target = r->app->frames + n[0];
+        return wait_for(r, frames_arrived);
+    case HL_CMD_WAIT_SURFACE:
+        return wait_for(r, have_surface);
+    case HL_CMD_SLEEP:
+        r->timer = g_timeout_add(n[0], on_timer_done, r);
+        return STEP_WAIT;
+    case HL_CMD_SCREENSHOT:
+        return screenshot(r, cmd->text);
+    case HL_CMD_KEY:
+        return sent(r, crp_viewer_send_key(v, n[0], TRUE) &&
+                       crp_viewer_send_key(v, n[0], FALSE));
+    case HL_CMD_KEYDOWN:
+    case HL_CMD_KEYUP:
+        return sent(r, crp_viewer_send_key(v, n[0], cmd->type == HL_CMD_KEYDOWN));
+    case HL_CMD_TYPE:
+        r->type_pos = cmd->text;
+        if (!type_one(r)) {
+            return STEP_FAILED;
+        }
+        if (!*r->type_pos) {
+            return STEP_DONE;
+        }
+        r->timer = g_timeout_add(TYPE_INTERVAL_MS, on_type_tick, r);
+        return STEP_WAIT;
+    case HL_CMD_MOVE:
+        return sent(r, crp_viewer_send_pointer(v, n[0], n[1], 0));
+    case HL_CMD_CLICK:
+        /* Arrive, press, release: as a hand would. */
+        return sent(r, crp_viewer_send_pointer(v, n[0], n[1], 0) &&
+                       crp_viewer_send_pointer(v, n[0], n[1], n[2]) &&
+                       crp_viewer_send_pointer(v, n[0], n[1], 0));
+    case HL_CMD_WHEEL:
+        return sent(r, crp_viewer_send_wheel(v, 0, n[0]));
+    case HL_CMD_RESIZE:
+        return sent(r, crp_viewer_send_resize(v, n[0], n[1]));
+    case HL_CMD_MIC:
+        return start_mic(r, cmd->text);
+    case HL_CMD_RECORD_START:
+        return record(r, cmd->text);
+    case HL_CMD_RECORD_STOP:
+        return record(r, NULL);
+    case HL_CMD_WAIT_PIXEL:
+        if (pixel_matches(r)) {
+            return STEP_DONE;
+        }
+        r->deadline = g_timeout_add(n[3], on_deadline, r);
+        return wait_for(r, pixel_matches);
+    case HL_CMD_WAIT_CHANGE:
+        r->snapshot = copy_area(r);
+        r->deadline = g_timeout_add(n[4], on_deadline, r);
+        return wait_for(r, area_changed);
+    case HL_CMD_EXPECT_AUDIO:
+        return expect_audio(r, n[0], n[1]);
+    case HL_CMD_CLOSE_APP:
+        /* The session ends right after: the parser keeps it last. */
+        return sent(r, crp_viewer_send_close_app(v));
+    case HL_CMD_QUIT:
+        return STEP_DONE;
+    }
+    g_assert_not_reached();
+    return STEP_FAILED;
+}
+
+static void run(HlRunner *r)
+{
+    while (!r->stopped && r->next < r->script->n_commands) {
+        r->cur = &r->script->commands[r->next++];
+        hl_log("%s: %s", r->cur->where, r->cur->source);
+        Step step = start(r, r->cur);
+        if (step != STEP_DONE) {
+            return;
+        }
+        clear_wait(r);
+        r->cur = NULL;
+    }
+    if (!r->stopped) {
+        r->done = TRUE;
+        hl_app_finish(r->app, HL_EXIT_OK, NULL);
+    }
+}
+
+HlRunner *hl_runner_new(HlApp *app, HlScript *script)
+{
+    HlRunner *r = g_new0(HlRunner, 1);
+    r->app = app;
+    r->script = script;
+    return r;
+}
+
+void hl_runner_free(HlRunner *r)
+{
+    if (!r) {
+        return;
+    }
+    hl_runner_stop(r);
+    hl_script_free(r->script);
+    g_free(r);
+}
+
+void hl_runner_start(HlRunner *r)
+{
+    run(r);
+}
+
+void hl_runner_poll(HlRunner *r)
+{
+    if (!r->stopped && r->check && r->check(r)) {
+        complete(r);
+    }
+}
+
+void hl_runner_stop(HlRunner *r)
+{
+    r->stopped = TRUE;
+    clear_wait(r);
+}
+
+gboolean hl_runner_done(HlRunner *r)
+{
+    return r->done;
+}
+
+char *hl_runner_describe(HlRunner *r)
+{
+    if (!r->cur) {
+        return NULL;
+    }
+    return g_strdup_printf("%s (%s)", r->cur->where, r->cur->source);
+}

@@ -1,0 +1,241 @@
+/*
+ * crp-headless: a CRP display client without a screen, for tests and
+ * automation.
+ *
+ * It connects to a display channel, keeps the framebuffer and the
+ * playback audio that a CrpViewer decodes, and runs a small script of
+ * input and expectations against it. The pieces:
+ *
+ *   headless-main.c        options, the session, outputs at exit
+ *   headless-connection.c  socket I/O around a CrpViewer
+ *   headless-script.c      the script language: parsing
+ *   headless-runner.c      running a parsed script against the session
+ *   headless-keymap.c      US keyboard: characters and key names -> evdev
+ *   headless-audio.c       playback recording and analysis, microphone source
+ *   headless-wav.c         WAV files (headless-wav.h)
+ *   headless-spectrum.c    dominant frequency (headless-spectrum.h)
+ *
+ * Everything runs in one GLib main loop; there are no threads.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#pragma once
+
+#include <glib.h>
+#include <crp/crp-viewer.h>
+
+G_BEGIN_DECLS
+
+/* Exit codes: stable, scripts and tests key on them. */
+typedef enum {
+    HL_EXIT_OK = 0,
+    /** Bad usage, a local file or socket problem. */
+    HL_EXIT_ERROR = 1,
+    /** The server refused us: wrong, expired or used ticket, or no room. */
+    HL_EXIT_AUTH = 2,
+    /** The server broke the protocol, or says we did. */
+    HL_EXIT_PROTOCOL = 3,
+    /** The server ended the session while we still needed it. */
+    HL_EXIT_CLOSED = 4,
+    /** A script expectation failed or timed out. */
+    HL_EXIT_SCRIPT = 5,
+} HlExit;
+
+/** Prints to stderr with a timestamp when --verbose is on. */
+void hl_log(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+void hl_log_set_verbose(gboolean verbose);
+
+/* ---- headless-connection.c ---------------------------------------- */
+
+typedef struct HlConnection HlConnection;
+
+typedef struct {
+    void (*ready)(gpointer data, guint32 capabilities);
+    void (*surface)(gpointer data, int width, int height);
+    void (*frame)(gpointer data, const CrpViewerUpdate *update);
+    /** Decoded playback is waiting in the viewer (crp_viewer_take_audio). */
+    void (*audio)(gpointer data);
+    /**
+     * The connection is over; called exactly once. @code is an HlExit,
+     * @server_bye TRUE when the server closed its stream cleanly, and
+     * @message says why (NULL after hl_connection_close()).
+     */
+    void (*ended)(gpointer data, int code, gboolean server_bye,
+                  const char *message);
+} HlConnectionEvents;
+
+/**
+ * Starts connecting to @address ("unix:/path" or "tcp:host:port") and
+ * runs the display handshake with @ticket ("" for no-ticket mode). Fails
+ * only on a malformed address; everything later arrives as ended().
+ */
+HlConnection *hl_connection_new(const char *address, const char *ticket,
+                                const HlConnectionEvents *events,
+                                gpointer data, GError **error);
+void hl_connection_free(HlConnection *conn);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HlConnection, hl_connection_free)
+
+CrpViewer *hl_connection_get_viewer(HlConnection *conn);
+
+/** Writes what the viewer has queued; call after each crp_viewer_send_*(). */
+void hl_connection_flush(HlConnection *conn);
+
+/** Says goodbye (BYE) if the session is up, then ends; ended() follows. */
+void hl_connection_close(HlConnection *conn, const char *reason);
+
+/* ---- headless-audio.c ---------------------------------------------- */
+
+/** The playback audio we received: optional recordings and the samples
+ *  expect-audio analyses. */
+typedef struct HlPlayback HlPlayback;
+
+HlPlayback *hl_playback_new(void);
+/** Closes any recording (fixing up its header) and frees. */
+void hl_playback_free(HlPlayback *pb);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HlPlayback, hl_playback_free)
+
+/** Records everything from now until hl_playback_finish() (--record). */
+gboolean hl_playback_record_all(HlPlayback *pb, const char *path, GError **error);
+/** The script's window: recording to @path and analysis start afresh. */
+gboolean hl_playback_window_start(HlPlayback *pb, const char *path, GError **error);
+gboolean hl_playback_window_stop(HlPlayback *pb, GError **error);
+
+/** Appends @n_frames frames of interleaved 48 kHz s16 @pcm. */
+gboolean hl_playback_add(HlPlayback *pb, const gint16 *pcm, gsize n_frames,
+                         int channels, GError **error);
+
+/** Frames received in all (for the stats). */
+guint64 hl_playback_total_frames(HlPlayback *pb);
+
+/**
+ * The dominant frequency of the window (or, before any record-start, of
+ * everything received, up to the last minute). Fails on too little audio
+ * or on silence.
+ */
+gboolean hl_playback_dominant_frequency(HlPlayback *pb, double *hz,
+                                        GError **error);
+
+/** Closes the recordings, fixing up their WAV headers. */
+gboolean hl_playback_finish(HlPlayback *pb, GError **error);
+
+/** A microphone source: a WAV file cut into 20 ms chunks. */
+typedef struct HlMicSource HlMicSource;
+
+/** Loads @path: 16-bit PCM, mono or stereo, 48 kHz; anything else fails. */
+HlMicSource *hl_mic_source_new(const char *path, GError **error);
+void hl_mic_source_free(HlMicSource *mic);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HlMicSource, hl_mic_source_free)
+
+/**
+ * The next 20 ms chunk with @channels channels (the server's count now:
+ * AUDIO_FORMAT may change it mid-file), the last one zero-padded, or NULL
+ * at the end. *@n_frames is set to the frames per channel in it.
+ */
+const gint16 *hl_mic_source_next(HlMicSource *mic, int channels,
+                                 gsize *n_frames);
+
+/* ---- headless-keymap.c --------------------------------------------- */
+
+#define HL_KEY_LEFTSHIFT 42
+
+/** How to type @c on a US keyboard; FALSE if it cannot be typed. */
+gboolean hl_keymap_char(gunichar c, guint16 *code, gboolean *shift);
+
+/** Parses a key: an evdev number ("28") or a name ("enter", "KEY_ENTER"). */
+gboolean hl_keymap_parse(const char *name, guint16 *code);
+
+/* ---- headless-script.c --------------------------------------------- */
+
+typedef enum {
+    HL_CMD_WAIT_FRAMES,     /* n[0] frames */
+    HL_CMD_WAIT_SURFACE,
+    HL_CMD_SLEEP,           /* n[0] ms */
+    HL_CMD_SCREENSHOT,      /* text: path */
+    HL_CMD_KEY,             /* n[0] code */
+    HL_CMD_KEYDOWN,
+    HL_CMD_KEYUP,
+    HL_CMD_TYPE,            /* text: what to type (escapes resolved) */
+    HL_CMD_MOVE,            /* n[0..1] x, y */
+    HL_CMD_CLICK,           /* n[0..1] x, y, n[2] button mask */
+    HL_CMD_WHEEL,           /* n[0] dy */
+    HL_CMD_RESIZE,          /* n[0..1] width, height */
+    HL_CMD_MIC,             /* text: WAV path */
+    HL_CMD_RECORD_START,    /* text: WAV path */
+    HL_CMD_RECORD_STOP,
+    HL_CMD_WAIT_PIXEL,      /* n[0..1] x, y, n[2] 0xRRGGBB, n[3] timeout ms */
+    HL_CMD_WAIT_CHANGE,     /* n[0..3] x, y, w, h, n[4] timeout ms */
+    HL_CMD_EXPECT_AUDIO,    /* n[0] Hz, n[1] tolerance Hz */
+    HL_CMD_CLOSE_APP,
+    HL_CMD_QUIT,
+} HlCommandType;
+
+typedef struct {
+    HlCommandType type;
+    /** Where it came from, for messages: "line 3" or "command 2". */
+    char *where;
+    /** The command as written, for logs. */
+    char *source;
+    gint64 n[5];
+    char *text;
+} HlCommand;
+
+typedef struct {
+    HlCommand *commands;
+    guint n_commands;
+} HlScript;
+
+/**
+ * Parses a script: commands one per line or separated by ';'; '#' starts
+ * a comment to the end of the line. `type` takes the rest of the command
+ * as its text (spaces and '#' included; "\;" for ';', "\n" for Enter).
+ * @one_line: name commands "command N" in errors rather than "line N".
+ */
+HlScript *hl_script_parse(const char *text, gboolean one_line, GError **error);
+void hl_script_free(HlScript *script);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HlScript, hl_script_free)
+
+/* ---- the session (headless-main.c) and its script runner ----------- */
+
+typedef struct HlRunner HlRunner;
+
+typedef struct {
+    GMainLoop *loop;
+    HlConnection *conn;
+    HlPlayback *playback;
+    HlRunner *runner;           /* NULL without a script */
+    guint32 capabilities;       /* agreed in the handshake */
+    guint64 frames;
+    int width, height;          /* 0 before the first SURFACE */
+    guint timeout_id;           /* --timeout */
+    gboolean finishing;
+    int exit_code;
+    char *exit_message;
+} HlApp;
+
+/**
+ * Ends the session with @code (the first call wins): says goodbye to the
+ * server, then the main loop ends. @fmt NULL for a quiet success.
+ */
+void hl_app_finish(HlApp *app, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+/** Hands the viewer's decoded playback to app->playback; returns the
+ *  server's channel count (from AUDIO_FORMAT). */
+int hl_app_pump_audio(HlApp *app);
+
+/* headless-runner.c */
+HlRunner *hl_runner_new(HlApp *app, HlScript *script);
+void hl_runner_free(HlRunner *runner);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HlRunner, hl_runner_free)
+
+/** Starts running, once the session is ready. */
+void hl_runner_start(HlRunner *runner);
+/** Something arrived (surface, frame, audio): re-checks what we wait for. */
+void hl_runner_poll(HlRunner *runner);
+/** Stops all timers; the runner does nothing more. */
+void hl_runner_stop(HlRunner *runner);
+/** TRUE once every command ran. */
+gboolean hl_runner_done(HlRunner *runner);
+/** The command running now ("line 3 (wait-frames 2)"), or NULL. */
+char *hl_runner_describe(HlRunner *runner);
+
+G_END_DECLS
