@@ -1,0 +1,541 @@
+/*
+ * CRP display: one client connection.
+ *
+ * Bytes from the socket go into the client's libcrp channel; its events
+ * become QEMU input, acknowledgements and QMP events. Output is written
+ * as far as the socket takes it and the rest waits for G_IO_OUT. A
+ * client that breaks the protocol, fails its handshake or stops reading
+ * is disconnected with a reason; nothing it sends can stop the others.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/error-report.h"
+#include "qemu/main-loop.h"
+#include "qapi/qapi-events-ui.h"
+#include "ui/input.h"
+#include "crp-int.h"
+
+#include "crp/crp-error.h"
+
+#define CRP_READ_CHUNK 65536
+
+/* CRP_BUTTON_* for each QEMU button. */
+static uint32_t crp_button_map[INPUT_BUTTON__MAX] = {
+    [INPUT_BUTTON_LEFT]   = CRP_BUTTON_LEFT,
+    [INPUT_BUTTON_MIDDLE] = CRP_BUTTON_MIDDLE,
+    [INPUT_BUTTON_RIGHT]  = CRP_BUTTON_RIGHT,
+    [INPUT_BUTTON_SIDE]   = CRP_BUTTON_SIDE,
+    [INPUT_BUTTON_EXTRA]  = CRP_BUTTON_EXTRA,
+};
+
+static gboolean crp_client_io(QIOChannel *ioc, GIOCondition cond,
+                              gpointer opaque);
+
+CrpClient *crp_client_ref(CrpClient *c)
+{
+    c->refcount++;
+    return c;
+}
+
+void crp_client_unref(CrpClient *c)
+{
+    if (!c || --c->refcount > 0) {
+        return;
+    }
+    crp_channel_free(c->channel);
+    crp_encoder_free(c->enc);
+    if (c->prev) {
+        pixman_image_unref(c->prev);
+    }
+    pixman_region32_fini(&c->damage);
+    g_byte_array_unref(c->encoded);
+    g_free(c->offered_ticket);
+    g_free(c->address);
+    g_free(c);
+}
+
+static void crp_client_watch(CrpClient *c, GIOCondition cond)
+{
+    if (c->watch && c->watch_cond == cond) {
+        return;
+    }
+    if (c->watch) {
+        g_source_remove(c->watch);
+    }
+    c->watch_cond = cond;
+    c->watch = qio_channel_add_watch(QIO_CHANNEL(c->sioc), cond,
+                                     crp_client_io, c, NULL);
+}
+
+/* Writes what the socket takes; returns false if the connection broke. */
+static bool crp_client_write(CrpClient *c)
+{
+    while (c->channel && crp_channel_output_pending(c->channel) > 0) {
+        gsize len;
+        const guint8 *data = crp_channel_peek_output(c->channel, &len);
+        ssize_t n = qio_channel_write(QIO_CHANNEL(c->sioc), (const char *)data,
+                                      len, NULL);
+        if (n == QIO_CHANNEL_ERR_BLOCK) {
+            break;
+        }
+        if (n < 0) {
+            return false;
+        }
+        crp_channel_consume_output(c->channel, n);
+        c->last_progress_us = g_get_monotonic_time();
+    }
+    if (!c->closed) {
+        bool pending = c->channel && crp_channel_output_pending(c->channel) > 0;
+        crp_client_watch(c, G_IO_IN | G_IO_HUP | G_IO_ERR |
+                            (pending ? G_IO_OUT : 0));
+    }
+    return true;
+}
+
+void crp_client_send(CrpClient *c, const CrpMessage *msg)
+{
+    if (c->closed || !c->ready) {
+        return;
+    }
+    crp_channel_send(c->channel, msg, NULL);
+    crp_channel_flush(c->channel);
+    crp_client_write(c);
+}
+
+void crp_client_disconnect(CrpClient *c, guint16 status, const char *reason)
+{
+    CrpServer *s = c->server;
+    bool was_ready = c->ready;
+
+    if (c->closed) {
+        return;
+    }
+    c->closed = true;
+    if (c->channel) {
+        /* A last word for the peer, if the socket takes it at once. */
+        crp_channel_close(c->channel, status, reason);
+        crp_client_write(c);
+    }
+    if (c->watch) {
+        g_source_remove(c->watch);
+        c->watch = 0;
+    }
+    timer_free(c->handshake_timer);
+    c->handshake_timer = NULL;
+    if (c->kbd) {
+        qkbd_state_lift_all_keys(c->kbd);
+        qkbd_state_free(c->kbd);
+        c->kbd = NULL;
+    }
+    if (c->buttons) {
+        qemu_input_update_buttons(c->head->dcl.con, crp_button_map,
+                                  c->buttons, 0);
+        qemu_input_event_sync();
+        c->buttons = 0;
+    }
+    c->ready = false;
+    qio_channel_close(QIO_CHANNEL(c->sioc), NULL);
+    object_unref(OBJECT(c->sioc));
+    c->sioc = NULL;
+    if (was_ready) {
+        qapi_event_send_crp_disconnected(c->id, c->address, reason);
+    }
+    crp_server_remove_client(s, c);
+    crp_client_unref(c);
+}
+
+static void crp_client_handshake_timeout(void *opaque)
+{
+    CrpClient *c = opaque;
+
+    crp_client_disconnect(c, CRP_STATUS_TIMEOUT,
+                          "handshake not completed in time");
+}
+
+/* ---- input ---------------------------------------------------------- */
+
+static void crp_client_key(CrpClient *c, const CrpKeyMsg *key)
+{
+    int qcode = qemu_input_linux_to_qcode(key->code);
+
+    if (qcode == Q_KEY_CODE_UNMAPPED) {
+        return;
+    }
+    qkbd_state_key_event(c->kbd, qcode, key->down);
+}
+
+static void crp_client_pointer(CrpClient *c, const CrpPointerMsg *p)
+{
+    QemuConsole *con = c->head->dcl.con;
+    int w = qemu_console_get_width(con, 640);
+    int h = qemu_console_get_height(con, 480);
+
+    qemu_input_queue_abs(con, INPUT_AXIS_X, MIN(p->x, w - 1), 0, w);
+    qemu_input_queue_abs(con, INPUT_AXIS_Y, MIN(p->y, h - 1), 0, h);
+    if (p->buttons != c->buttons) {
+        qemu_input_update_buttons(con, crp_button_map, c->buttons, p->buttons);
+        c->buttons = p->buttons;
+    }
+    qemu_input_event_sync();
+}
+
+static void crp_client_wheel_axis(QemuConsole *con, int detents,
+                                  InputButton neg, InputButton pos)
+{
+    InputButton btn = detents < 0 ? neg : pos;
+
+    for (int i = 0; i < MIN(abs(detents), 10); i++) {
+        qemu_input_queue_btn(con, btn, true);
+        qemu_input_event_sync();
+        qemu_input_queue_btn(con, btn, false);
+        qemu_input_event_sync();
+    }
+}
+
+static void crp_client_wheel(CrpClient *c, const CrpWheelMsg *w)
+{
+    QemuConsole *con = c->head->dcl.con;
+
+    crp_client_wheel_axis(con, w->dy, INPUT_BUTTON_WHEEL_UP,
+                          INPUT_BUTTON_WHEEL_DOWN);
+    crp_client_wheel_axis(con, w->dx, INPUT_BUTTON_WHEEL_LEFT,
+                          INPUT_BUTTON_WHEEL_RIGHT);
+}
+
+static void crp_client_resize(CrpClient *c, const CrpResizeMsg *r)
+{
+    QemuConsole *con = c->head->dcl.con;
+    QemuUIInfo info = { .width = r->width, .height = r->height };
+
+    if (dpy_ui_info_supported(con)) {
+        dpy_set_ui_info(con, &info, true);
+    }
+}
+
+/* ---- protocol ------------------------------------------------------- */
+
+static void crp_client_ready(CrpClient *c)
+{
+    CrpServer *s = c->server;
+
+    c->ready = true;
+    timer_free(c->handshake_timer);
+    c->handshake_timer = NULL;
+    c->kbd = qkbd_state_init(c->head->dcl.con);
+    c->last_progress_us = g_get_monotonic_time();
+    qapi_event_send_crp_connected(c->id, c->address);
+    if (s->audio && s->audio->playback_active) {
+        CrpMessage fmt = {
+            .type = CRP_MSG_AUDIO_FORMAT,
+            .audio_format = { CRP_AUDIO_CODEC_OPUS, s->audio->channels, 48000 },
+        };
+        crp_client_send(c, &fmt);
+    }
+    crp_head_client_joined(c->head, c);
+}
+
+static void crp_client_message(CrpClient *c, const CrpMessage *m)
+{
+    CrpServer *s = c->server;
+
+    switch (m->type) {
+    case CRP_MSG_KEY:
+        crp_client_key(c, &m->key);
+        c->input_serial = m->key.serial;
+        crp_head_wake(c->head);
+        break;
+    case CRP_MSG_POINTER:
+        crp_client_pointer(c, &m->pointer);
+        c->input_serial = m->pointer.serial;
+        crp_head_wake(c->head);
+        break;
+    case CRP_MSG_WHEEL:
+        crp_client_wheel(c, &m->wheel);
+        c->input_serial = m->wheel.serial;
+        crp_head_wake(c->head);
+        break;
+    case CRP_MSG_FRAME_ACK:
+        /* Acks for frames never sent are ignored, not trusted. */
+        if ((int32_t)(m->frame_ack.frame_id - c->acked_frame_id) > 0 &&
+            (int32_t)(c->next_frame_id - m->frame_ack.frame_id) > 0) {
+            c->acked_frame_id = m->frame_ack.frame_id;
+            c->present_ms = m->frame_ack.present_us / 1000.0;
+        }
+        break;
+    case CRP_MSG_PONG:
+        if (m->ping.id == c->ping_id && c->ping_sent_us) {
+            double rtt = (g_get_monotonic_time() - c->ping_sent_us) / 1000.0;
+            c->rtt_ms = c->rtt_ms ? 0.8 * c->rtt_ms + 0.2 * rtt : rtt;
+            c->ping_sent_us = 0;
+        }
+        break;
+    case CRP_MSG_AUDIO_IN:
+        if (s->audio && s->audio->mic_packet) {
+            s->audio->mic_packet(s->audio->audio_opaque, m->audio.packet.data,
+                                 m->audio.packet.len);
+        }
+        break;
+    case CRP_MSG_RESIZE_REQUEST:
+        crp_client_resize(c, &m->resize);
+        break;
+    case CRP_MSG_CLOSE_APP:
+        qapi_event_send_crp_close_requested(c->id);
+        break;
+    default:
+        break;              /* BYE: the CLOSED event follows */
+    }
+}
+
+/* Runs the channel's events; false if the client was disconnected. */
+static bool crp_client_process(CrpClient *c)
+{
+    CrpEvent ev;
+    CrpEventType t;
+    g_autoptr(GError) error = NULL;
+
+    while ((t = crp_channel_next_event(c->channel, &ev, &error)) > CRP_EVENT_NONE) {
+        switch (t) {
+        case CRP_EVENT_AUTHORIZE: {
+            guint16 status = CRP_STATUS_OK;
+            const char *why = NULL;
+            crp_server_admit(c->server, c, &status, &why);
+            crp_channel_authorize(c->channel, status, why, NULL);
+            if (status != CRP_STATUS_OK) {
+                crp_client_write(c);
+                crp_client_disconnect(c, status, why);
+                return false;
+            }
+            break;
+        }
+        case CRP_EVENT_READY:
+            crp_client_ready(c);
+            break;
+        case CRP_EVENT_MESSAGE:
+            crp_client_message(c, &ev.message);
+            break;
+        case CRP_EVENT_CLOSED:
+            crp_client_disconnect(c, CRP_STATUS_OK, "client closed the connection");
+            return false;
+        default:
+            break;
+        }
+        if (c->closed) {
+            return false;
+        }
+    }
+    if (t == CRP_EVENT_ERROR) {
+        /* The channel queued a BYE or REJECT saying why; send it. */
+        crp_client_write(c);
+        crp_client_disconnect(c, CRP_STATUS_BAD_REQUEST, error->message);
+        return false;
+    }
+    return true;
+}
+
+static bool crp_client_read(CrpClient *c)
+{
+    g_autofree guint8 *buf = g_malloc(CRP_READ_CHUNK);
+
+    for (;;) {
+        ssize_t n = qio_channel_read(QIO_CHANNEL(c->sioc), (char *)buf,
+                                     CRP_READ_CHUNK, NULL);
+        if (n == QIO_CHANNEL_ERR_BLOCK) {
+            return true;
+        }
+        if (n <= 0) {
+            crp_client_disconnect(c, CRP_STATUS_OK,
+                                  n == 0 ? "connection closed by the client"
+                                         : "connection error");
+            return false;
+        }
+        if (!c->channel) {
+            /* The ticket is fixed when the client speaks, not at accept. */
+            crp_server_ticket_for_client(c->server, c);
+            CrpChannelConfig cfg = {
+                .kind = CRP_CHANNEL_DISPLAY,
+                .role = CRP_ROLE_SERVER,
+                .ticket = c->offered_ticket,
+                .capabilities = CRP_CAP_DISPLAY_ALL,
+                .software = "qemu-crp " QEMU_VERSION,
+            };
+            c->channel = crp_channel_new(&cfg, NULL);
+        }
+        crp_channel_receive(c->channel, buf, n);
+        if (!crp_client_process(c)) {
+            return false;
+        }
+    }
+}
+
+static gboolean crp_client_io(QIOChannel *ioc, GIOCondition cond,
+                              gpointer opaque)
+{
+    CrpClient *c = crp_client_ref(opaque);
+
+    /* This source ends when we return; crp_client_write() adds the next. */
+    c->watch = 0;
+    if (cond & G_IO_IN) {
+        crp_client_read(c);
+    } else if (cond & (G_IO_HUP | G_IO_ERR)) {
+        crp_client_disconnect(c, CRP_STATUS_OK, "connection closed by the client");
+    }
+    if (!c->closed && !crp_client_write(c)) {
+        crp_client_disconnect(c, CRP_STATUS_OK, "connection error");
+    }
+    /* The watch was replaced or removed along the way: this one ends. */
+    crp_client_unref(c);
+    return G_SOURCE_REMOVE;
+}
+
+/* ---- frames ----------------------------------------------------------- */
+
+bool crp_client_wants_frame(CrpClient *c)
+{
+    return c->ready && !c->closed &&
+           c->next_frame_id - c->acked_frame_id <= CRP_FRAME_WINDOW &&
+           crp_channel_output_pending(c->channel) < CRP_OUTPUT_SOFT_CAP;
+}
+
+void crp_client_send_frame(CrpClient *c)
+{
+    int64_t now_us = g_get_monotonic_time();
+    CrpMessage end = {
+        .type = CRP_MSG_FRAME_END,
+        .frame_end = {
+            .frame_id = c->next_frame_id,
+            .input_serial = c->capture_serial,
+            .capture_us = c->capture_us,
+            .encode_us = MIN(now_us - c->capture_us, G_MAXUINT32),
+        },
+    };
+
+    if (!crp_channel_send_encoded(c->channel, c->encoded->data,
+                                  c->encoded->len, NULL)) {
+        crp_client_disconnect(c, CRP_STATUS_INTERNAL, "encoder output rejected");
+        return;
+    }
+    c->next_frame_id++;
+    c->frames_sent++;
+    c->fps_frames++;
+    crp_client_send(c, &end);
+}
+
+void crp_client_send_cursor(CrpClient *c)
+{
+    CrpHead *h = c->head;
+    QEMUCursor *cur = h->cursor;
+    g_autofree uint8_t *pixels = NULL;
+    CrpMessage shape = { .type = CRP_MSG_CURSOR_SHAPE };
+
+    if (cur && cur->width <= CRP_MAX_CURSOR_DIM && cur->height <= CRP_MAX_CURSOR_DIM) {
+        size_t n = (size_t)cur->width * cur->height;
+        pixels = g_malloc(n * 4);
+        for (size_t i = 0; i < n; i++) {
+            uint32_t argb = cur->data[i];
+            pixels[4 * i] = argb >> 24;
+            pixels[4 * i + 1] = argb >> 16;
+            pixels[4 * i + 2] = argb >> 8;
+            pixels[4 * i + 3] = argb;
+        }
+        shape.cursor_shape = (CrpCursorShapeMsg) {
+            .width = cur->width, .height = cur->height,
+            .hot_x = MIN(MAX(cur->hot_x, 0), cur->width - 1),
+            .hot_y = MIN(MAX(cur->hot_y, 0), cur->height - 1),
+            .pixels = { pixels, n * 4 },
+        };
+    }
+    crp_client_send(c, &shape);
+    CrpMessage pos = {
+        .type = CRP_MSG_CURSOR_POS,
+        .cursor_pos = { MAX(h->mouse_x, 0), MAX(h->mouse_y, 0), h->mouse_on },
+    };
+    crp_client_send(c, &pos);
+}
+
+void crp_client_send_audio(CrpClient *c, const uint8_t *packet, size_t len,
+                           uint64_t timestamp_us)
+{
+    CrpMessage m = {
+        .type = CRP_MSG_AUDIO_OUT,
+        .audio = { timestamp_us, { packet, len } },
+    };
+    crp_client_send(c, &m);
+}
+
+/* Once a second: measure round trips, drop clients that stopped reading. */
+void crp_client_tick(CrpClient *c, int64_t now_us)
+{
+    if (!c->ready) {
+        return;
+    }
+    if (crp_channel_output_pending(c->channel) > CRP_OUTPUT_HARD_CAP ||
+        (crp_channel_output_pending(c->channel) > 0 &&
+         now_us - c->last_progress_us > CRP_STALL_TIMEOUT_S * G_USEC_PER_SEC)) {
+        crp_client_disconnect(c, CRP_STATUS_TIMEOUT, "client stopped reading");
+        return;
+    }
+    if (c->fps_window_us) {
+        c->fps = c->fps_frames * (double)G_USEC_PER_SEC / (now_us - c->fps_window_us);
+    }
+    c->fps_window_us = now_us;
+    c->fps_frames = 0;
+    if (!c->ping_sent_us) {
+        CrpMessage ping = { .type = CRP_MSG_PING, .ping = { ++c->ping_id, now_us } };
+        c->ping_sent_us = now_us;
+        crp_client_send(c, &ping);
+    }
+}
+
+CrpClientInfo *crp_client_info(CrpClient *c)
+{
+    CrpClientInfo *info = g_new0(CrpClientInfo, 1);
+
+    info->id = c->id;
+    info->address = g_strdup(c->address);
+    info->connected_since = c->connected_since;
+    info->bytes_in = c->channel ? crp_channel_bytes_in(c->channel) : 0;
+    info->bytes_out = c->channel ? crp_channel_bytes_out(c->channel) : 0;
+    info->frames_sent = c->frames_sent;
+    info->fps = c->fps;
+    info->rtt_ms = c->rtt_ms;
+    info->input_latency_ms = c->present_ms;
+    return info;
+}
+
+CrpClient *crp_client_new(CrpServer *s, CrpHead *h, QIOChannelSocket *sioc)
+{
+    CrpClient *c = g_new0(CrpClient, 1);
+    CrpEncoderConfig ecfg = {
+        .encodings = (1u << CRP_ENCODING_ZLIB) | (1u << CRP_ENCODING_JPEG),
+        .lossless = s->lossless,
+        .jpeg_quality = s->jpeg_quality,
+    };
+    g_autofree char *peer = NULL;
+    g_autoptr(SocketAddress) addr = qio_channel_socket_get_remote_address(sioc, NULL);
+
+    c->refcount = 1;
+    c->server = s;
+    c->head = h;
+    c->id = ++s->next_client_id;
+    c->connected_since = g_get_real_time() / G_USEC_PER_SEC;
+    if (addr && addr->type == SOCKET_ADDRESS_TYPE_INET) {
+        c->address = g_strdup_printf("%s:%s", addr->u.inet.host, addr->u.inet.port);
+    } else {
+        c->address = g_strdup(s->addr);
+    }
+    c->sioc = sioc;
+    object_ref(OBJECT(sioc));
+    qio_channel_set_blocking(QIO_CHANNEL(sioc), false, NULL);
+    qio_channel_set_delay(QIO_CHANNEL(sioc), false);
+    c->enc = crp_encoder_new(&ecfg);
+    pixman_region32_init(&c->damage);
+    c->encoded = g_byte_array_new();
+    c->handshake_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
+                                      crp_client_handshake_timeout, c);
+    timer_mod(c->handshake_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+              CRP_HANDSHAKE_TIMEOUT_S * 1000);
+    crp_client_watch(c, G_IO_IN | G_IO_HUP | G_IO_ERR);
+    return c;
+}

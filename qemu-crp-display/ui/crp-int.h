@@ -1,0 +1,165 @@
+/*
+ * CRP display (-display crp): internal interfaces of ui-crp.so.
+ *
+ *   crp.c         options, the listening socket, tickets, QMP, registration
+ *   crp-head.c    one DisplayChangeListener per graphic console: the
+ *                 server framebuffer, damage, the encoder worker thread
+ *   crp-client.c  one connection: the libcrp channel, input, flow control
+ *
+ * Threads: everything runs in the main loop with the BQL, except
+ * crp_head's worker, which encodes from the head's framebuffer and the
+ * clients' encoder state while head->busy is set; the main loop does not
+ * touch those until the worker hands the job back through a bottom half.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef UI_CRP_INT_H
+#define UI_CRP_INT_H
+
+#include "qemu/queue.h"
+#include "qemu/thread.h"
+#include "qemu/timer.h"
+#include "io/channel-socket.h"
+#include "io/net-listener.h"
+#include "ui/console.h"
+#include "ui/kbd-state.h"
+#include "ui/crp-module.h"
+
+#include "crp/crp-channel.h"
+#include "crp/crp-encoder.h"
+
+typedef struct CrpServer CrpServer;
+typedef struct CrpHead CrpHead;
+typedef struct CrpClient CrpClient;
+
+/* Frames a client may have unacknowledged before it is skipped. */
+#define CRP_FRAME_WINDOW 3
+/* Output a client may have queued before it is skipped (frames only). */
+#define CRP_OUTPUT_SOFT_CAP (4 * 1024 * 1024)
+/* Output past which a client that does not read is dropped. */
+#define CRP_OUTPUT_HARD_CAP (64 * 1024 * 1024)
+/* Seconds a client gets to finish its handshake, or to make progress. */
+#define CRP_HANDSHAKE_TIMEOUT_S 10
+#define CRP_STALL_TIMEOUT_S 15
+
+struct CrpServer {
+    /* Options. */
+    char *addr;
+    char *audiodev;
+    unsigned max_clients;
+    bool disable_ticketing;
+    unsigned refresh_ms;
+    bool lossless;
+    int jpeg_quality;
+
+    QIONetListener *listener;
+    GPtrArray *heads;               /* CrpHead *, one per graphic console */
+    QTAILQ_HEAD(, CrpClient) clients;
+    int64_t next_client_id;
+    QEMUTimer *tick;                /* once a second: pings, stalls */
+
+    char *ticket;                   /* NULL: none valid */
+    int64_t ticket_expires_ms;      /* QEMU_CLOCK_REALTIME, 0: never */
+
+    CrpAudioPeer *audio;            /* the crp audiodev, if any */
+};
+
+struct CrpHead {
+    DisplayChangeListener dcl;
+    CrpServer *server;
+    DisplaySurface *surface;
+    pixman_image_t *fb;             /* server framebuffer (x8r8g8b8) */
+    pixman_region32_t damage;       /* guest damage not yet in fb */
+    int idle_refreshes;
+
+    /* Worker. */
+    QemuThread thread;
+    QemuMutex lock;
+    QemuCond cond;
+    QEMUBH *done_bh;
+    bool busy;                      /* a job is with the worker */
+    bool quit;
+    GPtrArray *job;                 /* CrpClient * being encoded (refs) */
+    int64_t job_now_us;
+
+    /* Cursor, replayed to clients that join. */
+    QEMUCursor *cursor;
+    int mouse_x, mouse_y;
+    bool mouse_on;
+};
+
+struct CrpClient {
+    int refcount;
+    CrpServer *server;
+    CrpHead *head;
+    int64_t id;
+    char *address;
+    int64_t connected_since;        /* Unix seconds */
+    QTAILQ_ENTRY(CrpClient) next;
+
+    QIOChannelSocket *sioc;
+    guint watch;
+    GIOCondition watch_cond;
+    CrpChannel *channel;            /* created at the first byte */
+    char *offered_ticket;           /* the ticket its channel expects */
+    bool ready;                     /* handshake done, frames may flow */
+    bool closed;                    /* disconnected; freed at last unref */
+    QEMUTimer *handshake_timer;
+
+    QKbdState *kbd;
+    uint32_t buttons;
+    uint32_t input_serial;          /* last input event applied */
+
+    /* Encoding state: owned by the worker while in head->job. */
+    CrpEncoder *enc;
+    pixman_image_t *prev;           /* what this client has on screen */
+    pixman_region32_t damage;       /* changed since its last frame */
+    bool need_surface;
+    GByteArray *encoded;
+    CrpEncodeStats stats;
+    int64_t capture_us;
+    uint32_t capture_serial;
+    int64_t encode_us;
+
+    /* Flow control and statistics. */
+    uint32_t next_frame_id;
+    uint32_t acked_frame_id;
+    uint64_t frames_sent;
+    double fps;
+    uint64_t fps_frames;
+    int64_t fps_window_us;
+    double rtt_ms;
+    double present_ms;
+    int64_t last_progress_us;
+    uint64_t last_bytes_out;
+    uint32_t ping_id;
+    int64_t ping_sent_us;
+};
+
+/* crp.c */
+void crp_server_ticket_for_client(CrpServer *s, CrpClient *c);
+bool crp_server_admit(CrpServer *s, CrpClient *c, guint16 *status,
+                      const char **why);
+void crp_server_remove_client(CrpServer *s, CrpClient *c);
+
+/* crp-head.c */
+CrpHead *crp_head_new(CrpServer *s, QemuConsole *con);
+void crp_head_wake(CrpHead *h);
+void crp_head_client_joined(CrpHead *h, CrpClient *c);
+
+/* crp-client.c */
+CrpClient *crp_client_new(CrpServer *s, CrpHead *h, QIOChannelSocket *sioc);
+CrpClient *crp_client_ref(CrpClient *c);
+void crp_client_unref(CrpClient *c);
+void crp_client_disconnect(CrpClient *c, guint16 status, const char *reason);
+bool crp_client_wants_frame(CrpClient *c);
+void crp_client_send_frame(CrpClient *c);
+void crp_client_send(CrpClient *c, const CrpMessage *msg);
+void crp_client_tick(CrpClient *c, int64_t now_us);
+void crp_client_send_cursor(CrpClient *c);
+void crp_client_send_audio(CrpClient *c, const uint8_t *packet, size_t len,
+                           uint64_t timestamp_us);
+CrpClientInfo *crp_client_info(CrpClient *c);
+
+#endif /* UI_CRP_INT_H */

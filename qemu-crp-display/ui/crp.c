@@ -1,0 +1,330 @@
+/*
+ * CRP display (-display crp): options, the listening socket, tickets,
+ * QMP and registration.
+ *
+ *   -display crp,addr=unix:/run/vm1.sock,audiodev=snd0
+ *   -display crp,addr=tcp:0.0.0.0:5930,max-clients=2,jpeg-quality=80
+ *
+ * Clients need the one-time ticket set with the QMP command
+ * crp-set-ticket; a ticket lets exactly one client in and then is gone.
+ * disable-ticketing=on (unix sockets only) lets in whoever can open the
+ * socket. docs/protocol.md describes the protocol; crp-head.c and
+ * crp-client.c do the work.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/error-report.h"
+#include "qemu/module.h"
+#include "qemu/sockets.h"
+#include "qapi/error.h"
+#include "qapi/qapi-types-ui.h"
+#include "crp-int.h"
+
+#define CRP_DEFAULT_MAX_CLIENTS 4
+#define CRP_DEFAULT_REFRESH_RATE 60
+#define CRP_DEFAULT_JPEG_QUALITY 75
+
+static CrpServer crp_server;
+
+/* ---- tickets and admission ------------------------------------------ */
+
+static bool crp_server_ticket_valid(CrpServer *s)
+{
+    return s->ticket && (!s->ticket_expires_ms ||
+        qemu_clock_get_ms(QEMU_CLOCK_REALTIME) < s->ticket_expires_ms);
+}
+
+void crp_server_ticket_for_client(CrpServer *s, CrpClient *c)
+{
+    g_free(c->offered_ticket);
+    if (s->disable_ticketing) {
+        c->offered_ticket = g_strdup("");
+    } else {
+        c->offered_ticket = crp_server_ticket_valid(s) ? g_strdup(s->ticket)
+                                                       : NULL;
+    }
+}
+
+static unsigned crp_server_ready_clients(CrpServer *s)
+{
+    CrpClient *c;
+    unsigned n = 0;
+
+    QTAILQ_FOREACH(c, &s->clients, next) {
+        n += c->ready;
+    }
+    return n;
+}
+
+/*
+ * The client proved it holds the ticket its channel expected. Admit it if
+ * that ticket is still the current one (it is used up now) and there is
+ * room.
+ */
+bool crp_server_admit(CrpServer *s, CrpClient *c, guint16 *status,
+                      const char **why)
+{
+    if (crp_server_ready_clients(s) >= s->max_clients) {
+        *status = CRP_STATUS_NO_CAPACITY;
+        *why = "max-clients reached";
+        return false;
+    }
+    if (s->disable_ticketing) {
+        return true;
+    }
+    if (!crp_server_ticket_valid(s) || g_strcmp0(s->ticket, c->offered_ticket)) {
+        *status = CRP_STATUS_AUTH_FAILED;
+        *why = "ticket expired or already used";
+        return false;
+    }
+    g_clear_pointer(&s->ticket, g_free);
+    return true;
+}
+
+void crp_server_remove_client(CrpServer *s, CrpClient *c)
+{
+    QTAILQ_REMOVE(&s->clients, c, next);
+}
+
+static void crp_accept(QIONetListener *listener, QIOChannelSocket *sioc,
+                       gpointer opaque)
+{
+    CrpServer *s = opaque;
+    CrpClient *c = crp_client_new(s, g_ptr_array_index(s->heads, 0), sioc);
+
+    QTAILQ_INSERT_TAIL(&s->clients, c, next);
+}
+
+static void crp_tick(void *opaque)
+{
+    CrpServer *s = opaque;
+    CrpClient *c, *next;
+    int64_t now_us = g_get_monotonic_time();
+
+    QTAILQ_FOREACH_SAFE(c, &s->clients, next, next) {
+        crp_client_tick(c, now_us);
+    }
+    timer_mod(s->tick, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + 1000);
+}
+
+/* ---- audio ------------------------------------------------------------ */
+
+static void crp_playback_packet(void *opaque, const uint8_t *packet,
+                                size_t len, uint64_t timestamp_us)
+{
+    CrpServer *s = opaque;
+    CrpClient *c;
+
+    QTAILQ_FOREACH(c, &s->clients, next) {
+        if (c->ready) {
+            crp_client_send_audio(c, packet, len, timestamp_us);
+        }
+    }
+}
+
+static void crp_playback_format(void *opaque)
+{
+    CrpServer *s = opaque;
+    CrpClient *c;
+    CrpMessage fmt = {
+        .type = CRP_MSG_AUDIO_FORMAT,
+        .audio_format = { CRP_AUDIO_CODEC_OPUS, s->audio->channels, 48000 },
+    };
+
+    QTAILQ_FOREACH(c, &s->clients, next) {
+        crp_client_send(c, &fmt);
+    }
+}
+
+static bool crp_attach_audio(CrpServer *s, Error **errp)
+{
+    if (!s->audiodev) {
+        return true;
+    }
+    s->audio = crp_audio_peer_lookup(s->audiodev);
+    if (!s->audio) {
+        error_setg(errp, "audiodev '%s' is not a crp audiodev", s->audiodev);
+        return false;
+    }
+    s->audio->display_opaque = s;
+    s->audio->playback_packet = crp_playback_packet;
+    s->audio->playback_format = crp_playback_format;
+    return true;
+}
+
+/* ---- QMP ---------------------------------------------------------------- */
+
+static CrpInfo *crp_query(Error **errp)
+{
+    CrpServer *s = &crp_server;
+    CrpInfo *info = g_new0(CrpInfo, 1);
+    CrpClientInfoList **tail = &info->clients;
+    CrpClient *c;
+
+    info->enabled = true;
+    info->address = g_strdup(s->addr);
+    info->has_clients = true;
+    QTAILQ_FOREACH(c, &s->clients, next) {
+        if (c->ready) {
+            QAPI_LIST_APPEND(tail, crp_client_info(c));
+        }
+    }
+    return info;
+}
+
+static void crp_disconnect_all(CrpServer *s, const char *reason)
+{
+    CrpClient *c, *next;
+
+    QTAILQ_FOREACH_SAFE(c, &s->clients, next, next) {
+        crp_client_disconnect(c, CRP_STATUS_SESSION_ENDED, reason);
+    }
+}
+
+static bool crp_set_ticket(const char *ticket, int64_t expires,
+                           CrpTicketConnected connected, Error **errp)
+{
+    CrpServer *s = &crp_server;
+
+    if (!*ticket) {
+        error_setg(errp, "the ticket must not be empty");
+        return false;
+    }
+    g_free(s->ticket);
+    s->ticket = g_strdup(ticket);
+    s->ticket_expires_ms = expires ?
+        qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + expires * 1000 : 0;
+    if (connected == CRP_TICKET_CONNECTED_DISCONNECT) {
+        crp_disconnect_all(s, "disconnected by crp-set-ticket");
+    }
+    return true;
+}
+
+static bool crp_disconnect(bool has_id, int64_t id, Error **errp)
+{
+    CrpServer *s = &crp_server;
+    CrpClient *c;
+
+    if (!has_id) {
+        crp_disconnect_all(s, "disconnected by crp-disconnect");
+        return true;
+    }
+    QTAILQ_FOREACH(c, &s->clients, next) {
+        if (c->id == id) {
+            crp_client_disconnect(c, CRP_STATUS_SESSION_ENDED,
+                                  "disconnected by crp-disconnect");
+            return true;
+        }
+    }
+    error_setg(errp, "no crp client with id %" PRId64, id);
+    return false;
+}
+
+static const CrpModuleOps crp_ops = {
+    .query = crp_query,
+    .set_ticket = crp_set_ticket,
+    .disconnect = crp_disconnect,
+};
+
+/* ---- setup -------------------------------------------------------------- */
+
+static bool crp_parse_options(CrpServer *s, DisplayCrp *o, Error **errp)
+{
+    s->addr = o->addr ? g_strdup(o->addr)
+                      : g_strdup_printf("unix:/run/crp/crp-%d.sock", getpid());
+    s->audiodev = g_strdup(o->audiodev);
+    s->max_clients = o->has_max_clients ? o->max_clients : CRP_DEFAULT_MAX_CLIENTS;
+    s->disable_ticketing = o->has_disable_ticketing && o->disable_ticketing;
+    s->lossless = o->has_lossless && o->lossless;
+    s->jpeg_quality = o->has_jpeg_quality ? o->jpeg_quality : CRP_DEFAULT_JPEG_QUALITY;
+    unsigned rate = o->has_refresh_rate ? o->refresh_rate : CRP_DEFAULT_REFRESH_RATE;
+
+    if (rate < 1 || rate > 240) {
+        error_setg(errp, "crp: refresh-rate must be 1..240 Hz");
+        return false;
+    }
+    s->refresh_ms = 1000 / rate;
+    if (s->jpeg_quality < 1 || s->jpeg_quality > 100) {
+        error_setg(errp, "crp: jpeg-quality must be 1..100");
+        return false;
+    }
+    if (s->max_clients < 1) {
+        error_setg(errp, "crp: max-clients must be at least 1");
+        return false;
+    }
+    if (s->disable_ticketing && !g_str_has_prefix(s->addr, "unix:")) {
+        error_setg(errp, "crp: disable-ticketing is only allowed on unix sockets");
+        return false;
+    }
+    return true;
+}
+
+static bool crp_listen(CrpServer *s, Error **errp)
+{
+    g_autoptr(SocketAddress) sa = socket_parse(s->addr, errp);
+
+    if (!sa) {
+        return false;
+    }
+    if (sa->type == SOCKET_ADDRESS_TYPE_UNIX) {
+        g_autofree char *dir = g_path_get_dirname(sa->u.q_unix.path);
+        g_mkdir_with_parents(dir, 0700);
+        unlink(sa->u.q_unix.path);
+    }
+    s->listener = qio_net_listener_new();
+    qio_net_listener_set_name(s->listener, "crp-listen");
+    if (qio_net_listener_open_sync(s->listener, sa, 1, errp) < 0) {
+        return false;
+    }
+    qio_net_listener_set_client_func(s->listener, crp_accept, s, NULL);
+    return true;
+}
+
+static void crp_init(DisplayState *ds, DisplayOptions *opts)
+{
+    CrpServer *s = &crp_server;
+    QemuConsole *con;
+    Error *err = NULL;
+
+    QTAILQ_INIT(&s->clients);
+    s->heads = g_ptr_array_new();
+    if (!crp_parse_options(s, &opts->u.crp, &err) || !crp_attach_audio(s, &err)) {
+        error_report_err(err);
+        exit(1);
+    }
+    /*
+     * Graphic consoles only. GL-only devices (virtio-gpu-gl) need a GL
+     * display and refuse to start without one, so none reach us here.
+     */
+    for (int i = 0; (con = qemu_console_lookup_by_index(i)); i++) {
+        if (qemu_console_is_graphic(con)) {
+            g_ptr_array_add(s->heads, crp_head_new(s, con));
+        }
+    }
+    if (s->heads->len == 0) {
+        error_report("crp: no graphic console to export");
+        exit(1);
+    }
+    if (!crp_listen(s, &err)) {
+        error_prepend(&err, "crp: cannot listen on %s: ", s->addr);
+        error_report_err(err);
+        exit(1);
+    }
+    s->tick = timer_new_ms(QEMU_CLOCK_REALTIME, crp_tick, s);
+    timer_mod(s->tick, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + 1000);
+    crp_module_register_ops(&crp_ops);
+}
+
+static QemuDisplay qemu_display_crp = {
+    .type = DISPLAY_TYPE_CRP,
+    .init = crp_init,
+};
+
+static void register_crp(void)
+{
+    qemu_display_register(&qemu_display_crp);
+}
+
+type_init(register_crp);
