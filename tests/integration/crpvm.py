@@ -1,0 +1,235 @@
+"""crpvm: run the test guest in the project's QEMU with -display crp.
+
+Used by the integration tests. Everything is real: QEMU built by
+qemu-crp-display/build-qemu, the guest built by tests/guest/build-guest,
+unix sockets, the headless client. The environment comes from the env
+files those builders write (see load_env()).
+"""
+
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "qmp"))
+from qmp import QMPConnection  # noqa: E402
+
+
+def load_env():
+    """Reads qemu-build.env and guest.env; returns a dict, or None if the
+    builders have not run."""
+    cache = os.environ.get("CRP_CACHE", os.path.expanduser("~/.cache/crp"))
+    env = {}
+    for name in ("qemu-build.env", "guest.env"):
+        path = os.path.join(cache, name)
+        if not os.path.exists(path):
+            return None
+        with open(path) as f:
+            lines = f.read().splitlines()
+        for line in lines:
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                key, value = line.split("=", 1)
+                env[key] = " ".join(shlex.split(value))
+    return env
+
+
+class CrpVM:
+    """One QEMU with the test guest, -display crp and -audiodev crp."""
+
+    def __init__(self, workdir, env, mode="shell", display_opts="",
+                 append="", memory=256):
+        self.dir = workdir
+        self.env = env
+        os.makedirs(workdir, exist_ok=True)
+        self.crp_sock = os.path.join(workdir, "crp.sock")
+        self.qmp_sock = os.path.join(workdir, "qmp.sock")
+        self.serial_sock = os.path.join(workdir, "serial.sock")
+        self.serial_log = os.path.join(workdir, "serial.log")
+        args = [env["QEMU"]]
+        for d in env["QEMU_FIRMWARE_DIRS"].split(":"):
+            args += ["-L", d]
+        display = f"crp,addr=unix:{self.crp_sock},audiodev=snd0"
+        if display_opts:
+            display += "," + display_opts
+        args += [
+            "-accel", "tcg", "-m", str(memory), "-nic", "none",
+            "-vga", "std", "-device", "virtio-tablet-pci",
+            "-device", "intel-hda", "-audiodev", "crp,id=snd0",
+            "-device", "hda-duplex,audiodev=snd0",
+            "-kernel", env["GUEST_KERNEL"], "-initrd", env["GUEST_INITRD"],
+            "-append", f"{env['GUEST_APPEND']} crp.mode={mode} {append}".strip(),
+            "-display", display,
+            "-qmp", f"unix:{self.qmp_sock},server=on,wait=off",
+            "-chardev", f"socket,id=ser0,path={self.serial_sock},server=on,"
+                        f"wait=off,logfile={self.serial_log}",
+            "-serial", "chardev:ser0",
+        ]
+        qenv = dict(os.environ, QEMU_MODULE_DIR=env["QEMU_MODULE_DIR"])
+        self.stderr = open(os.path.join(workdir, "qemu.stderr"), "w")
+        self.proc = subprocess.Popen(args, env=qenv, stdout=self.stderr,
+                                     stderr=subprocess.STDOUT)
+        self.qmp = self._connect_qmp()
+        # Connect to the console only once the guest is up: a client on
+        # the socket during early boot stalled the guest's serial output.
+        self.wait_serial(r"CRP-GUEST-READY", timeout=120)
+        self.serial = self._connect_serial()
+        # The log file has everything; drain the socket so it never fills.
+        threading.Thread(target=self._drain_serial, daemon=True).start()
+
+    def _retry(self, fn, what, timeout=30):
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"QEMU exited ({self.proc.returncode}) "
+                                   f"before {what}: {self.stderr_text()}")
+            try:
+                return fn()
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def _connect_qmp(self):
+        return self._retry(lambda: QMPConnection(self.qmp_sock), "QMP")
+
+    def _connect_serial(self):
+        def connect():
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(self.serial_sock)
+            except OSError:
+                s.close()
+                raise
+            return s
+        return self._retry(connect, "the serial console")
+
+    def _drain_serial(self):
+        try:
+            while self.serial.recv(65536):
+                pass
+        except OSError:
+            pass
+
+    def stderr_text(self):
+        self.stderr.flush()
+        with open(self.stderr.name) as f:
+            return f.read()
+
+    def serial_text(self):
+        try:
+            with open(self.serial_log, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def wait_serial(self, pattern, timeout=30, start=0):
+        """Waits for @pattern in the serial log after offset @start;
+        returns the match."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            m = regex.search(self.serial_text(), start)
+            if m:
+                return m
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"QEMU exited: {self.stderr_text()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no /{pattern}/ on the serial console in "
+                                   f"{timeout} s; tail: {self.serial_text()[-500:]!r}")
+            time.sleep(0.1)
+
+    def run(self, command, expect=None, timeout=30):
+        """Runs a shell command on the guest's serial console."""
+        start = len(self.serial_text())
+        self.serial.sendall(command.encode() + b"\n")
+        if expect:
+            return self.wait_serial(expect, timeout, start)
+        return None
+
+    def alive(self):
+        """The guest still answers and QEMU still serves QMP."""
+        token = f"alive-{time.monotonic_ns()}"
+        self.run(f"echo {token}", expect=token, timeout=30)
+        return self.qmp.command("query-crp")["enabled"]
+
+    def set_ticket(self, ticket, **kw):
+        args = {"ticket": ticket, **kw}
+        return self.qmp.command("crp-set-ticket", **args)
+
+    def query(self):
+        return self.qmp.command("query-crp")
+
+    def screendump(self, path):
+        self.qmp.command("screendump", filename=path)
+        return read_ppm(path)
+
+    def stop(self):
+        try:
+            self.qmp.command("quit")
+        except Exception:
+            pass
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        self.serial.close()
+        self.qmp.close()
+        self.stderr.close()
+
+
+def read_ppm(path):
+    """Returns (width, height, RGB bytes) of a binary PPM."""
+    with open(path, "rb") as f:
+        data = f.read()
+    parts = data.split(maxsplit=4)
+    if parts[0] != b"P6" or parts[3] != b"255":
+        raise ValueError(f"{path}: not an 8-bit P6 PPM")
+    return int(parts[1]), int(parts[2]), parts[4]
+
+
+def read_png(path):
+    """Returns (width, height, RGB bytes) of an 8-bit RGB, non-interlaced
+    PNG (what libcrp's crp_png_encode writes)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError(f"{path}: not a PNG")
+    pos, idat, width, height = 8, b"", 0, 0
+    while pos < len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            width = int.from_bytes(body[0:4], "big")
+            height = int.from_bytes(body[4:8], "big")
+            if body[8] != 8 or body[9] != 2 or body[12] != 0:
+                raise ValueError(f"{path}: not 8-bit RGB non-interlaced")
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    raw = zlib.decompress(idat)
+    stride = width * 3
+    rows = []
+    for y in range(height):
+        row = raw[y * (stride + 1):(y + 1) * (stride + 1)]
+        if row[0] != 0:
+            raise ValueError(f"{path}: PNG filter {row[0]} not supported")
+        rows.append(row[1:])
+    return width, height, b"".join(rows)
+
+
+def diff_pixels(a, b):
+    """Number of differing pixels between two (w, h, rgb) images."""
+    if a[:2] != b[:2]:
+        return max(a[0] * a[1], b[0] * b[1])
+    pa, pb = a[2], b[2]
+    return sum(1 for i in range(0, len(pa), 3) if pa[i:i + 3] != pb[i:i + 3])

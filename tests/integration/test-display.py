@@ -1,0 +1,282 @@
+#!/usr/bin/env python3
+"""Integration tests of -display crp / -audiodev crp with real QEMU (TCG),
+the real test guest and the real headless client.
+
+Usage: test-display.py CRP_HEADLESS [unittest args]
+Skips (exit 77) when QEMU or the guest has not been built.
+"""
+
+import json
+import math
+import os
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import wave
+
+from crpvm import CrpVM, diff_pixels, load_env, read_png
+
+HEADLESS = None
+ENV = None
+
+
+def headless(vm, ticket, script, *extra, timeout=90):
+    """Runs crp-headless against @vm; returns (exit code, output, stats)."""
+    stats_path = os.path.join(vm.dir, f"stats-{time.monotonic_ns()}.json")
+    args = [HEADLESS, "--connect", f"unix:{vm.crp_sock}", "--timeout", str(timeout)]
+    args += ["--no-ticket"] if ticket is None else ["--ticket", ticket]
+    args += ["--run", script, "--stats", stats_path, *extra]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout + 30)
+    stats = {}
+    if os.path.exists(stats_path):
+        with open(stats_path) as f:
+            stats = json.load(f)
+    return proc.returncode, proc.stdout + proc.stderr, stats
+
+
+def write_tone(path, freq, seconds, channels=2):
+    with wave.open(path, "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(48000)
+        frames = bytearray()
+        for i in range(int(48000 * seconds)):
+            s = int(8000 * math.sin(2 * math.pi * freq * i / 48000))
+            frames += struct.pack("<h", s) * channels
+        w.writeframes(bytes(frames))
+
+
+class ShellGuest(unittest.TestCase):
+    """The guest's shell on the framebuffer console, lossless encoding."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="crp-it-shell-")
+        cls.vm = CrpVM(cls.tmp.name, ENV, mode="shell", display_opts="lossless=on")
+        # A still screen: no blinking cursor between screenshot and screendump.
+        cls.vm.run("echo 0 > /sys/class/graphics/fbcon/cursor_blink; echo blink-off",
+                   expect="blink-off")
+        cls.tickets = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.vm.stop()
+        cls.tmp.cleanup()
+
+    def ticket(self):
+        ShellGuest.tickets += 1
+        t = f"ticket-{ShellGuest.tickets}-{time.monotonic_ns()}"
+        self.vm.set_ticket(t)
+        return t
+
+    def test_framebuffer_equals_screendump(self):
+        shot = os.path.join(self.vm.dir, "client.png")
+        for attempt in range(3):
+            code, out, _ = headless(self.vm, self.ticket(),
+                                    f"wait-frames 1; sleep 2500; screenshot {shot}; quit")
+            self.assertEqual(code, 0, out)
+            dump = self.vm.screendump(os.path.join(self.vm.dir, "dump.ppm"))
+            client = read_png(shot)
+            differing = diff_pixels(client, dump)
+            if differing == 0:
+                break
+        self.assertEqual(client[:2], dump[:2])
+        self.assertEqual(differing, 0, "client framebuffer differs from screendump")
+
+    def test_typed_text_reaches_the_shell(self):
+        code, out, _ = headless(self.vm, self.ticket(),
+                                "wait-frames 1; type echo crp-typed-$((6*7)) > /tmp/typed\\n;"
+                                " sleep 1500; quit")
+        self.assertEqual(code, 0, out)
+        self.vm.run("cat /tmp/typed", expect=r"crp-typed-42")
+
+    def test_wrong_expired_and_reused_tickets(self):
+        self.vm.set_ticket("the-right-one")
+        code, out, _ = headless(self.vm, "a-wrong-one", "wait-frames 1; quit")
+        self.assertEqual(code, 2, out)
+        self.assertIn("ticket", out)
+
+        self.vm.set_ticket("short-lived", expires=1)
+        time.sleep(2.0)
+        code, out, _ = headless(self.vm, "short-lived", "wait-frames 1; quit")
+        self.assertEqual(code, 2, out)
+
+        reused = self.ticket()
+        code, out, _ = headless(self.vm, reused, "wait-frames 1; quit")
+        self.assertEqual(code, 0, out)
+        code, out, _ = headless(self.vm, reused, "wait-frames 1; quit")
+        self.assertEqual(code, 2, out)
+        self.assertTrue(self.vm.alive())
+
+    def test_garbage_and_stalled_clients_are_dropped(self):
+        result = {}
+
+        def good_client():
+            result["good"] = headless(self.vm, ticket, "wait-frames 1; sleep 12000; "
+                                      "type echo still-here\\n; sleep 1000; quit")
+
+        ticket = self.ticket()
+        worker = threading.Thread(target=good_client)
+        worker.start()
+        time.sleep(3)
+
+        garbage = socket.socket(socket.AF_UNIX)
+        garbage.connect(self.vm.crp_sock)
+        garbage.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + os.urandom(2000))
+        garbage.settimeout(10)
+        received = b""
+        while True:
+            chunk = garbage.recv(4096)
+            if not chunk:
+                break
+            received += chunk
+        garbage.close()
+        # Dropped with a REJECT saying why (u32 length, kind 2, status 1).
+        self.assertGreaterEqual(len(received), 7)
+        self.assertEqual(received[4], 2)
+
+        stalled = socket.socket(socket.AF_UNIX)
+        stalled.connect(self.vm.crp_sock)
+        stalled.settimeout(25)
+        start = time.monotonic()
+        self.assertEqual(stalled.recv(4096), b"")     # closed by the server
+        self.assertLess(time.monotonic() - start, 20)
+        stalled.close()
+
+        worker.join(timeout=120)
+        code, out, stats = result["good"]
+        self.assertEqual(code, 0, out)
+        self.assertGreaterEqual(stats["frames"], 1)
+        self.vm.run("echo done", expect="done")
+        self.assertTrue(self.vm.alive())
+
+    def test_two_clients_at_once(self):
+        shots = [os.path.join(self.vm.dir, f"two-{i}.png") for i in range(2)]
+        results = [None, None]
+
+        def client(i, ticket):
+            results[i] = headless(self.vm, ticket,
+                                  f"wait-frames 1; sleep 3000; screenshot {shots[i]}; quit")
+
+        threads = []
+        for i in range(2):
+            threads.append(threading.Thread(target=client, args=(i, self.ticket())))
+            threads[-1].start()
+            time.sleep(1.0)        # the second ticket replaces the first once used
+        for t in threads:
+            t.join(timeout=120)
+        for code, out, stats in results:
+            self.assertEqual(code, 0, out)
+            self.assertGreaterEqual(stats["frames"], 1)
+        self.assertEqual(diff_pixels(read_png(shots[0]), read_png(shots[1])), 0)
+
+    def test_query_and_events_agree_with_the_client(self):
+        qmp = self.vm.qmp
+        qmp.events.clear()
+        seen = {}
+
+        def sample():
+            time.sleep(4)
+            seen["query"] = self.vm.query()
+
+        ticket = self.ticket()
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        # Typing keeps frames coming while the query runs.
+        code, out, stats = headless(self.vm, ticket,
+                                    "wait-frames 1; sleep 2000; type echo counting\\n; "
+                                    "sleep 4000; close-app")
+        sampler.join()
+        self.assertEqual(code, 0, out)
+
+        clients = seen["query"]["clients"]
+        self.assertEqual(len(clients), 1)
+        info = clients[0]
+        # The server's counts at query time are a prefix of what the
+        # client counted by its end.
+        self.assertGreaterEqual(info["frames-sent"], 1)
+        self.assertLessEqual(info["frames-sent"], stats["frames"])
+        self.assertLessEqual(info["bytes-out"], stats["bytes_in"])
+        self.assertGreater(info["bytes-in"], 0)
+        self.assertGreater(info["rtt-ms"], 0)
+
+        connected = qmp.wait_event("CRP_CONNECTED", timeout=10)
+        self.assertEqual(connected["data"]["id"], info["id"])
+        close = qmp.wait_event("CRP_CLOSE_REQUESTED", timeout=10)
+        self.assertEqual(close["data"]["id"], info["id"])
+        gone = qmp.wait_event("CRP_DISCONNECTED", timeout=10)
+        self.assertEqual(gone["data"]["id"], info["id"])
+        self.assertTrue(gone["data"]["reason"])
+
+
+class DemoGuest(unittest.TestCase):
+    """The guest's demo program: animation, tone, microphone, default
+    (lossy where it pays) encoding."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="crp-it-demo-")
+        cls.vm = CrpVM(cls.tmp.name, ENV, mode="demo")
+        cls.n = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.vm.stop()
+        cls.tmp.cleanup()
+
+    def ticket(self):
+        DemoGuest.n += 1
+        t = f"demo-{DemoGuest.n}"
+        self.vm.set_ticket(t)
+        return t
+
+    def test_key_and_click_reach_the_guest(self):
+        start = len(self.vm.serial_text())
+        code, out, _ = headless(self.vm, self.ticket(),
+                                "wait-frames 2; key 30; click 320 600; "
+                                "wait-change 300 580 40 40 10000; quit")
+        self.assertEqual(code, 0, out)
+        self.vm.wait_serial(r"CRP-KEY code=30 value=1", start=start)
+        m = self.vm.wait_serial(r"CRP-CLICK button=left x=(\d+) y=(\d+)", start=start)
+        self.assertLessEqual(abs(int(m.group(1)) - 320), 2)
+        self.assertLessEqual(abs(int(m.group(2)) - 600), 2)
+
+    def test_guest_tone_arrives(self):
+        wav = os.path.join(self.vm.dir, "tone.wav")
+        code, out, _ = headless(self.vm, self.ticket(),
+                                f"wait-frames 1; record-start {wav}; sleep 2500; "
+                                "expect-audio 440 10; record-stop; quit")
+        self.assertEqual(code, 0, out)
+        with wave.open(wav) as w:
+            self.assertEqual(w.getframerate(), 48000)
+            self.assertGreater(w.getnframes(), 48000)
+
+    def test_microphone_reaches_the_guest(self):
+        tone = os.path.join(self.vm.dir, "mic.wav")
+        write_tone(tone, 1000, 4)
+        start = len(self.vm.serial_text())
+        code, out, _ = headless(self.vm, self.ticket(),
+                                f"wait-frames 1; mic {tone}; quit")
+        self.assertEqual(code, 0, out)
+        m = self.vm.wait_serial(r"CRP-MIC freq=(9[89]\d|10[01]\d) ", start=start)
+        self.assertLessEqual(abs(int(m.group(1)) - 1000), 10)
+
+
+def main():
+    global HEADLESS, ENV
+    HEADLESS = sys.argv.pop(1)
+    ENV = load_env()
+    if ENV is None:
+        print("1..0 # SKIP QEMU or the test guest is not built "
+              "(qemu-crp-display/build-qemu, tests/guest/build-guest)")
+        sys.exit(77)
+    unittest.main(verbosity=2)
+
+
+if __name__ == "__main__":
+    main()
