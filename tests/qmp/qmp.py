@@ -105,7 +105,10 @@ class QMPConnection:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError(f"no {name} event within {timeout} s")
-                ev = self.next_event(left)
+                try:
+                    ev = self.next_event(left)
+                except TimeoutError:
+                    raise TimeoutError(f"no {name} event within {timeout} s")
                 if ev["event"] == name and (match is None or match(ev)):
                     return ev
                 seen.append(ev)

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""The QMP surface of -display crp, through the testers' scripts.
+
+Checks -display help and -audiodev help, query-crp / crp-set-ticket /
+crp-disconnect with crp in use and not in use, their error replies, and
+the crp-qmp command line tool. Real QEMU, no guest needed (it sits in the
+firmware). Skips (exit 77) when QEMU has not been built.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+from crpvm import load_env  # noqa: E402
+from qmp import QMPConnection, QMPError, crp_disconnect, crp_query, crp_set_ticket  # noqa: E402
+
+ENV = None
+CRP_QMP = os.path.join(HERE, "crp-qmp")
+
+
+def qemu_env():
+    return dict(os.environ, QEMU_MODULE_DIR=ENV["QEMU_MODULE_DIR"])
+
+
+def firmware_args():
+    args = []
+    for d in ENV["QEMU_FIRMWARE_DIRS"].split(":"):
+        args += ["-L", d]
+    return args
+
+
+class Qemu:
+    """A QEMU with no guest, just QMP and the given display."""
+
+    def __init__(self, workdir, display):
+        self.qmp_sock = os.path.join(workdir, "qmp.sock")
+        # A second monitor for the command line tool: a QMP socket serves
+        # one client at a time.
+        self.tool_sock = os.path.join(workdir, "qmp-tool.sock")
+        args = [ENV["QEMU"], *firmware_args(), "-accel", "tcg", "-m", "64",
+                "-nic", "none", "-display", display,
+                "-qmp", f"unix:{self.qmp_sock},server=on,wait=off",
+                "-qmp", f"unix:{self.tool_sock},server=on,wait=off"]
+        self.proc = subprocess.Popen(args, env=qemu_env(), stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.qmp = QMPConnection(self.qmp_sock)
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"QEMU did not start: {self.proc.stdout.read()}")
+                time.sleep(0.1)
+
+    def stop(self):
+        self.qmp.command("quit")
+        self.qmp.close()
+        self.assert_clean_exit()
+
+    def assert_clean_exit(self):
+        out, _ = self.proc.communicate(timeout=20)
+        if self.proc.returncode != 0 or "crp" in out:
+            raise AssertionError(f"QEMU exited {self.proc.returncode}: {out}")
+
+
+class Help(unittest.TestCase):
+    def test_help_lists_crp(self):
+        for opt in ("-display", "-audiodev"):
+            out = subprocess.run([ENV["QEMU"], opt, "help"], env=qemu_env(),
+                                 capture_output=True, text=True, timeout=30).stdout
+            self.assertIn("crp", out.split(), f"{opt} help: {out}")
+
+
+class NotInUse(unittest.TestCase):
+    def test_query_and_errors(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            q = Qemu(tmp, "none")
+            self.assertEqual(crp_query(q.qmp), {"enabled": False})
+            with self.assertRaises(QMPError) as err:
+                crp_set_ticket(q.qmp, "t")
+            self.assertIn("not active", err.exception.desc)
+            with self.assertRaises(QMPError):
+                crp_disconnect(q.qmp)
+            q.stop()
+
+
+class InUse(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.addr = f"unix:{cls.tmp.name}/crp.sock"
+        cls.q = Qemu(cls.tmp.name, f"crp,addr={cls.addr},max-clients=2")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.q.stop()
+        cls.tmp.cleanup()
+
+    def test_query(self):
+        info = crp_query(self.q.qmp)
+        self.assertEqual(info, {"enabled": True, "address": self.addr, "clients": []})
+
+    def test_ticket_arguments_checked(self):
+        crp_set_ticket(self.q.qmp, "fine", expires=30)
+        crp_set_ticket(self.q.qmp, "fine", connected="disconnect")
+        for bad in ({"ticket": ""}, {"ticket": "x", "expires": -1},
+                    {"ticket": "x", "connected": "explode"}):
+            with self.assertRaises(QMPError, msg=str(bad)):
+                self.q.qmp.command("crp-set-ticket", **bad)
+
+    def test_disconnect_unknown_client(self):
+        crp_disconnect(self.q.qmp)                      # nobody: fine
+        with self.assertRaises(QMPError) as err:
+            crp_disconnect(self.q.qmp, 424242)
+        self.assertIn("424242", err.exception.desc)
+
+    def test_crp_qmp_tool(self):
+        run = lambda *a: subprocess.run([sys.executable, CRP_QMP, self.q.tool_sock, *a],
+                                        capture_output=True, text=True, timeout=30)
+        out = run("query")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertTrue(json.loads(out.stdout)["enabled"])
+        self.assertEqual(run("set-ticket", "abc", "--expires", "60").returncode, 0)
+        bad = run("disconnect", "99")
+        self.assertEqual(bad.returncode, 1)
+        self.assertIn("99", bad.stderr)
+        waited = run("wait-event", "CRP_CONNECTED", "--timeout", "0.5")
+        self.assertEqual(waited.returncode, 2)
+        self.assertIn("CRP_CONNECTED", waited.stderr)
+
+
+def main():
+    global ENV
+    ENV = load_env()
+    if ENV is None:
+        print("1..0 # SKIP QEMU is not built (qemu-crp-display/build-qemu)")
+        sys.exit(77)
+    unittest.main(verbosity=2)
+
+
+if __name__ == "__main__":
+    main()
