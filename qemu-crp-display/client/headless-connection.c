@@ -355,11 +355,25 @@ static void on_connected(GObject *source, GAsyncResult *result, gpointer data)
         g_socket_set_option(c->socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
     }
     c->state = CONN_HANDSHAKE;
+    hl_connection_set_reading(c, TRUE);
+    hl_log("connected to %s", c->address_text);
+    flush_output(c);            /* the HELLO */
+}
+
+void hl_connection_set_reading(HlConnection *c, gboolean reading)
+{
+    if (!c->socket || c->state == CONN_DONE || reading == !!c->in_source) {
+        return;
+    }
+    if (!reading) {
+        g_source_destroy(c->in_source);
+        g_source_unref(c->in_source);
+        c->in_source = NULL;
+        return;
+    }
     c->in_source = g_socket_create_source(c->socket, G_IO_IN, NULL);
     g_source_set_callback(c->in_source, G_SOURCE_FUNC(on_readable), c, NULL);
     g_source_attach(c->in_source, NULL);
-    hl_log("connected to %s", c->address_text);
-    flush_output(c);            /* the HELLO */
 }
 
 static GSocketConnectable *parse_address(const char *text, gboolean *is_tcp,

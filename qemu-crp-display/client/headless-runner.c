@@ -166,6 +166,7 @@ static gboolean on_timer_done(gpointer data)
 {
     HlRunner *r = data;
     r->timer = 0;
+    hl_connection_set_reading(r->app->conn, TRUE);   /* after a stall */
     complete(r);
     return G_SOURCE_REMOVE;
 }
@@ -346,6 +347,9 @@ static Step start(HlRunner *r, const HlCommand *cmd)
         return wait_for(r, frames_arrived);
     case HL_CMD_WAIT_SURFACE:
         return wait_for(r, have_surface);
+    case HL_CMD_STALL:
+        hl_connection_set_reading(r->app->conn, FALSE);
+        /* fall through */
     case HL_CMD_SLEEP:
         r->timer = g_timeout_add(n[0], on_timer_done, r);
         return STEP_WAIT;

@@ -27,6 +27,7 @@ static const CommandSpec specs[] = {
     { "wait-frames", HL_CMD_WAIT_FRAMES, 1, 1 },
     { "wait-surface", HL_CMD_WAIT_SURFACE, 0, 0 },
     { "sleep", HL_CMD_SLEEP, 1, 1 },
+    { "stall", HL_CMD_STALL, 1, 1 },
     { "screenshot", HL_CMD_SCREENSHOT, 1, 1, TRUE },
     { "key", HL_CMD_KEY, 1, 1 },
     { "keydown", HL_CMD_KEYDOWN, 1, 1 },

@@ -83,6 +83,10 @@ void hl_connection_flush(HlConnection *conn);
 /** Says goodbye (BYE) if the session is up, then ends; ended() follows. */
 void hl_connection_close(HlConnection *conn, const char *reason);
 
+/* Stops (or resumes) reading from the socket: a client that is stuck or
+ * slow, as the server sees it. */
+void hl_connection_set_reading(HlConnection *conn, gboolean reading);
+
 /* ---- headless-audio.c ---------------------------------------------- */
 
 /** The playback audio we received: optional recordings and the samples
@@ -150,6 +154,7 @@ typedef enum {
     HL_CMD_WAIT_FRAMES,     /* n[0] frames */
     HL_CMD_WAIT_SURFACE,
     HL_CMD_SLEEP,           /* n[0] ms */
+    HL_CMD_STALL,           /* n[0] ms without reading the socket */
     HL_CMD_SCREENSHOT,      /* text: path */
     HL_CMD_KEY,             /* n[0] code */
     HL_CMD_KEYDOWN,

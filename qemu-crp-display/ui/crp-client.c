@@ -393,8 +393,9 @@ static gboolean crp_client_io(QIOChannel *ioc, GIOCondition cond,
 
 bool crp_client_wants_frame(CrpClient *c)
 {
-    return c->ready && !c->closed &&
-           c->next_frame_id - c->acked_frame_id <= CRP_FRAME_WINDOW &&
+    uint32_t in_flight = c->next_frame_id - 1 - c->acked_frame_id;
+
+    return c->ready && !c->closed && in_flight < CRP_FRAME_WINDOW &&
            crp_channel_output_pending(c->channel) < CRP_OUTPUT_SOFT_CAP;
 }
 
@@ -517,6 +518,7 @@ CrpClient *crp_client_new(CrpServer *s, CrpHead *h, QIOChannelSocket *sioc)
 
     c->refcount = 1;
     c->server = s;
+    c->next_frame_id = 1;       /* acked_frame_id 0: nothing acknowledged */
     c->head = h;
     c->id = ++s->next_client_id;
     c->connected_since = g_get_real_time() / G_USEC_PER_SEC;

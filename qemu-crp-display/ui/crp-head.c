@@ -248,6 +248,13 @@ static void crp_head_job_done(void *opaque)
 
 void crp_head_client_joined(CrpHead *h, CrpClient *c)
 {
+    /* Nothing is captured while nobody watches: start from the whole
+     * surface rather than trust a framebuffer that may be stale. */
+    if (h->surface) {
+        pixman_region32_union_rect(&h->damage, &h->damage, 0, 0,
+                                   surface_width(h->surface),
+                                   surface_height(h->surface));
+    }
     c->need_surface = true;
     crp_client_send_cursor(c);
     crp_head_wake(h);

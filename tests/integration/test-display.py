@@ -246,6 +246,38 @@ class DemoGuest(unittest.TestCase):
         self.assertLessEqual(abs(int(m.group(1)) - 320), 2)
         self.assertLessEqual(abs(int(m.group(2)) - 600), 2)
 
+    def test_slow_client_gets_fewer_frames_and_never_holds_others(self):
+        results = {}
+
+        def run(name, script):
+            results[name] = headless(self.vm, self.ticket_now[name], script)
+
+        self.ticket_now = {}
+        threads = []
+        for name, script in (("slow", "wait-frames 2; stall 8000; wait-frames 5; quit"),
+                             ("fast", "wait-frames 2; sleep 8000; quit")):
+            self.ticket_now[name] = self.ticket()
+            threads.append(threading.Thread(target=run, args=(name, script)))
+            threads[-1].start()
+            time.sleep(1.5)
+        time.sleep(1.0)
+        before = {c["id"]: c for c in self.vm.query()["clients"]}
+        time.sleep(4.0)
+        after = {c["id"]: c for c in self.vm.query()["clients"]}
+        for t in threads:
+            t.join(timeout=120)
+        for name, (code, out, _) in results.items():
+            self.assertEqual(code, 0, f"{name}: {out}")
+
+        slow_id, fast_id = sorted(before)
+        sent = lambda cid: after[cid]["frames-sent"] - before[cid]["frames-sent"]
+        written = lambda cid: after[cid]["bytes-out"] - before[cid]["bytes-out"]
+        # The stalled client is sent at most a window of frames, and what
+        # QEMU writes to it stays bounded; the other one keeps going.
+        self.assertLessEqual(sent(slow_id), 3)
+        self.assertLess(written(slow_id), 16 * 1024 * 1024)
+        self.assertGreater(sent(fast_id), sent(slow_id) + 3)
+
     def test_guest_tone_arrives(self):
         wav = os.path.join(self.vm.dir, "tone.wav")
         code, out, _ = headless(self.vm, self.ticket(),
