@@ -25,6 +25,8 @@ typedef enum {
     CRP_ERROR_CODEC,
     /** A call made in the wrong state (a bug in the caller). */
     CRP_ERROR_STATE,
+    /** A key file is malformed, unreadable or readable by others. */
+    CRP_ERROR_KEY_FILE,
 } CrpErrorCode;
 
 G_END_DECLS
