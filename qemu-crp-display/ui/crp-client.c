@@ -216,17 +216,18 @@ static void crp_client_resize(CrpClient *c, const CrpResizeMsg *r)
 
 /* ---- protocol ------------------------------------------------------- */
 
-static void crp_client_ready(CrpClient *c)
+static void crp_client_ready(CrpClient *c, uint32_t caps)
 {
     CrpServer *s = c->server;
 
     c->ready = true;
+    c->caps = caps;
     timer_free(c->handshake_timer);
     c->handshake_timer = NULL;
     c->kbd = qkbd_state_init(c->head->dcl.con);
     c->last_progress_us = g_get_monotonic_time();
     qapi_event_send_crp_connected(c->id, c->address);
-    if (s->audio && s->audio->playback_active) {
+    if (s->audio && s->audio->playback_active && (caps & CRP_CAP_AUDIO_OUT)) {
         CrpMessage fmt = {
             .type = CRP_MSG_AUDIO_FORMAT,
             .audio_format = { CRP_AUDIO_CODEC_OPUS, s->audio->channels, 48000 },
@@ -272,13 +273,15 @@ static void crp_client_message(CrpClient *c, const CrpMessage *m)
         }
         break;
     case CRP_MSG_AUDIO_IN:
-        if (s->audio && s->audio->mic_packet) {
+        if ((c->caps & CRP_CAP_AUDIO_IN) && s->audio && s->audio->mic_packet) {
             s->audio->mic_packet(s->audio->audio_opaque, m->audio.packet.data,
                                  m->audio.packet.len);
         }
         break;
     case CRP_MSG_RESIZE_REQUEST:
-        crp_client_resize(c, &m->resize);
+        if (c->caps & CRP_CAP_RESIZE) {
+            crp_client_resize(c, &m->resize);
+        }
         break;
     case CRP_MSG_CLOSE_APP:
         qapi_event_send_crp_close_requested(c->id);
@@ -310,7 +313,7 @@ static bool crp_client_process(CrpClient *c)
             break;
         }
         case CRP_EVENT_READY:
-            crp_client_ready(c);
+            crp_client_ready(c, ev.capabilities);
             break;
         case CRP_EVENT_MESSAGE:
             crp_client_message(c, &ev.message);
@@ -338,7 +341,7 @@ static bool crp_client_read(CrpClient *c)
 {
     g_autofree guint8 *buf = g_malloc(CRP_READ_CHUNK);
 
-    for (;;) {
+    for (int i = 0; i < CRP_READS_PER_WAKEUP; i++) {
         ssize_t n = qio_channel_read(QIO_CHANNEL(c->sioc), (char *)buf,
                                      CRP_READ_CHUNK, NULL);
         if (n == QIO_CHANNEL_ERR_BLOCK) {
@@ -367,6 +370,7 @@ static bool crp_client_read(CrpClient *c)
             return false;
         }
     }
+    return true;
 }
 
 static gboolean crp_client_io(QIOChannel *ioc, GIOCondition cond,
@@ -430,6 +434,9 @@ void crp_client_send_cursor(CrpClient *c)
     g_autofree uint8_t *pixels = NULL;
     CrpMessage shape = { .type = CRP_MSG_CURSOR_SHAPE };
 
+    if (!(c->caps & CRP_CAP_CURSOR)) {
+        return;             /* the client cannot draw it */
+    }
     if (cur && cur->width <= CRP_MAX_CURSOR_DIM && cur->height <= CRP_MAX_CURSOR_DIM) {
         size_t n = (size_t)cur->width * cur->height;
         pixels = g_malloc(n * 4);
@@ -462,7 +469,10 @@ void crp_client_send_audio(CrpClient *c, const uint8_t *packet, size_t len,
         .type = CRP_MSG_AUDIO_OUT,
         .audio = { timestamp_us, { packet, len } },
     };
-    crp_client_send(c, &m);
+
+    if (c->caps & CRP_CAP_AUDIO_OUT) {
+        crp_client_send(c, &m);
+    }
 }
 
 /* Once a second: measure round trips, drop clients that stopped reading. */

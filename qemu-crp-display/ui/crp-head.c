@@ -269,7 +269,7 @@ static void crp_mouse_set(DisplayChangeListener *dcl, int x, int y, bool on)
     h->mouse_y = y;
     h->mouse_on = on;
     QTAILQ_FOREACH(c, &h->server->clients, next) {
-        if (c->head == h && c->ready) {
+        if (c->head == h && c->ready && (c->caps & CRP_CAP_CURSOR)) {
             CrpMessage pos = {
                 .type = CRP_MSG_CURSOR_POS,
                 .cursor_pos = { MAX(x, 0), MAX(y, 0), on },

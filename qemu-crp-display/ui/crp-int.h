@@ -42,6 +42,12 @@ typedef struct CrpClient CrpClient;
 /* Seconds a client gets to finish its handshake, or to make progress. */
 #define CRP_HANDSHAKE_TIMEOUT_S 10
 #define CRP_STALL_TIMEOUT_S 15
+/* Connections still in their handshake, beyond max-clients, before new
+ * ones are turned away at once. */
+#define CRP_MAX_PENDING 8
+/* Socket reads per wakeup, so that a flooding client cannot starve the
+ * main loop (the rest waits for the next wakeup). */
+#define CRP_READS_PER_WAKEUP 8
 
 struct CrpServer {
     /* Options. */
@@ -104,6 +110,7 @@ struct CrpClient {
     CrpChannel *channel;            /* created at the first byte */
     char *offered_ticket;           /* the ticket its channel expects */
     bool ready;                     /* handshake done, frames may flow */
+    uint32_t caps;                  /* CRP_CAP_* agreed in the handshake */
     bool closed;                    /* disconnected; freed at last unref */
     QEMUTimer *handshake_timer;
 

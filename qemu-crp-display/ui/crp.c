@@ -92,8 +92,18 @@ static void crp_accept(QIONetListener *listener, QIOChannelSocket *sioc,
                        gpointer opaque)
 {
     CrpServer *s = opaque;
-    CrpClient *c = crp_client_new(s, g_ptr_array_index(s->heads, 0), sioc);
+    CrpClient *c;
+    unsigned n = 0;
 
+    QTAILQ_FOREACH(c, &s->clients, next) {
+        n++;
+    }
+    if (n >= s->max_clients + CRP_MAX_PENDING) {
+        /* Too many at once: no channel, no timer, just close. */
+        qio_channel_close(QIO_CHANNEL(sioc), NULL);
+        return;
+    }
+    c = crp_client_new(s, g_ptr_array_index(s->heads, 0), sioc);
     QTAILQ_INSERT_TAIL(&s->clients, c, next);
 }
 
@@ -134,7 +144,9 @@ static void crp_playback_format(void *opaque)
     };
 
     QTAILQ_FOREACH(c, &s->clients, next) {
-        crp_client_send(c, &fmt);
+        if (c->caps & CRP_CAP_AUDIO_OUT) {
+            crp_client_send(c, &fmt);
+        }
     }
 }
 
