@@ -76,21 +76,28 @@ static size_t crp_write(HWVoiceOut *hw, void *buf, size_t len)
     return bytes;
 }
 
-static int crp_init_out(HWVoiceOut *hw, struct audsettings *as,
-                        void *drv_opaque)
+/* Both voices: 48 kHz s16 stereo (forced in crp_audio_init), 40 ms buffer. */
+static int crp_init_voice(struct audsettings *as, struct audio_pcm_info *info,
+                          size_t *samples, RateCtl *rate)
 {
-    CrpVoiceOut *vo = (CrpVoiceOut *)hw;
-
     if (as->freq != CRP_AUDIO_RATE || as->fmt != AUDIO_FORMAT_S16 ||
         as->nchannels != CRP_AUDIO_CHANNELS) {
         dolog("crp needs 48000 Hz s16 stereo voices\n");
         return -1;
     }
-    audio_pcm_init_info(&hw->info, as);
-    hw->samples = CRP_AUDIO_RATE * CRP_AUDIO_FRAME_MS / 1000 * 4;
-    vo->audio = drv_opaque;
-    audio_rate_start(&vo->rate);
+    audio_pcm_init_info(info, as);
+    *samples = CRP_AUDIO_RATE * CRP_AUDIO_FRAME_MS / 1000 * 4;
+    audio_rate_start(rate);
     return 0;
+}
+
+static int crp_init_out(HWVoiceOut *hw, struct audsettings *as,
+                        void *drv_opaque)
+{
+    CrpVoiceOut *vo = (CrpVoiceOut *)hw;
+
+    vo->audio = drv_opaque;
+    return crp_init_voice(as, &hw->info, &hw->samples, &vo->rate);
 }
 
 static void crp_fini_out(HWVoiceOut *hw)
@@ -115,16 +122,8 @@ static int crp_init_in(HWVoiceIn *hw, struct audsettings *as, void *drv_opaque)
 {
     CrpVoiceIn *vi = (CrpVoiceIn *)hw;
 
-    if (as->freq != CRP_AUDIO_RATE || as->fmt != AUDIO_FORMAT_S16 ||
-        as->nchannels != CRP_AUDIO_CHANNELS) {
-        dolog("crp needs 48000 Hz s16 stereo voices\n");
-        return -1;
-    }
-    audio_pcm_init_info(&hw->info, as);
-    hw->samples = CRP_AUDIO_RATE * CRP_AUDIO_FRAME_MS / 1000 * 4;
     vi->audio = drv_opaque;
-    audio_rate_start(&vi->rate);
-    return 0;
+    return crp_init_voice(as, &hw->info, &hw->samples, &vi->rate);
 }
 
 static void crp_fini_in(HWVoiceIn *hw)
