@@ -271,7 +271,7 @@ client_write(CrpQmpClient *client, const char *line, gsize len)
     if (!client->write_source && client->socket) {
         client->write_source = attach(client,
                                       g_socket_create_source(client->socket, G_IO_OUT, NULL),
-                                      (GSourceFunc)on_writable, client);
+                                      G_SOURCE_FUNC(on_writable), client);
     }
 }
 
@@ -532,7 +532,7 @@ client_connected(CrpQmpClient *client)
     client->state = STATE_GREETING;
     client->read_source = attach(client,
                                  g_socket_create_source(client->socket, G_IO_IN, NULL),
-                                 (GSourceFunc)on_readable, client);
+                                 G_SOURCE_FUNC(on_readable), client);
 }
 
 static gboolean
@@ -588,7 +588,7 @@ connect_attempt(CrpQmpClient *client)
         client->socket = g_steal_pointer(&socket);
         client->connect_source = attach(client,
                                         g_socket_create_source(client->socket, G_IO_OUT, NULL),
-                                        (GSourceFunc)on_connect_writable, client);
+                                        G_SOURCE_FUNC(on_connect_writable), client);
     } else if (client->config.connect_timeout_ms && connect_error_is_transient(error)) {
         g_clear_error(&client->connect_error);
         client->connect_error = g_steal_pointer(&error);

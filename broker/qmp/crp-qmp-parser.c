@@ -110,13 +110,25 @@ crp_qmp_parser_feed(CrpQmpParser *parser, const void *data, gsize len)
     }
 }
 
-/* json-glib parses recursively: refuse deep nesting before it sees it. */
+/*
+ * json-glib accepts more than JSON: several values on a line (it keeps the
+ * last), JavaScript "var x = ..." statements, single-quoted strings and
+ * comments. QMP is one JSON object per line: check that before json-glib
+ * sees the line. Outside double-quoted strings only JSON's own characters
+ * may appear, so that the nesting counted here is the nesting json-glib
+ * will recurse into: deep nesting is refused before it gets there.
+ */
 static gboolean
-check_depth(const char *s, gsize len, GError **error)
+check_shape(const char *s, gsize len, GError **error)
 {
     gboolean in_string = FALSE, escaped = FALSE;
     guint depth = 0;
 
+    if (len == 0 || s[0] != '{') {
+        g_set_error_literal(error, CRP_QMP_ERROR, CRP_QMP_ERROR_PROTOCOL,
+                            "bad QMP line: not a JSON object");
+        return FALSE;
+    }
     for (gsize i = 0; i < len; i++) {
         char c = s[i];
         if (in_string) {
@@ -136,8 +148,17 @@ check_depth(const char *s, gsize len, GError **error)
                             CRP_QMP_MAX_DEPTH);
                 return FALSE;
             }
-        } else if ((c == '}' || c == ']') && depth > 0) {
-            depth--;
+        } else if (c == '}' || c == ']') {
+            if (depth > 0 && --depth == 0 && i + 1 < len) {
+                /* The line is stripped: anything after the object is more. */
+                g_set_error_literal(error, CRP_QMP_ERROR, CRP_QMP_ERROR_PROTOCOL,
+                                    "bad QMP line: text after the JSON object");
+                return FALSE;
+            }
+        } else if (!g_ascii_isalnum(c) && (c == '\0' || !strchr(" \t\r,:+-.", c))) {
+            g_set_error(error, CRP_QMP_ERROR, CRP_QMP_ERROR_PROTOCOL,
+                        "malformed QMP line: unexpected byte 0x%02x", (guint8)c);
+            return FALSE;
         }
     }
     return TRUE;
@@ -291,7 +312,7 @@ parse_line(CrpQmpParser *parser, const char *line, gsize len,
 {
     g_autoptr(GError) json_error = NULL;
 
-    if (!check_depth(line, len, error)) {
+    if (!check_shape(line, len, error)) {
         return CRP_QMP_MSG_INVALID;
     }
     if (!json_parser_load_from_data(parser->json, line, (gssize)len, &json_error)) {
