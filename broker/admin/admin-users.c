@@ -1,0 +1,265 @@
+/*
+ * admin-users.c: crp-admin user add|list|revoke|rotate.
+ *
+ * Issuing a key writes the user's key file (secret key, the broker's
+ * public key, the broker's address; mode 0600) and stores only the public
+ * key. The store change and the file are one unit: the file is written
+ * inside the store transaction, so a failed write rolls the user back, and
+ * a failed commit removes the file.
+ */
+#include "admin.h"
+
+#include <crp/crp-keyfile.h>
+
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *
+key_state_name(CrpStoreKeyState state)
+{
+    switch (state) {
+    case CRP_STORE_KEY_ACTIVE:
+        return "active";
+    case CRP_STORE_KEY_REVOKED:
+        return "revoked";
+    case CRP_STORE_KEY_ROTATED:
+        return "rotated";
+    }
+    return NULL;
+}
+
+typedef struct {
+    const char *id;
+    const CrpUserKey *key;
+    const char *key_file;
+    gboolean rotate;
+    gboolean written;
+} IssueArgs;
+
+static gboolean
+issue_txn(CrpStore *store, gpointer data, GError **error)
+{
+    IssueArgs *a = data;
+    guint8 public_key[32];
+
+    crp_user_key_public(a->key, public_key);
+    if (!(a->rotate ? crp_store_user_rotate(store, a->id, public_key, error)
+                    : crp_store_user_add(store, a->id, public_key, error))) {
+        return FALSE;
+    }
+    if (!crp_user_key_save(a->key, a->key_file, FALSE, error)) {
+        return FALSE;
+    }
+    a->written = TRUE;
+    return TRUE;
+}
+
+/* Shared by add and rotate: issues a key for @id into @key_file. */
+static int
+issue_key(CrpAdmin *admin, const char *id, const char *key_file_arg,
+          gboolean rotate)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *default_name = NULL;
+    g_autofree char *key_file = NULL;
+    g_autofree char *fingerprint = NULL;
+    g_autoptr(CrpBrokerKey) broker_key = NULL;
+    g_autoptr(CrpUserKey) key = NULL;
+    const CrpBrokerConfig *config;
+    CrpStore *store;
+    guint8 public_key[32];
+    struct stat st;
+
+    if (!crp_store_user_valid_id(id)) {
+        return crp_admin_usage_error(
+            admin, "invalid user id '%s': use 1..%d of [A-Za-z0-9._@-], "
+            "starting with a letter or digit", id, CRP_STORE_USER_ID_MAX);
+    }
+    default_name = g_strconcat(id, ".crpkey", NULL);
+    key_file = g_canonicalize_filename(key_file_arg ? key_file_arg
+                                                    : default_name, NULL);
+    /* Checked up front so that nothing changes in the store; the write
+     * itself is exclusive too. */
+    if (lstat(key_file, &st) == 0) {
+        return crp_admin_fail("%s exists; refusing to overwrite it (remove "
+                              "it or pass --key-file)", key_file);
+    }
+    config = crp_admin_config(admin, &error);
+    if (!config || !(broker_key = crp_admin_broker_key(admin, &error)) ||
+        !(store = crp_admin_store(admin, &error))) {
+        return crp_admin_fail_error(g_steal_pointer(&error));
+    }
+    if (rotate) {
+        g_autoptr(CrpStoreUser) user = crp_store_user_get(store, id, &error);
+        if (!user) {
+            return crp_admin_fail_error(g_steal_pointer(&error));
+        }
+        if (user->revoked_at) {
+            return crp_admin_fail("user %s is revoked; a revoked user gets "
+                                  "no new key", id);
+        }
+    }
+
+    key = crp_user_key_generate(id, broker_key->public_key, config->address);
+    IssueArgs args = { id, key, key_file, rotate, FALSE };
+    if (!crp_store_transaction(store, issue_txn, &args, &error)) {
+        if (args.written) {
+            unlink(key_file);   /* the commit failed: the key is not valid */
+        }
+        return crp_admin_fail_error(g_steal_pointer(&error));
+    }
+    crp_user_key_public(key, public_key);
+    fingerprint = crp_admin_fingerprint(public_key);
+    printf("%s %s: key %s\n", rotate ? "rotated the key of user" : "added user",
+           id, fingerprint);
+    printf("key file: %s (mode 0600)\n", key_file);
+    printf("Give it to the user over a private channel; it logs in to %s.\n",
+           config->address);
+    if (rotate) {
+        printf("The previous key no longer logs in.\n");
+    }
+    return CRP_ADMIN_EXIT_OK;
+}
+
+static const char key_file_help[] =
+    "Write the key file there (default: ./ID.crpkey; never overwritten)";
+
+int
+crp_admin_cmd_user_add(CrpAdmin *admin, int argc, char **argv)
+{
+    g_autofree char *key_file = NULL;
+    const GOptionEntry entries[] = {
+        { "key-file", 'k', 0, G_OPTION_ARG_FILENAME, &key_file, key_file_help,
+          "PATH" },
+        { NULL },
+    };
+    int status;
+
+    if (!crp_admin_parse(admin, entries,
+                         "User ids are 1..64 of [A-Za-z0-9._@-], starting "
+                         "with a letter or digit;\nthey are never reused, "
+                         "even after revocation.",
+                         1, 1, &argc, &argv, &status)) {
+        return status;
+    }
+    return issue_key(admin, argv[1], key_file, FALSE);
+}
+
+int
+crp_admin_cmd_user_rotate(CrpAdmin *admin, int argc, char **argv)
+{
+    g_autofree char *key_file = NULL;
+    const GOptionEntry entries[] = {
+        { "key-file", 'k', 0, G_OPTION_ARG_FILENAME, &key_file, key_file_help,
+          "PATH" },
+        { NULL },
+    };
+    int status;
+
+    if (!crp_admin_parse(admin, entries,
+                         "Issues a new key file; the old key is retired at "
+                         "once (it no longer logs in).",
+                         1, 1, &argc, &argv, &status)) {
+        return status;
+    }
+    return issue_key(admin, argv[1], key_file, TRUE);
+}
+
+int
+crp_admin_cmd_user_list(CrpAdmin *admin, int argc, char **argv)
+{
+    gboolean json = FALSE, csv = FALSE;
+    const GOptionEntry entries[] = {
+        { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
+        { "csv", 0, 0, G_OPTION_ARG_NONE, &csv, "Print CSV", NULL },
+        { NULL },
+    };
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) users = NULL;
+    g_autoptr(CrpAdminTable) table = NULL;
+    CrpAdminFormat format;
+    CrpStore *store;
+    int status;
+
+    if (!crp_admin_parse(admin, entries, NULL, 0, 0, &argc, &argv, &status) ||
+        !crp_admin_format_from_flags(admin, json, csv, &format, &status)) {
+        return status;
+    }
+    if (!(store = crp_admin_store(admin, &error)) ||
+        !(users = crp_store_user_list(store, &error))) {
+        return crp_admin_fail_error(g_steal_pointer(&error));
+    }
+    table = crp_admin_table_new();
+    crp_admin_table_add_column(table, "id", "USER", CRP_ADMIN_COL_TEXT, 0);
+    crp_admin_table_add_column(table, "state", "STATE", CRP_ADMIN_COL_TEXT, 0);
+    crp_admin_table_add_column(table, "created", "CREATED",
+                               CRP_ADMIN_COL_TIME, 0);
+    crp_admin_table_add_column(table, "revoked_at", "REVOKED",
+                               CRP_ADMIN_COL_TIME, 0);
+    crp_admin_table_add_column(table, "key_state", "KEY", CRP_ADMIN_COL_TEXT,
+                               0);
+    crp_admin_table_add_column(table, "key_fingerprint", "FINGERPRINT",
+                               CRP_ADMIN_COL_TEXT, 0);
+    crp_admin_table_add_column(table, "key_created", "KEY CREATED",
+                               CRP_ADMIN_COL_TIME, 0);
+    crp_admin_table_add_column(table, "public_key", "PUBLIC KEY",
+                               CRP_ADMIN_COL_TEXT, CRP_ADMIN_COL_MACHINE);
+    for (guint i = 0; i < users->len; i++) {
+        CrpStoreUser *user = g_ptr_array_index(users, i);
+        g_autofree char *fingerprint = crp_admin_fingerprint(user->public_key);
+        g_autofree char *public_key =
+            crp_broker_key_public_base64(user->public_key);
+
+        crp_admin_table_add_row(table);
+        crp_admin_table_add_text(table, user->id);
+        crp_admin_table_add_text(table, user->revoked_at ? "revoked" : "active");
+        crp_admin_table_add_time(table, user->created);
+        crp_admin_table_add_time(table, user->revoked_at);
+        crp_admin_table_add_text(table, key_state_name(user->key_state));
+        crp_admin_table_add_text(table, fingerprint);
+        crp_admin_table_add_time(table, user->key_created);
+        crp_admin_table_add_text(table, public_key);
+    }
+    crp_admin_table_print(table, format, stdout);
+    return CRP_ADMIN_EXIT_OK;
+}
+
+int
+crp_admin_cmd_user_revoke(CrpAdmin *admin, int argc, char **argv)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CrpStoreUser) user = NULL;
+    g_autoptr(GPtrArray) live = NULL;
+    CrpStore *store;
+    int status;
+
+    if (!crp_admin_parse(admin, NULL,
+                         "The user's key stops logging in; the id stays "
+                         "taken (usage refers to it).",
+                         1, 1, &argc, &argv, &status)) {
+        return status;
+    }
+    const char *id = argv[1];
+    if (!(store = crp_admin_store(admin, &error)) ||
+        !(user = crp_store_user_get(store, id, &error))) {
+        return crp_admin_fail_error(g_steal_pointer(&error));
+    }
+    if (user->revoked_at) {
+        g_autofree char *when = crp_admin_format_time(user->revoked_at);
+        printf("user %s was already revoked (%s)\n", id, when);
+        return CRP_ADMIN_EXIT_OK;
+    }
+    if (!crp_store_user_revoke(store, id, &error) ||
+        !(live = crp_store_session_list(store, id, CRP_STORE_SESSIONS_LIVE,
+                                        &error))) {
+        return crp_admin_fail_error(g_steal_pointer(&error));
+    }
+    printf("revoked user %s\n", id);
+    if (live->len > 0) {
+        printf("%u live session(s) keep running; end them with "
+               "'crp-admin session terminate ID' (see 'crp-admin session "
+               "list --user %s')\n", live->len, id);
+    }
+    return CRP_ADMIN_EXIT_OK;
+}

@@ -1,0 +1,591 @@
+/* crp-broker-config.c: the broker's configuration file (see the header). */
+#include "crp-broker-config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+G_DEFINE_QUARK(crp-broker-config-error-quark, crp_broker_config_error)
+
+/* Larger files are not configuration. */
+#define MAX_CONFIG_FILE (256 * 1024)
+
+typedef enum {
+    T_ADDRESS,      /* char *, crp_broker_address_parse() */
+    T_PATH,         /* char *, absolute after ~ expansion */
+    T_DATABASE,     /* char *, sqlite:/PATH or postgresql://... */
+    T_UINT,         /* guint */
+    T_UINT64,       /* guint64 */
+} KeyType;
+
+typedef struct {
+    const char *group;
+    const char *key;
+    KeyType type;
+    gsize offset;
+    guint64 min, max;
+} KeySpec;
+
+#define OFF(field) G_STRUCT_OFFSET(CrpBrokerConfig, field)
+
+static const KeySpec key_specs[] = {
+    { "broker", "listen", T_ADDRESS, OFF(listen), 0, 0 },
+    { "broker", "address", T_ADDRESS, OFF(address), 0, 0 },
+    { "broker", "state-dir", T_PATH, OFF(state_dir), 0, 0 },
+    { "database", "url", T_DATABASE, OFF(database_url), 0, 0 },
+    { "compute", "vcpus", T_UINT, OFF(vcpus), 1, 65535 },
+    { "compute", "memory-mib", T_UINT64, OFF(memory_mib), 1,
+      G_GUINT64_CONSTANT(1) << 32 },
+    { "storage", "images-dir", T_PATH, OFF(images_dir), 0, 0 },
+    { "storage", "overlays-dir", T_PATH, OFF(overlays_dir), 0, 0 },
+    { "storage", "user-quota-mib", T_UINT64, OFF(user_quota_mib), 0,
+      G_GUINT64_CONSTANT(1) << 40 },
+    { "qemu", "env-file", T_PATH, OFF(qemu_env_file), 0, 0 },
+    { "sessions", "idle-timeout-s", T_UINT, OFF(idle_timeout_s), 0,
+      30 * 86400 },
+    { "sessions", "shutdown-grace-s", T_UINT, OFF(shutdown_grace_s), 0, 3600 },
+    { "sessions", "ticket-lifetime-s", T_UINT, OFF(ticket_lifetime_s), 1,
+      86400 },
+    { "login", "handshake-timeout-s", T_UINT, OFF(handshake_timeout_s), 1,
+      3600 },
+    { "login", "max-failures-per-minute", T_UINT,
+      OFF(max_failures_per_minute), 0, 1000000 },
+};
+
+#define FIELD(config, spec, type) \
+    ((type *)G_STRUCT_MEMBER_P((config), (spec)->offset))
+
+static const KeySpec *
+find_spec(const char *group, const char *key)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(key_specs); i++) {
+        if (g_str_equal(key_specs[i].group, group) &&
+            (!key || g_str_equal(key_specs[i].key, key))) {
+            return &key_specs[i];
+        }
+    }
+    return NULL;
+}
+
+void
+crp_broker_config_free(CrpBrokerConfig *config)
+{
+    if (!config) {
+        return;
+    }
+    g_free(config->path);
+    for (gsize i = 0; i < G_N_ELEMENTS(key_specs); i++) {
+        if (key_specs[i].type != T_UINT && key_specs[i].type != T_UINT64) {
+            g_free(*FIELD(config, &key_specs[i], char *));
+        }
+    }
+    g_free(config);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Addresses */
+
+void
+crp_broker_address_free(CrpBrokerAddress *address)
+{
+    if (!address) {
+        return;
+    }
+    g_free(address->host);
+    g_free(address->path);
+    g_free(address);
+}
+
+static gboolean
+valid_host(const char *host, gboolean bracketed)
+{
+    if (!*host || strlen(host) > 253) {
+        return FALSE;
+    }
+    for (const char *p = host; *p; p++) {
+        if (!(g_ascii_isalnum(*p) || *p == '.' || *p == '-' || *p == '_' ||
+              (bracketed && (*p == ':' || *p == '%')))) {
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+CrpBrokerAddress *
+crp_broker_address_parse(const char *text, GError **error)
+{
+    g_autoptr(CrpBrokerAddress) address = g_new0(CrpBrokerAddress, 1);
+
+    if (g_str_has_prefix(text, "unix:")) {
+        const char *path = text + strlen("unix:");
+        if (!g_path_is_absolute(path)) {
+            g_set_error(error, CRP_BROKER_CONFIG_ERROR,
+                        CRP_BROKER_CONFIG_ERROR_INVALID,
+                        "'%s': unix: needs an absolute path", text);
+            return NULL;
+        }
+        if (strlen(path) >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
+            g_set_error(error, CRP_BROKER_CONFIG_ERROR,
+                        CRP_BROKER_CONFIG_ERROR_INVALID,
+                        "'%s': the socket path is longer than %zu bytes", text,
+                        sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
+            return NULL;
+        }
+        address->kind = CRP_BROKER_ADDRESS_UNIX;
+        address->path = g_strdup(path);
+        return g_steal_pointer(&address);
+    }
+    if (!g_str_has_prefix(text, "tcp:")) {
+        g_set_error(error, CRP_BROKER_CONFIG_ERROR,
+                    CRP_BROKER_CONFIG_ERROR_INVALID,
+                    "'%s' is not tcp:HOST:PORT or unix:/PATH", text);
+        return NULL;
+    }
+    const char *hostport = text + strlen("tcp:");
+    const char *colon = strrchr(hostport, ':');
+    g_autofree char *host = NULL;
+    gboolean bracketed = FALSE;
+    guint64 port = 0;
+
+    if (colon) {
+        host = g_strndup(hostport, colon - hostport);
+        gsize n = strlen(host);
+        if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+            memmove(host, host + 1, n - 2);
+            host[n - 2] = '\0';
+            bracketed = TRUE;
+        }
+    }
+    if (!colon || !valid_host(host, bracketed) ||
+        (!bracketed && strchr(host, ':'))) {
+        g_set_error(error, CRP_BROKER_CONFIG_ERROR,
+                    CRP_BROKER_CONFIG_ERROR_INVALID,
+                    "'%s' is not tcp:HOST:PORT (IPv6 literals in brackets)",
+                    text);
+        return NULL;
+    }
+    if (!g_ascii_string_to_unsigned(colon + 1, 10, 1, 65535, &port, NULL)) {
+        g_set_error(error, CRP_BROKER_CONFIG_ERROR,
+                    CRP_BROKER_CONFIG_ERROR_INVALID,
+                    "'%s': the port must be a number from 1 to 65535", text);
+        return NULL;
+    }
+    address->kind = CRP_BROKER_ADDRESS_TCP;
+    address->host = g_steal_pointer(&host);
+    address->port = (guint16)port;
+    return g_steal_pointer(&address);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Defaults */
+
+/* Half of MemTotal, in MiB; 1024 if it cannot be read. */
+static guint64
+default_memory_mib(void)
+{
+    g_autofree char *text = NULL;
+
+    if (g_file_get_contents("/proc/meminfo", &text, NULL, NULL)) {
+        const char *line = strstr(text, "MemTotal:");
+        if (line) {
+            guint64 kib = g_ascii_strtoull(line + strlen("MemTotal:"), NULL, 10);
+            if (kib >= 2048) {
+                return kib / 1024 / 2;
+            }
+        }
+    }
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0) {
+        return MAX((guint64)pages * (guint64)page / (2 << 20), 1);
+    }
+    return 1024;
+}
+
+static char *
+default_qemu_env_file(void)
+{
+    const char *cache = g_getenv("CRP_CACHE");
+
+    if (cache && g_path_is_absolute(cache)) {
+        return g_build_filename(cache, "qemu-build.env", NULL);
+    }
+    return g_build_filename(g_get_home_dir(), ".cache", "crp",
+                            "qemu-build.env", NULL);
+}
+
+/* The fixed defaults; derived ones come in fill_derived(). */
+static CrpBrokerConfig *
+config_new(void)
+{
+    CrpBrokerConfig *config = g_new0(CrpBrokerConfig, 1);
+
+    config->listen = g_strdup_printf("tcp:0.0.0.0:%d", CRP_BROKER_DEFAULT_PORT);
+    config->state_dir = g_strdup(CRP_BROKER_DEFAULT_STATE_DIR);
+    config->vcpus = CLAMP(g_get_num_processors(), 1, 65535);
+    config->memory_mib = default_memory_mib();
+    config->user_quota_mib = 2048;
+    config->qemu_env_file = default_qemu_env_file();
+    config->idle_timeout_s = 1800;
+    config->shutdown_grace_s = 20;
+    config->ticket_lifetime_s = 120;
+    config->handshake_timeout_s = 10;
+    config->max_failures_per_minute = 10;
+    return config;
+}
+
+/* The address users are told: the listen address, except that a wildcard
+ * host (which no client can connect to) becomes this host's name. */
+static char *
+default_address(const char *listen)
+{
+    g_autoptr(CrpBrokerAddress) address = crp_broker_address_parse(listen, NULL);
+
+    if (!address || address->kind != CRP_BROKER_ADDRESS_TCP ||
+        !(g_str_equal(address->host, "0.0.0.0") ||
+          g_str_equal(address->host, "::"))) {
+        return g_strdup(listen);
+    }
+    return g_strdup_printf("tcp:%s:%u", g_get_host_name(), address->port);
+}
+
+static void
+fill_derived(CrpBrokerConfig *config)
+{
+    if (!config->address) {
+        config->address = default_address(config->listen);
+    }
+    if (!config->database_url) {
+        g_autofree char *db = g_build_filename(config->state_dir, "crp.db", NULL);
+        config->database_url = g_strconcat("sqlite:", db, NULL);
+    }
+    if (!config->images_dir) {
+        config->images_dir = g_build_filename(config->state_dir, "images", NULL);
+    }
+    if (!config->overlays_dir) {
+        config->overlays_dir = g_build_filename(config->state_dir, "overlays",
+                                                NULL);
+    }
+}
+
+CrpBrokerConfig *
+crp_broker_config_new_default(void)
+{
+    CrpBrokerConfig *config = config_new();
+
+    fill_derived(config);
+    return config;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Parsing */
+
+/* "~/x" -> home/x; then absolute and canonical, or NULL. */
+static char *
+parse_path(const char *value)
+{
+    g_autofree char *expanded = NULL;
+
+    if (g_str_equal(value, "~") || g_str_has_prefix(value, "~/")) {
+        expanded = g_strconcat(g_get_home_dir(), value + 1, NULL);
+    } else {
+        expanded = g_strdup(value);
+    }
+    if (!g_path_is_absolute(expanded)) {
+        return NULL;
+    }
+    return g_canonicalize_filename(expanded, "/");
+}
+
+/* Strips a trailing " # comment" and surrounding whitespace, in place. */
+static void
+strip_comment(char *value)
+{
+    for (char *p = value; *p; p++) {
+        if (*p == '#' && p > value && g_ascii_isspace(p[-1])) {
+            *p = '\0';
+            break;
+        }
+    }
+    g_strstrip(value);
+}
+
+static gboolean
+parse_value(CrpBrokerConfig *config, const KeySpec *spec, const char *value,
+            GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    guint64 number = 0;
+
+    switch (spec->type) {
+    case T_ADDRESS: {
+        g_autoptr(CrpBrokerAddress) address =
+            crp_broker_address_parse(value, &local);
+        if (!address) {
+            g_set_error_literal(error, CRP_BROKER_CONFIG_ERROR,
+                                CRP_BROKER_CONFIG_ERROR_INVALID, local->message);
+            return FALSE;
+        }
+        break;
+    }
+    case T_PATH: {
+        char *path = parse_path(value);
+        if (!path) {
+            g_set_error(error, CRP_BROKER_CONFIG_ERROR,
+                        CRP_BROKER_CONFIG_ERROR_INVALID,
+                        "'%s' is not an absolute path", value);
+            return FALSE;
+        }
+        g_free(*FIELD(config, spec, char *));
+        *FIELD(config, spec, char *) = path;
+        return TRUE;
+    }
+    case T_DATABASE:
+        if (g_str_has_prefix(value, "sqlite:")) {
+            g_autofree char *path = parse_path(value + strlen("sqlite:"));
+            if (!path) {
+                g_set_error(error, CRP_BROKER_CONFIG_ERROR,
+                            CRP_BROKER_CONFIG_ERROR_INVALID,
+                            "'%s': sqlite: needs an absolute path", value);
+                return FALSE;
+            }
+            g_free(*FIELD(config, spec, char *));
+            *FIELD(config, spec, char *) = g_strconcat("sqlite:", path, NULL);
+            return TRUE;
+        }
+        if (!g_str_has_prefix(value, "postgresql://") &&
+            !g_str_has_prefix(value, "postgres://")) {
+            g_set_error(error, CRP_BROKER_CONFIG_ERROR,
+                        CRP_BROKER_CONFIG_ERROR_INVALID,
+                        "'%s' is not sqlite:/PATH (or postgresql://...)", value);
+            return FALSE;
+        }
+        break;
+    case T_UINT:
+    case T_UINT64:
+        if (!g_ascii_string_to_unsigned(value, 10, spec->min, spec->max,
+                                        &number, NULL)) {
+            g_set_error(error, CRP_BROKER_CONFIG_ERROR,
+                        CRP_BROKER_CONFIG_ERROR_INVALID,
+                        "'%s' is not a whole number from %" G_GUINT64_FORMAT
+                        " to %" G_GUINT64_FORMAT, value, spec->min, spec->max);
+            return FALSE;
+        }
+        if (spec->type == T_UINT) {
+            *FIELD(config, spec, guint) = (guint)number;
+        } else {
+            *FIELD(config, spec, guint64) = number;
+        }
+        return TRUE;
+    }
+    g_free(*FIELD(config, spec, char *));
+    *FIELD(config, spec, char *) = g_strdup(value);
+    return TRUE;
+}
+
+CrpBrokerConfig *
+crp_broker_config_load_data(const char *data, gsize len, const char *name,
+                            GError **error)
+{
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(CrpBrokerConfig) config = config_new();
+    g_autoptr(GError) local = NULL;
+    g_auto(GStrv) groups = NULL;
+
+    if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, &local)) {
+        g_set_error(error, CRP_BROKER_CONFIG_ERROR,
+                    CRP_BROKER_CONFIG_ERROR_SYNTAX, "%s: %s", name,
+                    local->message);
+        return NULL;
+    }
+    groups = g_key_file_get_groups(kf, NULL);
+    for (char **group = groups; *group; group++) {
+        g_auto(GStrv) keys = NULL;
+
+        if (!find_spec(*group, NULL)) {
+            g_set_error(error, CRP_BROKER_CONFIG_ERROR,
+                        CRP_BROKER_CONFIG_ERROR_UNKNOWN_KEY,
+                        "%s: [%s]: unknown group", name, *group);
+            return NULL;
+        }
+        keys = g_key_file_get_keys(kf, *group, NULL, NULL);
+        for (char **key = keys; key && *key; key++) {
+            const KeySpec *spec = find_spec(*group, *key);
+            g_autofree char *value = NULL;
+
+            if (!spec) {
+                g_set_error(error, CRP_BROKER_CONFIG_ERROR,
+                            CRP_BROKER_CONFIG_ERROR_UNKNOWN_KEY,
+                            "%s: [%s] %s: unknown key", name, *group, *key);
+                return NULL;
+            }
+            value = g_key_file_get_string(kf, *group, *key, &local);
+            if (!value) {
+                g_set_error(error, CRP_BROKER_CONFIG_ERROR,
+                            CRP_BROKER_CONFIG_ERROR_INVALID, "%s: [%s] %s: %s",
+                            name, *group, *key, local->message);
+                return NULL;
+            }
+            strip_comment(value);
+            if (!*value) {
+                g_set_error(error, CRP_BROKER_CONFIG_ERROR,
+                            CRP_BROKER_CONFIG_ERROR_INVALID,
+                            "%s: [%s] %s: empty value (remove the line for "
+                            "the default)", name, *group, *key);
+                return NULL;
+            }
+            if (!parse_value(config, spec, value, &local)) {
+                g_set_error(error, CRP_BROKER_CONFIG_ERROR, local->code,
+                            "%s: [%s] %s: %s", name, *group, *key,
+                            local->message);
+                return NULL;
+            }
+        }
+    }
+    fill_derived(config);
+    config->path = g_strdup(name);
+    return g_steal_pointer(&config);
+}
+
+const char *
+crp_broker_config_find_path(const char *path, gboolean *required)
+{
+    const char *env = g_getenv(CRP_BROKER_CONFIG_ENV);
+
+    if (required) {
+        *required = TRUE;
+    }
+    if (path) {
+        return path;
+    }
+    if (env && *env) {
+        return env;
+    }
+    if (required) {
+        *required = FALSE;
+    }
+    return CRP_BROKER_CONFIG_DEFAULT_PATH;
+}
+
+CrpBrokerConfig *
+crp_broker_config_load(const char *path, GError **error)
+{
+    gboolean required = TRUE;
+    g_autoptr(GError) local = NULL;
+    g_autofree char *data = NULL;
+    gsize len = 0;
+
+    path = crp_broker_config_find_path(path, &required);
+    if (!required && !g_file_test(path, G_FILE_TEST_EXISTS)) {
+        return crp_broker_config_new_default();
+    }
+    if (!g_file_get_contents(path, &data, &len, &local)) {
+        g_set_error(error, CRP_BROKER_CONFIG_ERROR, CRP_BROKER_CONFIG_ERROR_IO,
+                    "%s", local->message);
+        return NULL;
+    }
+    if (len > MAX_CONFIG_FILE) {
+        g_set_error(error, CRP_BROKER_CONFIG_ERROR, CRP_BROKER_CONFIG_ERROR_IO,
+                    "%s: %" G_GSIZE_FORMAT " bytes is too large for a "
+                    "configuration file", path, len);
+        return NULL;
+    }
+    return crp_broker_config_load_data(data, len, path, error);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Output and helpers */
+
+char *
+crp_broker_config_to_string(const CrpBrokerConfig *config)
+{
+    GString *out = g_string_new(NULL);
+    const char *group = NULL;
+
+    g_string_append_printf(out, "# Effective configuration (from %s)\n",
+                           config->path ? config->path : "built-in defaults");
+    for (gsize i = 0; i < G_N_ELEMENTS(key_specs); i++) {
+        const KeySpec *spec = &key_specs[i];
+        g_autofree char *escaped = NULL;
+
+        if (!group || !g_str_equal(group, spec->group)) {
+            group = spec->group;
+            g_string_append_printf(out, "%s[%s]\n", i ? "\n" : "", group);
+        }
+        switch (spec->type) {
+        case T_UINT:
+            g_string_append_printf(out, "%s = %u\n", spec->key,
+                                   *FIELD(config, spec, guint));
+            break;
+        case T_UINT64:
+            g_string_append_printf(out, "%s = %" G_GUINT64_FORMAT "\n",
+                                   spec->key, *FIELD(config, spec, guint64));
+            break;
+        default: {
+            /* Accessed through a const struct: copy the pointer out. */
+            const char *value = *(char *const *)G_STRUCT_MEMBER_P(
+                (gpointer)config, spec->offset);
+            g_string_append_printf(out, "%s = %s\n", spec->key, value);
+            break;
+        }
+        }
+    }
+    return g_string_free(out, FALSE);
+}
+
+char *
+crp_broker_config_broker_key_path(const CrpBrokerConfig *config)
+{
+    return g_build_filename(config->state_dir, "broker.key", NULL);
+}
+
+const char *
+crp_broker_config_sqlite_path(const CrpBrokerConfig *config)
+{
+    if (g_str_has_prefix(config->database_url, "sqlite:")) {
+        return config->database_url + strlen("sqlite:");
+    }
+    return NULL;
+}
+
+GHashTable *
+crp_broker_config_read_qemu_env(const CrpBrokerConfig *config, GError **error)
+{
+    g_autoptr(GHashTable) vars =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+    guint lineno = 0;
+
+    if (!g_file_get_contents(config->qemu_env_file, &text, NULL, error)) {
+        return NULL;
+    }
+    lines = g_strsplit(text, "\n", -1);
+    for (char **line = lines; *line; line++) {
+        char *eq = strchr(*line, '=');
+        g_autofree char *value = NULL;
+
+        lineno++;
+        g_strstrip(*line);
+        if (!**line || **line == '#') {
+            continue;
+        }
+        if (!eq || eq == *line) {
+            g_set_error(error, CRP_BROKER_CONFIG_ERROR,
+                        CRP_BROKER_CONFIG_ERROR_SYNTAX,
+                        "%s:%u: not KEY=VALUE", config->qemu_env_file, lineno);
+            return NULL;
+        }
+        *eq = '\0';
+        value = g_shell_unquote(eq + 1, NULL);
+        if (!value) {
+            g_set_error(error, CRP_BROKER_CONFIG_ERROR,
+                        CRP_BROKER_CONFIG_ERROR_SYNTAX,
+                        "%s:%u: badly quoted value", config->qemu_env_file,
+                        lineno);
+            return NULL;
+        }
+        g_hash_table_replace(vars, g_strdup(*line), g_steal_pointer(&value));
+    }
+    return g_steal_pointer(&vars);
+}

@@ -1,0 +1,177 @@
+/*
+ * crp-broker-config.h: the broker's configuration file.
+ *
+ * One INI file (GKeyFile syntax) read by crp-broker and crp-admin alike;
+ * every key has a default, so an empty file (or none at the default path)
+ * is a working configuration. broker/crp-broker.conf.example documents
+ * every key. The file is found in this order: an explicit path (--config),
+ * $CRP_BROKER_CONFIG, then CRP_BROKER_CONFIG_DEFAULT_PATH. A file named
+ * explicitly or by the environment must exist; the default path may be
+ * missing (defaults apply).
+ *
+ * Syntax notes beyond GKeyFile: whitespace around '=' is ignored, and a '#'
+ * preceded by whitespace starts a comment that runs to the end of the line
+ * (so "vcpus = 2   # two cores" works). Paths must be absolute; a leading
+ * "~/" is the home directory. Unknown groups and keys are errors (a typo
+ * must not silently fall back to a default).
+ *
+ * Errors are in CRP_BROKER_CONFIG_ERROR and read "FILE: [group] key: what
+ * is wrong", e.g. "/etc/crp/crp-broker.conf: [compute] vcpus: 'two' is not
+ * a whole number from 1 to 65535".
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define CRP_BROKER_CONFIG_DEFAULT_PATH "/etc/crp/crp-broker.conf"
+#define CRP_BROKER_CONFIG_ENV "CRP_BROKER_CONFIG"
+#define CRP_BROKER_DEFAULT_STATE_DIR "/var/lib/crp-broker"
+#define CRP_BROKER_DEFAULT_PORT 5930
+
+#define CRP_BROKER_CONFIG_ERROR (crp_broker_config_error_quark())
+GQuark crp_broker_config_error_quark(void);
+
+typedef enum {
+    /** The file cannot be read (missing, permissions). */
+    CRP_BROKER_CONFIG_ERROR_IO,
+    /** Not INI syntax GKeyFile accepts. */
+    CRP_BROKER_CONFIG_ERROR_SYNTAX,
+    /** A group or key this broker does not know. */
+    CRP_BROKER_CONFIG_ERROR_UNKNOWN_KEY,
+    /** A value is malformed or out of range. */
+    CRP_BROKER_CONFIG_ERROR_INVALID,
+} CrpBrokerConfigError;
+
+/**
+ * CrpBrokerConfig:
+ *
+ * The parsed configuration, defaults filled in. Paths are absolute. All
+ * strings are owned by the struct.
+ */
+typedef struct {
+    /* Where it came from: the file read, or NULL for built-in defaults. */
+    char *path;
+
+    /* [broker] */
+    char *listen;               /* tcp:HOST:PORT or unix:/PATH */
+    char *address;              /* what user key files name */
+    char *state_dir;
+
+    /* [database] */
+    char *database_url;         /* sqlite:/PATH or postgresql://... */
+
+    /* [compute]: the budget live sessions draw from. */
+    guint vcpus;
+    guint64 memory_mib;
+
+    /* [storage] */
+    char *images_dir;
+    char *overlays_dir;
+    guint64 user_quota_mib;     /* 0: no quota */
+
+    /* [qemu] */
+    char *qemu_env_file;
+
+    /* [sessions] */
+    guint idle_timeout_s;       /* 0: never */
+    guint shutdown_grace_s;
+    guint ticket_lifetime_s;
+
+    /* [login] */
+    guint handshake_timeout_s;
+    guint max_failures_per_minute; /* per source address; 0: no limit */
+} CrpBrokerConfig;
+
+/** Frees the config; accepts NULL. */
+void crp_broker_config_free(CrpBrokerConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CrpBrokerConfig, crp_broker_config_free)
+
+/**
+ * crp_broker_config_find_path:
+ * @path: (nullable): an explicit path (e.g. from --config).
+ * @required: (out) (optional): TRUE when the file must exist (explicit or
+ *   from the environment), FALSE for the default path.
+ *
+ * Returns: the path to read: @path, $CRP_BROKER_CONFIG, or the default.
+ */
+const char *crp_broker_config_find_path(const char *path, gboolean *required);
+
+/**
+ * crp_broker_config_load:
+ * @path: (nullable): see crp_broker_config_find_path().
+ *
+ * Reads and validates the configuration.
+ *
+ * Returns: (transfer full): the configuration, or NULL with @error set.
+ */
+CrpBrokerConfig *crp_broker_config_load(const char *path, GError **error);
+
+/**
+ * crp_broker_config_load_data:
+ * @name: the file name to use in error messages.
+ *
+ * Parses and validates configuration text.
+ */
+CrpBrokerConfig *crp_broker_config_load_data(const char *data, gsize len,
+                                             const char *name,
+                                             GError **error);
+
+/** The built-in defaults (what an empty file gives). */
+CrpBrokerConfig *crp_broker_config_new_default(void);
+
+/** The effective configuration as a complete INI file, every key set (it
+ *  holds no secrets: the broker key is a separate file). */
+char *crp_broker_config_to_string(const CrpBrokerConfig *config);
+
+/** Where the broker key lives: <state-dir>/broker.key. */
+char *crp_broker_config_broker_key_path(const CrpBrokerConfig *config);
+
+/**
+ * crp_broker_config_sqlite_path:
+ *
+ * Returns: (nullable): the database file for an sqlite: URL, or NULL for
+ * another backend.
+ */
+const char *crp_broker_config_sqlite_path(const CrpBrokerConfig *config);
+
+/* ------------------------------------------------------------------------ */
+/* Addresses (listen, address) */
+
+typedef enum {
+    CRP_BROKER_ADDRESS_TCP,
+    CRP_BROKER_ADDRESS_UNIX,
+} CrpBrokerAddressKind;
+
+typedef struct {
+    CrpBrokerAddressKind kind;
+    char *host;                 /* TCP: name or IP literal, no brackets */
+    guint16 port;               /* TCP */
+    char *path;                 /* UNIX: absolute */
+} CrpBrokerAddress;
+
+void crp_broker_address_free(CrpBrokerAddress *address);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CrpBrokerAddress, crp_broker_address_free)
+
+/**
+ * crp_broker_address_parse:
+ *
+ * Parses "tcp:HOST:PORT" (an IPv6 literal in brackets: "tcp:[::1]:5930")
+ * or "unix:/PATH" (absolute, shorter than a sockaddr_un path). The error
+ * message says what is wrong, without a prefix.
+ */
+CrpBrokerAddress *crp_broker_address_parse(const char *text, GError **error);
+
+/**
+ * crp_broker_config_read_qemu_env:
+ *
+ * Reads the [qemu] env-file (KEY=VALUE lines as written by
+ * qemu-crp-display/build-qemu, values optionally shell-quoted).
+ *
+ * Returns: (transfer full): a table of its variables, or NULL with @error.
+ */
+GHashTable *crp_broker_config_read_qemu_env(const CrpBrokerConfig *config,
+                                            GError **error);
+
+G_END_DECLS
