@@ -168,9 +168,10 @@ static void crp_refresh(DisplayChangeListener *dcl)
     if (h->job->len == 0) {
         return;
     }
-    qemu_mutex_lock(&h->lock);
     h->busy = true;
     h->job_now_us = now_us;
+    qemu_mutex_lock(&h->lock);
+    h->job_queued = true;
     qemu_cond_signal(&h->cond);
     qemu_mutex_unlock(&h->lock);
 }
@@ -203,24 +204,27 @@ static void *crp_head_worker(void *opaque)
 {
     CrpHead *h = opaque;
 
+    /*
+     * One job at a time: the main loop queues the next only after the
+     * bottom half took this one's results (h->busy, main-loop only), so
+     * the worker never has to wait for that itself. (It once did, and
+     * missed a job queued before it woke: every frame stopped.)
+     */
     qemu_mutex_lock(&h->lock);
     for (;;) {
-        while (!h->busy && !h->quit) {
+        while (!h->job_queued && !h->quit) {
             qemu_cond_wait(&h->cond, &h->lock);
         }
         if (h->quit) {
             break;
         }
+        h->job_queued = false;
         qemu_mutex_unlock(&h->lock);
         for (guint i = 0; i < h->job->len; i++) {
             crp_head_encode(h, g_ptr_array_index(h->job, i));
         }
         qemu_bh_schedule(h->done_bh);
         qemu_mutex_lock(&h->lock);
-        /* Wait until the main loop has taken the results. */
-        while (h->busy && !h->quit) {
-            qemu_cond_wait(&h->cond, &h->lock);
-        }
     }
     qemu_mutex_unlock(&h->lock);
     return NULL;
@@ -240,10 +244,7 @@ static void crp_head_job_done(void *opaque)
         crp_client_unref(c);
     }
     g_ptr_array_set_size(h->job, 0);
-    qemu_mutex_lock(&h->lock);
     h->busy = false;
-    qemu_cond_signal(&h->cond);
-    qemu_mutex_unlock(&h->lock);
 }
 
 void crp_head_client_joined(CrpHead *h, CrpClient *c)

@@ -84,7 +84,9 @@ struct CrpHead {
     QemuMutex lock;
     QemuCond cond;
     QEMUBH *done_bh;
-    bool busy;                      /* a job is with the worker */
+    bool busy;                      /* main loop: a job is out, results not back */
+    bool job_queued;                /* under lock: set by the main loop,
+                                       taken by the worker */
     bool quit;
     GPtrArray *job;                 /* CrpClient * being encoded (refs) */
     int64_t job_now_us;

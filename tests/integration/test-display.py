@@ -278,6 +278,14 @@ class DemoGuest(unittest.TestCase):
         self.assertLess(written(slow_id), 16 * 1024 * 1024)
         self.assertGreater(sent(fast_id), sent(slow_id) + 3)
 
+    def test_frames_keep_flowing(self):
+        # The encoder hand-off once lost a job queued before the worker
+        # woke, and every frame stopped within seconds of animation.
+        code, out, stats = headless(self.vm, self.ticket(), "wait-frames 120; quit",
+                                    timeout=60)
+        self.assertEqual(code, 0, out)
+        self.assertGreaterEqual(stats["frames"], 120)
+
     def test_guest_tone_arrives(self):
         wav = os.path.join(self.vm.dir, "tone.wav")
         code, out, _ = headless(self.vm, self.ticket(),
