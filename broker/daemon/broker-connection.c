@@ -1,0 +1,477 @@
+/*
+ * broker-connection.c: one client connection of crp-broker.
+ *
+ * The socket side of a sans-I/O CrpChannel (broker kind, server role): one
+ * async read at a time feeds crp_channel_receive(), events are handled as
+ * they come out, output is copied and written with one async write at a
+ * time. Closing is orderly: the farewell (BYE, or REJECT during the
+ * handshake) is written, the write side is shut down, and input is drained
+ * until the peer hangs up (or a short grace period ends), so that the peer
+ * reads the farewell instead of a reset.
+ */
+#include "broker.h"
+
+#include <string.h>
+#include "crp/crp-error.h"
+
+/* How long a closing connection waits for the peer to hang up. */
+#define BROKER_CLOSE_GRACE_MS 2000
+/* Replies waiting to be written beyond which the connection stops reading
+ * requests (a client that sends without reading cannot grow them). */
+#define BROKER_MAX_BACKLOG (1024 * 1024)
+
+struct _BrokerConnection {
+    BrokerServer *server;
+    guint id;
+    GSocketConnection *conn;
+    CrpChannel *ch;
+    char *peer;                 /* "unix", or the client's IP */
+    char *user;                 /* set at login */
+    GCancellable *cancel;
+    guint8 rbuf[16384];
+    GBytes *wbuf;               /* the write in flight */
+    gboolean reading, writing;
+    gboolean ready;             /* handshake completed */
+    gboolean closing;           /* farewell queued; draining */
+    gboolean shut_wr, eof, done;
+    guint timer;                /* handshake timeout, then close grace */
+};
+
+static void start_read(BrokerConnection *c);
+
+/* The protocol's name of a status code, for the log (section 6). */
+const char *
+broker_status_name(guint16 status)
+{
+    static const char *const names[] = {
+        "OK", "BAD_REQUEST", "VERSION_UNSUPPORTED", "AUTH_FAILED",
+        "UNKNOWN_KEY", "KEY_REVOKED", "RATE_LIMITED", "NO_SUCH_APP",
+        "NOT_SUBSCRIBED", "NO_CAPACITY", "QUOTA_EXCEEDED", "NO_SUCH_SESSION",
+        "SESSION_ENDED", "INTERNAL", "TIMEOUT", "SHUTDOWN", "REPLACED",
+    };
+    return status < G_N_ELEMENTS(names) ? names[status] : "UNKNOWN";
+}
+static void start_write(BrokerConnection *c);
+
+const char *
+broker_connection_user(BrokerConnection *c)
+{
+    return c->user;
+}
+
+const char *
+broker_connection_peer(BrokerConnection *c)
+{
+    return c->peer;
+}
+
+BrokerServer *
+broker_connection_server(BrokerConnection *c)
+{
+    return c->server;
+}
+
+void
+broker_connection_free(BrokerConnection *c)
+{
+    g_clear_handle_id(&c->timer, g_source_remove);
+    g_clear_pointer(&c->ch, crp_channel_free);
+    g_clear_object(&c->conn);
+    g_clear_object(&c->cancel);
+    g_clear_pointer(&c->wbuf, g_bytes_unref);
+    g_free(c->peer);
+    g_free(c->user);
+    g_free(c);
+}
+
+/* Frees @c once no async operation refers to it any more. */
+static void
+maybe_free(BrokerConnection *c)
+{
+    if (c->done && !c->reading && !c->writing) {
+        broker_connection_free(c);
+    }
+}
+
+/* The end: closes the socket and leaves the server's list. */
+static void
+finish(BrokerConnection *c)
+{
+    if (c->done) {
+        return;
+    }
+    c->done = TRUE;
+    g_clear_handle_id(&c->timer, g_source_remove);
+    g_cancellable_cancel(c->cancel);
+    g_io_stream_close(G_IO_STREAM(c->conn), NULL, NULL);
+    g_info("event=disconnect conn=%u peer=%s user=%s", c->id, c->peer,
+           c->user ? c->user : "-");
+    broker_server_connection_done(c->server, c);
+    maybe_free(c);
+}
+
+static gboolean
+on_close_grace(gpointer data)
+{
+    BrokerConnection *c = data;
+
+    c->timer = 0;
+    finish(c);
+    return G_SOURCE_REMOVE;
+}
+
+/* The channel has queued its farewell (or failed): write it, then drain. */
+static void
+begin_closing(BrokerConnection *c)
+{
+    if (c->closing) {
+        return;
+    }
+    c->closing = TRUE;
+    g_clear_handle_id(&c->timer, g_source_remove);
+    c->timer = g_timeout_add(BROKER_CLOSE_GRACE_MS, on_close_grace, c);
+    start_write(c);
+}
+
+void
+broker_connection_close(BrokerConnection *c, guint16 status,
+                        const char *reason)
+{
+    if (c->closing || c->done) {
+        return;
+    }
+    crp_channel_close(c->ch, status, reason);
+    begin_closing(c);
+}
+
+void
+broker_connection_send(BrokerConnection *c, const CrpMessage *msg)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (c->closing || c->done) {
+        return;
+    }
+    if (!crp_channel_send(c->ch, msg, &error)) {
+        g_warning("event=send-failed conn=%u user=%s error=\"%s\"", c->id,
+                  c->user ? c->user : "-", error->message);
+        broker_connection_close(c, CRP_STATUS_INTERNAL,
+                                "the broker could not encode a reply");
+    }
+}
+
+void
+broker_connection_send_error(BrokerConnection *c, guint32 request_id,
+                             guint16 code, const char *message)
+{
+    CrpMessage msg = {
+        .type = CRP_MSG_ERROR,
+        .error = { .request_id = request_id, .code = code,
+                   .message = crp_str(message) },
+    };
+    broker_connection_send(c, &msg);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writing */
+
+static void
+on_written(GObject *source, GAsyncResult *res, gpointer data)
+{
+    BrokerConnection *c = data;
+    g_autoptr(GError) error = NULL;
+
+    c->writing = FALSE;
+    g_clear_pointer(&c->wbuf, g_bytes_unref);
+    if (!g_output_stream_write_all_finish(G_OUTPUT_STREAM(source), res, NULL,
+                                          &error)) {
+        if (!c->done) {
+            g_info("event=write-failed conn=%u peer=%s error=\"%s\"", c->id,
+                   c->peer, error->message);
+            finish(c);
+        }
+        maybe_free(c);
+        return;
+    }
+    if (c->done) {
+        maybe_free(c);
+        return;
+    }
+    start_write(c);
+    start_read(c);          /* if it waited for the backlog to shrink */
+}
+
+static void
+start_write(BrokerConnection *c)
+{
+    gsize len;
+    const guint8 *data;
+
+    if (c->writing || c->done) {
+        return;
+    }
+    data = crp_channel_peek_output(c->ch, &len);
+    if (len == 0) {
+        if (c->closing) {
+            if (!c->shut_wr) {
+                c->shut_wr = TRUE;
+                g_socket_shutdown(g_socket_connection_get_socket(c->conn),
+                                  FALSE, TRUE, NULL);
+            }
+            if (c->eof) {
+                finish(c);
+            }
+        }
+        return;
+    }
+    /* A copy: the channel's buffer may move while the write is in flight. */
+    c->wbuf = g_bytes_new(data, len);
+    crp_channel_consume_output(c->ch, len);
+    c->writing = TRUE;
+    g_output_stream_write_all_async(
+        g_io_stream_get_output_stream(G_IO_STREAM(c->conn)),
+        g_bytes_get_data(c->wbuf, NULL), len, G_PRIORITY_DEFAULT, c->cancel,
+        on_written, c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Login */
+
+static void
+authorize(BrokerConnection *c, const CrpEvent *ev)
+{
+    BrokerServer *server = c->server;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *user = NULL;
+    CrpStoreLogin result;
+    guint16 status;
+    const char *message;
+
+    if (!crp_store_user_get_by_key(server->store, ev->peer_static_public,
+                                   &result, &user, &error)) {
+        g_warning("event=login-error conn=%u peer=%s error=\"%s\"", c->id,
+                  c->peer, error->message);
+        crp_channel_authorize(c->ch, CRP_STATUS_INTERNAL,
+                              "the broker cannot check keys right now; "
+                              "try again later", NULL);
+        begin_closing(c);
+        return;
+    }
+    switch (result) {
+    case CRP_STORE_LOGIN_OK:
+        if (!crp_channel_authorize(c->ch, CRP_STATUS_OK, NULL, &error)) {
+            g_warning("event=login-error conn=%u peer=%s error=\"%s\"", c->id,
+                      c->peer, error->message);
+            finish(c);
+            return;
+        }
+        c->user = g_steal_pointer(&user);
+        g_message("event=login conn=%u user=%s peer=%s software=\"%s\"",
+                  c->id, c->user, c->peer, ev->peer_software);
+        return;
+    case CRP_STORE_LOGIN_KEY_REVOKED:
+        status = CRP_STATUS_KEY_REVOKED;
+        message = "this key was revoked or replaced by a newer one; "
+                  "ask your administrator for a new key file";
+        break;
+    case CRP_STORE_LOGIN_UNKNOWN_KEY:
+    default:
+        status = CRP_STATUS_UNKNOWN_KEY;
+        message = "this broker does not know this key";
+        break;
+    }
+    g_message("event=login-refused conn=%u user=%s peer=%s status=%s",
+              c->id, user ? user : "-", c->peer, broker_status_name(status));
+    broker_server_record_failure(server, c->peer);
+    crp_channel_authorize(c->ch, status, message, NULL);
+    begin_closing(c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading */
+
+static void
+process_events(BrokerConnection *c)
+{
+    CrpEvent ev;
+
+    while (!c->closing && !c->done) {
+        g_autoptr(GError) error = NULL;
+        CrpEventType t = crp_channel_next_event(c->ch, &ev, &error);
+
+        switch (t) {
+        case CRP_EVENT_NONE:
+            goto out;
+        case CRP_EVENT_AUTHORIZE:
+            authorize(c, &ev);
+            break;
+        case CRP_EVENT_READY:
+            c->ready = TRUE;
+            g_clear_handle_id(&c->timer, g_source_remove);
+            break;
+        case CRP_EVENT_MESSAGE:
+            if (ev.message.type == CRP_MSG_BYE) {
+                g_info("event=bye conn=%u user=%s code=%s", c->id,
+                       c->user ? c->user : "-",
+                       broker_status_name(ev.message.bye.code));
+            } else {
+                broker_handle_request(c, &ev.message);
+            }
+            break;
+        case CRP_EVENT_CLOSED:
+            crp_channel_close(c->ch, CRP_STATUS_OK, "goodbye");
+            begin_closing(c);
+            break;
+        case CRP_EVENT_ERROR:
+        default:
+            g_message("event=%s conn=%u peer=%s user=%s error=\"%s\"",
+                      c->ready ? "protocol-error" : "handshake-failed",
+                      c->id, c->peer, c->user ? c->user : "-",
+                      error ? error->message : "?");
+            if (!c->ready) {
+                broker_server_record_failure(c->server, c->peer);
+            }
+            begin_closing(c);      /* the farewell is queued */
+            break;
+        }
+    }
+out:
+    if (!c->done) {
+        crp_channel_flush(c->ch);
+        start_write(c);
+    }
+}
+
+static void
+on_read(GObject *source, GAsyncResult *res, gpointer data)
+{
+    BrokerConnection *c = data;
+    g_autoptr(GError) error = NULL;
+    gssize n;
+
+    c->reading = FALSE;
+    n = g_input_stream_read_finish(G_INPUT_STREAM(source), res, &error);
+    if (c->done) {
+        maybe_free(c);
+        return;
+    }
+    if (n < 0) {
+        g_info("event=read-failed conn=%u peer=%s error=\"%s\"", c->id,
+               c->peer, error->message);
+        finish(c);
+        return;
+    }
+    if (n == 0) {
+        c->eof = TRUE;
+        if (!c->closing && !c->ready) {
+            g_info("event=hangup-in-handshake conn=%u peer=%s", c->id,
+                   c->peer);
+        }
+        /* Nothing more can come in: whatever is still queued goes out,
+         * then the connection ends. */
+        if (!c->writing && crp_channel_output_pending(c->ch) == 0) {
+            finish(c);
+        } else {
+            c->closing = TRUE;     /* finish when the last write completes */
+            if (!c->timer) {
+                c->timer = g_timeout_add(BROKER_CLOSE_GRACE_MS,
+                                         on_close_grace, c);
+            }
+            start_write(c);
+        }
+        return;
+    }
+    if (!c->closing) {
+        crp_channel_receive(c->ch, c->rbuf, n);
+        process_events(c);
+    }
+    if (!c->done) {
+        start_read(c);
+    }
+}
+
+static void
+start_read(BrokerConnection *c)
+{
+    if (c->reading || c->done || c->eof) {
+        return;
+    }
+    if (!c->closing && c->writing &&
+        crp_channel_output_pending(c->ch) > BROKER_MAX_BACKLOG) {
+        return;             /* on_written() reads again */
+    }
+    c->reading = TRUE;
+    g_input_stream_read_async(
+        g_io_stream_get_input_stream(G_IO_STREAM(c->conn)), c->rbuf,
+        sizeof c->rbuf, G_PRIORITY_DEFAULT, c->cancel, on_read, c);
+}
+
+static gboolean
+on_handshake_timeout(gpointer data)
+{
+    BrokerConnection *c = data;
+
+    c->timer = 0;
+    g_message("event=handshake-timeout conn=%u peer=%s", c->id, c->peer);
+    broker_connection_close(c, CRP_STATUS_TIMEOUT,
+                            "the handshake took too long");
+    return G_SOURCE_REMOVE;
+}
+
+static char *
+peer_name(GSocketConnection *conn)
+{
+    g_autoptr(GSocketAddress) addr =
+        g_socket_connection_get_remote_address(conn, NULL);
+
+    if (addr && G_IS_INET_SOCKET_ADDRESS(addr)) {
+        GInetAddress *ip =
+            g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(addr));
+        return g_inet_address_to_string(ip);
+    }
+    /* Unix sockets: one bucket for every local client. */
+    return g_strdup("unix");
+}
+
+BrokerConnection *
+broker_connection_new(BrokerServer *server, GSocketConnection *conn)
+{
+    BrokerConnection *c = g_new0(BrokerConnection, 1);
+    g_autoptr(GError) error = NULL;
+    CrpChannelConfig cfg = {
+        .kind = CRP_CHANNEL_BROKER,
+        .role = CRP_ROLE_SERVER,
+        .static_secret = server->key->secret_key,
+        .software = "crp-broker " CRP_VERSION,
+    };
+
+    c->server = server;
+    c->id = ++server->next_conn_id;
+    c->conn = g_object_ref(conn);
+    c->cancel = g_cancellable_new();
+    c->peer = peer_name(conn);
+    c->ch = crp_channel_new(&cfg, &error);
+    if (!c->ch) {
+        /* Only an incomplete config fails; the key is always there. */
+        g_critical("event=channel-failed error=\"%s\"", error->message);
+        g_io_stream_close(G_IO_STREAM(conn), NULL, NULL);
+        c->done = TRUE;
+        broker_connection_free(c);
+        return NULL;
+    }
+    g_info("event=connect conn=%u peer=%s", c->id, c->peer);
+
+    if (broker_server_rate_limited(server, c->peer)) {
+        /* No crypto for this peer: a REJECT straight away. */
+        g_message("event=rate-limited conn=%u peer=%s", c->id, c->peer);
+        crp_channel_close(c->ch, CRP_STATUS_RATE_LIMITED,
+                          "too many failed logins from this address; "
+                          "try again in a minute");
+        begin_closing(c);
+    } else {
+        c->timer = g_timeout_add_seconds(
+            server->config->handshake_timeout_s, on_handshake_timeout, c);
+    }
+    start_read(c);
+    return c;
+}

@@ -1,0 +1,279 @@
+/*
+ * crp-broker-test-client: a minimal broker client on libcrp, for
+ * test-crp-broker.py.
+ *
+ *     crp-broker-test-client KEY_FILE ADDRESS [COMMAND...]
+ *
+ * Loads the user key file (crp_user_key_load), connects to ADDRESS
+ * (unix:/PATH or tcp:HOST:PORT; the key file's own address names the
+ * production broker, not the test one), logs in over a broker channel and
+ * runs the commands in order, printing one line per reply:
+ *
+ *     catalog | my-apps | sessions | subscribe:APP | unsubscribe:APP |
+ *     launch:APP | close:SESSION | attach:SESSION    a request, its reply
+ *     wait                                  waits for the broker's BYE
+ *
+ * Output (stdout): "ready", then per reply "OK id=N",
+ * "ERROR id=N code=N message=TEXT", "APP_LIST id=N count=N" followed by
+ * "app NAME flags=N vcpus=N memory=N title=TEXT" lines, "SESSIONS id=N
+ * count=N" followed by "session ID app=APP state=N"; "BYE code=N
+ * reason=TEXT" when the broker says goodbye. Failures print
+ * "failed code=NAME: MESSAGE" (code: the CrpError name) and exit 1.
+ */
+#include <gio/gio.h>
+#include <gio/gunixsocketaddress.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "crp/crp-channel.h"
+#include "crp/crp-error.h"
+#include "crp/crp-keyfile.h"
+#include "crp-broker-config.h"
+
+static const char *
+error_name(const GError *error)
+{
+    if (error->domain != CRP_ERROR) {
+        return "IO";
+    }
+    switch (error->code) {
+    case CRP_ERROR_PROTOCOL: return "PROTOCOL";
+    case CRP_ERROR_TOO_LARGE: return "TOO_LARGE";
+    case CRP_ERROR_AUTH: return "AUTH";
+    case CRP_ERROR_VERSION: return "VERSION";
+    case CRP_ERROR_REJECTED: return "REJECTED";
+    case CRP_ERROR_CLOSED: return "CLOSED";
+    default: return "OTHER";
+    }
+}
+
+static int
+fail(const GError *error)
+{
+    printf("failed code=%s: %s\n", error_name(error), error->message);
+    return 1;
+}
+
+typedef struct {
+    GSocketConnection *conn;
+    CrpChannel *ch;
+} Client;
+
+static gboolean
+flush_out(Client *c, GError **error)
+{
+    gsize len;
+    const guint8 *data = crp_channel_peek_output(c->ch, &len);
+    gsize written = 0;
+
+    if (len == 0) {
+        return TRUE;
+    }
+    /* A broker that already closed is not an error here: its farewell is
+     * still to be read. */
+    g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(c->conn)),
+                              data, len, &written, NULL, NULL);
+    crp_channel_consume_output(c->ch, len);
+    return TRUE;
+}
+
+/* Reads until the next event other than NONE. */
+static CrpEventType
+next_event(Client *c, CrpEvent *ev, GError **error)
+{
+    guint8 buf[16384];
+
+    for (;;) {
+        CrpEventType t = crp_channel_next_event(c->ch, ev, error);
+        if (t != CRP_EVENT_NONE) {
+            return t;
+        }
+        gssize n = g_input_stream_read(
+            g_io_stream_get_input_stream(G_IO_STREAM(c->conn)), buf,
+            sizeof buf, NULL, error);
+        if (n < 0) {
+            return CRP_EVENT_ERROR;
+        }
+        if (n == 0) {
+            g_set_error_literal(error, CRP_ERROR, CRP_ERROR_CLOSED,
+                                "the broker hung up");
+            return CRP_EVENT_ERROR;
+        }
+        crp_channel_receive(c->ch, buf, n);
+    }
+}
+
+static void
+print_reply(const CrpMessage *m)
+{
+    CrpListIter it;
+
+    switch (m->type) {
+    case CRP_MSG_OK:
+        printf("OK id=%u\n", m->ok_request_id);
+        break;
+    case CRP_MSG_ERROR:
+        printf("ERROR id=%u code=%u message=%.*s\n", m->error.request_id,
+               m->error.code, (int)m->error.message.len, m->error.message.ptr);
+        break;
+    case CRP_MSG_APP_LIST: {
+        CrpAppInfo app;
+        printf("APP_LIST id=%u count=%u\n", m->list.request_id, m->list.count);
+        crp_list_iter_init(&it, &m->list);
+        while (crp_list_iter_next_app(&it, &app)) {
+            printf("app %.*s flags=%u vcpus=%u memory=%u title=%.*s\n",
+                   (int)app.name.len, app.name.ptr, app.flags, app.vcpus,
+                   app.memory_mib, (int)app.title.len, app.title.ptr);
+        }
+        break;
+    }
+    case CRP_MSG_SESSIONS: {
+        CrpSessionInfo s;
+        printf("SESSIONS id=%u count=%u\n", m->list.request_id, m->list.count);
+        crp_list_iter_init(&it, &m->list);
+        while (crp_list_iter_next_session(&it, &s)) {
+            printf("session %.*s app=%.*s state=%u\n", (int)s.session_id.len,
+                   s.session_id.ptr, (int)s.app.len, s.app.ptr, s.state);
+        }
+        break;
+    }
+    case CRP_MSG_BYE:
+        printf("BYE code=%u reason=%.*s\n", m->bye.code,
+               (int)m->bye.reason.len, m->bye.reason.ptr);
+        break;
+    default:
+        printf("message type=%u\n", m->type);
+        break;
+    }
+}
+
+static const struct {
+    const char *name;
+    guint8 type;
+    gboolean has_arg;
+} commands[] = {
+    { "catalog", CRP_MSG_CATALOG_LIST, FALSE },
+    { "my-apps", CRP_MSG_MY_APPS, FALSE },
+    { "sessions", CRP_MSG_SESSION_LIST, FALSE },
+    { "subscribe", CRP_MSG_SUBSCRIBE, TRUE },
+    { "unsubscribe", CRP_MSG_UNSUBSCRIBE, TRUE },
+    { "launch", CRP_MSG_LAUNCH, TRUE },
+    { "close", CRP_MSG_SESSION_CLOSE, TRUE },
+    { "attach", CRP_MSG_ATTACH, TRUE },
+};
+
+int
+main(int argc, char **argv)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CrpUserKey) key = NULL;
+    g_autoptr(CrpBrokerAddress) address = NULL;
+    g_autoptr(GSocketAddress) sockaddr = NULL;
+    g_autoptr(GSocketClient) sc = g_socket_client_new();
+    Client c = { 0 };
+    CrpEvent ev;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s KEY_FILE ADDRESS [COMMAND...]\n", argv[0]);
+        return 2;
+    }
+    key = crp_user_key_load(argv[1], &error);
+    if (!key) {
+        return fail(error);
+    }
+    address = crp_broker_address_parse(argv[2], &error);
+    if (!address) {
+        return fail(error);
+    }
+    if (address->kind == CRP_BROKER_ADDRESS_UNIX) {
+        sockaddr = g_unix_socket_address_new(address->path);
+    } else {
+        g_autoptr(GInetAddress) ip = g_inet_address_new_from_string(address->host);
+        if (!ip) {
+            fprintf(stderr, "tcp needs an IP literal here\n");
+            return 2;
+        }
+        sockaddr = g_inet_socket_address_new(ip, address->port);
+    }
+    c.conn = g_socket_client_connect(sc, G_SOCKET_CONNECTABLE(sockaddr), NULL,
+                                     &error);
+    if (!c.conn) {
+        return fail(error);
+    }
+
+    CrpChannelConfig cfg = {
+        .kind = CRP_CHANNEL_BROKER,
+        .role = CRP_ROLE_CLIENT,
+        .static_secret = key->secret_key,
+        .remote_static_public = key->broker_public_key,
+        .software = "crp-broker-test-client",
+    };
+    c.ch = crp_channel_new(&cfg, &error);
+    if (!c.ch || !crp_channel_start(c.ch, &error)) {
+        return fail(error);
+    }
+    flush_out(&c, NULL);
+    if (next_event(&c, &ev, &error) != CRP_EVENT_READY) {
+        return fail(error);
+    }
+    printf("ready software=%s\n", ev.peer_software);
+
+    for (int i = 3; i < argc; i++) {
+        const char *cmd = argv[i];
+        gboolean known = FALSE;
+
+        if (g_str_equal(cmd, "wait")) {
+            for (;;) {
+                CrpEventType t = next_event(&c, &ev, &error);
+                if (t == CRP_EVENT_MESSAGE) {
+                    print_reply(&ev.message);
+                } else if (t == CRP_EVENT_CLOSED) {
+                    printf("closed\n");
+                    break;
+                } else {
+                    return fail(error);
+                }
+            }
+            continue;
+        }
+        for (guint k = 0; k < G_N_ELEMENTS(commands); k++) {
+            gsize n = strlen(commands[k].name);
+            if (strncmp(cmd, commands[k].name, n) != 0 ||
+                (commands[k].has_arg ? cmd[n] != ':' : cmd[n] != '\0')) {
+                continue;
+            }
+            CrpMessage req = {
+                .type = commands[k].type,
+                .request = { .request_id = 100 + i,
+                             .arg = crp_str(commands[k].has_arg ? cmd + n + 1
+                                                                : NULL) },
+            };
+            if (!crp_channel_send(c.ch, &req, &error)) {
+                return fail(error);
+            }
+            crp_channel_flush(c.ch);
+            flush_out(&c, NULL);
+            CrpEventType t = next_event(&c, &ev, &error);
+            if (t != CRP_EVENT_MESSAGE) {
+                if (t == CRP_EVENT_CLOSED) {
+                    printf("closed\n");
+                    return 1;
+                }
+                return fail(error);
+            }
+            print_reply(&ev.message);
+            known = TRUE;
+            break;
+        }
+        if (!known) {
+            fprintf(stderr, "unknown command %s\n", cmd);
+            return 2;
+        }
+    }
+    crp_channel_close(c.ch, CRP_STATUS_OK, "done");
+    flush_out(&c, NULL);
+    crp_channel_free(c.ch);
+    g_object_unref(c.conn);
+    return 0;
+}

@@ -1,0 +1,522 @@
+#!/usr/bin/env python3
+"""test-crp-broker.py: the real crp-broker against a temporary configuration
+(unix socket), a real SQLite state set up with the real crp-admin, and
+clients made of crp-broker-test-client (libcrp) and raw sockets.
+
+Usage: test-crp-broker.py CRP_BROKER CRP_ADMIN CRP_BROKER_TEST_CLIENT
+                          CRP_ADMIN_SEED
+
+The steps share one state directory and run in order; each prints a TAP
+line. Python 3 standard library only.
+"""
+import base64
+import configparser
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+BROKER, ADMIN, CLIENT, SEED = (os.path.abspath(a) for a in sys.argv[1:5])
+
+# Protocol status codes (docs/protocol.md section 6).
+BAD_REQUEST, AUTH_FAILED, UNKNOWN_KEY, KEY_REVOKED = 1, 3, 4, 5
+RATE_LIMITED, NO_SUCH_APP, INTERNAL, TIMEOUT, SHUTDOWN = 6, 7, 13, 14, 15
+SUBSCRIBED, AUDIO = 0x01, 0x02
+HANDSHAKE_TIMEOUT_S = 2
+# How the client shows the broker's refusals: crp_status_to_string() of the
+# status, then the broker's message.
+UNKNOWN_KEY_TEXT = "this key is not known to the broker"
+KEY_REVOKED_TEXT = "this key has been revoked"
+KEY_REVOKED_MESSAGE = ("this key was revoked or replaced by a newer one; "
+                       "ask your administrator for a new key file")
+
+
+def check(cond, message):
+    if not cond:
+        raise AssertionError(message)
+
+
+class Broker:
+    """One crp-broker process with its own config and socket."""
+
+    def __init__(self, env, name, max_failures, tcp_port=None):
+        self.env = env
+        self.sock = os.path.join(env.root, f"{name}.sock")
+        self.tcp_port = tcp_port
+        listen = (f"tcp:127.0.0.1:{tcp_port}" if tcp_port
+                  else f"unix:{self.sock}")
+        self.conf = os.path.join(env.root, f"{name}.conf")
+        self.log = os.path.join(env.root, f"{name}.log")
+        with open(self.conf, "w") as f:
+            f.write(f"""[broker]
+listen = {listen}
+address = tcp:broker.test:5930
+state-dir = {env.state}
+[compute]
+vcpus = 8
+memory-mib = 8192
+[storage]
+images-dir = {env.images}
+[qemu]
+env-file = {env.root}/qemu-build.env
+[login]
+handshake-timeout-s = {HANDSHAKE_TIMEOUT_S}
+max-failures-per-minute = {max_failures}
+""")
+        self.proc = None
+
+    def start(self):
+        self.logf = open(self.log, "wb")
+        self.proc = subprocess.Popen([BROKER, "--config", self.conf],
+                                     stdout=self.logf, stderr=self.logf)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            check(self.proc.poll() is None,
+                  f"crp-broker exited {self.proc.returncode}: {self.text()}")
+            if self.tcp_port:
+                try:
+                    socket.create_connection(("127.0.0.1", self.tcp_port),
+                                             1).close()
+                    return
+                except OSError:
+                    pass
+            elif os.path.exists(self.sock):
+                return
+            time.sleep(0.05)
+        raise AssertionError("crp-broker did not start listening")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def text(self):
+        with open(self.log, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def alive(self):
+        return self.proc.poll() is None
+
+
+class Env:
+    def __init__(self, root):
+        self.root = root
+        self.state = os.path.join(root, "state")
+        self.images = os.path.join(root, "images")
+        self.keys = os.path.join(root, "keys")
+        self.db = os.path.join(self.state, "crp.db")
+        os.makedirs(self.images)
+        os.makedirs(self.keys)
+        with open(os.path.join(self.images, "disk.qcow2"), "wb") as f:
+            f.write(b"\0" * 16)
+        self.broker = Broker(self, "broker", 0)
+        self.secrets = []       # base64 secret keys: must never be logged
+
+    def admin(self, *args, expect=0):
+        r = subprocess.run([ADMIN, "--config", self.broker.conf] + list(args),
+                           cwd=self.keys, capture_output=True, text=True,
+                           timeout=60)
+        check(r.returncode == expect,
+              f"crp-admin {' '.join(args)}: exit {r.returncode}\n{r.stderr}")
+        return r
+
+    def seed(self, *args):
+        r = subprocess.run([SEED, self.db] + [str(a) for a in args],
+                           capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, (args, r.stdout, r.stderr))
+
+    def key(self, name):
+        return os.path.join(self.keys, name)
+
+    def add_user(self, user):
+        self.admin("user", "add", user, "--key-file", self.key(user + ".key"))
+        self.secrets.append(read_key(self.key(user + ".key"))["secret-key"])
+
+    def client(self, key, *commands, sock=None, address=None, expect=0):
+        address = address or "unix:" + (sock or self.broker.sock)
+        r = subprocess.run([CLIENT, key, address]
+                           + list(commands), capture_output=True, text=True,
+                           timeout=30)
+        check(r.returncode == expect,
+              f"client {' '.join(commands)}: exit {r.returncode}, "
+              f"expected {expect}\nstdout: {r.stdout}\nstderr: {r.stderr}")
+        return r.stdout.splitlines()
+
+
+def read_key(path):
+    cp = configparser.ConfigParser(interpolation=None)
+    with open(path) as f:
+        cp.read_file(f)
+    return dict(cp["crp-user-key"])
+
+
+def write_key(path, fields):
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+              "w") as f:
+        f.write("[crp-user-key]\n")
+        for k, v in fields.items():
+            f.write(f"{k}={v}\n")
+
+
+def replies(lines):
+    """Parses the client's output into (kind, fields, entries) tuples."""
+    out = []
+    for line in lines:
+        head, _, rest = line.partition(" ")
+        if head in ("app", "session"):
+            name, _, attrs = rest.partition(" ")
+            out[-1][2].append((name, attrs))
+        else:
+            out.append((head, rest, []))
+    return out
+
+
+def apps_of(reply):
+    """APP_LIST entries as {name: flags}."""
+    check(reply[0] == "APP_LIST", f"not an APP_LIST: {reply}")
+    result = {}
+    for name, attrs in reply[2]:
+        fields = dict(a.split("=", 1) for a in attrs.split(" ")
+                      if "=" in a and not a.startswith("title"))
+        result[name] = int(fields["flags"])
+    count = int(reply[1].split("count=")[1])
+    check(count == len(result), f"count {count} != entries {len(result)}")
+    return result
+
+
+def read_frames(sock, timeout):
+    """Reads until EOF; returns (frames, seconds until EOF)."""
+    start = time.monotonic()
+    sock.settimeout(timeout)
+    data = b""
+    while True:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    elapsed = time.monotonic() - start
+    frames = []
+    while len(data) >= 4:
+        n = struct.unpack(">I", data[:4])[0]
+        frames.append(data[4:4 + n])
+        data = data[4 + n:]
+    return frames, elapsed
+
+
+def reject_status(frame):
+    check(len(frame) >= 3 and frame[0] == 0x02, f"not a REJECT: {frame!r}")
+    return struct.unpack(">H", frame[1:3])[0]
+
+
+def raw_connect(env):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(env.broker.sock)
+    return s
+
+
+# --------------------------------------------------------------------------
+# Steps
+
+def step_setup(env):
+    env.admin("init")
+    for user in ("alice", "bob", "carol", "dave"):
+        env.add_user(user)
+    env.admin("app", "publish", "desktop", "--title", "Desktop", "--disk",
+              "disk.qcow2", "--vcpus", "2", "--memory", "1024")
+    env.admin("app", "publish", "shell", "--title", "Shell", "--disk",
+              "disk.qcow2", "--no-audio")
+    env.admin("app", "publish", "old", "--title", "Old", "--disk",
+              "disk.qcow2")
+    env.admin("app", "unpublish", "old")
+    env.broker.start()
+
+
+def step_login(env):
+    lines = env.client(env.key("alice.key"))
+    check(lines and lines[0].startswith("ready software=crp-broker"), lines)
+    check("event=login " in env.broker.text() and "user=alice" in
+          env.broker.text(), "no login log line")
+
+
+def step_catalog(env):
+    r = replies(env.client(env.key("alice.key"), "catalog"))
+    apps = apps_of(r[1])
+    check(apps == {"desktop": AUDIO, "shell": 0}, f"catalog: {apps}")
+    check("vcpus=2 memory=1024 title=Desktop" in r[1][2][0][1], r[1][2])
+
+
+def step_subscribe(env):
+    r = replies(env.client(env.key("alice.key"), "subscribe:desktop",
+                           "subscribe:desktop", "my-apps", "catalog"))
+    check(r[1][0] == "OK" and r[1][1] == "id=103", f"subscribe: {r[1]}")
+    check(r[2][0] == "OK", f"subscribe again: {r[2]}")
+    check(apps_of(r[3]) == {"desktop": SUBSCRIBED | AUDIO}, f"my-apps {r[3]}")
+    check(apps_of(r[4]) == {"desktop": SUBSCRIBED | AUDIO, "shell": 0},
+          f"catalog {r[4]}")
+    # Another user's view is its own.
+    r = replies(env.client(env.key("dave.key"), "catalog", "my-apps"))
+    check(apps_of(r[1]) == {"desktop": AUDIO, "shell": 0}, f"dave {r[1]}")
+    check(apps_of(r[2]) == {}, f"dave's apps {r[2]}")
+
+
+def step_subscribe_errors(env):
+    r = replies(env.client(env.key("alice.key"), "subscribe:nope",
+                           "subscribe:old", "subscribe:Bad Name!",
+                           "unsubscribe:nope"))
+    for reply, name in zip(r[1:], ("nope", "old", None, "nope")):
+        check(reply[0] == "ERROR", f"not an error: {reply}")
+        check(f"code={NO_SUCH_APP} " in reply[1], f"code: {reply}")
+        check("no such app in the catalog" in reply[1], f"message: {reply}")
+        if name:
+            check(reply[1].endswith(": " + name), f"name: {reply}")
+
+
+def step_unsubscribe(env):
+    r = replies(env.client(env.key("alice.key"), "unsubscribe:desktop",
+                           "my-apps", "catalog", "unsubscribe:desktop"))
+    check(r[1][0] == "OK", f"unsubscribe: {r[1]}")
+    check(apps_of(r[2]) == {}, f"my-apps after unsubscribe: {r[2]}")
+    check(apps_of(r[3]) == {"desktop": AUDIO, "shell": 0}, f"catalog {r[3]}")
+    check(r[4][0] == "OK", f"unsubscribe twice: {r[4]}")
+
+
+def step_sessions(env):
+    now = int(time.time())
+    env.seed("session", "s-alice-1", "alice", "desktop", "running", now - 60)
+    env.seed("session", "s-alice-2", "alice", "shell", "starting", now - 30)
+    env.seed("session", "s-alice-3", "alice", "shell", "running", now - 20)
+    env.seed("close", "s-alice-3", now - 10)
+    env.seed("session", "s-dave-1", "dave", "desktop", "running", now - 5)
+    r = replies(env.client(env.key("alice.key"), "sessions"))
+    check(r[1][0] == "SESSIONS" and "count=2" in r[1][1], f"sessions {r[1]}")
+    got = {name: attrs for name, attrs in r[1][2]}
+    check(got == {"s-alice-1": "app=desktop state=2",
+                  "s-alice-2": "app=shell state=1"}, f"sessions {got}")
+    r = replies(env.client(env.key("bob.key"), "sessions"))
+    check(r[1][1].endswith("count=0") and not r[1][2], f"bob {r[1]}")
+
+
+def step_not_implemented(env):
+    r = replies(env.client(env.key("alice.key"), "launch:desktop",
+                           "close:s-alice-1", "attach:s-alice-1", "catalog"))
+    for reply in r[1:4]:
+        check(reply[0] == "ERROR" and f"code={INTERNAL} " in reply[1] and
+              "not implemented in this broker version yet" in reply[1],
+              f"not implemented: {reply}")
+    check(r[4][0] == "APP_LIST", "connection unusable after an ERROR")
+
+
+def step_unknown_key(env):
+    fields = read_key(env.key("alice.key"))
+    fields["user"] = "mallory"
+    fields["secret-key"] = base64.b64encode(os.urandom(32)).decode()
+    write_key(env.key("mallory.key"), fields)
+    lines = env.client(env.key("mallory.key"), "catalog", expect=1)
+    check(lines == ["failed code=REJECTED: " + UNKNOWN_KEY_TEXT +
+                    ": this broker does not know this key"], lines)
+
+
+def step_revoked(env):
+    env.admin("user", "revoke", "bob")
+    lines = env.client(env.key("bob.key"), "catalog", expect=1)
+    check(lines == ["failed code=REJECTED: " + KEY_REVOKED_TEXT + ": " +
+                    KEY_REVOKED_MESSAGE], lines)
+    check("event=login-refused conn=" in env.broker.text() and
+          "user=bob peer=unix status=KEY_REVOKED" in env.broker.text(),
+          "refusal not logged")
+
+
+def step_rotated(env):
+    env.admin("user", "rotate", "carol", "--key-file",
+              env.key("carol-new.key"))
+    env.secrets.append(read_key(env.key("carol-new.key"))["secret-key"])
+    lines = env.client(env.key("carol.key"), "catalog", expect=1)
+    check(lines == ["failed code=REJECTED: " + KEY_REVOKED_TEXT + ": " +
+                    KEY_REVOKED_MESSAGE], lines)
+    lines = env.client(env.key("carol-new.key"), "catalog")
+    check(lines[0].startswith("ready") and lines[1].startswith("APP_LIST"),
+          lines)
+
+
+def step_wrong_broker_key(env):
+    fields = read_key(env.key("alice.key"))
+    fields["broker-public-key"] = base64.b64encode(os.urandom(32)).decode()
+    write_key(env.key("alice-wrong-broker.key"), fields)
+    lines = env.client(env.key("alice-wrong-broker.key"), "catalog", expect=1)
+    check(len(lines) == 1 and lines[0].startswith("failed code=AUTH"), lines)
+    check("authentication failed" in lines[0], lines)
+
+
+def step_garbage(env):
+    s = raw_connect(env)
+    payload = b"GET / HTTP/1.0\r\n\r\n" + b"x" * 80
+    s.sendall(struct.pack(">I", len(payload)) + payload)
+    frames, _ = read_frames(s, 10)
+    s.close()
+    check(len(frames) == 1, f"frames: {frames}")
+    check(reject_status(frames[0]) == BAD_REQUEST,
+          f"status {reject_status(frames[0])}")
+    # Not even a frame: an oversized length.
+    s = raw_connect(env)
+    s.sendall(b"\xff\xff\xff\xff garbage")
+    frames, _ = read_frames(s, 10)
+    s.close()
+    check(frames and reject_status(frames[0]) == BAD_REQUEST, frames)
+    check(env.broker.alive(), "the broker died")
+    lines = env.client(env.key("alice.key"), "catalog")
+    check(lines[0].startswith("ready"), "the broker stopped serving")
+
+
+def step_handshake_timeout(env):
+    for partial in (b"", b"\x00\x00\x00\x60CRPB\x01\x00"):
+        s = raw_connect(env)
+        s.sendall(partial)
+        frames, elapsed = read_frames(s, HANDSHAKE_TIMEOUT_S + 10)
+        s.close()
+        check(HANDSHAKE_TIMEOUT_S - 0.5 <= elapsed <= HANDSHAKE_TIMEOUT_S + 5,
+              f"dropped after {elapsed:.2f} s")
+        check(len(frames) == 1 and reject_status(frames[0]) == TIMEOUT,
+              f"frames: {frames}")
+    check("event=handshake-timeout" in env.broker.text(), "not logged")
+
+
+def step_idle_client_unaffected(env):
+    # A stalled connection does not block others meanwhile.
+    s = raw_connect(env)
+    lines = env.client(env.key("alice.key"), "catalog")
+    check(lines[1].startswith("APP_LIST"), lines)
+    s.close()
+
+
+def step_rate_limited(env):
+    limited = Broker(env, "limited", 3)
+    limited.start()
+    try:
+        for _ in range(3):
+            lines = env.client(env.key("mallory.key"), sock=limited.sock,
+                               expect=1)
+            check(UNKNOWN_KEY_TEXT in lines[0], lines)
+        # Now even a good key is refused, before any crypto.
+        lines = env.client(env.key("alice.key"), sock=limited.sock, expect=1)
+        check(lines == ["failed code=REJECTED: server refused the "
+                        "connection: too many attempts; try again later "
+                        "(too many failed logins from this address; try "
+                        "again in a minute)"], lines)
+        check("event=rate-limited" in limited.text(), "not logged")
+        # The other broker (its own limiter) still serves alice.
+        lines = env.client(env.key("alice.key"), "catalog")
+        check(lines[0].startswith("ready"), lines)
+    finally:
+        limited.stop()
+    check(limited.proc.returncode == 0, "limited broker exit status")
+
+
+def step_tcp(env):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    tcp = Broker(env, "tcp", 2, tcp_port=port)
+    tcp.start()
+    try:
+        address = f"tcp:127.0.0.1:{port}"
+        lines = env.client(env.key("alice.key"), "catalog", address=address)
+        check(lines[0].startswith("ready") and lines[1].startswith(
+            "APP_LIST"), lines)
+        check("user=alice peer=127.0.0.1 " in tcp.text(), "peer not logged")
+        for _ in range(2):
+            env.client(env.key("mallory.key"), address=address, expect=1)
+        lines = env.client(env.key("alice.key"), address=address, expect=1)
+        check("too many failed logins from this address" in lines[0], lines)
+    finally:
+        tcp.stop()
+    check(tcp.proc.returncode == 0, "tcp broker exit status")
+
+
+def step_socket_mode(env):
+    mode = os.stat(env.broker.sock).st_mode & 0o777
+    check(mode == 0o666, f"socket mode {mode:o}")
+
+
+def step_sigterm(env):
+    waiting = subprocess.Popen([CLIENT, env.key("alice.key"),
+                                "unix:" + env.broker.sock, "catalog", "wait"],
+                               stdout=subprocess.PIPE, text=True)
+    first = waiting.stdout.readline()
+    check(first.startswith("ready"), first)
+    check(waiting.stdout.readline().startswith("APP_LIST"), "no catalog")
+    env.broker.proc.send_signal(signal.SIGTERM)
+    rest, _ = waiting.communicate(timeout=20)
+    check(waiting.returncode == 0, f"client exit {waiting.returncode}: {rest}")
+    lines = [l for l in rest.splitlines() if not l.startswith("app ")]
+    check(lines[0].startswith(f"BYE code={SHUTDOWN} "), lines)
+    check(lines[-1] == "closed", lines)
+    check(env.broker.proc.wait(10) == 0, "crp-broker exit status")
+    check(not os.path.exists(env.broker.sock), "socket left behind")
+    check("event=shutdown" in env.broker.text(), "shutdown not logged")
+
+
+def step_no_secrets_logged(env):
+    text = env.broker.text() + open(os.path.join(env.root,
+                                                 "limited.log")).read()
+    for secret in env.secrets:
+        check(secret not in text, "a secret key is in the log")
+    with open(os.path.join(env.state, "broker.key")) as f:
+        for line in f:
+            if line.startswith("secret-key="):
+                check(line.split("=", 1)[1].strip() not in text,
+                      "the broker key is in the log")
+
+
+STEPS = [
+    step_setup, step_login, step_catalog, step_subscribe,
+    step_subscribe_errors, step_unsubscribe, step_sessions,
+    step_not_implemented, step_unknown_key, step_revoked, step_rotated,
+    step_wrong_broker_key, step_garbage, step_handshake_timeout,
+    step_idle_client_unaffected, step_rate_limited, step_tcp,
+    step_socket_mode, step_sigterm,
+    step_no_secrets_logged,
+]
+
+
+def main():
+    failed = 0
+    print(f"1..{len(STEPS)}")
+    with tempfile.TemporaryDirectory(prefix="crp-broker-test-") as root:
+        env = Env(root)
+        try:
+            for i, step in enumerate(STEPS, 1):
+                name = step.__name__[5:]
+                try:
+                    step(env)
+                    print(f"ok {i} - {name}")
+                except Exception:
+                    failed += 1
+                    print(f"not ok {i} - {name}")
+                    for line in traceback.format_exc().splitlines():
+                        print("# " + line)
+                    if step is step_setup:
+                        break
+                sys.stdout.flush()
+        finally:
+            env.broker.stop()
+            if failed:
+                print("# broker log:")
+                try:
+                    for line in env.broker.text().splitlines()[-40:]:
+                        print("#   " + line)
+                except OSError:
+                    pass
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
