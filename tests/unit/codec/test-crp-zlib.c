@@ -119,19 +119,43 @@ send_payload(Sender *s, int w, int h, const guint8 *payload, gsize len,
     return crp_decoder_apply_rect(s->dec, &rect, flags, error);
 }
 
-/* A palette payload: n colours, then w*h indices cycling through @span. */
+/* A palette payload as docs/protocol.md lays it out: n colours, then a
+ * w x h rect of indices cycling through @span, packed 1/2/4/8 bits to a
+ * byte (most significant first, rows byte-aligned), with @delta bytes
+ * added (> 0) or cut (< 0) at the end. Packed here independently of the
+ * codec, so the two check each other against the spec. */
 static GByteArray *
-palette_payload(guint n, gsize npixels, guint span)
+palette_payload(guint n, int w, int h, guint span, int delta)
 {
     GByteArray *p = g_byte_array_new();
+    guint bits = n <= 2 ? 1 : n <= 4 ? 2 : n <= 16 ? 4 : 8;
     guint8 b = (guint8)n;
     g_byte_array_append(p, &b, 1);
     for (guint i = 0; i < n; i++) {
         guint8 bgr[3] = { (guint8)i, (guint8)(i * 2), (guint8)(i * 3) };
         g_byte_array_append(p, bgr, 3);
     }
-    for (gsize i = 0; i < npixels; i++) {
-        b = (guint8)(i % span);
+    for (int y = 0; y < h; y++) {
+        guint acc = 0, used = 0;
+        for (int x = 0; x < w; x++) {
+            acc = (acc << bits) | ((guint)(y * w + x) % span);
+            used += bits;
+            if (used == 8) {
+                b = (guint8)acc;
+                g_byte_array_append(p, &b, 1);
+                acc = used = 0;
+            }
+        }
+        if (used) {
+            b = (guint8)(acc << (8 - used));
+            g_byte_array_append(p, &b, 1);
+        }
+    }
+    if (delta < 0) {
+        g_byte_array_set_size(p, p->len + delta);
+    }
+    for (int i = 0; i < delta; i++) {
+        b = 0;
         g_byte_array_append(p, &b, 1);
     }
     return p;
@@ -148,6 +172,33 @@ expect_codec_error(Sender *s, int w, int h, GByteArray *payload)
     deflateReset(&s->zs);
 }
 
+/* Every packing width decodes to the indices it was given. */
+static void
+test_palette_packing(void)
+{
+    static const guint ns[] = { 1, 2, 3, 4, 5, 16, 17, 200 };
+    Sender s;
+    sender_init(&s);
+    for (gsize i = 0; i < G_N_ELEMENTS(ns); i++) {
+        g_autoptr(GError) error = NULL;
+        /* 13 wide: rows end mid-byte for 1, 2 and 4 bits. */
+        g_autoptr(GByteArray) p = palette_payload(ns[i], 13, 3, ns[i], 0);
+        deflateReset(&s.zs);
+        g_assert_true(send_payload(&s, 13, 3, p->data, p->len,
+                                   CRP_RECT_FLAG_ZLIB_RESET, &error));
+        g_assert_no_error(error);
+        pixman_image_t *fb = crp_decoder_get_image(s.dec);
+        for (int y = 0; y < 3; y++) {
+            for (int x = 0; x < 13; x++) {
+                guint idx = (guint)(y * 13 + x) % ns[i];
+                g_assert_cmphex(ct_get_pixel(fb, 1 + x, 2 + y), ==,
+                                (idx * 3) << 16 | (idx * 2) << 8 | idx);
+            }
+        }
+    }
+    sender_finish(&s);
+}
+
 static void
 test_palette_stream(void)
 {
@@ -156,7 +207,7 @@ test_palette_stream(void)
     g_autoptr(GError) error = NULL;
 
     /* A good rect, then a second one on the same stream. */
-    g_autoptr(GByteArray) good = palette_payload(3, 10 * 4, 3);
+    g_autoptr(GByteArray) good = palette_payload(3, 10, 4, 3, 0);
     g_assert_true(send_payload(&s, 10, 4, good->data, good->len,
                                CRP_RECT_FLAG_ZLIB_RESET, &error));
     g_assert_no_error(error);
@@ -167,15 +218,16 @@ test_palette_stream(void)
     g_assert_true(send_payload(&s, 10, 4, good->data, good->len, 0, &error));
     g_assert_no_error(error);
 
-    /* One index too few, one too many, one out of range. */
-    g_autoptr(GByteArray) few = palette_payload(3, 10 * 4 - 1, 3);
+    /* One byte too few, one too many, an index past the palette (3
+     * colours use 2 bits, so index 3 fits the packing but not the palette). */
+    g_autoptr(GByteArray) few = palette_payload(3, 10, 4, 3, -1);
     expect_codec_error(&s, 10, 4, few);
-    g_autoptr(GByteArray) many = palette_payload(3, 10 * 4 + 1, 3);
+    g_autoptr(GByteArray) many = palette_payload(3, 10, 4, 3, 1);
     expect_codec_error(&s, 10, 4, many);
-    g_autoptr(GByteArray) bad_index = palette_payload(3, 10 * 4, 4);
+    g_autoptr(GByteArray) bad_index = palette_payload(3, 10, 4, 4, 0);
     expect_codec_error(&s, 10, 4, bad_index);
     /* The palette itself cut short. */
-    g_autoptr(GByteArray) short_palette = palette_payload(200, 0, 1);
+    g_autoptr(GByteArray) short_palette = palette_payload(200, 0, 0, 1, 0);
     g_byte_array_set_size(short_palette, 100);
     expect_codec_error(&s, 10, 4, short_palette);
 
@@ -297,6 +349,7 @@ main(int argc, char **argv)
     g_test_add_func("/zlib/round-trip-frames", test_round_trip_frames);
     g_test_add_func("/zlib/reset", test_reset);
     g_test_add_func("/zlib/palette-stream", test_palette_stream);
+    g_test_add_func("/zlib/palette-packing", test_palette_packing);
     g_test_add_func("/zlib/truecolor-stream", test_truecolor_stream);
     g_test_add_func("/zlib/bad-bytes", test_bad_bytes);
     return g_test_run();

@@ -94,13 +94,19 @@ void crp_zlib_encoder_finish(CrpZlibEncoder *z);
 /** Restarts the stream: the next rect carries CRP_RECT_FLAG_ZLIB_RESET. */
 void crp_zlib_encoder_reset(CrpZlibEncoder *z);
 
+/** Bits per packed palette index for @n colours: 1, 2, 4 or 8. */
+guint crp_palette_bits(guint n);
+/** Bytes of one packed row of @width indices for @n colours. */
+gsize crp_palette_row_bytes(guint n, int width);
+
 /**
- * Compresses one palette rect: the @pal->n colours and @npixels indices.
+ * Compresses one palette rect: the @pal->n colours and @width x @height
+ * indices (one byte each, row-major), packed as docs/protocol.md says.
  * Returns the rect data (valid until the next call) and ORs the rect
  * flags it needs into @flags.
  */
 CrpView crp_zlib_encode_palette(CrpZlibEncoder *z, const CrpPalette *pal,
-                                const guint8 *indices, gsize npixels,
+                                const guint8 *indices, int width, int height,
                                 guint8 *flags);
 
 /** As crp_zlib_encode_palette() for a truecolor rect of @px. */

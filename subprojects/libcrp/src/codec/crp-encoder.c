@@ -222,8 +222,8 @@ emit_lossless(CrpEncoder *enc, int x, int y, CrpPixels px, guint ncolours)
     } else if (ncolours <= SCAN_MAX_COLOURS) {
         rect = rect_at(x, y, px.width, px.height, CRP_ENCODING_ZLIB);
         rect.data = crp_zlib_encode_palette(&enc->zlib, &enc->palette,
-                                            enc->indices,
-                                            (gsize)px.width * px.height, &flags);
+                                            enc->indices, px.width, px.height,
+                                            &flags);
     } else {
         rect = rect_at(x, y, px.width, px.height, CRP_ENCODING_ZLIB);
         rect.data = crp_zlib_encode_truecolor(&enc->zlib, px, &flags);

@@ -6,7 +6,10 @@
  * later rects reuse the dictionary built by earlier ones (text repeats
  * across tiles and frames) and the receiver can inflate each rect on its
  * own. Inflated layout: u8 n; n == 0: B,G,R per pixel; else n palette
- * entries B,G,R and one index byte per pixel.
+ * entries B,G,R and the indices packed crp_palette_bits(n) to a byte, most
+ * significant bits first, each row starting on a byte (as in ZRLE and
+ * Tight: text tiles have two colours, and eight pixels to a byte let the
+ * 32 KB deflate window see eight times more of the text before).
  */
 #include "codec/crp-codec-private.h"
 #include "crp/crp-error.h"
@@ -80,11 +83,47 @@ begin_rect(CrpZlibEncoder *z, guint8 *flags)
     }
 }
 
+guint
+crp_palette_bits(guint n)
+{
+    return n <= 2 ? 1 : n <= 4 ? 2 : n <= 16 ? 4 : 8;
+}
+
+gsize
+crp_palette_row_bytes(guint n, int width)
+{
+    return ((gsize)width * crp_palette_bits(n) + 7) / 8;
+}
+
+/* Packs @bits-wide indices of a @width x @height rect into @out. */
+static void
+pack_indices(const guint8 *indices, int width, int height, guint bits,
+             guint8 *out)
+{
+    gsize row_bytes = ((gsize)width * bits + 7) / 8;
+    guint per_byte = 8 / bits;
+
+    for (int y = 0; y < height; y++, out += row_bytes) {
+        const guint8 *in = indices + (gsize)y * width;
+        for (gsize b = 0; b < row_bytes; b++) {
+            guint8 v = 0;
+            for (guint k = 0; k < per_byte; k++) {
+                gsize x = b * per_byte + k;
+                v = (guint8)(v << bits) | (x < (gsize)width ? in[x] : 0);
+            }
+            out[b] = v;
+        }
+    }
+}
+
 CrpView
 crp_zlib_encode_palette(CrpZlibEncoder *z, const CrpPalette *pal,
-                        const guint8 *indices, gsize npixels, guint8 *flags)
+                        const guint8 *indices, int width, int height,
+                        guint8 *flags)
 {
     guint8 head[1 + 3 * CRP_PALETTE_MAX];
+    guint bits = crp_palette_bits(pal->n);
+    gsize packed_len = crp_palette_row_bytes(pal->n, width) * height;
     gsize head_len = 1 + 3 * (gsize)pal->n;
 
     g_assert(pal->n >= 1 && pal->n <= CRP_PALETTE_MAX);
@@ -96,10 +135,18 @@ crp_zlib_encode_palette(CrpZlibEncoder *z, const CrpPalette *pal,
         head[3 + 3 * i] = (c >> 16) & 0xff;
     }
 
+    if (bits < 8) {
+        if (packed_len > z->in_cap) {
+            z->in_cap = packed_len;
+            z->in = g_realloc(z->in, packed_len);
+        }
+        pack_indices(indices, width, height, bits, z->in);
+        indices = z->in;
+    }
     begin_rect(z, flags);
     gsize produced = 0;
     deflate_chunk(z, head, head_len, Z_NO_FLUSH, &produced);
-    deflate_chunk(z, indices, npixels, Z_SYNC_FLUSH, &produced);
+    deflate_chunk(z, indices, packed_len, Z_SYNC_FLUSH, &produced);
     return (CrpView){ z->out, produced };
 }
 
@@ -174,14 +221,19 @@ static gboolean
 unpack_palette(const guint8 *in, guint n, CrpPixels dst, GError **error)
 {
     guint32 lut[256];
+    guint bits = crp_palette_bits(n);
+    guint mask = (1u << bits) - 1;
+    gsize row_bytes = crp_palette_row_bytes(n, dst.width);
+
     for (guint i = 0; i < n; i++) {
         lut[i] = in[0] | (in[1] << 8) | ((guint32)in[2] << 16);
         in += 3;
     }
-    for (int y = 0; y < dst.height; y++) {
+    for (int y = 0; y < dst.height; y++, in += row_bytes) {
         guint32 *row = crp_pixels_row(dst, y);
         for (int x = 0; x < dst.width; x++) {
-            guint index = *in++;
+            gsize bit = (gsize)x * bits;
+            guint index = (in[bit / 8] >> (8 - bits - bit % 8)) & mask;
             if (G_UNLIKELY(index >= n)) {
                 g_set_error(error, CRP_ERROR, CRP_ERROR_CODEC,
                             "ZLIB rect: palette index %u of %u colours", index, n);
@@ -234,7 +286,8 @@ crp_zlib_decode(CrpZlibDecoder *z, CrpView data, gboolean reset,
         return FALSE;
     }
 
-    gsize want = n == 0 ? npixels * 3 : 3 * (gsize)n + npixels;
+    gsize want = n == 0 ? npixels * 3
+                        : 3 * (gsize)n + crp_palette_row_bytes(n, dst.width) * dst.height;
     if (want + 1 > z->cap) {
         g_free(z->buf);
         z->cap = want + 1;
