@@ -237,6 +237,18 @@ static void crp_client_ready(CrpClient *c, uint32_t caps)
     crp_head_client_joined(c->head, c);
 }
 
+/* Times one input event at a time: from its arrival to the first frame
+ * captured after it was applied (see crp_client_send_frame()). */
+static void crp_client_input_applied(CrpClient *c, uint32_t serial)
+{
+    c->input_serial = serial;
+    if (!c->probe_us) {
+        c->probe_serial = serial;
+        c->probe_us = g_get_monotonic_time();
+    }
+    crp_head_wake(c->head);
+}
+
 static void crp_client_message(CrpClient *c, const CrpMessage *m)
 {
     CrpServer *s = c->server;
@@ -244,25 +256,21 @@ static void crp_client_message(CrpClient *c, const CrpMessage *m)
     switch (m->type) {
     case CRP_MSG_KEY:
         crp_client_key(c, &m->key);
-        c->input_serial = m->key.serial;
-        crp_head_wake(c->head);
+        crp_client_input_applied(c, m->key.serial);
         break;
     case CRP_MSG_POINTER:
         crp_client_pointer(c, &m->pointer);
-        c->input_serial = m->pointer.serial;
-        crp_head_wake(c->head);
+        crp_client_input_applied(c, m->pointer.serial);
         break;
     case CRP_MSG_WHEEL:
         crp_client_wheel(c, &m->wheel);
-        c->input_serial = m->wheel.serial;
-        crp_head_wake(c->head);
+        crp_client_input_applied(c, m->wheel.serial);
         break;
     case CRP_MSG_FRAME_ACK:
         /* Acks for frames never sent are ignored, not trusted. */
         if ((int32_t)(m->frame_ack.frame_id - c->acked_frame_id) > 0 &&
             (int32_t)(c->next_frame_id - m->frame_ack.frame_id) > 0) {
             c->acked_frame_id = m->frame_ack.frame_id;
-            c->present_ms = m->frame_ack.present_us / 1000.0;
         }
         break;
     case CRP_MSG_PONG:
@@ -421,6 +429,12 @@ void crp_client_send_frame(CrpClient *c)
         crp_client_disconnect(c, CRP_STATUS_INTERNAL, "encoder output rejected");
         return;
     }
+    if (c->probe_us && (int32_t)(c->capture_serial - c->probe_serial) >= 0) {
+        double ms = (now_us - c->probe_us) / 1000.0;
+        c->input_latency_ms = c->input_latency_ms ?
+            0.8 * c->input_latency_ms + 0.2 * ms : ms;
+        c->probe_us = 0;
+    }
     c->next_frame_id++;
     c->frames_sent++;
     c->fps_frames++;
@@ -511,7 +525,7 @@ CrpClientInfo *crp_client_info(CrpClient *c)
     info->frames_sent = c->frames_sent;
     info->fps = c->fps;
     info->rtt_ms = c->rtt_ms;
-    info->input_latency_ms = c->present_ms;
+    info->input_latency_ms = c->input_latency_ms;
     return info;
 }
 

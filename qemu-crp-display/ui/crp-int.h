@@ -139,7 +139,9 @@ struct CrpClient {
     uint64_t fps_frames;
     int64_t fps_window_us;
     double rtt_ms;
-    double present_ms;
+    double input_latency_ms;
+    uint32_t probe_serial;          /* input event being timed, if probe_us */
+    int64_t probe_us;               /* when it arrived; 0: none */
     int64_t last_progress_us;
     uint64_t last_bytes_out;
     uint32_t ping_id;

@@ -204,6 +204,9 @@ class ShellGuest(unittest.TestCase):
         self.assertLessEqual(info["bytes-out"], stats["bytes_in"])
         self.assertGreater(info["bytes-in"], 0)
         self.assertGreater(info["rtt-ms"], 0)
+        # It typed before the query: input reached a captured frame.
+        self.assertGreater(info["input-latency-ms"], 0)
+        self.assertLess(info["input-latency-ms"], 5000)
 
         connected = qmp.wait_event("CRP_CONNECTED", timeout=10)
         self.assertEqual(connected["data"]["id"], info["id"])
