@@ -420,11 +420,16 @@ decoder_messages(void)
     /* ZLIB: a palette rect opening the stream, a truecolor one after it. */
     z_stream zs = { 0 };
     g_assert_cmpint(deflateInit(&zs, 6), ==, Z_OK);
-    guint8 palette[1 + 2 * 3 + 4 * 4];
+    /* Two colours: one bit per index, a byte per row of 4 (docs/protocol.md). */
+    guint8 palette[1 + 2 * 3 + 4];
     palette[0] = 2;
     memcpy(palette + 1, "\x00\x00\xff\xff\xff\xff", 6);
-    for (int i = 0; i < 16; i++) {
-        palette[7 + i] = (i + i / 4) & 1;
+    for (int y = 0; y < 4; y++) {
+        guint8 row = 0;
+        for (int x = 0; x < 4; x++) {
+            row |= ((y * 4 + x + y) & 1) << (7 - x);
+        }
+        palette[7 + y] = row;
     }
     g_autoptr(GByteArray) z1 = deflate_rect(&zs, palette, sizeof(palette));
     m = (CrpMessage){ .type = CRP_MSG_RECT, .flags = CRP_RECT_FLAG_ZLIB_RESET,
