@@ -22,6 +22,14 @@ sys.path.insert(0, os.path.join(HERE, "..", "qmp"))
 from qmp import QMPConnection  # noqa: E402
 
 
+def _die_with_parent():
+    """In the child before exec: QEMU gets SIGKILL if the test process
+    dies, so a crashed or killed test leaves no VM behind."""
+    import ctypes
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def load_env():
     """Reads qemu-build.env and guest.env; returns a dict, or None if the
     builders have not run."""
@@ -74,13 +82,20 @@ class CrpVM:
         ]
         qenv = dict(os.environ, QEMU_MODULE_DIR=env["QEMU_MODULE_DIR"])
         self.stderr = open(os.path.join(workdir, "qemu.stderr"), "w")
+        self.qmp = self.serial = None
         self.proc = subprocess.Popen(args, env=qenv, stdout=self.stderr,
-                                     stderr=subprocess.STDOUT)
-        self.qmp = self._connect_qmp()
-        # Connect to the console only once the guest is up: a client on
-        # the socket during early boot stalled the guest's serial output.
-        self.wait_serial(r"CRP-GUEST-READY", timeout=120)
-        self.serial = self._connect_serial()
+                                     stderr=subprocess.STDOUT,
+                                     preexec_fn=_die_with_parent)
+        try:
+            self.qmp = self._connect_qmp()
+            # Connect to the console only once the guest is up: a client on
+            # the socket during early boot stalled the guest's serial output.
+            self.wait_serial(r"CRP-GUEST-READY", timeout=120)
+            self.serial = self._connect_serial()
+        except BaseException:
+            # No caller will ever stop() a VM that failed to start.
+            self.stop()
+            raise
         # The log file has everything; drain the socket so it never fills.
         threading.Thread(target=self._drain_serial, daemon=True).start()
 
@@ -172,17 +187,19 @@ class CrpVM:
         return read_ppm(path)
 
     def stop(self):
+        if self.qmp:
+            try:
+                self.qmp.command("quit")
+            except Exception:
+                pass
         try:
-            self.qmp.command("quit")
-        except Exception:
-            pass
-        try:
-            self.proc.wait(timeout=20)
+            self.proc.wait(timeout=20 if self.qmp else 0.1)
         except subprocess.TimeoutExpired:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
-        self.serial.close()
-        self.qmp.close()
+        for conn in (self.serial, self.qmp):
+            if conn:
+                conn.close()
         self.stderr.close()
 
 

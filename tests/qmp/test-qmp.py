@@ -18,7 +18,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
-from crpvm import load_env  # noqa: E402
+from crpvm import _die_with_parent, load_env  # noqa: E402
 from qmp import QMPConnection, QMPError, crp_disconnect, crp_query, crp_set_ticket  # noqa: E402
 
 ENV = None
@@ -49,7 +49,8 @@ class Qemu:
                 "-qmp", f"unix:{self.qmp_sock},server=on,wait=off",
                 "-qmp", f"unix:{self.tool_sock},server=on,wait=off"]
         self.proc = subprocess.Popen(args, env=qemu_env(), stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
+                                     stderr=subprocess.STDOUT, text=True,
+                                     preexec_fn=_die_with_parent)
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -57,6 +58,7 @@ class Qemu:
                 break
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.proc.kill()
                     raise RuntimeError(f"QEMU did not start: {self.proc.stdout.read()}")
                 time.sleep(0.1)
 
@@ -83,13 +85,15 @@ class NotInUse(unittest.TestCase):
     def test_query_and_errors(self):
         with tempfile.TemporaryDirectory() as tmp:
             q = Qemu(tmp, "none")
-            self.assertEqual(crp_query(q.qmp), {"enabled": False})
-            with self.assertRaises(QMPError) as err:
-                crp_set_ticket(q.qmp, "t")
-            self.assertIn("not active", err.exception.desc)
-            with self.assertRaises(QMPError):
-                crp_disconnect(q.qmp)
-            q.stop()
+            try:
+                self.assertEqual(crp_query(q.qmp), {"enabled": False})
+                with self.assertRaises(QMPError) as err:
+                    crp_set_ticket(q.qmp, "t")
+                self.assertIn("not active", err.exception.desc)
+                with self.assertRaises(QMPError):
+                    crp_disconnect(q.qmp)
+            finally:
+                q.stop()
 
 
 class InUse(unittest.TestCase):
