@@ -186,7 +186,7 @@ static void crp_head_encode(CrpHead *h, CrpClient *c)
     g_byte_array_set_size(c->encoded, 0);
     crp_encoder_encode_frame(c->enc, full ? NULL : c->prev, h->fb,
                              full ? NULL : &c->damage, h->job_now_us,
-                             c->encoded, &c->stats);
+                             c->encoded, NULL);
 
     boxes = pixman_region32_rectangles(&c->damage, &n);
     for (int i = 0; i < n; i++) {
@@ -197,7 +197,6 @@ static void crp_head_encode(CrpHead *h, CrpClient *c)
                                  boxes[i].y2 - boxes[i].y1);
     }
     pixman_region32_clear(&c->damage);
-    c->encode_us = g_get_monotonic_time() - c->capture_us;
 }
 
 static void *crp_head_worker(void *opaque)
@@ -212,11 +211,8 @@ static void *crp_head_worker(void *opaque)
      */
     qemu_mutex_lock(&h->lock);
     for (;;) {
-        while (!h->job_queued && !h->quit) {
+        while (!h->job_queued) {
             qemu_cond_wait(&h->cond, &h->lock);
-        }
-        if (h->quit) {
-            break;
         }
         h->job_queued = false;
         qemu_mutex_unlock(&h->lock);
@@ -226,7 +222,7 @@ static void *crp_head_worker(void *opaque)
         qemu_bh_schedule(h->done_bh);
         qemu_mutex_lock(&h->lock);
     }
-    qemu_mutex_unlock(&h->lock);
+    /* Not reached: the worker lives as long as QEMU. */
     return NULL;
 }
 

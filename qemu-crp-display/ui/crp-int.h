@@ -87,7 +87,6 @@ struct CrpHead {
     bool busy;                      /* main loop: a job is out, results not back */
     bool job_queued;                /* under lock: set by the main loop,
                                        taken by the worker */
-    bool quit;
     GPtrArray *job;                 /* CrpClient * being encoded (refs) */
     int64_t job_now_us;
 
@@ -126,10 +125,8 @@ struct CrpClient {
     pixman_region32_t damage;       /* changed since its last frame */
     bool need_surface;
     GByteArray *encoded;
-    CrpEncodeStats stats;
     int64_t capture_us;
     uint32_t capture_serial;
-    int64_t encode_us;
 
     /* Flow control and statistics. */
     uint32_t next_frame_id;
@@ -143,7 +140,6 @@ struct CrpClient {
     uint32_t probe_serial;          /* input event being timed, if probe_us */
     int64_t probe_us;               /* when it arrived; 0: none */
     int64_t last_progress_us;
-    uint64_t last_bytes_out;
     uint32_t ping_id;
     int64_t ping_sent_us;
 };
