@@ -8,8 +8,11 @@
  * in 10 ms Opus packets and handed to the crp display through the
  * CrpAudioPeer registered under the audiodev's id; with no display or no
  * client attached the sound is simply dropped. Microphone packets from a
- * client are decoded into a short FIFO that the capture voice drains,
- * with silence when it runs dry.
+ * client are decoded into a short FIFO that the capture voice drains.
+ * The FIFO is a jitter buffer: after running dry it plays silence until
+ * CRP_MIC_PREFILL_MS have arrived again, so that packets arriving a few
+ * milliseconds late (network, a busy TCG host) do not chop the sound
+ * into 10 ms pieces with a click between each.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -31,6 +34,7 @@
 /* The microphone FIFO keeps at most this much; older audio is dropped so
  * that latency cannot build up. */
 #define CRP_MIC_MAX_MS 200
+#define CRP_MIC_PREFILL_MS 60
 #define CRP_MIC_BYTES_PER_MS (CRP_AUDIO_RATE / 1000 * CRP_AUDIO_CHANNELS * 2)
 
 typedef struct CrpAudio {
@@ -39,6 +43,7 @@ typedef struct CrpAudio {
     CrpOpusEncoder *encoder;
     CrpOpusDecoder *decoder;
     GByteArray *mic;                /* decoded microphone PCM */
+    bool mic_primed;                /* prefill reached since it ran dry */
 } CrpAudio;
 
 typedef struct CrpVoiceOut {
@@ -133,11 +138,19 @@ static void crp_fini_in(HWVoiceIn *hw)
 static size_t crp_read(HWVoiceIn *hw, void *buf, size_t size)
 {
     CrpVoiceIn *vi = (CrpVoiceIn *)hw;
-    GByteArray *mic = vi->audio->mic;
+    CrpAudio *a = vi->audio;
+    GByteArray *mic = a->mic;
     size_t bytes = audio_rate_get_bytes(&vi->rate, &hw->info, size);
-    size_t have = MIN(bytes, mic->len);
+    size_t have;
 
+    if (mic->len >= CRP_MIC_PREFILL_MS * CRP_MIC_BYTES_PER_MS) {
+        a->mic_primed = true;
+    }
+    have = a->mic_primed ? MIN(bytes, mic->len) : 0;
     have -= have % hw->info.bytes_per_frame;
+    if (a->mic_primed && have < bytes) {
+        a->mic_primed = false;      /* ran dry: refill before playing on */
+    }
     memcpy(buf, mic->data, have);
     g_byte_array_remove_range(mic, 0, have);
     audio_pcm_info_clear_buf(&hw->info, (uint8_t *)buf + have,
@@ -152,6 +165,7 @@ static void crp_enable_in(HWVoiceIn *hw, bool enable)
     if (enable) {
         audio_rate_start(&vi->rate);
         g_byte_array_set_size(vi->audio->mic, 0);
+        vi->audio->mic_primed = false;
     }
 }
 
