@@ -103,6 +103,8 @@ static const Golden goldens[] = {
       "47 00 00000008  00000007 0002 7331" },
     { "ATTACH", { .type = CRP_MSG_ATTACH, .request = { 8, S("s1") } },
       "48 00 00000008  00000008 0002 7331" },
+    { "SESSION_TICKET", { .type = CRP_MSG_SESSION_TICKET, .request = { 9, S("s1") } },
+      "49 00 00000008  00000009 0002 7331" },
     { "OK", { .type = CRP_MSG_OK, .ok_request_id = 2 },
       "61 00 00000004  00000002" },
     { "APP_LIST", { .type = CRP_MSG_APP_LIST, .list = { .request_id = 1,

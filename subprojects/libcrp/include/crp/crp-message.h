@@ -57,6 +57,7 @@ typedef enum {
     CRP_MSG_SESSION_LIST = 0x46,
     CRP_MSG_SESSION_CLOSE = 0x47,
     CRP_MSG_ATTACH = 0x48,
+    CRP_MSG_SESSION_TICKET = 0x49,
     /* Broker channel, broker -> client (replies). */
     CRP_MSG_OK = 0x61,
     CRP_MSG_APP_LIST = 0x62,
@@ -217,8 +218,8 @@ typedef struct {
 } CrpByeMsg;
 
 /** Broker requests: CATALOG_LIST, MY_APPS, SESSION_LIST carry no argument;
- *  SUBSCRIBE, UNSUBSCRIBE, LAUNCH name an app; SESSION_CLOSE, ATTACH name a
- *  session. */
+ *  SUBSCRIBE, UNSUBSCRIBE, LAUNCH name an app; SESSION_CLOSE, ATTACH,
+ *  SESSION_TICKET name a session. */
 typedef struct {
     guint32 request_id;
     CrpStr arg;

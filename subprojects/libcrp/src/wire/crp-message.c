@@ -45,6 +45,8 @@ static const MessageTypeInfo message_types[] = {
     { CRP_MSG_SESSION_LIST, "SESSION_LIST", CRP_CHANNEL_BROKER, CRP_ROLE_CLIENT },
     { CRP_MSG_SESSION_CLOSE, "SESSION_CLOSE", CRP_CHANNEL_BROKER, CRP_ROLE_CLIENT },
     { CRP_MSG_ATTACH, "ATTACH", CRP_CHANNEL_BROKER, CRP_ROLE_CLIENT },
+    { CRP_MSG_SESSION_TICKET, "SESSION_TICKET", CRP_CHANNEL_BROKER,
+      CRP_ROLE_CLIENT },
     { CRP_MSG_OK, "OK", CRP_CHANNEL_BROKER, CRP_ROLE_SERVER },
     { CRP_MSG_APP_LIST, "APP_LIST", CRP_CHANNEL_BROKER, CRP_ROLE_SERVER },
     { CRP_MSG_LAUNCHED, "LAUNCHED", CRP_CHANNEL_BROKER, CRP_ROLE_SERVER },
@@ -240,6 +242,7 @@ put_body(const CrpMessage *m, GByteArray *out)
     case CRP_MSG_LAUNCH:
     case CRP_MSG_SESSION_CLOSE:
     case CRP_MSG_ATTACH:
+    case CRP_MSG_SESSION_TICKET:
         crp_put_u32(out, m->request.request_id);
         crp_put_crpstr(out, m->request.arg);
         break;
@@ -509,6 +512,7 @@ read_body(CrpReader *r, CrpMessage *m)
     case CRP_MSG_LAUNCH:
     case CRP_MSG_SESSION_CLOSE:
     case CRP_MSG_ATTACH:
+    case CRP_MSG_SESSION_TICKET:
         m->request.request_id = crp_reader_u32(r);
         m->request.arg = crp_reader_str(r, 64);
         if (m->request.arg.len == 0) {
