@@ -523,6 +523,51 @@ test_close_and_handover(Fixture *f, gconstpointer data)
                     after, sizeof(after));
 }
 
+/* Protocol section 7: ATTACH and its OK each travel in a final record;
+ * what follows on the connection is the display channel's. */
+static void
+test_attach_handover(Fixture *f, gconstpointer data)
+{
+    CrpEvent ev;
+    g_autoptr(GError) error = NULL;
+    static const guint8 hello[] = { 'C', 'R', 'P' };
+
+    f->client = broker_channel(f, CRP_ROLE_CLIENT, f->broker_public);
+    f->server = broker_channel(f, CRP_ROLE_SERVER, NULL);
+    crp_channel_start(f->client, &error);
+    pump(f->client, f->server);
+    expect_event(f->server, CRP_EVENT_AUTHORIZE, &ev);
+    crp_channel_authorize(f->server, CRP_STATUS_OK, NULL, &error);
+    expect_event(f->server, CRP_EVENT_READY, &ev);
+    pump(f->server, f->client);
+    expect_event(f->client, CRP_EVENT_READY, &ev);
+
+    CrpMessage attach = { .type = CRP_MSG_ATTACH,
+                          .request = { 4, crp_str("s1") } };
+    g_assert_true(crp_channel_send(f->client, &attach, &error));
+    g_assert_true(crp_channel_finish(f->client, &error));
+    g_assert_true(crp_channel_is_closed(f->client));
+    g_assert_false(crp_channel_finish(f->client, &error));
+    g_assert_error(error, CRP_ERROR, CRP_ERROR_CLOSED);
+    g_clear_error(&error);
+    pump(f->client, f->server);
+    crp_channel_receive(f->server, hello, sizeof(hello));
+    expect_event(f->server, CRP_EVENT_MESSAGE, &ev);
+    g_assert_cmpuint(ev.message.type, ==, CRP_MSG_ATTACH);
+    expect_event(f->server, CRP_EVENT_CLOSED, &ev);
+    g_autoptr(GBytes) rest = crp_channel_steal_input(f->server);
+    g_assert_cmpmem(g_bytes_get_data(rest, NULL), g_bytes_get_size(rest),
+                    hello, sizeof(hello));
+
+    CrpMessage ok = { .type = CRP_MSG_OK, .ok_request_id = 4 };
+    g_assert_true(crp_channel_send(f->server, &ok, &error));
+    g_assert_true(crp_channel_finish(f->server, &error));
+    pump(f->server, f->client);
+    expect_event(f->client, CRP_EVENT_MESSAGE, &ev);
+    g_assert_cmpuint(ev.message.ok_request_id, ==, 4);
+    expect_event(f->client, CRP_EVENT_CLOSED, &ev);
+}
+
 static void
 test_large_batches_split(Fixture *f, gconstpointer data)
 {
@@ -607,6 +652,7 @@ main(int argc, char **argv)
     ADD("/channel/record/oversized", test_oversized_frame);
     ADD("/channel/record/close-and-handover", test_close_and_handover);
     ADD("/channel/record/large-batches", test_large_batches_split);
+    ADD("/channel/broker/attach-handover", test_attach_handover);
     ADD("/channel/handshake/client-gives-up", test_client_gives_up_in_handshake);
     return g_test_run();
 }

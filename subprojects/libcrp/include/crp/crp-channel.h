@@ -127,6 +127,13 @@ gboolean crp_channel_send_encoded(CrpChannel *ch, const guint8 *data,
 
 /** Seals what was queued into encrypted records (as few as fit). */
 void crp_channel_flush(CrpChannel *ch);
+/**
+ * Ends this direction without a BYE: what was queued is sealed as the
+ * stream's final record. For the ATTACH hand-over (protocol section 7):
+ * the client's ATTACH and the broker's OK each travel in a final record,
+ * and the connection's next bytes belong to the display channel.
+ */
+gboolean crp_channel_finish(CrpChannel *ch, GError **error);
 
 /**
  * Queues a BYE with @status and @reason in the stream's final record and

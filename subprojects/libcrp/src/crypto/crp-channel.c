@@ -478,6 +478,18 @@ crp_channel_flush(CrpChannel *ch)
     }
 }
 
+gboolean
+crp_channel_finish(CrpChannel *ch, GError **error)
+{
+    if (ch->phase != PHASE_STREAMING || ch->tx.finished) {
+        g_set_error(error, CRP_ERROR, ch->tx.finished ? CRP_ERROR_CLOSED :
+                    CRP_ERROR_STATE, "channel is not open for sending");
+        return FALSE;
+    }
+    seal(ch, ch->pending->len, TRUE);
+    return TRUE;
+}
+
 void
 crp_channel_close(CrpChannel *ch, guint16 status, const char *reason)
 {
