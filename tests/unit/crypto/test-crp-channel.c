@@ -200,6 +200,12 @@ test_display_no_valid_ticket(Fixture *f, gconstpointer data)
     crp_channel_start(f->client, &error);
     pump(f->client, f->server);
     expect_error(f->server, CRP_ERROR_AUTH);
+    /* The client reads the cleartext REJECT and its status. */
+    pump(f->server, f->client);
+    expect_error(f->client, CRP_ERROR_AUTH);
+    g_assert_cmpuint(crp_channel_get_refusal(f->client), ==,
+                     CRP_STATUS_AUTH_FAILED);
+    g_assert_cmpuint(crp_channel_get_refusal(f->server), ==, CRP_STATUS_OK);
 }
 
 static void
@@ -350,6 +356,8 @@ test_broker_revoked_key(Fixture *f, gconstpointer data)
     /* Authenticated: the client knows the broker itself said so. */
     g_assert_error(error, CRP_ERROR, CRP_ERROR_REJECTED);
     g_assert_nonnull(strstr(error->message, "revoked"));
+    g_assert_cmpuint(crp_channel_get_refusal(f->client), ==,
+                     CRP_STATUS_KEY_REVOKED);
 }
 
 static void

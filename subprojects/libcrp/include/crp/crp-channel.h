@@ -147,6 +147,9 @@ const guint8 *crp_channel_peek_output(CrpChannel *ch, gsize *len);
 void crp_channel_consume_output(CrpChannel *ch, gsize n);
 gsize crp_channel_output_pending(CrpChannel *ch);
 
+/** Client: the status (CrpStatus) the server refused the handshake with,
+ *  from its REJECT or its authenticated RESPONSE; CRP_STATUS_OK if none. */
+guint16 crp_channel_get_refusal(CrpChannel *ch);
 /** TRUE once the handshake completed and until the stream ends. */
 gboolean crp_channel_is_ready(CrpChannel *ch);
 /** TRUE once this side has sent its final record. */

@@ -478,6 +478,12 @@ crp_channel_flush(CrpChannel *ch)
     }
 }
 
+guint16
+crp_channel_get_refusal(CrpChannel *ch)
+{
+    return ch->role == CRP_ROLE_CLIENT ? ch->hs.refusal : CRP_STATUS_OK;
+}
+
 gboolean
 crp_channel_finish(CrpChannel *ch, GError **error)
 {

@@ -285,7 +285,7 @@ crp_handshake_write_reject(guint16 status, const char *reason, GByteArray *out)
 }
 
 static gboolean
-read_reject(const guint8 *data, gsize len, GError **error)
+read_reject(CrpHandshake *hs, const guint8 *data, gsize len, GError **error)
 {
     CrpReader r;
     crp_reader_init(&r, data, len);
@@ -296,6 +296,7 @@ read_reject(const guint8 *data, gsize len, GError **error)
         g_set_error(error, CRP_ERROR, CRP_ERROR_PROTOCOL, "malformed REJECT");
         return FALSE;
     }
+    hs->refusal = status;
     g_set_error(error, CRP_ERROR,
                 status == CRP_STATUS_VERSION_UNSUPPORTED ? CRP_ERROR_VERSION :
                 status == CRP_STATUS_AUTH_FAILED ? CRP_ERROR_AUTH :
@@ -315,7 +316,7 @@ crp_handshake_read_response(CrpHandshake *hs, const guint8 *data, gsize len,
     crp_reader_init(&r, data, len);
     guint8 kind = crp_reader_u8(&r);
     if (kind == CRP_RESPONSE_REJECT) {
-        return read_reject(data, len, error);
+        return read_reject(hs, data, len, error);
     }
     crp_reader_copy(&r, hs->re, CRP_NOISE_DHLEN);
     CrpView enc = crp_reader_rest(&r);
@@ -352,6 +353,7 @@ crp_handshake_read_response(CrpHandshake *hs, const guint8 *data, gsize len,
         return FALSE;
     }
     if (status != CRP_STATUS_OK) {
+        hs->refusal = status;
         g_set_error(error, CRP_ERROR,
                     status == CRP_STATUS_AUTH_FAILED ? CRP_ERROR_AUTH :
                     CRP_ERROR_REJECTED,

@@ -38,6 +38,7 @@ typedef struct {
     guint8 minor;               /* ours, then the negotiated one */
     char software[CRP_MAX_SOFTWARE + 1];
     char peer_software[CRP_MAX_SOFTWARE + 1];
+    guint16 refusal;            /* client: the status the server refused with */
 } CrpHandshake;
 
 gboolean crp_handshake_init(CrpHandshake *hs, const CrpChannelConfig *config,
