@@ -15,6 +15,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "headless.h"
+#include "crp-address.h"
 
 #include <crp/crp-error.h>
 #include <gio/gio.h>
@@ -332,6 +333,8 @@ static void flush_output(HlConnection *c)
     }
 }
 
+static void start_handshake(HlConnection *c, GSocketConnection *stream);
+
 static void on_connected(GObject *source, GAsyncResult *result, gpointer data)
 {
     g_autoptr(GError) error = NULL;
@@ -347,6 +350,12 @@ static void on_connected(GObject *source, GAsyncResult *result, gpointer data)
                    c->address_text, error->message);
         return;
     }
+    start_handshake(c, stream);
+}
+
+/* Connected (directly, or attached through a broker): say HELLO. */
+static void start_handshake(HlConnection *c, GSocketConnection *stream)
+{
     c->stream = stream;
     c->socket = g_socket_connection_get_socket(stream);
     g_socket_set_blocking(c->socket, FALSE);
@@ -376,45 +385,11 @@ void hl_connection_set_reading(HlConnection *c, gboolean reading)
     g_source_attach(c->in_source, NULL);
 }
 
-static GSocketConnectable *parse_address(const char *text, gboolean *is_tcp,
-                                         GError **error)
+static HlConnection *connection_new(const char *address_text,
+                                    const char *ticket,
+                                    const HlConnectionEvents *events,
+                                    gpointer data, GError **error)
 {
-    if (g_str_has_prefix(text, "unix:") && text[5]) {
-        const char *path = text + 5;
-        *is_tcp = FALSE;
-        if (path[0] == '@') {
-            return G_SOCKET_CONNECTABLE(g_unix_socket_address_new_with_type(
-                path + 1, -1, G_UNIX_SOCKET_ADDRESS_ABSTRACT));
-        }
-        return G_SOCKET_CONNECTABLE(g_unix_socket_address_new(path));
-    }
-    if (g_str_has_prefix(text, "tcp:")) {
-        *is_tcp = TRUE;
-        GSocketConnectable *addr = g_network_address_parse(text + 4, 0, NULL);
-        if (addr && g_network_address_get_port(G_NETWORK_ADDRESS(addr)) != 0) {
-            return addr;
-        }
-        g_clear_object(&addr);
-    }
-    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                "bad address '%s' (want unix:/path or tcp:host:port)", text);
-    return NULL;
-}
-
-HlConnection *hl_connection_new(const char *address, const char *ticket,
-                                const HlConnectionEvents *events,
-                                gpointer data, GError **error)
-{
-    gboolean is_tcp;
-    g_autoptr(GSocketConnectable) addr = parse_address(address, &is_tcp, error);
-    if (!addr) {
-        return NULL;
-    }
-    if (is_tcp && !*ticket) {
-        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                    "--no-ticket is only for unix sockets");
-        return NULL;
-    }
     CrpViewerConfig config = {
         .ticket = ticket,
         .software = "crp-headless " CRP_VERSION,
@@ -428,17 +403,58 @@ HlConnection *hl_connection_new(const char *address, const char *ticket,
     c->events = *events;
     c->data = data;
     c->viewer = viewer;
-    c->address_text = g_strdup(address);
-    c->address = g_steal_pointer(&addr);
-    c->is_tcp = is_tcp;
+    c->address_text = g_strdup(address_text);
     c->cancel = g_cancellable_new();
     c->buf = g_malloc(READ_CHUNK);
     c->state = CONN_CONNECTING;
+    c->handshake_timer = g_timeout_add_seconds(HANDSHAKE_TIMEOUT_S,
+                                               on_handshake_timeout, c);
+    return c;
+}
+
+HlConnection *hl_connection_new(const char *address, const char *ticket,
+                                const HlConnectionEvents *events,
+                                gpointer data, GError **error)
+{
+    g_autoptr(GSocketConnectable) addr = crp_address_parse(address, error);
+    if (!addr) {
+        return NULL;
+    }
+    if (crp_address_is_tcp(address) && !*ticket) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                    "--no-ticket is only for unix sockets");
+        return NULL;
+    }
+    HlConnection *c = connection_new(address, ticket, events, data, error);
+    if (!c) {
+        return NULL;
+    }
+    c->address = g_steal_pointer(&addr);
+    c->is_tcp = crp_address_is_tcp(address);
 
     g_autoptr(GSocketClient) client = g_socket_client_new();
     g_socket_client_connect_async(client, c->address, c->cancel, on_connected, c);
-    c->handshake_timer = g_timeout_add_seconds(HANDSHAKE_TIMEOUT_S,
-                                               on_handshake_timeout, c);
+    return c;
+}
+
+HlConnection *hl_connection_new_for_stream(GIOStream *stream,
+                                           const char *label,
+                                           const char *ticket,
+                                           const HlConnectionEvents *events,
+                                           gpointer data, GError **error)
+{
+    if (!G_IS_SOCKET_CONNECTION(stream)) {
+        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                            "not a socket connection");
+        return NULL;
+    }
+    HlConnection *c = connection_new(label, ticket, events, data, error);
+    if (!c) {
+        return NULL;
+    }
+    GSocket *socket = g_socket_connection_get_socket(G_SOCKET_CONNECTION(stream));
+    c->is_tcp = g_socket_get_family(socket) != G_SOCKET_FAMILY_UNIX;
+    start_handshake(c, G_SOCKET_CONNECTION(g_object_ref(stream)));
     return c;
 }
 

@@ -4,6 +4,12 @@
  *   crp-headless --connect unix:/path|tcp:host:port
  *                (--ticket T | --ticket-file F | --no-ticket) [options]
  *                [--script FILE | --run 'cmd; cmd; ...']
+ *   crp-headless --key KEY_FILE (--open APP [--subscribe] | --attach SESSION)
+ *                [--broker ADDRESS] [options] [--script ... | --run ...]
+ *
+ * The second form goes through a broker (headless-broker.c): it logs in,
+ * launches the app or gets a fresh ticket for a running session, prints
+ * "session ID" on stdout and attaches through the broker's gateway.
  *
  * Without a script it runs until --timeout or until the server ends the
  * session; with one, until the script ends (then it says BYE). Outputs
@@ -52,6 +58,11 @@ void hl_log(const char *fmt, ...)
 
 typedef struct {
     char *connect;
+    char *key;
+    char *broker;
+    char *open;
+    char *attach;
+    gboolean subscribe;
     char *ticket;
     char *ticket_file;
     gboolean no_ticket;
@@ -67,6 +78,10 @@ typedef struct {
 static void options_clear(Options *o)
 {
     g_free(o->connect);
+    g_free(o->key);
+    g_free(o->broker);
+    g_free(o->open);
+    g_free(o->attach);
     if (o->ticket) {
         memset(o->ticket, 0, strlen(o->ticket));
     }
@@ -153,6 +168,16 @@ static gboolean parse_options(Options *o, int *argc, char ***argv, GError **erro
          * locale's charset (which fails for UTF-8 text under LANG=C). */
         { "connect", 0, 0, G_OPTION_ARG_FILENAME, &o->connect,
           "Server address: unix:/path or tcp:host:port", "ADDRESS" },
+        { "key", 0, 0, G_OPTION_ARG_FILENAME, &o->key,
+          "Broker mode: log in with this user key file", "FILE" },
+        { "broker", 0, 0, G_OPTION_ARG_FILENAME, &o->broker,
+          "Broker mode: the broker's address (default: the key file's)", "ADDRESS" },
+        { "open", 0, 0, G_OPTION_ARG_FILENAME, &o->open,
+          "Broker mode: launch APP and attach to it", "APP" },
+        { "subscribe", 0, 0, G_OPTION_ARG_NONE, &o->subscribe,
+          "Broker mode: subscribe to the app before opening it", NULL },
+        { "attach", 0, 0, G_OPTION_ARG_FILENAME, &o->attach,
+          "Broker mode: attach again to a running SESSION", "SESSION" },
         { "ticket", 0, 0, G_OPTION_ARG_FILENAME, &o->ticket,
           "One-time display ticket", "TICKET" },
         { "ticket-file", 0, 0, G_OPTION_ARG_FILENAME, &o->ticket_file,
@@ -182,18 +207,20 @@ static gboolean parse_options(Options *o, int *argc, char ***argv, GError **erro
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_option_context_set_description(ctx,
         "Script commands (one per line or ';'-separated, '#' comments):\n"
-        "  wait-frames N | wait-surface | sleep MS | screenshot PATH\n"
+        "  wait-frames N | wait-surface [W H [TIMEOUT_MS]] | sleep MS | screenshot PATH\n"
         "  key KEY | keydown KEY | keyup KEY | type TEXT  (KEY: evdev code or name)\n"
         "  move X Y | click X Y [left|middle|right] | wheel DY | resize W H\n"
         "  mic PATH.wav | record-start PATH.wav | record-stop\n"
         "  wait-pixel X Y RRGGBB [TIMEOUT_MS] | wait-change X Y W H [TIMEOUT_MS]\n"
+        "  wait-cursor X Y [TIMEOUT_MS] | save-cursor PATH.pam\n"
         "  expect-audio FREQ [TOLERANCE_HZ] | close-app | quit\n"
         "Waits time out after 10000 ms unless given; the tolerance is 10 Hz.\n"
         "type takes the rest of the command: \\n is Enter, \\; a ';'.\n"
         "\n"
         "Exit status: 0 ok, 1 usage or I/O error, 2 authentication refused,\n"
         "3 protocol error, 4 the server ended the session unexpectedly,\n"
-        "5 a script expectation failed or timed out.\n");
+        "5 a script expectation failed or timed out, 6 the broker refused\n"
+        "(no capacity, quota, not subscribed, no such app or session).\n");
     o->timeout_s = DEFAULT_TIMEOUT_S;
     if (!g_option_context_parse(ctx, argc, argv, error)) {
         return FALSE;
@@ -202,10 +229,22 @@ static gboolean parse_options(Options *o, int *argc, char ***argv, GError **erro
     if (*argc > 1) {
         g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
                     "unexpected argument '%s'", (*argv)[1]);
-    } else if (!o->connect) {
+    } else if (!o->connect == !o->key) {
         g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                            "--connect is required");
-    } else if (tickets != 1) {
+                            "give --connect (direct) or --key (broker mode)");
+    } else if (o->key && (!o->open == !o->attach)) {
+        g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                            "broker mode needs --open APP or --attach SESSION");
+    } else if (o->key && tickets != 0) {
+        g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                            "broker mode gets its ticket from the broker");
+    } else if (!o->key && (o->broker || o->open || o->attach || o->subscribe)) {
+        g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                            "--broker, --open, --attach and --subscribe need --key");
+    } else if (o->subscribe && !o->open) {
+        g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                            "--subscribe goes with --open");
+    } else if (o->connect && tickets != 1) {
         g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
                             "give exactly one of --ticket, --ticket-file, "
                             "--no-ticket");
@@ -239,6 +278,11 @@ void hl_app_finish(HlApp *app, int code, const char *fmt, ...)
         hl_runner_stop(app->runner);
     }
     hl_log("finishing (exit %d)", code);
+    if (!app->conn) {
+        /* Still in the broker phase: nothing to say goodbye on. */
+        g_main_loop_quit(app->loop);
+        return;
+    }
     hl_connection_close(app->conn, code == HL_EXIT_OK ? "done" :
                                    app->exit_message);
 }
@@ -248,6 +292,10 @@ int hl_app_pump_audio(HlApp *app)
     g_autoptr(GError) error = NULL;
     gsize n;
     int channels;
+
+    if (!app->conn) {
+        return 0;
+    }
     g_autofree gint16 *pcm =
         crp_viewer_take_audio(hl_connection_get_viewer(app->conn), &n, &channels);
 
@@ -361,10 +409,16 @@ static void append_double(GString *s, const char *name, double v, gboolean last)
 static gboolean write_stats(HlApp *app, const char *path, double duration_s,
                             GError **error)
 {
-    CrpViewerStats st;
+    CrpViewerStats st = { 0 };
     GString *s = g_string_new("{\n");
 
-    crp_viewer_get_stats(hl_connection_get_viewer(app->conn), &st);
+    if (app->conn) {
+        crp_viewer_get_stats(hl_connection_get_viewer(app->conn), &st);
+    }
+    if (app->session_id) {
+        g_autofree char *id = g_strescape(app->session_id, NULL);
+        g_string_append_printf(s, "  \"session\": \"%s\",\n", id);
+    }
 #define U64(name, v) \
     g_string_append_printf(s, "  \"%s\": %" G_GUINT64_FORMAT ",\n", name, (guint64)(v))
     U64("frames", st.frames);
@@ -390,7 +444,8 @@ static gboolean write_stats(HlApp *app, const char *path, double duration_s,
 
 static gboolean write_screenshot(HlApp *app, const char *path, GError **error)
 {
-    pixman_image_t *img = crp_viewer_get_image(hl_connection_get_viewer(app->conn));
+    pixman_image_t *img = app->conn ?
+        crp_viewer_get_image(hl_connection_get_viewer(app->conn)) : NULL;
 
     if (!img) {
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
@@ -420,13 +475,40 @@ static void write_outputs(HlApp *app, const Options *o)
     }
 }
 
+static const HlConnectionEvents connection_events = {
+    .ready = on_ready,
+    .surface = on_surface,
+    .frame = on_frame,
+    .audio = on_audio,
+    .ended = on_ended,
+};
+
+/* Broker mode: the gateway handed us the VM's display channel. */
+static void on_broker_attached(HlApp *app, GIOStream *stream,
+                               const char *ticket, const GError *error)
+{
+    g_autoptr(GError) local = NULL;
+    g_autofree char *label = NULL;
+
+    if (error) {
+        hl_app_finish(app, hl_broker_exit_code(error), "%s", error->message);
+        return;
+    }
+    label = g_strdup_printf("session %s (through the broker)", app->session_id);
+    app->conn = hl_connection_new_for_stream(stream, label, ticket,
+                                             &connection_events, app, &local);
+    if (!app->conn) {
+        hl_app_finish(app, HL_EXIT_ERROR, "%s", local->message);
+    }
+}
+
 static int usage_error(const GError *error)
 {
     g_printerr("crp-headless: %s\nTry crp-headless --help\n", error->message);
     return HL_EXIT_ERROR;
 }
 
-int main(int argc, char **argv)
+int hl_main(int argc, char **argv)
 {
     Options o = { 0 };
     g_autoptr(GError) error = NULL;
@@ -463,15 +545,9 @@ int main(int argc, char **argv)
     if (!error && o.record) {
         hl_playback_record_all(app.playback, o.record, &error);
     }
-    if (!error) {
-        static const HlConnectionEvents events = {
-            .ready = on_ready,
-            .surface = on_surface,
-            .frame = on_frame,
-            .audio = on_audio,
-            .ended = on_ended,
-        };
-        app.conn = hl_connection_new(o.connect, ticket, &events, &app, &error);
+    if (!error && o.connect) {
+        app.conn = hl_connection_new(o.connect, ticket, &connection_events,
+                                     &app, &error);
     }
     if (ticket) {
         memset(ticket, 0, strlen(ticket));
@@ -486,6 +562,13 @@ int main(int argc, char **argv)
     app.loop = g_main_loop_new(NULL, FALSE);
     if (script) {
         app.runner = hl_runner_new(&app, g_steal_pointer(&script));
+    }
+    if (o.key) {
+        HlBrokerOptions bo = {
+            .key_path = o.key, .address = o.broker, .app = o.open,
+            .session = o.attach, .subscribe = o.subscribe,
+        };
+        app.broker = hl_broker_phase_start(&app, &bo, on_broker_attached);
     }
     app.timeout_id = o.timeout_s ?
         g_timeout_add_seconds(o.timeout_s, on_timeout, &app) : 0;
@@ -505,6 +588,9 @@ int main(int argc, char **argv)
 
     hl_runner_free(app.runner);
     hl_connection_free(app.conn);
+    /* After the loop: no callback of the phase can run any more. */
+    hl_broker_phase_free(app.broker);
+    g_free(app.session_id);
     hl_playback_free(app.playback);
     g_main_loop_unref(app.loop);
     g_free(app.exit_message);

@@ -124,7 +124,31 @@ static gboolean frames_arrived(HlRunner *r)
 
 static gboolean have_surface(HlRunner *r)
 {
-    return crp_viewer_get_image(viewer(r)) != NULL;
+    pixman_image_t *img = crp_viewer_get_image(viewer(r));
+
+    return img && (r->cur->n[0] == 0 ||
+                   (pixman_image_get_width(img) == r->cur->n[0] &&
+                    pixman_image_get_height(img) == r->cur->n[1]));
+}
+
+static gboolean cursor_at(HlRunner *r)
+{
+    int x, y, hx, hy;
+    gboolean visible;
+
+    crp_viewer_get_pointer(viewer(r), &x, &y, &visible);
+    return visible && x == r->cur->n[0] && y == r->cur->n[1] &&
+           crp_viewer_get_cursor(viewer(r), &hx, &hy) != NULL;
+}
+
+/* Cursor messages do not come through hl_runner_poll() (the session only
+ * polls on surfaces, frames and audio), so wait-cursor looks itself. */
+static gboolean on_cursor_tick(gpointer data)
+{
+    HlRunner *r = data;
+
+    hl_runner_poll(r);
+    return G_SOURCE_CONTINUE;
 }
 
 static gboolean pixel_matches(HlRunner *r)
@@ -178,7 +202,19 @@ static gboolean on_deadline(gpointer data)
     guint32 rgb;
 
     r->deadline = 0;
-    if (r->cur->type == HL_CMD_WAIT_PIXEL) {
+    if (r->cur->type == HL_CMD_WAIT_SURFACE) {
+        pixman_image_t *img = crp_viewer_get_image(viewer(r));
+        fail(r, HL_EXIT_SCRIPT, "timed out after %" G_GINT64_FORMAT " ms: the "
+             "surface is %dx%d", n[2], img ? pixman_image_get_width(img) : 0,
+             img ? pixman_image_get_height(img) : 0);
+    } else if (r->cur->type == HL_CMD_WAIT_CURSOR) {
+        int x, y;
+        gboolean visible;
+        crp_viewer_get_pointer(viewer(r), &x, &y, &visible);
+        fail(r, HL_EXIT_SCRIPT, "timed out after %" G_GINT64_FORMAT " ms: the "
+             "cursor is at (%d,%d), %s", n[2], x, y,
+             visible ? "visible" : "hidden");
+    } else if (r->cur->type == HL_CMD_WAIT_PIXEL) {
         g_autofree char *now = get_pixel(r, n[0], n[1], &rgb) ?
             g_strdup_printf("#%06x", rgb) : g_strdup("outside the framebuffer");
         fail(r, HL_EXIT_SCRIPT, "timed out after %" G_GINT64_FORMAT " ms: "
@@ -305,6 +341,43 @@ static Step screenshot(HlRunner *r, const char *path)
     return STEP_DONE;
 }
 
+/* The cursor as a PAM with straight alpha (the viewer keeps it
+ * premultiplied for drawing), so it can be compared with what the guest
+ * defined. */
+static Step save_cursor(HlRunner *r, const char *path)
+{
+    g_autoptr(GError) error = NULL;
+    int hx, hy;
+    pixman_image_t *cur = crp_viewer_get_cursor(viewer(r), &hx, &hy);
+
+    if (!cur) {
+        return fail(r, HL_EXIT_SCRIPT, "no cursor shape received");
+    }
+    int w = pixman_image_get_width(cur), h = pixman_image_get_height(cur);
+    int stride = pixman_image_get_stride(cur) / 4;
+    const guint32 *src = pixman_image_get_data(cur);
+    g_autoptr(GByteArray) out = g_byte_array_new();
+    g_autofree char *header = g_strdup_printf(
+        "P7\nWIDTH %d\nHEIGHT %d\nDEPTH 4\nMAXVAL 255\nTUPLTYPE RGB_ALPHA\n"
+        "# hotspot %d %d\nENDHDR\n", w, h, hx, hy);
+
+    g_byte_array_append(out, (const guint8 *)header, strlen(header));
+    for (int y = 0; y < h; y++) {
+        for (int x = 0; x < w; x++) {
+            guint32 p = src[y * stride + x], a = p >> 24;
+            guint8 px[4] = { 0, 0, 0, a };
+            for (int c = 0; a && c < 3; c++) {
+                px[c] = MIN(255, ((p >> (16 - 8 * c)) & 0xff) * 255 / a);
+            }
+            g_byte_array_append(out, px, 4);
+        }
+    }
+    if (!g_file_set_contents(path, (const char *)out->data, out->len, &error)) {
+        return fail(r, HL_EXIT_ERROR, "%s", error->message);
+    }
+    return STEP_DONE;
+}
+
 static Step expect_audio(HlRunner *r, gint64 want, gint64 tolerance)
 {
     g_autoptr(GError) error = NULL;
@@ -346,7 +419,22 @@ static Step start(HlRunner *r, const HlCommand *cmd)
         r->frames_target = r->app->frames + n[0];
         return wait_for(r, frames_arrived);
     case HL_CMD_WAIT_SURFACE:
+        if (have_surface(r)) {
+            return STEP_DONE;
+        }
+        if (n[0]) {
+            r->deadline = g_timeout_add(n[2], on_deadline, r);
+        }
         return wait_for(r, have_surface);
+    case HL_CMD_WAIT_CURSOR:
+        if (cursor_at(r)) {
+            return STEP_DONE;
+        }
+        r->deadline = g_timeout_add(n[2], on_deadline, r);
+        r->timer = g_timeout_add(20, on_cursor_tick, r);
+        return wait_for(r, cursor_at);
+    case HL_CMD_SAVE_CURSOR:
+        return save_cursor(r, cmd->text);
     case HL_CMD_STALL:
         hl_connection_set_reading(r->app->conn, FALSE);
         /* fall through */

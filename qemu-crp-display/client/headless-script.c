@@ -25,7 +25,7 @@ typedef struct {
 
 static const CommandSpec specs[] = {
     { "wait-frames", HL_CMD_WAIT_FRAMES, 1, 1 },
-    { "wait-surface", HL_CMD_WAIT_SURFACE, 0, 0 },
+    { "wait-surface", HL_CMD_WAIT_SURFACE, 0, 3 },
     { "sleep", HL_CMD_SLEEP, 1, 1 },
     { "stall", HL_CMD_STALL, 1, 1 },
     { "screenshot", HL_CMD_SCREENSHOT, 1, 1, TRUE },
@@ -43,6 +43,8 @@ static const CommandSpec specs[] = {
     { "wait-pixel", HL_CMD_WAIT_PIXEL, 3, 4 },
     { "wait-change", HL_CMD_WAIT_CHANGE, 4, 5 },
     { "expect-audio", HL_CMD_EXPECT_AUDIO, 1, 2 },
+    { "wait-cursor", HL_CMD_WAIT_CURSOR, 2, 3 },
+    { "save-cursor", HL_CMD_SAVE_CURSOR, 1, 1, TRUE },
     { "close-app", HL_CMD_CLOSE_APP, 0, 0 },
     { "quit", HL_CMD_QUIT, 0, 0 },
 };
@@ -162,6 +164,14 @@ static void arg_range(HlCommandType type, int i, gint64 *min, gint64 *max)
         *min = 1;
         *max = CRP_MAX_SURFACE_DIM;
         break;
+    case HL_CMD_WAIT_SURFACE:
+        *min = 1;
+        *max = i < 2 ? CRP_MAX_SURFACE_DIM : G_MAXINT32;
+        break;
+    case HL_CMD_WAIT_CURSOR:
+        *min = i < 2 ? 0 : 1;
+        *max = i < 2 ? G_MAXUINT16 : G_MAXINT32;
+        break;
     case HL_CMD_WHEEL:
         *min = G_MININT16;
         *max = G_MAXINT16;
@@ -226,6 +236,18 @@ static gboolean parse_numbers(HlCommand *cmd, const char *name, char **args,
         break;
     case HL_CMD_WAIT_CHANGE:
         cmd->n[4] = DEFAULT_WAIT_MS;
+        break;
+    case HL_CMD_WAIT_SURFACE:
+        /* Without a size it waits for the first surface, as long as the
+         * session lasts; with one, for that size, with a timeout. */
+        if (n_args == 1) {
+            return fail(error, cmd->where, name, "takes no argument, or "
+                        "WIDTH HEIGHT [TIMEOUT_MS]");
+        }
+        cmd->n[2] = DEFAULT_WAIT_MS;
+        break;
+    case HL_CMD_WAIT_CURSOR:
+        cmd->n[2] = DEFAULT_WAIT_MS;
         break;
     case HL_CMD_EXPECT_AUDIO:
         cmd->n[1] = DEFAULT_TOLERANCE_HZ;

@@ -7,6 +7,8 @@
  * input and expectations against it. The pieces:
  *
  *   headless-main.c        options, the session, outputs at exit
+ *   headless-broker.c      broker mode: login, launch, attach
+ *   headless-program.c     main()
  *   headless-connection.c  socket I/O around a CrpViewer
  *   headless-script.c      the script language: parsing
  *   headless-runner.c      running a parsed script against the session
@@ -21,7 +23,7 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 #include <crp/crp-viewer.h>
 
 G_BEGIN_DECLS
@@ -39,7 +41,13 @@ typedef enum {
     HL_EXIT_CLOSED = 4,
     /** A script expectation failed or timed out. */
     HL_EXIT_SCRIPT = 5,
+    /** The broker refused the request: no capacity, quota, not subscribed,
+     *  no such app or session (the message names the status). */
+    HL_EXIT_REFUSED = 6,
 } HlExit;
+
+/** The whole crp-headless program (crp-client --headless runs it too). */
+int hl_main(int argc, char **argv);
 
 /** Prints to stderr with a timestamp when --verbose is on. */
 void hl_log(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
@@ -72,6 +80,16 @@ typedef struct {
 HlConnection *hl_connection_new(const char *address, const char *ticket,
                                 const HlConnectionEvents *events,
                                 gpointer data, GError **error);
+/**
+ * The same over a connection that is already open: one attached through
+ * a broker (the display handshake starts at once). @label names it in
+ * messages. Takes its own reference to @stream.
+ */
+HlConnection *hl_connection_new_for_stream(GIOStream *stream,
+                                           const char *label,
+                                           const char *ticket,
+                                           const HlConnectionEvents *events,
+                                           gpointer data, GError **error);
 void hl_connection_free(HlConnection *conn);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HlConnection, hl_connection_free)
 
@@ -152,7 +170,7 @@ gboolean hl_keymap_parse(const char *name, guint16 *code);
 
 typedef enum {
     HL_CMD_WAIT_FRAMES,     /* n[0] frames */
-    HL_CMD_WAIT_SURFACE,
+    HL_CMD_WAIT_SURFACE,    /* n[0..1] width, height (0: any), n[2] timeout ms */
     HL_CMD_SLEEP,           /* n[0] ms */
     HL_CMD_STALL,           /* n[0] ms without reading the socket */
     HL_CMD_SCREENSHOT,      /* text: path */
@@ -170,6 +188,8 @@ typedef enum {
     HL_CMD_WAIT_PIXEL,      /* n[0..1] x, y, n[2] 0xRRGGBB, n[3] timeout ms */
     HL_CMD_WAIT_CHANGE,     /* n[0..3] x, y, w, h, n[4] timeout ms */
     HL_CMD_EXPECT_AUDIO,    /* n[0] Hz, n[1] tolerance Hz */
+    HL_CMD_WAIT_CURSOR,     /* n[0..1] x, y, n[2] timeout ms */
+    HL_CMD_SAVE_CURSOR,     /* text: path (PAM, RGBA) */
     HL_CMD_CLOSE_APP,
     HL_CMD_QUIT,
 } HlCommandType;
@@ -202,10 +222,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HlScript, hl_script_free)
 /* ---- the session (headless-main.c) and its script runner ----------- */
 
 typedef struct HlRunner HlRunner;
+typedef struct HlBrokerPhase HlBrokerPhase;
 
 typedef struct {
     GMainLoop *loop;
-    HlConnection *conn;
+    HlBrokerPhase *broker;      /* broker mode: login, launch, attach */
+    char *session_id;           /* broker mode, once known */
+    HlConnection *conn;         /* NULL until the display channel starts */
     HlPlayback *playback;
     HlRunner *runner;           /* NULL without a script */
     guint32 capabilities;       /* agreed in the handshake */
@@ -226,6 +249,27 @@ void hl_app_finish(HlApp *app, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 
 /** Hands the viewer's decoded playback to app->playback; returns the
  *  server's channel count (from AUDIO_FORMAT). */
 int hl_app_pump_audio(HlApp *app);
+
+/* headless-broker.c: broker mode (--key). */
+typedef struct {
+    const char *key_path;
+    const char *address;        /* NULL: the key file's */
+    const char *app;            /* --open: launch it */
+    const char *session;        /* --attach: a fresh ticket for it */
+    gboolean subscribe;         /* subscribe to @app first */
+} HlBrokerOptions;
+
+/** Called once the display stream is attached (or with why not). */
+typedef void (*HlBrokerAttachedFunc)(HlApp *app, GIOStream *stream,
+                                     const char *ticket, const GError *error);
+
+/** Logs in, launches (or renews a ticket), attaches; then @done. */
+HlBrokerPhase *hl_broker_phase_start(HlApp *app, const HlBrokerOptions *opts,
+                                     HlBrokerAttachedFunc done);
+/** Cancels what is in flight (no callback) and logs out. */
+void hl_broker_phase_free(HlBrokerPhase *phase);
+/** The HlExit for a broker failure. */
+int hl_broker_exit_code(const GError *error);
 
 /* headless-runner.c */
 HlRunner *hl_runner_new(HlApp *app, HlScript *script);

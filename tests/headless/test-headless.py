@@ -450,7 +450,15 @@ class HeadlessTest(unittest.TestCase):
     def test_usage_errors_exit_1(self):
         sock = f'unix:{self.path("none.sock")}'
         cases = [
-            ([], '--connect is required'),
+            ([], 'give --connect (direct) or --key'),
+            (['--connect', sock, '--key', 'k', '--open', 'a'],
+             'give --connect (direct) or --key'),
+            (['--key', 'k'], 'needs --open APP or --attach'),
+            (['--key', 'k', '--open', 'a', '--ticket', 't'],
+             'gets its ticket from the broker'),
+            (['--connect', sock, '--ticket', 't', '--open', 'a'], 'need --key'),
+            (['--key', self.path('missing.key'), '--open', 'a'],
+             'missing.key'),
             (['--connect', sock], 'exactly one of'),
             (['--connect', 'http://x', '--ticket', 't'], 'bad address'),
             (['--connect', 'tcp:127.0.0.1:1', '--no-ticket'], 'only for unix'),

@@ -1,0 +1,37 @@
+/*
+ * crp-address.c: "unix:..." and "tcp:host:port" to GSocketConnectables.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "crp-address.h"
+
+#include <gio/gunixsocketaddress.h>
+
+gboolean
+crp_address_is_tcp(const char *text)
+{
+    return g_str_has_prefix(text, "tcp:");
+}
+
+GSocketConnectable *
+crp_address_parse(const char *text, GError **error)
+{
+    if (g_str_has_prefix(text, "unix:") && text[5]) {
+        const char *path = text + 5;
+        if (path[0] == '@') {
+            return G_SOCKET_CONNECTABLE(g_unix_socket_address_new_with_type(
+                path + 1, -1, G_UNIX_SOCKET_ADDRESS_ABSTRACT));
+        }
+        return G_SOCKET_CONNECTABLE(g_unix_socket_address_new(path));
+    }
+    if (crp_address_is_tcp(text)) {
+        GSocketConnectable *addr = g_network_address_parse(text + 4, 0, NULL);
+        if (addr && g_network_address_get_port(G_NETWORK_ADDRESS(addr)) != 0) {
+            return addr;
+        }
+        g_clear_object(&addr);
+    }
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                "bad address '%s' (want unix:/path or tcp:host:port)", text);
+    return NULL;
+}

@@ -1,0 +1,606 @@
+/*
+ * crp-broker-client.c: logged-in broker requests as GTasks.
+ *
+ * Each request gets the next request id and a GTask kept in a table until
+ * its reply (or the end of the link) completes it. Replies may come in any
+ * order (protocol section 5.4). Attaching runs a second link of its own.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "crp-broker-client.h"
+#include "crp-broker-link.h"
+
+#include <string.h>
+#include "crp/crp-error.h"
+#include "crp/crp-keyfile.h"
+
+G_DEFINE_QUARK(crp-broker-client-error-quark, crp_broker_client_error)
+
+struct _CrpBrokerClient {
+    GObject parent;
+    CrpUserKey *key;
+    char *address;
+    CrpBrokerLink *link;
+    GTask *login;                   /* until the link is ready */
+    GHashTable *pending;            /* request id -> GTask */
+    guint32 next_id;
+    CrpBrokerClientClosedFunc closed_func;
+    gpointer closed_data;
+};
+
+G_DEFINE_FINAL_TYPE(CrpBrokerClient, crp_broker_client, G_TYPE_OBJECT)
+
+/* What a request's GTask expects back (its task data). */
+typedef struct {
+    guint8 reply;                   /* CRP_MSG_OK, _APP_LIST, ... */
+    gboolean only_mine;             /* APP_LIST: every entry is subscribed */
+} Expect;
+
+void
+crp_broker_app_free(CrpBrokerApp *app)
+{
+    if (app) {
+        g_free(app->name);
+        g_free(app->title);
+        g_free(app->description);
+        g_free(app);
+    }
+}
+
+void
+crp_broker_session_free(CrpBrokerSession *session)
+{
+    if (session) {
+        g_free(session->id);
+        g_free(session->app);
+        g_free(session);
+    }
+}
+
+void
+crp_broker_ticket_free(CrpBrokerTicket *ticket)
+{
+    if (ticket) {
+        g_free(ticket->session_id);
+        if (ticket->ticket) {
+            memset(ticket->ticket, 0, strlen(ticket->ticket));
+            g_free(ticket->ticket);
+        }
+        g_free(ticket);
+    }
+}
+
+static char *
+str_dup(CrpStr s)
+{
+    return g_strndup(s.ptr, s.len);
+}
+
+static void
+fail_pending(CrpBrokerClient *client, const GError *error)
+{
+    GHashTableIter it;
+    gpointer task;
+
+    g_hash_table_iter_init(&it, client->pending);
+    while (g_hash_table_iter_next(&it, NULL, &task)) {
+        g_task_return_error(task, g_error_copy(error));
+        g_hash_table_iter_remove(&it);
+    }
+}
+
+/* ---- replies ---------------------------------------------------------- */
+
+static GPtrArray *
+apps_from(const CrpListMsg *list)
+{
+    GPtrArray *apps = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)crp_broker_app_free);
+    CrpListIter it;
+    CrpAppInfo info;
+
+    crp_list_iter_init(&it, list);
+    while (crp_list_iter_next_app(&it, &info)) {
+        CrpBrokerApp *app = g_new0(CrpBrokerApp, 1);
+        app->name = str_dup(info.name);
+        app->title = str_dup(info.title);
+        app->description = str_dup(info.description);
+        app->vcpus = info.vcpus;
+        app->memory_mib = info.memory_mib;
+        app->subscribed = (info.flags & CRP_APP_SUBSCRIBED) != 0;
+        app->audio = (info.flags & CRP_APP_AUDIO) != 0;
+        g_ptr_array_add(apps, app);
+    }
+    return apps;
+}
+
+static GPtrArray *
+sessions_from(const CrpListMsg *list)
+{
+    GPtrArray *sessions = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)crp_broker_session_free);
+    CrpListIter it;
+    CrpSessionInfo info;
+
+    crp_list_iter_init(&it, list);
+    while (crp_list_iter_next_session(&it, &info)) {
+        CrpBrokerSession *s = g_new0(CrpBrokerSession, 1);
+        s->id = str_dup(info.session_id);
+        s->app = str_dup(info.app);
+        s->started_unix = (gint64)MIN(info.started_unix, G_MAXINT64);
+        s->state = info.state;
+        g_ptr_array_add(sessions, s);
+    }
+    return sessions;
+}
+
+static guint32
+reply_id(const CrpMessage *msg)
+{
+    switch (msg->type) {
+    case CRP_MSG_OK: return msg->ok_request_id;
+    case CRP_MSG_APP_LIST:
+    case CRP_MSG_SESSIONS: return msg->list.request_id;
+    case CRP_MSG_LAUNCHED: return msg->launched.request_id;
+    case CRP_MSG_ERROR: return msg->error.request_id;
+    default: return 0;
+    }
+}
+
+static void
+on_link_message(CrpBrokerLink *link, const CrpMessage *msg, gpointer data)
+{
+    CrpBrokerClient *client = data;
+    guint32 id = reply_id(msg);
+    GTask *task = g_hash_table_lookup(client->pending, GUINT_TO_POINTER(id));
+    const Expect *expect = task ? g_task_get_task_data(task) : NULL;
+
+    if (!task || (msg->type != CRP_MSG_ERROR && msg->type != expect->reply)) {
+        /* A reply to nothing we asked, or of the wrong kind: the broker is
+         * broken; nothing it says can be trusted any more. */
+        g_autoptr(GError) error = g_error_new(
+            CRP_BROKER_CLIENT_ERROR, CRP_STATUS_BAD_REQUEST,
+            "the broker sent an unexpected %s (request %u)",
+            crp_message_type_name(msg->type), id);
+        fail_pending(client, error);
+        crp_broker_link_close(client->link);
+        if (client->closed_func) {
+            client->closed_func(client->closed_data, error);
+        }
+        return;
+    }
+    g_hash_table_steal(client->pending, GUINT_TO_POINTER(id));
+    switch (msg->type) {
+    case CRP_MSG_ERROR:
+        g_task_return_new_error(task, CRP_BROKER_CLIENT_ERROR, msg->error.code,
+                                "%.*s", (int)msg->error.message.len,
+                                msg->error.message.ptr);
+        break;
+    case CRP_MSG_OK:
+        g_task_return_boolean(task, TRUE);
+        break;
+    case CRP_MSG_APP_LIST: {
+        GPtrArray *apps = apps_from(&msg->list);
+        if (expect->only_mine) {
+            for (guint i = 0; i < apps->len; i++) {
+                ((CrpBrokerApp *)apps->pdata[i])->subscribed = TRUE;
+            }
+        }
+        g_task_return_pointer(task, apps, (GDestroyNotify)g_ptr_array_unref);
+        break;
+    }
+    case CRP_MSG_SESSIONS:
+        g_task_return_pointer(task, sessions_from(&msg->list),
+                              (GDestroyNotify)g_ptr_array_unref);
+        break;
+    case CRP_MSG_LAUNCHED: {
+        CrpBrokerTicket *t = g_new0(CrpBrokerTicket, 1);
+        t->session_id = str_dup(msg->launched.session_id);
+        t->ticket = str_dup(msg->launched.ticket);
+        t->expires_in_s = msg->launched.expires_in_s;
+        g_task_return_pointer(task, t, (GDestroyNotify)crp_broker_ticket_free);
+        break;
+    }
+    }
+    g_object_unref(task);
+}
+
+/* ---- the link --------------------------------------------------------- */
+
+static void
+on_link_ready(CrpBrokerLink *link, gpointer data)
+{
+    CrpBrokerClient *client = data;
+    GTask *login = g_steal_pointer(&client->login);
+
+    g_task_return_pointer(login, g_object_ref(client), g_object_unref);
+    g_object_unref(login);
+}
+
+static void
+on_link_ended(CrpBrokerLink *link, const GError *error, gpointer data)
+{
+    CrpBrokerClient *client = data;
+    g_autoptr(GError) why = error ? g_error_copy(error) : g_error_new_literal(
+        CRP_BROKER_CLIENT_ERROR, CRP_STATUS_SHUTDOWN,
+        "the broker closed the connection");
+
+    if (client->login) {
+        /* The login failed: the task owns the client (its finish drops it). */
+        GTask *login = g_steal_pointer(&client->login);
+        g_task_return_error(login, g_steal_pointer(&why));
+        g_object_unref(login);
+        return;
+    }
+    fail_pending(client, why);
+    if (client->closed_func) {
+        client->closed_func(client->closed_data, why);
+    }
+}
+
+static const CrpBrokerLinkEvents client_link_events = {
+    .ready = on_link_ready,
+    .message = on_link_message,
+    .ended = on_link_ended,
+};
+
+void
+crp_broker_client_connect_async(const char *key_path, const char *address,
+                                GCancellable *cancellable,
+                                GAsyncReadyCallback callback,
+                                gpointer user_data)
+{
+    GTask *task = g_task_new(NULL, cancellable, callback, user_data);
+    g_autoptr(GError) error = NULL;
+    CrpUserKey *key = crp_user_key_load(key_path, &error);
+
+    g_task_set_source_tag(task, crp_broker_client_connect_async);
+    if (!key) {
+        g_task_return_error(task, g_steal_pointer(&error));
+        g_object_unref(task);
+        return;
+    }
+    CrpBrokerClient *client = g_object_new(CRP_TYPE_BROKER_CLIENT, NULL);
+    client->key = key;
+    client->address = g_strdup(address ? address : key->broker_address);
+    client->login = task;
+    /* Until the login completes, the task owns the client. */
+    g_task_set_task_data(task, client, g_object_unref);
+    client->link = crp_broker_link_new(key, client->address,
+                                       &client_link_events, client);
+}
+
+CrpBrokerClient *
+crp_broker_client_connect_finish(GAsyncResult *result, GError **error)
+{
+    GTask *task = G_TASK(result);
+
+    return g_task_propagate_pointer(task, error);
+}
+
+static void
+crp_broker_client_init(CrpBrokerClient *client)
+{
+    client->pending = g_hash_table_new_full(NULL, NULL, NULL, g_object_unref);
+}
+
+static void
+crp_broker_client_finalize(GObject *object)
+{
+    CrpBrokerClient *client = CRP_BROKER_CLIENT(object);
+
+    /* Pending tasks hold references: none is left by now. */
+    crp_broker_link_close(client->link);
+    crp_broker_link_unref(client->link);
+    g_hash_table_unref(client->pending);
+    crp_user_key_free(client->key);
+    g_free(client->address);
+    G_OBJECT_CLASS(crp_broker_client_parent_class)->finalize(object);
+}
+
+static void
+crp_broker_client_class_init(CrpBrokerClientClass *klass)
+{
+    G_OBJECT_CLASS(klass)->finalize = crp_broker_client_finalize;
+}
+
+void
+crp_broker_client_free(CrpBrokerClient *client)
+{
+    if (!client) {
+        return;
+    }
+    g_autoptr(GError) cancelled = g_error_new_literal(
+        G_IO_ERROR, G_IO_ERROR_CANCELLED, "the broker client was closed");
+    client->closed_func = NULL;
+    crp_broker_link_close(client->link);
+    fail_pending(client, cancelled);
+    g_object_unref(client);
+}
+
+const char *
+crp_broker_client_get_user(CrpBrokerClient *client)
+{
+    return client->key->user_id;
+}
+
+void
+crp_broker_client_set_closed_func(CrpBrokerClient *client,
+                                  CrpBrokerClientClosedFunc func,
+                                  gpointer data)
+{
+    client->closed_func = func;
+    client->closed_data = data;
+}
+
+/* ---- requests --------------------------------------------------------- */
+
+static void
+request(CrpBrokerClient *client, guint8 type, const char *arg,
+        const Expect *expect, gpointer source_tag, GCancellable *cancellable,
+        GAsyncReadyCallback callback, gpointer user_data)
+{
+    GTask *task = g_task_new(client, cancellable, callback, user_data);
+    guint32 id = ++client->next_id;
+    CrpMessage msg = {
+        .type = type,
+        .request = { .request_id = id, .arg = crp_str(arg) },
+    };
+
+    g_task_set_source_tag(task, source_tag);
+    g_task_set_task_data(task, g_memdup2(expect, sizeof(*expect)), g_free);
+    if (arg && (!*arg || strlen(arg) > 64)) {
+        g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                                "'%s' is not a valid name", arg);
+        g_object_unref(task);
+        return;
+    }
+    if (!crp_broker_link_send(client->link, &msg)) {
+        g_task_return_new_error(task, CRP_BROKER_CLIENT_ERROR,
+                                CRP_STATUS_SHUTDOWN,
+                                "the connection to the broker is closed");
+        g_object_unref(task);
+        return;
+    }
+    g_hash_table_insert(client->pending, GUINT_TO_POINTER(id), task);
+}
+
+void
+crp_broker_client_list_apps_async(CrpBrokerClient *client, gboolean only_mine,
+                                  GCancellable *cancellable,
+                                  GAsyncReadyCallback callback,
+                                  gpointer user_data)
+{
+    Expect e = { CRP_MSG_APP_LIST, only_mine };
+    request(client, only_mine ? CRP_MSG_MY_APPS : CRP_MSG_CATALOG_LIST, NULL,
+            &e, crp_broker_client_list_apps_async, cancellable, callback,
+            user_data);
+}
+
+GPtrArray *
+crp_broker_client_list_apps_finish(CrpBrokerClient *client,
+                                   GAsyncResult *result, GError **error)
+{
+    return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+void
+crp_broker_client_subscribe_async(CrpBrokerClient *client, const char *app,
+                                  gboolean subscribe,
+                                  GCancellable *cancellable,
+                                  GAsyncReadyCallback callback,
+                                  gpointer user_data)
+{
+    Expect e = { CRP_MSG_OK };
+    request(client, subscribe ? CRP_MSG_SUBSCRIBE : CRP_MSG_UNSUBSCRIBE, app,
+            &e, crp_broker_client_subscribe_async, cancellable, callback,
+            user_data);
+}
+
+gboolean
+crp_broker_client_subscribe_finish(CrpBrokerClient *client,
+                                   GAsyncResult *result, GError **error)
+{
+    return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+void
+crp_broker_client_list_sessions_async(CrpBrokerClient *client,
+                                      GCancellable *cancellable,
+                                      GAsyncReadyCallback callback,
+                                      gpointer user_data)
+{
+    Expect e = { CRP_MSG_SESSIONS };
+    request(client, CRP_MSG_SESSION_LIST, NULL, &e,
+            crp_broker_client_list_sessions_async, cancellable, callback,
+            user_data);
+}
+
+GPtrArray *
+crp_broker_client_list_sessions_finish(CrpBrokerClient *client,
+                                       GAsyncResult *result, GError **error)
+{
+    return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+void
+crp_broker_client_launch_async(CrpBrokerClient *client, const char *app,
+                               GCancellable *cancellable,
+                               GAsyncReadyCallback callback,
+                               gpointer user_data)
+{
+    Expect e = { CRP_MSG_LAUNCHED };
+    request(client, CRP_MSG_LAUNCH, app, &e, crp_broker_client_launch_async,
+            cancellable, callback, user_data);
+}
+
+void
+crp_broker_client_renew_ticket_async(CrpBrokerClient *client,
+                                     const char *session_id,
+                                     GCancellable *cancellable,
+                                     GAsyncReadyCallback callback,
+                                     gpointer user_data)
+{
+    Expect e = { CRP_MSG_LAUNCHED };
+    request(client, CRP_MSG_SESSION_TICKET, session_id, &e,
+            crp_broker_client_renew_ticket_async, cancellable, callback,
+            user_data);
+}
+
+CrpBrokerTicket *
+crp_broker_client_ticket_finish(CrpBrokerClient *client, GAsyncResult *result,
+                                GError **error)
+{
+    return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+void
+crp_broker_client_close_session_async(CrpBrokerClient *client,
+                                      const char *session_id,
+                                      GCancellable *cancellable,
+                                      GAsyncReadyCallback callback,
+                                      gpointer user_data)
+{
+    Expect e = { CRP_MSG_OK };
+    request(client, CRP_MSG_SESSION_CLOSE, session_id, &e,
+            crp_broker_client_close_session_async, cancellable, callback,
+            user_data);
+}
+
+gboolean
+crp_broker_client_close_session_finish(CrpBrokerClient *client,
+                                       GAsyncResult *result, GError **error)
+{
+    return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+/* ---- attach ----------------------------------------------------------- */
+
+/* The attach link: login, ATTACH in the final record, OK in the broker's
+ * final record, then the bare connection. */
+typedef struct {
+    GTask *task;
+    CrpBrokerLink *link;
+    char *session_id;
+    gboolean ok;
+} Attach;
+
+/* Completes the attach once; drops the task's creation reference (the
+ * task data, and with it the link, go when the result has been taken). */
+static void
+attach_done(Attach *a, GError *error)
+{
+    GTask *task = g_steal_pointer(&a->task);
+
+    if (!task) {
+        return;
+    }
+    if (error) {
+        g_task_return_error(task, error);
+    } else {
+        GIOStream *stream = crp_broker_link_steal_stream(a->link, &error);
+        if (stream) {
+            g_task_return_pointer(task, stream, g_object_unref);
+        } else {
+            g_task_return_error(task, error);
+        }
+    }
+    g_object_unref(task);
+}
+
+static void
+on_attach_ready(CrpBrokerLink *link, gpointer data)
+{
+    Attach *a = data;
+    CrpMessage msg = {
+        .type = CRP_MSG_ATTACH,
+        .request = { .request_id = 1, .arg = crp_str(a->session_id) },
+    };
+
+    if (!crp_broker_link_send_final(link, &msg)) {
+        attach_done(a, g_error_new_literal(CRP_BROKER_CLIENT_ERROR,
+                                           CRP_STATUS_SHUTDOWN,
+                                           "the broker closed the connection"));
+    }
+}
+
+static void
+on_attach_message(CrpBrokerLink *link, const CrpMessage *msg, gpointer data)
+{
+    Attach *a = data;
+
+    if (msg->type == CRP_MSG_OK && msg->ok_request_id == 1) {
+        a->ok = TRUE;
+    } else if (msg->type == CRP_MSG_ERROR) {
+        attach_done(a, g_error_new(CRP_BROKER_CLIENT_ERROR, msg->error.code,
+                                   "%.*s", (int)msg->error.message.len,
+                                   msg->error.message.ptr));
+    } else {
+        attach_done(a, g_error_new(CRP_BROKER_CLIENT_ERROR,
+                                   CRP_STATUS_BAD_REQUEST,
+                                   "the broker answered ATTACH with %s",
+                                   crp_message_type_name(msg->type)));
+    }
+}
+
+static void
+on_attach_ended(CrpBrokerLink *link, const GError *error, gpointer data)
+{
+    Attach *a = data;
+
+    if (error) {
+        attach_done(a, g_error_copy(error));
+    } else if (!a->ok) {
+        attach_done(a, g_error_new_literal(CRP_BROKER_CLIENT_ERROR,
+                                           CRP_STATUS_BAD_REQUEST,
+                                           "the broker ended the attach "
+                                           "without an answer"));
+    } else {
+        /* The ATTACH record was read by the broker before it said OK,
+         * so the connection's output is drained (a hand-over needs a
+         * quiet stream). */
+        attach_done(a, NULL);
+    }
+}
+
+static const CrpBrokerLinkEvents attach_link_events = {
+    .ready = on_attach_ready,
+    .message = on_attach_message,
+    .ended = on_attach_ended,
+};
+
+static void
+attach_free(Attach *a)
+{
+    crp_broker_link_close(a->link);
+    crp_broker_link_unref(a->link);
+    g_free(a->session_id);
+    g_free(a);
+}
+
+void
+crp_broker_client_attach_async(CrpBrokerClient *client,
+                               const char *session_id,
+                               GCancellable *cancellable,
+                               GAsyncReadyCallback callback,
+                               gpointer user_data)
+{
+    GTask *task = g_task_new(client, cancellable, callback, user_data);
+    Attach *a = g_new0(Attach, 1);
+
+    g_task_set_source_tag(task, crp_broker_client_attach_async);
+    /* The task keeps the attach state (and its link) alive until the
+     * result has been taken. */
+    g_task_set_task_data(task, a, (GDestroyNotify)attach_free);
+    a->task = task;
+    a->session_id = g_strdup(session_id);
+    a->link = crp_broker_link_new(client->key, client->address,
+                                  &attach_link_events, a);
+}
+
+GIOStream *
+crp_broker_client_attach_finish(CrpBrokerClient *client, GAsyncResult *result,
+                                GError **error)
+{
+    return g_task_propagate_pointer(G_TASK(result), error);
+}
