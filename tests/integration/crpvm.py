@@ -53,7 +53,10 @@ class CrpVM:
     """One QEMU with the test guest, -display crp and -audiodev crp."""
 
     def __init__(self, workdir, env, mode="shell", display_opts="",
-                 append="", memory=256):
+                 append="", memory=256, vga="std"):
+        """@vga: "std" (-vga std, no hardware cursor, fixed size) or
+        "virtio" (virtio-vga: hardware cursor and guest resize, driven in
+        the guest by crp-drm)."""
         self.dir = workdir
         self.env = env
         os.makedirs(workdir, exist_ok=True)
@@ -69,7 +72,9 @@ class CrpVM:
             display += "," + display_opts
         args += [
             "-accel", "tcg", "-m", str(memory), "-nic", "none",
-            "-vga", "std", "-device", "virtio-tablet-pci",
+            *(["-vga", "std"] if vga == "std" else
+              ["-vga", "none", "-device", "virtio-vga"]),
+            "-device", "virtio-tablet-pci",
             "-device", "intel-hda", "-audiodev", "crp,id=snd0",
             "-device", "hda-duplex,audiodev=snd0",
             "-kernel", env["GUEST_KERNEL"], "-initrd", env["GUEST_INITRD"],

@@ -310,6 +310,110 @@ class DemoGuest(unittest.TestCase):
         self.assertLessEqual(abs(int(m.group(1)) - 1000), 10)
 
 
+def drm_cursor_pixel(x, y):
+    """RGBA of crp-drm's cursor at (x, y), straight alpha: mirrors
+    crp_drm_cursor_pixel() in tests/guest/src/crp-drm.c."""
+    if x < 32 and y < 32 and x <= y:
+        return bytes((x * 8, y * 8, 0x40, 0xff))
+    return bytes(4)
+
+
+def read_pam(path):
+    """Returns (width, height, hotspot, RGBA bytes) of crp-headless's
+    save-cursor output."""
+    with open(path, "rb") as f:
+        data = f.read()
+    header, body = data.split(b"ENDHDR\n", 1)
+    fields = dict(line.split(b" ", 1) for line in header.splitlines()[1:]
+                  if b" " in line and not line.startswith(b"#"))
+    hot = [line.split()[2:] for line in header.splitlines()
+           if line.startswith(b"# hotspot")][0]
+    return (int(fields[b"WIDTH"]), int(fields[b"HEIGHT"]),
+            (int(hot[0]), int(hot[1])), body)
+
+
+class VirtioGpuGuest(unittest.TestCase):
+    """virtio-vga with the guest's virtio_gpu driver, driven by crp-drm as
+    a desktop would: a hardware cursor (shape, hot spot, moves) and a mode
+    change when the client asks for another size. std VGA has neither."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="crp-it-gpu-")
+        cls.vm = CrpVM(cls.tmp.name, ENV, mode="shell", vga="virtio",
+                       display_opts="lossless=on")
+        cls.vm.run("crp-drm &", expect=r"CRP-DRM-READY mode=1280x800 .*hot=3,5",
+                   timeout=30)
+        cls.n = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.vm.stop()
+        cls.tmp.cleanup()
+
+    def ticket(self):
+        VirtioGpuGuest.n += 1
+        t = f"gpu-{VirtioGpuGuest.n}"
+        self.vm.set_ticket(t)
+        return t
+
+    def drm(self, command, expect):
+        self.vm.run(f"echo {command} > /run/crp-drm", expect=expect)
+
+    def test_cursor_shape_and_moves_reach_the_client(self):
+        self.drm("move 100 200", r"CRP-DRM-MOVED 100 200")
+        pam = os.path.join(self.vm.dir, "cursor.pam")
+        result = {}
+
+        def client():
+            # The shape and position a joining client is given, then a move
+            # made while it watches.
+            result["run"] = headless(self.vm, ticket,
+                                     f"wait-cursor 100 200 10000; save-cursor {pam}; "
+                                     "wait-cursor 300 50 30000; quit")
+
+        ticket = self.ticket()
+        self.vm.qmp.events.clear()
+        worker = threading.Thread(target=client)
+        worker.start()
+        self.vm.qmp.wait_event("CRP_CONNECTED", timeout=30)
+        time.sleep(0.5)
+        self.drm("move 300 50", r"CRP-DRM-MOVED 300 50")
+        worker.join(timeout=120)
+        code, out, _ = result["run"]
+        self.assertEqual(code, 0, out)
+
+        width, height, hot, rgba = read_pam(pam)
+        self.assertEqual((width, height), (64, 64))
+        self.assertEqual(hot, (3, 5))
+        wrong = [(x, y) for y in range(64) for x in range(64)
+                 if rgba[(y * 64 + x) * 4:(y * 64 + x) * 4 + 4] != drm_cursor_pixel(x, y)]
+        self.assertEqual(wrong, [], "cursor pixels differ from what the guest set")
+
+    def test_resize_request_changes_the_guest_mode(self):
+        shot = os.path.join(self.vm.dir, "resized.png")
+        start = len(self.vm.serial_text())
+        # crp-drm paints a gradient whose far corner is #ffff60 at any size:
+        # that pixel says the new mode's first frame has arrived.
+        code, out, _ = headless(self.vm, self.ticket(),
+                                "wait-frames 1; resize 960 600; "
+                                "wait-surface 960 600 30000; "
+                                "wait-pixel 959 599 ffff60 10000; "
+                                f"screenshot {shot}; quit")
+        self.assertEqual(code, 0, out)
+        self.vm.wait_serial(r"CRP-DRM-MODE 960x600", start=start)
+        dump = self.vm.screendump(os.path.join(self.vm.dir, "resized.ppm"))
+        self.assertEqual(dump[:2], (960, 600))
+        self.assertEqual(diff_pixels(read_png(shot), dump), 0)
+
+        # And back: each request is a new mode and a new SURFACE.
+        code, out, _ = headless(self.vm, self.ticket(),
+                                "wait-frames 1; resize 1280 800; "
+                                "wait-surface 1280 800 30000; "
+                                "wait-pixel 1279 799 ffff60 10000; quit")
+        self.assertEqual(code, 0, out)
+
+
 def main():
     global HEADLESS, ENV
     HEADLESS = sys.argv.pop(1)

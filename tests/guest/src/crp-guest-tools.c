@@ -45,6 +45,7 @@ static const struct {
     { "crp-tone", crp_tone_main },
     { "crp-record", crp_record_main },
     { "crp-mixer", crp_mixer_main },
+    { "crp-drm", crp_drm_main },
 };
 
 int main(int argc, char **argv)
