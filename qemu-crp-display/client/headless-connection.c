@@ -217,6 +217,9 @@ static void process(HlConnection *c)
             c->events.audio(c->data);
             break;
         case CRP_VIEWER_CURSOR:
+            if (c->events.cursor) {
+                c->events.cursor(c->data);
+            }
             break;
         case CRP_VIEWER_CLOSED:
             end_with_server_bye(c, &u);

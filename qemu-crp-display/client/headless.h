@@ -63,6 +63,9 @@ typedef struct {
     void (*frame)(gpointer data, const CrpViewerUpdate *update);
     /** Decoded playback is waiting in the viewer (crp_viewer_take_audio). */
     void (*audio)(gpointer data);
+    /** The cursor's shape or position changed (crp_viewer_get_cursor,
+     *  crp_viewer_get_pointer); optional. */
+    void (*cursor)(gpointer data);
     /**
      * The connection is over; called exactly once. @code is an HlExit,
      * @server_bye TRUE when the server closed its stream cleanly, and
