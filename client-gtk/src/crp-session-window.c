@@ -1,0 +1,584 @@
+/*
+ * crp-session-window.c: see crp-session-window.h.
+ *
+ * The display connection is crp-headless's HlConnection (GIO I/O around a
+ * CrpViewer); this file wires its events to the widget, the sound and the
+ * header bar, and turns the ways it ends into what the user sees.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "crp-session-window.h"
+
+#include "crp-audio.h"
+#include "crp-display.h"
+#include "crp-session-stats.h"
+#include "headless.h"
+
+#include <crp/crp-channel.h>
+
+/* Until the first picture, the window stays hidden (so it can open at
+ * the guest's size), but never longer than this. */
+#define SHOW_DELAY_MS 1000
+#define STATS_INTERVAL_MS 1000
+
+struct _CrpSessionWindow {
+    GtkApplicationWindow parent;
+
+    GtkWidget *display;
+    GtkWidget *status_box, *status_label, *spinner;
+    GtkWidget *stats_label;
+    GtkWidget *scale_button, *fullscreen_button, *speaker_button, *mic_button,
+              *stats_button, *close_app_button;
+
+    HlConnection *conn;
+    GIOStream *stream;          /* broker mode: for the TCP round trip */
+    CrpAudio *audio;
+    int audio_channels;
+    guint32 capabilities;
+    gboolean mic_refused;
+
+    guint show_timer;
+    guint stats_timer;
+    CrpSessionStats stats;
+
+    gboolean app_closed;        /* the user closed the app */
+    gboolean user_closing;      /* the user closed the window */
+};
+
+G_DEFINE_FINAL_TYPE(CrpSessionWindow, crp_session_window, GTK_TYPE_APPLICATION_WINDOW)
+
+enum { SIGNAL_DISCONNECTED, SIGNAL_APP_CLOSED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+static void show_now(CrpSessionWindow *win)
+{
+    g_clear_handle_id(&win->show_timer, g_source_remove);
+    if (!gtk_widget_get_visible(GTK_WIDGET(win))) {
+        gtk_window_present(GTK_WINDOW(win));
+    }
+    gtk_widget_grab_focus(win->display);
+}
+
+static gboolean on_show_timeout(gpointer data)
+{
+    CRP_SESSION_WINDOW(data)->show_timer = 0;
+    show_now(data);
+    return G_SOURCE_REMOVE;
+}
+
+void crp_session_window_set_status(CrpSessionWindow *win, const char *status)
+{
+    gtk_widget_set_visible(win->status_box, status != NULL);
+    gtk_spinner_set_spinning(GTK_SPINNER(win->spinner), status != NULL);
+    if (status) {
+        gtk_label_set_text(GTK_LABEL(win->status_label), status);
+    }
+}
+
+/* ---- connection events ----------------------------------------------- */
+
+static void on_flush(gpointer data)
+{
+    CrpSessionWindow *win = data;
+    if (win->conn) {
+        hl_connection_flush(win->conn);
+    }
+}
+
+static void on_mic(gpointer data, const gint16 *pcm, gsize n_frames)
+{
+    CrpSessionWindow *win = data;
+    g_autoptr(GError) error = NULL;
+    gint16 mono[CRP_AUDIO_MIC_CHUNK_FRAMES];
+
+    if (!win->conn) {
+        return;
+    }
+    CrpViewer *viewer = hl_connection_get_viewer(win->conn);
+    if (win->audio_channels == 1) {
+        n_frames = MIN(n_frames, G_N_ELEMENTS(mono));
+        for (gsize i = 0; i < n_frames; i++) {
+            mono[i] = (pcm[2 * i] + pcm[2 * i + 1]) / 2;
+        }
+        pcm = mono;
+    }
+    if (!crp_viewer_send_audio(viewer, pcm, n_frames, &error)) {
+        g_message("microphone: %s; it is off", error->message);
+        win->mic_refused = TRUE;
+        crp_audio_set_mic_func(win->audio, NULL, NULL);
+        gtk_widget_set_sensitive(win->mic_button, FALSE);
+        return;
+    }
+    hl_connection_flush(win->conn);
+}
+
+static void update_mic(CrpSessionWindow *win)
+{
+    gboolean can = win->conn && (win->capabilities & CRP_CAP_AUDIO_IN) &&
+                   !win->mic_refused;
+    crp_audio_set_mic_func(win->audio, can ? on_mic : NULL, win);
+    gtk_widget_set_sensitive(win->mic_button,
+                             can && crp_audio_mic_available(win->audio));
+}
+
+static void on_ready(gpointer data, guint32 capabilities)
+{
+    CrpSessionWindow *win = data;
+
+    win->capabilities = capabilities;
+    crp_display_set_viewer(CRP_DISPLAY(win->display),
+                           hl_connection_get_viewer(win->conn), on_flush, win);
+    crp_session_window_set_status(win, NULL);
+    gtk_widget_set_sensitive(win->close_app_button, TRUE);
+    update_mic(win);
+}
+
+static void fit_default_size(CrpSessionWindow *win, int width, int height)
+{
+    GListModel *monitors = gdk_display_get_monitors(gtk_widget_get_display(GTK_WIDGET(win)));
+    g_autoptr(GdkMonitor) monitor = g_list_model_get_item(monitors, 0);
+    GdkRectangle area;
+
+    if (!monitor) {
+        return;
+    }
+    gdk_monitor_get_geometry(monitor, &area);
+    /* A guest bigger than the screen: open scaled, keeping its shape. */
+    int max_w = area.width * 9 / 10, max_h = area.height * 8 / 10;
+    if (width > max_w || height > max_h) {
+        double scale = MIN((double)max_w / width, (double)max_h / height);
+        gtk_window_set_default_size(GTK_WINDOW(win), width * scale, height * scale);
+    }
+}
+
+static void on_surface(gpointer data, int width, int height)
+{
+    CrpSessionWindow *win = data;
+
+    crp_display_surface_changed(CRP_DISPLAY(win->display), width, height);
+    if (!gtk_widget_get_visible(GTK_WIDGET(win))) {
+        fit_default_size(win, width, height);
+    }
+}
+
+static void on_frame(gpointer data, const CrpViewerUpdate *update)
+{
+    CrpSessionWindow *win = data;
+
+    crp_display_frame(CRP_DISPLAY(win->display), &update->damage, update->frame_id);
+    if (win->show_timer) {
+        show_now(win);
+    }
+}
+
+static void on_cursor(gpointer data)
+{
+    CrpSessionWindow *win = data;
+    crp_display_cursor_changed(CRP_DISPLAY(win->display));
+}
+
+static void on_audio(gpointer data)
+{
+    CrpSessionWindow *win = data;
+    gsize n_frames;
+    int channels;
+    g_autofree gint16 *pcm = crp_viewer_take_audio(hl_connection_get_viewer(win->conn),
+                                                   &n_frames, &channels);
+
+    win->audio_channels = channels;
+    crp_audio_play(win->audio, pcm, n_frames, channels);
+}
+
+static gboolean free_connection(gpointer data)
+{
+    hl_connection_free(data);
+    return G_SOURCE_REMOVE;
+}
+
+static void drop_connection(CrpSessionWindow *win)
+{
+    crp_display_set_viewer(CRP_DISPLAY(win->display), NULL, NULL, NULL);
+    crp_audio_set_mic_func(win->audio, NULL, NULL);
+    gtk_widget_set_sensitive(win->close_app_button, FALSE);
+    if (win->conn) {
+        /* We may be inside one of its callbacks: free it afterwards. */
+        g_idle_add(free_connection, win->conn);
+        win->conn = NULL;
+    }
+    g_clear_object(&win->stream);
+}
+
+static void on_fail_response(GtkDialog *dialog, int response, gpointer data)
+{
+    gtk_window_destroy(GTK_WINDOW(dialog));
+    gtk_window_destroy(GTK_WINDOW(data));
+}
+
+void crp_session_window_fail(CrpSessionWindow *win, const char *title,
+                             const char *detail)
+{
+    g_message("session: %s%s%s", title, detail ? ": " : "", detail ? detail : "");
+    show_now(win);
+    crp_session_window_set_status(win, NULL);
+    GtkWidget *dialog = gtk_message_dialog_new(GTK_WINDOW(win),
+        GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT, GTK_MESSAGE_ERROR,
+        GTK_BUTTONS_CLOSE, "%s", title);
+    if (detail) {
+        gtk_message_dialog_format_secondary_text(GTK_MESSAGE_DIALOG(dialog), "%s", detail);
+    }
+    g_signal_connect(dialog, "response", G_CALLBACK(on_fail_response), win);
+    gtk_window_present(GTK_WINDOW(dialog));
+}
+
+static void on_ended(gpointer data, int code, gboolean server_bye, const char *message)
+{
+    CrpSessionWindow *win = data;
+    CrpSessionEnd end;
+    const char *title;
+
+    drop_connection(win);
+    if (win->user_closing || win->app_closed) {
+        gtk_window_destroy(GTK_WINDOW(win));
+        return;
+    }
+    switch (code) {
+    case HL_EXIT_OK:
+    case HL_EXIT_CLOSED:
+        end = server_bye ? CRP_SESSION_END_SERVER_CLOSED : CRP_SESSION_END_LOST;
+        title = server_bye ? "The session has ended" : "The connection to the session was lost";
+        break;
+    case HL_EXIT_AUTH:
+        end = CRP_SESSION_END_REFUSED;
+        title = "The server refused the ticket";
+        break;
+    case HL_EXIT_PROTOCOL:
+        end = CRP_SESSION_END_PROTOCOL;
+        title = "The session broke down (protocol error)";
+        break;
+    default:
+        end = CRP_SESSION_END_LOST;
+        title = "Cannot reach the session";
+        break;
+    }
+    gboolean handled = FALSE;
+    g_signal_emit(win, signals[SIGNAL_DISCONNECTED], 0, end, message, &handled);
+    if (!handled) {
+        crp_session_window_fail(win, title, message);
+    }
+}
+
+static const HlConnectionEvents connection_events = {
+    .ready = on_ready,
+    .surface = on_surface,
+    .frame = on_frame,
+    .cursor = on_cursor,
+    .audio = on_audio,
+    .ended = on_ended,
+};
+
+static void start_connection(CrpSessionWindow *win, HlConnection *conn)
+{
+    win->conn = conn;
+    win->mic_refused = FALSE;
+    win->stats.have_previous = FALSE;
+    crp_session_window_set_status(win, "Connecting…");
+    if (!gtk_widget_get_visible(GTK_WIDGET(win)) && !win->show_timer) {
+        win->show_timer = g_timeout_add(SHOW_DELAY_MS, on_show_timeout, win);
+    }
+}
+
+gboolean crp_session_window_connect(CrpSessionWindow *win, const char *address,
+                                    const char *ticket, GError **error)
+{
+    g_return_val_if_fail(!win->conn, FALSE);
+    HlConnection *conn = hl_connection_new(address, ticket, &connection_events,
+                                           win, error);
+    if (!conn) {
+        return FALSE;
+    }
+    start_connection(win, conn);
+    return TRUE;
+}
+
+gboolean crp_session_window_attach(CrpSessionWindow *win, GIOStream *stream,
+                                   const char *ticket, GError **error)
+{
+    g_return_val_if_fail(!win->conn, FALSE);
+    HlConnection *conn = hl_connection_new_for_stream(stream, "the session", ticket,
+                                                      &connection_events, win, error);
+    if (!conn) {
+        return FALSE;
+    }
+    win->stream = g_object_ref(stream);
+    start_connection(win, conn);
+    return TRUE;
+}
+
+gboolean crp_session_window_app_closed(CrpSessionWindow *win)
+{
+    return win->app_closed;
+}
+
+/* ---- header bar ------------------------------------------------------ */
+
+static gboolean on_stats_tick(gpointer data)
+{
+    CrpSessionWindow *win = data;
+    CrpViewerStats sample = { 0 };
+
+    if (win->conn) {
+        crp_viewer_get_stats(hl_connection_get_viewer(win->conn), &sample);
+    }
+    double rtt = win->stream ? crp_session_stats_tcp_rtt_ms(win->stream) : -1;
+    g_autofree char *text = crp_session_stats_format(&win->stats, &sample,
+                                                     g_get_monotonic_time(), rtt);
+    gtk_label_set_text(GTK_LABEL(win->stats_label), text);
+    return G_SOURCE_CONTINUE;
+}
+
+static void on_stats_toggled(GtkToggleButton *button, gpointer data)
+{
+    CrpSessionWindow *win = data;
+    gboolean on = gtk_toggle_button_get_active(button);
+
+    gtk_widget_set_visible(win->stats_label, on);
+    g_clear_handle_id(&win->stats_timer, g_source_remove);
+    if (on) {
+        win->stats.have_previous = FALSE;
+        on_stats_tick(win);
+        win->stats_timer = g_timeout_add(STATS_INTERVAL_MS, on_stats_tick, win);
+    }
+}
+
+static void on_scale_toggled(GtkToggleButton *button, gpointer data)
+{
+    CrpSessionWindow *win = data;
+    gboolean one_to_one = gtk_toggle_button_get_active(button);
+
+    crp_display_set_scale_to_fit(CRP_DISPLAY(win->display), !one_to_one);
+    gtk_button_set_icon_name(GTK_BUTTON(button), one_to_one ? "zoom-original-symbolic"
+                                                            : "zoom-fit-best-symbolic");
+}
+
+static void on_fullscreen_clicked(GtkButton *button, gpointer data)
+{
+    GtkWindow *win = data;
+    if (gtk_window_is_fullscreen(win)) {
+        gtk_window_unfullscreen(win);
+    } else {
+        gtk_window_fullscreen(win);
+    }
+}
+
+/* A mute toggle: pressed means muted, and its icon says which it is. */
+static gboolean mute_toggled(GtkToggleButton *button, const char *muted_icon,
+                             const char *on_icon)
+{
+    gboolean muted = gtk_toggle_button_get_active(button);
+    gtk_button_set_icon_name(GTK_BUTTON(button), muted ? muted_icon : on_icon);
+    return muted;
+}
+
+static void on_speaker_toggled(GtkToggleButton *button, gpointer data)
+{
+    CrpSessionWindow *win = data;
+    crp_audio_set_playback_muted(win->audio,
+        mute_toggled(button, "audio-volume-muted-symbolic", "audio-volume-high-symbolic"));
+}
+
+static void on_mic_toggled(GtkToggleButton *button, gpointer data)
+{
+    CrpSessionWindow *win = data;
+    crp_audio_set_mic_muted(win->audio,
+        mute_toggled(button, "microphone-disabled-symbolic",
+                     "audio-input-microphone-symbolic"));
+}
+
+static void on_close_app_clicked(GtkButton *button, gpointer data)
+{
+    CrpSessionWindow *win = data;
+
+    if (!win->conn) {
+        return;
+    }
+    /* CLOSE_APP, then our BYE: the server reports it, the broker shuts
+     * the VM down; the window goes when the connection has ended. */
+    win->app_closed = TRUE;
+    crp_viewer_send_close_app(hl_connection_get_viewer(win->conn));
+    hl_connection_close(win->conn, "app closed");
+    g_signal_emit(win, signals[SIGNAL_APP_CLOSED], 0);
+}
+
+static gboolean on_close_request(GtkWindow *window, gpointer data)
+{
+    CrpSessionWindow *win = CRP_SESSION_WINDOW(window);
+
+    if (!win->conn) {
+        return FALSE;
+    }
+    /* Leave, but let the session live (it can be reconnected); close
+     * once our goodbye is out. */
+    win->user_closing = TRUE;
+    hl_connection_close(win->conn, "window closed");
+    gtk_widget_set_visible(GTK_WIDGET(window), FALSE);
+    return TRUE;
+}
+
+static gboolean on_window_key(GtkEventControllerKey *key, guint keyval, guint keycode,
+                              GdkModifierType state, gpointer data)
+{
+    CrpSessionWindow *win = data;
+    gboolean shift = (state & GDK_SHIFT_MASK) != 0;
+
+    if (keyval == GDK_KEY_F11 && !shift) {
+        on_fullscreen_clicked(NULL, win);
+        return TRUE;
+    }
+    if ((keyval == GDK_KEY_F12 && shift)) {
+        GtkToggleButton *b = GTK_TOGGLE_BUTTON(win->stats_button);
+        gtk_toggle_button_set_active(b, !gtk_toggle_button_get_active(b));
+        return TRUE;
+    }
+    return FALSE;
+}
+
+static GtkWidget *header_button(GtkWidget *header, gboolean toggle, gboolean end,
+                                const char *icon, const char *tooltip,
+                                GCallback callback, gpointer data)
+{
+    GtkWidget *b = toggle ? gtk_toggle_button_new() : gtk_button_new();
+    gtk_button_set_icon_name(GTK_BUTTON(b), icon);
+    gtk_widget_set_tooltip_text(b, tooltip);
+    gtk_widget_set_focusable(b, FALSE);     /* keys stay with the guest */
+    g_signal_connect(b, toggle ? "toggled" : "clicked", callback, data);
+    if (end) {
+        gtk_header_bar_pack_end(GTK_HEADER_BAR(header), b);
+    } else {
+        gtk_header_bar_pack_start(GTK_HEADER_BAR(header), b);
+    }
+    return b;
+}
+
+static void build_header(CrpSessionWindow *win)
+{
+    GtkWidget *header = gtk_header_bar_new();
+
+    win->close_app_button = gtk_button_new_with_label("Close app");
+    gtk_widget_set_tooltip_text(win->close_app_button,
+                                "Close the app and release its machine");
+    gtk_widget_set_focusable(win->close_app_button, FALSE);
+    gtk_widget_add_css_class(win->close_app_button, "destructive-action");
+    gtk_widget_set_sensitive(win->close_app_button, FALSE);
+    g_signal_connect(win->close_app_button, "clicked",
+                     G_CALLBACK(on_close_app_clicked), win);
+    gtk_header_bar_pack_start(GTK_HEADER_BAR(header), win->close_app_button);
+
+    win->speaker_button = header_button(header, TRUE, FALSE, "audio-volume-high-symbolic",
+                                        "Mute the sound", G_CALLBACK(on_speaker_toggled), win);
+    win->mic_button = header_button(header, TRUE, FALSE, "audio-input-microphone-symbolic",
+                                    "Mute the microphone", G_CALLBACK(on_mic_toggled), win);
+    gtk_widget_set_sensitive(win->mic_button, FALSE);
+
+    win->fullscreen_button = header_button(header, FALSE, TRUE, "view-fullscreen-symbolic",
+                                           "Fullscreen (F11)",
+                                           G_CALLBACK(on_fullscreen_clicked), win);
+    win->scale_button = header_button(header, TRUE, TRUE, "zoom-fit-best-symbolic",
+                                      "Scale to the window, or show 1:1",
+                                      G_CALLBACK(on_scale_toggled), win);
+    win->stats_button = header_button(header, TRUE, TRUE, "dialog-information-symbolic",
+                                      "Statistics (Shift+F12)",
+                                      G_CALLBACK(on_stats_toggled), win);
+    gtk_window_set_titlebar(GTK_WINDOW(win), header);
+}
+
+static void build_content(CrpSessionWindow *win)
+{
+    GtkWidget *overlay = gtk_overlay_new();
+
+    win->display = crp_display_new();
+    gtk_widget_set_hexpand(win->display, TRUE);
+    gtk_widget_set_vexpand(win->display, TRUE);
+    gtk_overlay_set_child(GTK_OVERLAY(overlay), win->display);
+
+    win->stats_label = gtk_label_new(NULL);
+    gtk_widget_add_css_class(win->stats_label, "osd");
+    gtk_widget_add_css_class(win->stats_label, "monospace");
+    gtk_widget_set_halign(win->stats_label, GTK_ALIGN_START);
+    gtk_widget_set_valign(win->stats_label, GTK_ALIGN_START);
+    gtk_widget_set_margin_start(win->stats_label, 8);
+    gtk_widget_set_margin_top(win->stats_label, 8);
+    gtk_widget_set_can_target(win->stats_label, FALSE);
+    gtk_widget_set_visible(win->stats_label, FALSE);
+    gtk_overlay_add_overlay(GTK_OVERLAY(overlay), win->stats_label);
+
+    win->status_box = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 8);
+    gtk_widget_add_css_class(win->status_box, "osd");
+    gtk_widget_set_halign(win->status_box, GTK_ALIGN_CENTER);
+    gtk_widget_set_valign(win->status_box, GTK_ALIGN_CENTER);
+    gtk_widget_set_can_target(win->status_box, FALSE);
+    win->spinner = gtk_spinner_new();
+    win->status_label = gtk_label_new(NULL);
+    gtk_box_append(GTK_BOX(win->status_box), win->spinner);
+    gtk_box_append(GTK_BOX(win->status_box), win->status_label);
+    gtk_widget_set_visible(win->status_box, FALSE);
+    gtk_overlay_add_overlay(GTK_OVERLAY(overlay), win->status_box);
+
+    gtk_window_set_child(GTK_WINDOW(win), overlay);
+}
+
+/* ---- object ---------------------------------------------------------- */
+
+static void crp_session_window_dispose(GObject *object)
+{
+    CrpSessionWindow *win = CRP_SESSION_WINDOW(object);
+
+    g_clear_handle_id(&win->show_timer, g_source_remove);
+    g_clear_handle_id(&win->stats_timer, g_source_remove);
+    if (win->display) {
+        crp_display_set_viewer(CRP_DISPLAY(win->display), NULL, NULL, NULL);
+    }
+    g_clear_pointer(&win->conn, hl_connection_free);
+    g_clear_object(&win->stream);
+    g_clear_pointer(&win->audio, crp_audio_free);
+    G_OBJECT_CLASS(crp_session_window_parent_class)->dispose(object);
+}
+
+static void crp_session_window_class_init(CrpSessionWindowClass *klass)
+{
+    G_OBJECT_CLASS(klass)->dispose = crp_session_window_dispose;
+
+    /* (CrpSessionEnd end, const char *message) -> handled */
+    signals[SIGNAL_DISCONNECTED] = g_signal_new("disconnected",
+        G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
+        g_signal_accumulator_true_handled, NULL, NULL,
+        G_TYPE_BOOLEAN, 2, G_TYPE_INT, G_TYPE_STRING);
+    signals[SIGNAL_APP_CLOSED] = g_signal_new("app-closed",
+        G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+        G_TYPE_NONE, 0);
+}
+
+static void crp_session_window_init(CrpSessionWindow *win)
+{
+    win->audio = crp_audio_new();
+    win->audio_channels = 2;
+    build_header(win);
+    build_content(win);
+    g_signal_connect(win, "close-request", G_CALLBACK(on_close_request), NULL);
+
+    /* Capture phase on the window runs before the display's own. */
+    GtkEventController *key = gtk_event_controller_key_new();
+    gtk_event_controller_set_propagation_phase(key, GTK_PHASE_CAPTURE);
+    g_signal_connect(key, "key-pressed", G_CALLBACK(on_window_key), win);
+    gtk_widget_add_controller(GTK_WIDGET(win), key);
+}
+
+CrpSessionWindow *crp_session_window_new(GtkApplication *app, const char *title,
+                                         gboolean scale_to_fit)
+{
+    CrpSessionWindow *win = g_object_new(CRP_TYPE_SESSION_WINDOW,
+                                         "application", app, "title", title, NULL);
+    if (!scale_to_fit) {
+        gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(win->scale_button), TRUE);
+    }
+    return win;
+}
