@@ -391,6 +391,49 @@ test_random_session(void)
     pixman_image_unref(cur);
 }
 
+static void
+test_scroll_hashes_follow_prev(void)
+{
+    /* The encoder keeps the row hashes of each new image for the next
+     * frame's old one. Scrolling text frame after frame is found as COPY
+     * every time; and when @prev is not the last new image (the hashes are
+     * stale and point at the wrong shift) the client still ends up exact,
+     * because every COPY is checked. RAW only: the decoder's picture can
+     * then be set from a second encoder without sharing a zlib stream. */
+    CrpEncoderConfig raw_only = { .lossless = TRUE };
+    g_autoptr(CrpEncoder) enc = crp_encoder_new(&raw_only);
+    g_autoptr(CrpEncoder) other = crp_encoder_new(&raw_only);
+    g_autoptr(CrpDecoder) dec = ct_decoder_new(W, H);
+    pixman_image_t *prev = NULL;
+
+    for (int line = 0; line < 6; line++) {
+        pixman_image_t *cur = ct_image_new(W, H);
+        ct_draw_text(cur, 0, 0, W, H, line, 3);
+        CrpEncodeStats st;
+        ct_step(enc, dec, prev, cur, line * 1000, &st, NULL);
+        g_assert_true(ct_images_equal(crp_decoder_get_image(dec), cur));
+        if (line > 0) {
+            g_assert_cmpuint(st.copy, >=, 1);
+        }
+        g_clear_pointer(&prev, pixman_image_unref);
+        prev = cur;
+    }
+
+    /* The client now shows text from line 9 (set by another encoder)... */
+    pixman_image_t *elsewhere = ct_image_new(W, H);
+    ct_draw_text(elsewhere, 0, 0, W, H, 9, 3);
+    ct_step(other, dec, NULL, elsewhere, 0, NULL, NULL);
+    /* ...and the next frame, one line on, is encoded against it. */
+    pixman_image_t *next = ct_image_new(W, H);
+    ct_draw_text(next, 0, 0, W, H, 10, 3);
+    ct_step(enc, dec, elsewhere, next, 10000, NULL, NULL);
+    g_assert_true(ct_images_equal(crp_decoder_get_image(dec), next));
+
+    pixman_image_unref(prev);
+    pixman_image_unref(elsewhere);
+    pixman_image_unref(next);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -407,5 +450,7 @@ main(int argc, char **argv)
     g_test_add_func("/encoder/whole-frames", test_whole_frames);
     g_test_add_func("/encoder/alpha-ignored", test_alpha_ignored);
     g_test_add_func("/encoder/random-session", test_random_session);
+    g_test_add_func("/encoder/scroll-hashes-follow-prev",
+                    test_scroll_hashes_follow_prev);
     return g_test_run();
 }

@@ -87,10 +87,10 @@ crp_raw_pack(CrpPixels px, guint8 *out)
     for (int y = 0; y < px.height; y++) {
         const guint32 *row = crp_pixels_row(px, y);
         /* Rows repeat (blank lines, vertical strokes, flat UI): reuse the
-         * indices of the row above for the price of a memcmp(). */
+         * bytes of the row above (4 a pixel) for the price of a memcmp(). */
         if (y > 0 && memcmp(row, row - px.stride, (gsize)px.width * 4) == 0) {
-            memcpy(out, out - px.width, px.width);
-            out += px.width;
+            memcpy(out, out - (gsize)px.width * 4, (gsize)px.width * 4);
+            out += (gsize)px.width * 4;
             continue;
         }
         for (int x = 0; x < px.width; x++) {
