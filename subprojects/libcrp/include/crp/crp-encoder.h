@@ -57,6 +57,12 @@ void crp_encoder_reset(CrpEncoder *enc);
  * sends all of @cur. @damage limits where to look (NULL: everywhere).
  * @now_us is a monotonic time used for refinement. A call with nothing
  * changed may still emit refinements. Returns the number of rects.
+ *
+ * @prev is expected to hold what the previous call's @cur held (what the
+ * client shows now): scroll detection reuses the row hashes it computed
+ * for that image. Any other @prev is still encoded exactly (every COPY is
+ * checked pixel by pixel), but may find fewer scrolls until the next
+ * frame; crp_encoder_reset() forgets the hashes.
  */
 guint crp_encoder_encode_frame(CrpEncoder *enc, pixman_image_t *prev,
                                pixman_image_t *cur,

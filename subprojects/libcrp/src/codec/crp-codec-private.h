@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "crp/crp-message.h"
+#include "crp/crp-tiles.h"
 
 G_BEGIN_DECLS
 
@@ -75,6 +76,43 @@ void crp_pixels_fill(CrpPixels dst, guint32 rgb);
  */
 void crp_pixels_copy_area(pixman_image_t *image, int src_x, int src_y,
                           int dst_x, int dst_y, int w, int h);
+
+/* ---- crp-scroll.c: scroll detection with row hashes kept between frames */
+
+/*
+ * The row hashes an encoder computed for its last frame's new image.
+ * Scroll detection hashes every row of the changed area twice, in the old
+ * and in the new image; an encoder's old image is, pixel for pixel, its
+ * previous call's new image (what the client shows), so those hashes are
+ * kept and reused instead of hashing the same pixels again. Only whole
+ * tile-column bands are kept. A stale entry can only make detection
+ * propose a worse shift: every COPY is checked pixel by pixel afterwards.
+ */
+typedef struct {
+    int width, height, nbands;
+    /* [0]: of the image that is now the old one; [1]: being filled for the
+     * current new image. Per band, rows [lo, hi) are valid. */
+    guint64 *hashes[2];
+    int *lo[2], *hi[2];
+} CrpScrollCache;
+
+void crp_scroll_cache_finish(CrpScrollCache *cache);
+/** Starts a frame of @width x @height: what was hashed of the last new
+ *  image becomes the old image's (if the size is unchanged). */
+void crp_scroll_cache_next_frame(CrpScrollCache *cache, int width, int height);
+/** Forgets everything (the old image is not the last new one). */
+void crp_scroll_cache_invalidate(CrpScrollCache *cache);
+
+/**
+ * crp_scroll_detect() for an encoder: @prev must be the image whose hashes
+ * @cache kept (the last frame's new image). @map, if not NULL, holds the
+ * tiles that differ between @prev and @cur (crp_tile_diff()); rows of
+ * unchanged tiles are not hashed twice.
+ */
+guint crp_scroll_detect_cached(pixman_image_t *prev, pixman_image_t *cur,
+                               const pixman_box32_t *area, CrpScroll *scrolls,
+                               guint max_scrolls, CrpScrollCache *cache,
+                               const CrpTileMap *map);
 
 /* ---- crp-zlib.c: ZLIB rects over one persistent stream ---------------- */
 

@@ -82,6 +82,7 @@ struct CrpEncoder {
     guint8 raw[CRP_TILE_SIZE * CRP_TILE_SIZE * 4];
     CrpZlibEncoder zlib;
     CrpJpegEncoder jpeg;
+    CrpScrollCache scroll;  /* row hashes of the last frame's new image */
 
     /* Valid during one encode call. */
     pixman_image_t *cur;
@@ -135,6 +136,7 @@ crp_encoder_free(CrpEncoder *enc)
         return;
     }
     free_grid(enc);
+    crp_scroll_cache_finish(&enc->scroll);
     crp_zlib_encoder_finish(&enc->zlib);
     crp_jpeg_encoder_finish(&enc->jpeg);
     g_free(enc);
@@ -145,6 +147,7 @@ crp_encoder_reset(CrpEncoder *enc)
 {
     g_return_if_fail(enc);
     crp_zlib_encoder_reset(&enc->zlib);
+    crp_scroll_cache_invalidate(&enc->scroll);
     enc->send_all = TRUE;
 }
 
@@ -451,6 +454,12 @@ recheck_tile_row(CrpEncoder *enc, pixman_image_t *prev, const CrpScroll *s,
         int src = y >= cy0 && y < cy1 ? y - s->dy : y;
         const guint32 *a = crp_pixels_row(old, src);
         const guint32 *b = crp_pixels_row(now, y);
+        int sx = (int)c0 * CRP_TILE_SIZE;
+        int sn = MIN((int)(c1 + 1) * CRP_TILE_SIZE, enc->width) - sx;
+        /* After a right guess the moved rows match: one memcmp a row. */
+        if (memcmp(a + sx, b + sx, (gsize)sn * 4) == 0) {
+            continue;
+        }
         for (guint c = c0; c <= c1; c++) {
             int x = (int)c * CRP_TILE_SIZE;
             if (!differs[c] && rgb_differs(a + x, b + x, MIN(CRP_TILE_SIZE, enc->width - x))) {
@@ -508,7 +517,10 @@ apply_scrolls(CrpEncoder *enc, pixman_image_t *prev, guint nchanged)
         MIN((int)(r1 + 1) * CRP_TILE_SIZE, enc->height),
     };
     CrpScroll scrolls[MAX_SCROLLS];
-    guint n = crp_scroll_detect(prev, enc->cur, &area, scrolls, MAX_SCROLLS);
+    /* Before apply_scrolls() changes it, enc->map is exactly what differs
+     * between @prev and the new image. */
+    guint n = crp_scroll_detect_cached(prev, enc->cur, &area, scrolls,
+                                       MAX_SCROLLS, &enc->scroll, &enc->map);
     if (n == 0) {
         return;
     }
@@ -579,8 +591,12 @@ crp_encoder_encode_frame(CrpEncoder *enc, pixman_image_t *prev,
         whole = TRUE;
     }
 
+    /* @prev is normally the last call's @cur, whose row hashes the scroll
+     * cache kept; after a whole frame nothing of it was hashed. */
+    crp_scroll_cache_next_frame(&enc->scroll, width, height);
     gsize ntiles = (gsize)enc->map.cols * enc->map.rows;
     if (whole) {
+        crp_scroll_cache_invalidate(&enc->scroll);
         memset(enc->map.changed, 1, ntiles);
         enc->send_all = FALSE;
     } else {

@@ -8,8 +8,14 @@
  * then scored by how many changed rows they explain, over the longest run
  * of matching rows. Bands with the same shift and similar runs are merged
  * into one move, so a full-width scroll gives a single COPY.
+ *
+ * Hashing is most of the cost, so an encoder keeps its new image's row
+ * hashes for the next frame, where that image is the old one
+ * (CrpScrollCache), and rows of tiles that did not change are hashed once
+ * for both images.
  */
 #include "crp/crp-tiles.h"
+#include "codec/crp-codec-private.h"
 
 #include <string.h>
 
@@ -23,6 +29,8 @@
 #define PROBE_BANDS 4
 /* Best-voted shifts scored per band. */
 #define TRY_CANDIDATES 3
+
+#define MAX_BANDS (CRP_MAX_SURFACE_DIM / CRP_TILE_SIZE + 1)
 
 #define ROW_EMPTY -1
 #define ROW_AMBIGUOUS -2
@@ -73,28 +81,143 @@ hash_segment(const guint32 *p, int n)
     return h ^ (h >> 29);
 }
 
+/* Where hash_rows() may take a row's hash instead of computing it. */
+typedef struct {
+    CrpScrollCache *cache;      /* NULL: hash everything */
+    gboolean old_image;         /* take from the cache, or fill it */
+    const CrpTileMap *map;      /* new image: tiles that differ from the old */
+    const guint64 *hp;          /* new image: the old image's hashes */
+} HashSource;
+
 /* Hashes every row of every band of the area, a whole image row at a
  * time (reading bands column-wise would cost a TLB miss per row); band
  * @b's hashes land at out[b * height ...]. */
 static void
 hash_rows(pixman_image_t *image, int x1, int x2, int y, int height,
-          guint64 *out)
+          guint64 *out, const HashSource *src)
 {
     gsize stride = (gsize)pixman_image_get_stride(image) / 4;
     const guint32 *row = pixman_image_get_data(image) + (gsize)y * stride;
     int first_band = x1 / CRP_TILE_SIZE;
     int nbands = (x2 - 1) / CRP_TILE_SIZE - first_band + 1;
+    CrpScrollCache *cache = src ? src->cache : NULL;
+    const guint64 *known[MAX_BANDS];
+    guint64 *store[MAX_BANDS];
+    int known_lo[MAX_BANDS], known_hi[MAX_BANDS];
 
-    for (int i = 0; i < height; i++, row += stride) {
-        for (int b = 0; b < nbands; b++) {
-            int bx1 = MAX(x1, (first_band + b) * CRP_TILE_SIZE);
-            int bx2 = MIN(x2, (first_band + b + 1) * CRP_TILE_SIZE);
-            /* The constant width lets the compiler unroll the common case. */
-            out[(gsize)b * height + i] = bx2 - bx1 == CRP_TILE_SIZE
-                ? hash_segment(row + bx1, CRP_TILE_SIZE)
-                : hash_segment(row + bx1, bx2 - bx1);
+    g_assert(nbands <= MAX_BANDS);
+
+    for (int b = 0; b < nbands; b++) {
+        int band = first_band + b;
+        int bx1 = MAX(x1, band * CRP_TILE_SIZE);
+        int bx2 = MIN(x2, (band + 1) * CRP_TILE_SIZE);
+        /* Only whole bands are kept: their hashes mean the same in any area. */
+        gboolean whole = cache && band < cache->nbands &&
+                         bx1 == band * CRP_TILE_SIZE &&
+                         bx2 == MIN(cache->width, (band + 1) * CRP_TILE_SIZE);
+        known[b] = NULL;
+        store[b] = NULL;
+        known_lo[b] = known_hi[b] = 0;
+        if (whole && src->old_image) {
+            known[b] = cache->hashes[0] + (gsize)band * cache->height;
+            known_lo[b] = cache->lo[0][band];
+            known_hi[b] = cache->hi[0][band];
+        } else if (whole) {
+            store[b] = cache->hashes[1] + (gsize)band * cache->height;
         }
     }
+
+    for (int i = 0; i < height; i++, row += stride) {
+        int yy = y + i;
+        const guint8 *changed = src && src->map ?
+            src->map->changed + (gsize)(yy / CRP_TILE_SIZE) * src->map->cols : NULL;
+        for (int b = 0; b < nbands; b++) {
+            int band = first_band + b;
+            int bx1 = MAX(x1, band * CRP_TILE_SIZE);
+            int bx2 = MIN(x2, (band + 1) * CRP_TILE_SIZE);
+            gsize at = (gsize)b * height + i;
+            guint64 h;
+            if (known[b] && yy >= known_lo[b] && yy < known_hi[b]) {
+                h = known[b][yy];
+            } else if (changed && src->hp && !changed[band]) {
+                h = src->hp[at];        /* same pixels as the old image */
+            } else {
+                /* The constant width lets the compiler unroll the common case. */
+                h = bx2 - bx1 == CRP_TILE_SIZE
+                    ? hash_segment(row + bx1, CRP_TILE_SIZE)
+                    : hash_segment(row + bx1, bx2 - bx1);
+            }
+            out[at] = h;
+            if (store[b]) {
+                store[b][yy] = h;
+            }
+        }
+    }
+
+    for (int b = 0; b < nbands; b++) {
+        int band = first_band + b;
+        if (!store[b]) {
+            continue;
+        }
+        /* Every call of a frame hashes the same rows (the detection area),
+         * so the union stays one range. */
+        int *lo = &cache->lo[1][band], *hi = &cache->hi[1][band];
+        if (*lo == *hi) {
+            *lo = y;
+            *hi = y + height;
+        } else {
+            *lo = MIN(*lo, y);
+            *hi = MAX(*hi, y + height);
+        }
+    }
+}
+
+void
+crp_scroll_cache_finish(CrpScrollCache *cache)
+{
+    for (int i = 0; i < 2; i++) {
+        g_clear_pointer(&cache->hashes[i], g_free);
+        g_clear_pointer(&cache->lo[i], g_free);
+        g_clear_pointer(&cache->hi[i], g_free);
+    }
+    cache->width = cache->height = cache->nbands = 0;
+}
+
+void
+crp_scroll_cache_invalidate(CrpScrollCache *cache)
+{
+    for (int i = 0; i < 2 && cache->lo[i]; i++) {
+        memset(cache->lo[i], 0, sizeof(int) * cache->nbands);
+        memset(cache->hi[i], 0, sizeof(int) * cache->nbands);
+    }
+}
+
+void
+crp_scroll_cache_next_frame(CrpScrollCache *cache, int width, int height)
+{
+    if (width != cache->width || height != cache->height || !cache->hashes[0]) {
+        crp_scroll_cache_finish(cache);
+        cache->width = width;
+        cache->height = height;
+        cache->nbands = (width + CRP_TILE_SIZE - 1) / CRP_TILE_SIZE;
+        for (int i = 0; i < 2; i++) {
+            cache->hashes[i] = g_new(guint64, (gsize)cache->nbands * MAX(height, 1));
+            cache->lo[i] = g_new0(int, MAX(cache->nbands, 1));
+            cache->hi[i] = g_new0(int, MAX(cache->nbands, 1));
+        }
+        return;
+    }
+    /* Swap [0] and [1]: the new image's hashes now describe the old. */
+    guint64 *h = cache->hashes[0];
+    int *lo = cache->lo[0], *hi = cache->hi[0];
+    cache->hashes[0] = cache->hashes[1];
+    cache->lo[0] = cache->lo[1];
+    cache->hi[0] = cache->hi[1];
+    cache->hashes[1] = h;
+    cache->lo[1] = lo;
+    cache->hi[1] = hi;
+    memset(cache->lo[1], 0, sizeof(int) * cache->nbands);
+    memset(cache->hi[1], 0, sizeof(int) * cache->nbands);
 }
 
 static void
@@ -242,6 +365,16 @@ crp_scroll_detect(pixman_image_t *prev, pixman_image_t *cur,
                   const pixman_box32_t *area, CrpScroll *scrolls,
                   guint max_scrolls)
 {
+    return crp_scroll_detect_cached(prev, cur, area, scrolls, max_scrolls,
+                                    NULL, NULL);
+}
+
+guint
+crp_scroll_detect_cached(pixman_image_t *prev, pixman_image_t *cur,
+                         const pixman_box32_t *area, CrpScroll *scrolls,
+                         guint max_scrolls, CrpScrollCache *cache,
+                         const CrpTileMap *map)
+{
     int width = pixman_image_get_width(cur);
     int height = pixman_image_get_height(cur);
 
@@ -275,6 +408,11 @@ crp_scroll_detect(pixman_image_t *prev, pixman_image_t *cur,
     g_autofree int *rows = g_new(int, table_size);
     g_autofree BandMove *moves = g_new(BandMove, nbands);
     RowTable table = { keys, rows, table_size - 1 };
+    if (cache && (cache->width != width || cache->height != height)) {
+        cache = NULL;
+    }
+    HashSource old_src = { cache, TRUE, NULL, NULL };
+    HashSource new_src = { cache, FALSE, map, hp };
 
     /* Most frames with a large change did not scroll (a window moved, a
      * page changed): first try a few bands spread over the area, and pay
@@ -285,8 +423,8 @@ crp_scroll_detect(pixman_image_t *prev, pixman_image_t *cur,
             int b = nbands * (2 * i + 1) / (2 * PROBE_BANDS);
             int bx1 = MAX(x1, (first_band + b) * CRP_TILE_SIZE);
             int bx2 = MIN(x2, (first_band + b + 1) * CRP_TILE_SIZE);
-            hash_rows(prev, bx1, bx2, y1, n, hp);
-            hash_rows(cur, bx1, bx2, y1, n, hc);
+            hash_rows(prev, bx1, bx2, y1, n, hp, &old_src);
+            hash_rows(cur, bx1, bx2, y1, n, hc, &new_src);
             any = find_band_move(hp, hc, n, &table).found;
         }
         if (!any) {
@@ -294,8 +432,8 @@ crp_scroll_detect(pixman_image_t *prev, pixman_image_t *cur,
         }
     }
 
-    hash_rows(prev, x1, x2, y1, n, hp);
-    hash_rows(cur, x1, x2, y1, n, hc);
+    hash_rows(prev, x1, x2, y1, n, hp, &old_src);
+    hash_rows(cur, x1, x2, y1, n, hc, &new_src);
     for (int b = 0; b < nbands; b++) {
         moves[b] = find_band_move(hp + (gsize)b * n, hc + (gsize)b * n, n, &table);
     }

@@ -112,6 +112,19 @@ crp_tile_diff(pixman_image_t *prev, pixman_image_t *cur,
         for (int y = r * CRP_TILE_SIZE; y < y_end && n_active > 0; y++) {
             const guint32 *prow = prev_data + (gsize)y * prev_stride;
             const guint32 *crow = cur_data + (gsize)y * cur_stride;
+            /* Most rows of a damaged area are unchanged (blank lines, the
+             * parts of a window that stayed): one memcmp over the span of
+             * the active tiles settles those. */
+            guint lo = map->cols, hi = 0;
+            for (guint i = 0; i < n_active; i++) {
+                lo = MIN(lo, active[i]);
+                hi = MAX(hi, active[i]);
+            }
+            int sx = lo * CRP_TILE_SIZE;
+            int sn = MIN((int)(hi + 1) * CRP_TILE_SIZE, width) - sx;
+            if (memcmp(prow + sx, crow + sx, (gsize)sn * 4) == 0) {
+                continue;
+            }
             for (guint i = 0; i < n_active; i++) {
                 guint c = active[i];
                 int x = c * CRP_TILE_SIZE;
