@@ -11,6 +11,8 @@
  */
 #include "broker.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include "crp/crp-error.h"
 
@@ -35,6 +37,14 @@ struct _BrokerConnection {
     gboolean closing;           /* farewell queued; draining */
     gboolean shut_wr, eof, done;
     guint timer;                /* handshake timeout, then close grace */
+    /* ATTACH (protocol section 7): the request, read until the client's
+     * final record; then no more reading until the gateway decides. */
+    char *attach_session;
+    guint32 attach_request_id;
+    gboolean attaching;
+    BrokerHandOverFunc hand_over;   /* set once OK is queued */
+    gpointer hand_over_data;
+    gboolean handed_over;       /* the socket belongs to the gateway now */
 };
 
 static void start_read(BrokerConnection *c);
@@ -52,6 +62,12 @@ broker_status_name(guint16 status)
     return status < G_N_ELEMENTS(names) ? names[status] : "UNKNOWN";
 }
 static void start_write(BrokerConnection *c);
+
+guint
+broker_connection_id(BrokerConnection *c)
+{
+    return c->id;
+}
 
 const char *
 broker_connection_user(BrokerConnection *c)
@@ -81,6 +97,7 @@ broker_connection_free(BrokerConnection *c)
     g_clear_pointer(&c->wbuf, g_bytes_unref);
     g_free(c->peer);
     g_free(c->user);
+    g_free(c->attach_session);
     g_free(c);
 }
 
@@ -103,8 +120,11 @@ finish(BrokerConnection *c)
     c->done = TRUE;
     g_clear_handle_id(&c->timer, g_source_remove);
     g_cancellable_cancel(c->cancel);
-    g_io_stream_close(G_IO_STREAM(c->conn), NULL, NULL);
-    g_info("event=disconnect conn=%u peer=%s user=%s", c->id, c->peer,
+    if (!c->handed_over) {
+        g_io_stream_close(G_IO_STREAM(c->conn), NULL, NULL);
+    }
+    g_info("event=%s conn=%u peer=%s user=%s",
+           c->handed_over ? "handed-over" : "disconnect", c->id, c->peer,
            c->user ? c->user : "-");
     broker_server_connection_done(c->server, c);
     maybe_free(c);
@@ -161,6 +181,44 @@ broker_connection_send(BrokerConnection *c, const CrpMessage *msg)
 }
 
 void
+broker_connection_flush(BrokerConnection *c)
+{
+    if (!c->done) {
+        crp_channel_flush(c->ch);
+        start_write(c);
+    }
+}
+
+void
+broker_connection_refuse_attach(BrokerConnection *c, guint32 request_id,
+                                guint16 status, const char *message)
+{
+    g_message("event=attach-refused conn=%u user=%s status=%s", c->id,
+              c->user, broker_status_name(status));
+    broker_connection_send_error(c, request_id, status, message);
+    /* The answer is the stream's final record; then the client hangs up. */
+    crp_channel_finish(c->ch, NULL);
+    c->attaching = FALSE;
+    begin_closing(c);
+}
+
+void
+broker_connection_accept_attach(BrokerConnection *c, guint32 request_id,
+                                BrokerHandOverFunc func, gpointer data)
+{
+    CrpMessage ok = { .type = CRP_MSG_OK, .ok_request_id = request_id };
+
+    if (!crp_channel_send(c->ch, &ok, NULL) ||
+        !crp_channel_finish(c->ch, NULL)) {
+        finish(c);
+        return;
+    }
+    c->hand_over = func;
+    c->hand_over_data = data;
+    start_write(c);         /* hands over once the OK is written */
+}
+
+void
 broker_connection_send_error(BrokerConnection *c, guint32 request_id,
                              guint16 code, const char *message)
 {
@@ -211,6 +269,16 @@ start_write(BrokerConnection *c)
         return;
     }
     data = crp_channel_peek_output(c->ch, &len);
+    if (len == 0 && c->hand_over) {
+        g_autoptr(GBytes) rest = crp_channel_steal_input(c->ch);
+        BrokerHandOverFunc func = c->hand_over;
+
+        c->hand_over = NULL;
+        c->handed_over = TRUE;
+        func(c->conn, rest, c->hand_over_data);
+        finish(c);
+        return;
+    }
     if (len == 0) {
         if (c->closing) {
             if (!c->shut_wr) {
@@ -295,7 +363,7 @@ process_events(BrokerConnection *c)
 {
     CrpEvent ev;
 
-    while (!c->closing && !c->done) {
+    while (!c->closing && !c->done && !c->attaching) {
         g_autoptr(GError) error = NULL;
         CrpEventType t = crp_channel_next_event(c->ch, &ev, &error);
 
@@ -310,7 +378,15 @@ process_events(BrokerConnection *c)
             g_clear_handle_id(&c->timer, g_source_remove);
             break;
         case CRP_EVENT_MESSAGE:
-            if (ev.message.type == CRP_MSG_BYE) {
+            if (c->attach_session) {
+                broker_connection_close(c, CRP_STATUS_BAD_REQUEST,
+                                        "ATTACH must be the last message "
+                                        "of the stream");
+            } else if (ev.message.type == CRP_MSG_ATTACH) {
+                c->attach_request_id = ev.message.request.request_id;
+                c->attach_session = g_strndup(ev.message.request.arg.ptr,
+                                              ev.message.request.arg.len);
+            } else if (ev.message.type == CRP_MSG_BYE) {
                 g_info("event=bye conn=%u user=%s code=%s", c->id,
                        c->user ? c->user : "-",
                        broker_status_name(ev.message.bye.code));
@@ -319,6 +395,14 @@ process_events(BrokerConnection *c)
             }
             break;
         case CRP_EVENT_CLOSED:
+            if (c->attach_session) {
+                /* Reading stops here: what follows is the display
+                 * channel, for the VM. */
+                c->attaching = TRUE;
+                broker_gateway_attach(c, c->attach_request_id,
+                                      c->attach_session);
+                break;
+            }
             crp_channel_close(c->ch, CRP_STATUS_OK, "goodbye");
             begin_closing(c);
             break;
@@ -393,7 +477,7 @@ on_read(GObject *source, GAsyncResult *res, gpointer data)
 static void
 start_read(BrokerConnection *c)
 {
-    if (c->reading || c->done || c->eof) {
+    if (c->reading || c->done || c->eof || c->attaching || c->hand_over) {
         return;
     }
     if (!c->closing && c->writing &&
@@ -460,6 +544,12 @@ broker_connection_new(BrokerServer *server, GSocketConnection *conn)
         return NULL;
     }
     g_info("event=connect conn=%u peer=%s", c->id, c->peer);
+    if (!g_str_equal(c->peer, "unix")) {
+        /* Replies are small, and once attached, input latency is what
+         * users feel: no Nagle delay. */
+        g_socket_set_option(g_socket_connection_get_socket(conn), IPPROTO_TCP,
+                            TCP_NODELAY, 1, NULL);
+    }
 
     if (broker_server_rate_limited(server, c->peer)) {
         /* No crypto for this peer: a REJECT straight away. */

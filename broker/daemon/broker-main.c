@@ -92,6 +92,17 @@ broker_server_connection_done(BrokerServer *server, BrokerConnection *c)
     }
 }
 
+BrokerConnection *
+broker_server_find_connection(BrokerServer *server, guint id)
+{
+    for (GList *l = server->connections; l; l = l->next) {
+        if (broker_connection_id(l->data) == id) {
+            return l->data;
+        }
+    }
+    return NULL;
+}
+
 static gboolean
 on_incoming(GSocketService *service, GSocketConnection *conn,
             GObject *source, gpointer data)
@@ -249,6 +260,7 @@ setup(BrokerServer *server, const char *config_path, GError **error)
     }
     g_signal_connect(server->service, "incoming", G_CALLBACK(on_incoming),
                      server);
+    broker_sessions_start(server);
     return TRUE;
 }
 
@@ -265,6 +277,8 @@ server_clear(BrokerServer *server)
         broker_connection_free(l->data);
     }
     g_list_free(copy);
+    broker_sessions_stop(server);
+    g_clear_pointer(&server->splices, g_list_free);
     if (server->service) {
         g_socket_service_stop(server->service);
         g_socket_listener_close(G_SOCKET_LISTENER(server->service));

@@ -5,12 +5,12 @@
  * name the client sent, where that helps); store failures are logged and
  * answered with INTERNAL, never with the store's own text.
  *
- * LAUNCH, SESSION_CLOSE and ATTACH are NOT IMPLEMENTED in this broker
- * version yet: they answer ERROR(INTERNAL, BROKER_NOT_IMPLEMENTED).
+ * The session requests are broker-sessions.c's; ATTACH never arrives here
+ * (it ends the broker channel: broker-connection.c hands it to the
+ * gateway).
  */
 #include "broker.h"
 
-#define BROKER_NOT_IMPLEMENTED "not implemented in this broker version yet"
 #define BROKER_STORE_FAILED "the broker's state store failed; see its log"
 
 static char *
@@ -190,16 +190,6 @@ request_session_list(BrokerConnection *c, const CrpMessage *msg)
     broker_connection_send(c, &reply);
 }
 
-/* LAUNCH, SESSION_CLOSE, ATTACH: NOT IMPLEMENTED in this slice. */
-static void
-request_not_implemented(BrokerConnection *c, const CrpMessage *msg)
-{
-    g_message("event=not-implemented request=%s user=%s status=INTERNAL",
-              crp_message_type_name(msg->type), broker_connection_user(c));
-    broker_connection_send_error(c, msg->request.request_id,
-                                 CRP_STATUS_INTERNAL, BROKER_NOT_IMPLEMENTED);
-}
-
 void
 broker_handle_request(BrokerConnection *c, const CrpMessage *msg)
 {
@@ -222,9 +212,13 @@ broker_handle_request(BrokerConnection *c, const CrpMessage *msg)
         request_session_list(c, msg);
         break;
     case CRP_MSG_LAUNCH:
+        broker_request_launch(c, msg);
+        break;
+    case CRP_MSG_SESSION_TICKET:
+        broker_request_session_ticket(c, msg);
+        break;
     case CRP_MSG_SESSION_CLOSE:
-    case CRP_MSG_ATTACH:
-        request_not_implemented(c, msg);
+        broker_request_session_close(c, msg);
         break;
     default:
         broker_connection_close(c, CRP_STATUS_BAD_REQUEST,

@@ -7,6 +7,10 @@
  *                  sans-I/O CrpChannel (broker kind, server role), login
  *                  check, handshake timeout, orderly close.
  * broker-requests.c    one function per broker request (protocol 5.4).
+ * broker-sessions.c    LAUNCH, SESSION_TICKET, SESSION_CLOSE; restart
+ *                  reconciliation; sessions closed from outside.
+ * broker-vm.c, broker-vm-files.c   one session's QEMU (broker-vm.h).
+ * broker-gateway.c     ATTACH: splicing a client to a VM's display.
  */
 #pragma once
 
@@ -32,12 +36,22 @@ typedef struct {
     GHashTable *failures;
     gboolean stopping;
     guint next_conn_id;
+    GHashTable *vms;              /* session id -> BrokerVm (broker-vm.h) */
+    guint sessions_watch;
+    GList *splices;               /* the gateway's attached clients */
 } BrokerServer;
+
+/* The gateway takes over a connection: @conn (borrowed: take a reference
+ * to keep it) and the bytes the client sent after its final record. */
+typedef void (*BrokerHandOverFunc)(GSocketConnection *conn, GBytes *rest,
+                                   gpointer data);
 
 /* broker-main.c */
 gboolean broker_server_rate_limited(BrokerServer *server, const char *peer);
 void broker_server_record_failure(BrokerServer *server, const char *peer);
 void broker_server_connection_done(BrokerServer *server, BrokerConnection *c);
+/* The live connection with this id, or NULL (it may have gone). */
+BrokerConnection *broker_server_find_connection(BrokerServer *server, guint id);
 
 /* broker-connection.c */
 const char *broker_status_name(guint16 status);
@@ -47,6 +61,7 @@ BrokerConnection *broker_connection_new(BrokerServer *server,
 void broker_connection_close(BrokerConnection *c, guint16 status,
                              const char *reason);
 void broker_connection_free(BrokerConnection *c);
+guint broker_connection_id(BrokerConnection *c);
 const char *broker_connection_user(BrokerConnection *c);
 const char *broker_connection_peer(BrokerConnection *c);
 BrokerServer *broker_connection_server(BrokerConnection *c);
@@ -55,8 +70,31 @@ BrokerServer *broker_connection_server(BrokerConnection *c);
 void broker_connection_send(BrokerConnection *c, const CrpMessage *msg);
 void broker_connection_send_error(BrokerConnection *c, guint32 request_id,
                                   guint16 code, const char *message);
+/* Seals and writes what was queued (replies sent outside a request). */
+void broker_connection_flush(BrokerConnection *c);
+/* ATTACH: ERROR in the final record, then the connection ends; or OK in
+ * the final record, then @func gets the socket. */
+void broker_connection_refuse_attach(BrokerConnection *c, guint32 request_id,
+                                     guint16 status, const char *message);
+void broker_connection_accept_attach(BrokerConnection *c, guint32 request_id,
+                                     BrokerHandOverFunc func, gpointer data);
 
 /* broker-requests.c: handles one request message after login. */
 void broker_handle_request(BrokerConnection *c, const CrpMessage *msg);
+
+/* broker-sessions.c */
+void broker_request_launch(BrokerConnection *c, const CrpMessage *msg);
+void broker_request_session_ticket(BrokerConnection *c, const CrpMessage *msg);
+void broker_request_session_close(BrokerConnection *c, const CrpMessage *msg);
+/* At start: adopt or clean up the sessions a previous broker left. */
+void broker_sessions_start(BrokerServer *server);
+/* At exit: stop watching the VMs, which run on. */
+void broker_sessions_stop(BrokerServer *server);
+
+/* broker-gateway.c */
+void broker_gateway_attach(BrokerConnection *c, guint32 request_id,
+                           const char *session_id);
+/* A session ended: cut off its attached clients. */
+void broker_gateway_end_session(BrokerServer *server, const char *session_id);
 
 G_END_DECLS

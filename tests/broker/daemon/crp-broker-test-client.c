@@ -10,11 +10,14 @@
  * runs the commands in order, printing one line per reply:
  *
  *     catalog | my-apps | sessions | subscribe:APP | unsubscribe:APP |
- *     launch:APP | close:SESSION | attach:SESSION    a request, its reply
+ *     launch:APP | close:SESSION | ticket:SESSION | attach:SESSION
+ *                                           a request, its reply (ATTACH
+ *                                           goes in the final record)
  *     wait                                  waits for the broker's BYE
  *
  * Output (stdout): "ready", then per reply "OK id=N",
- * "ERROR id=N code=N message=TEXT", "APP_LIST id=N count=N" followed by
+ * "ERROR id=N code=N message=TEXT", "LAUNCHED id=N session=ID
+ * ticket_len=N expires=S", "APP_LIST id=N count=N" followed by
  * "app NAME flags=N vcpus=N memory=N title=TEXT" lines, "SESSIONS id=N
  * count=N" followed by "session ID app=APP state=N"; "BYE code=N
  * reason=TEXT" when the broker says goodbye. Failures print
@@ -137,6 +140,13 @@ print_reply(const CrpMessage *m)
         }
         break;
     }
+    case CRP_MSG_LAUNCHED:
+        /* The ticket is a secret: only its length is printed. */
+        printf("LAUNCHED id=%u session=%.*s ticket_len=%zu expires=%u\n",
+               m->launched.request_id, (int)m->launched.session_id.len,
+               m->launched.session_id.ptr, (size_t)m->launched.ticket.len,
+               m->launched.expires_in_s);
+        break;
     case CRP_MSG_BYE:
         printf("BYE code=%u reason=%.*s\n", m->bye.code,
                (int)m->bye.reason.len, m->bye.reason.ptr);
@@ -160,6 +170,7 @@ static const struct {
     { "launch", CRP_MSG_LAUNCH, TRUE },
     { "close", CRP_MSG_SESSION_CLOSE, TRUE },
     { "attach", CRP_MSG_ATTACH, TRUE },
+    { "ticket", CRP_MSG_SESSION_TICKET, TRUE },
 };
 
 int
@@ -252,7 +263,12 @@ main(int argc, char **argv)
             if (!crp_channel_send(c.ch, &req, &error)) {
                 return fail(error);
             }
-            crp_channel_flush(c.ch);
+            if (req.type == CRP_MSG_ATTACH) {
+                /* Protocol section 7: ATTACH ends the broker stream. */
+                crp_channel_finish(c.ch, NULL);
+            } else {
+                crp_channel_flush(c.ch);
+            }
             flush_out(&c, NULL);
             CrpEventType t = next_event(&c, &ev, &error);
             if (t != CRP_EVENT_MESSAGE) {

@@ -1,0 +1,157 @@
+/*
+ * broker-gateway.c: ATTACH (protocol section 7). The client's broker
+ * connection becomes its display channel: the broker connects to the
+ * session VM's display socket, answers OK in its final record, and from
+ * then on copies bytes both ways without looking at them. The display
+ * handshake and everything after it are end to end between client and
+ * QEMU; the client never learns where the VM runs.
+ *
+ * Splices are remembered per session, so that a session's end cuts its
+ * clients off even if they would keep their side open.
+ */
+#include "broker.h"
+#include "broker-vm.h"
+
+#include <gio/gunixsocketaddress.h>
+
+typedef struct {
+    BrokerServer *server;
+    guint conn_id;
+    guint32 request_id;
+    char *session_id;
+    char *user;
+    GSocketConnection *vm;          /* the display socket, once connected */
+    GCancellable *cancel;
+} Splice;
+
+static void
+splice_free(Splice *s)
+{
+    if (s->server->splices) {
+        s->server->splices = g_list_remove(s->server->splices, s);
+    }
+    g_clear_object(&s->vm);
+    g_clear_object(&s->cancel);
+    g_free(s->session_id);
+    g_free(s->user);
+    g_free(s);
+}
+
+static void
+on_spliced(GObject *source, GAsyncResult *res, gpointer data)
+{
+    Splice *s = data;
+    g_autoptr(GError) error = NULL;
+
+    if (!g_io_stream_splice_finish(res, &error) &&
+        !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+        g_info("event=gateway-error session=%s error=\"%s\"", s->session_id,
+               error->message);
+    }
+    g_message("event=detach session=%s user=%s", s->session_id, s->user);
+    splice_free(s);
+}
+
+/* The client's connection, drained of the broker channel: start copying.
+ * @rest: what the client sent after its final record (its display HELLO
+ * may already be there). */
+static void
+on_handed_over(GSocketConnection *client, GBytes *rest, gpointer data)
+{
+    Splice *s = data;
+    g_autoptr(GError) error = NULL;
+    gsize len;
+    const guint8 *bytes = g_bytes_get_data(rest, &len);
+
+    /* A HELLO is small and the socket is fresh: a blocking write of it
+     * cannot stall the broker. */
+    if (len > 0 &&
+        !g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(s->vm)),
+                                   bytes, len, NULL, NULL, &error)) {
+        g_info("event=gateway-error session=%s error=\"%s\"", s->session_id,
+               error->message);
+        g_io_stream_close(G_IO_STREAM(client), NULL, NULL);
+        splice_free(s);
+        return;
+    }
+    g_message("event=attach session=%s user=%s", s->session_id, s->user);
+    g_io_stream_splice_async(G_IO_STREAM(client), G_IO_STREAM(s->vm),
+                             G_IO_STREAM_SPLICE_CLOSE_STREAM1 |
+                             G_IO_STREAM_SPLICE_CLOSE_STREAM2 |
+                             G_IO_STREAM_SPLICE_WAIT_FOR_BOTH,
+                             G_PRIORITY_DEFAULT, s->cancel, on_spliced, s);
+}
+
+static void
+on_vm_connected(GObject *source, GAsyncResult *res, gpointer data)
+{
+    Splice *s = data;
+    g_autoptr(GError) error = NULL;
+    BrokerConnection *c;
+
+    s->vm = g_socket_client_connect_finish(G_SOCKET_CLIENT(source), res, &error);
+    c = broker_server_find_connection(s->server, s->conn_id);
+    if (!c) {
+        splice_free(s);             /* the client gave up meanwhile */
+        return;
+    }
+    if (!s->vm) {
+        g_warning("event=gateway-error session=%s error=\"%s\"", s->session_id,
+                  error->message);
+        broker_connection_refuse_attach(c, s->request_id, CRP_STATUS_INTERNAL,
+                                        "the session's display is not "
+                                        "reachable; see the broker's log");
+        splice_free(s);
+        return;
+    }
+    broker_connection_accept_attach(c, s->request_id, on_handed_over, s);
+}
+
+void
+broker_gateway_attach(BrokerConnection *c, guint32 request_id,
+                      const char *session_id)
+{
+    BrokerServer *server = broker_connection_server(c);
+    BrokerVm *vm = broker_vm_lookup(server, session_id);
+    g_autoptr(GSocketClient) client = NULL;
+    g_autoptr(GSocketAddress) where = NULL;
+    Splice *s;
+
+    if (!vm || !g_str_equal(broker_vm_user(vm), broker_connection_user(c))) {
+        broker_connection_refuse_attach(c, request_id,
+                                        CRP_STATUS_NO_SUCH_SESSION,
+                                        "no such session");
+        return;
+    }
+    if (!broker_vm_is_running(vm)) {
+        broker_connection_refuse_attach(
+            c, request_id, broker_vm_is_closing(vm) ? CRP_STATUS_SESSION_ENDED
+                                                    : CRP_STATUS_NO_SUCH_SESSION,
+            broker_vm_is_closing(vm) ? "the session is closing"
+                                     : "the session is still starting");
+        return;
+    }
+    s = g_new0(Splice, 1);
+    s->server = server;
+    s->conn_id = broker_connection_id(c);
+    s->request_id = request_id;
+    s->session_id = g_strdup(session_id);
+    s->user = g_strdup(broker_connection_user(c));
+    s->cancel = g_cancellable_new();
+    server->splices = g_list_prepend(server->splices, s);
+    client = g_socket_client_new();
+    where = g_unix_socket_address_new(broker_vm_display_socket(vm));
+    g_socket_client_connect_async(client, G_SOCKET_CONNECTABLE(where),
+                                  s->cancel, on_vm_connected, s);
+}
+
+void
+broker_gateway_end_session(BrokerServer *server, const char *session_id)
+{
+    for (GList *l = server->splices; l; l = l->next) {
+        Splice *s = l->data;
+        if (g_str_equal(s->session_id, session_id)) {
+            g_cancellable_cancel(s->cancel);
+        }
+    }
+}
