@@ -20,6 +20,8 @@
  * the guest's size), but never longer than this. */
 #define SHOW_DELAY_MS 1000
 #define STATS_INTERVAL_MS 1000
+/* How long the display insists on the guest's size (see size_to_guest()). */
+#define UNSIZE_DELAY_MS 500
 
 struct _CrpSessionWindow {
     GtkApplicationWindow parent;
@@ -38,6 +40,7 @@ struct _CrpSessionWindow {
     gboolean mic_refused;
 
     guint show_timer;
+    guint unsize_timer;
     guint stats_timer;
     CrpSessionStats stats;
 
@@ -133,21 +136,43 @@ static void on_ready(gpointer data, guint32 capabilities)
     update_mic(win);
 }
 
-static void fit_default_size(CrpSessionWindow *win, int width, int height)
+static gboolean on_unsize(gpointer data)
+{
+    CrpSessionWindow *win = data;
+    win->unsize_timer = 0;
+    gtk_widget_set_size_request(win->display, -1, -1);
+    return G_SOURCE_REMOVE;
+}
+
+/*
+ * Sizes the window to show the guest 1:1 (or as much as fits the screen,
+ * scaled), on each new guest resolution, as remote-viewer does: a guest
+ * boots through the BIOS's 720x400 before its real mode. Only ever grows
+ * a shown window (GTK 4.8 cannot shrink one); the picture is centred.
+ */
+static void size_to_guest(CrpSessionWindow *win, int width, int height)
 {
     GListModel *monitors = gdk_display_get_monitors(gtk_widget_get_display(GTK_WIDGET(win)));
     g_autoptr(GdkMonitor) monitor = g_list_model_get_item(monitors, 0);
+    GtkWindow *window = GTK_WINDOW(win);
     GdkRectangle area;
 
-    if (!monitor) {
+    if (!monitor || gtk_window_is_fullscreen(window) || gtk_window_is_maximized(window)) {
         return;
     }
     gdk_monitor_get_geometry(monitor, &area);
-    /* A guest bigger than the screen: open scaled, keeping its shape. */
     int max_w = area.width * 9 / 10, max_h = area.height * 8 / 10;
-    if (width > max_w || height > max_h) {
-        double scale = MIN((double)max_w / width, (double)max_h / height);
-        gtk_window_set_default_size(GTK_WINDOW(win), width * scale, height * scale);
+    double scale = MIN(1.0, MIN((double)max_w / width, (double)max_h / height));
+    int view_w = width * scale, view_h = height * scale;
+    if (gtk_widget_get_visible(GTK_WIDGET(win))) {
+        /* GTK 4.8 does not resize a shown window to a new default size,
+         * but does grow it to its content's minimum: ask for that size
+         * for a moment, then let the user shrink it again. */
+        gtk_widget_set_size_request(win->display, view_w, view_h);
+        g_clear_handle_id(&win->unsize_timer, g_source_remove);
+        win->unsize_timer = g_timeout_add(UNSIZE_DELAY_MS, on_unsize, win);
+    } else if (scale < 1.0) {
+        gtk_window_set_default_size(window, view_w, view_h);
     }
 }
 
@@ -156,9 +181,7 @@ static void on_surface(gpointer data, int width, int height)
     CrpSessionWindow *win = data;
 
     crp_display_surface_changed(CRP_DISPLAY(win->display), width, height);
-    if (!gtk_widget_get_visible(GTK_WIDGET(win))) {
-        fit_default_size(win, width, height);
-    }
+    size_to_guest(win, width, height);
 }
 
 static void on_frame(gpointer data, const CrpViewerUpdate *update)
@@ -533,6 +556,7 @@ static void crp_session_window_dispose(GObject *object)
     CrpSessionWindow *win = CRP_SESSION_WINDOW(object);
 
     g_clear_handle_id(&win->show_timer, g_source_remove);
+    g_clear_handle_id(&win->unsize_timer, g_source_remove);
     g_clear_handle_id(&win->stats_timer, g_source_remove);
     if (win->display) {
         crp_display_set_viewer(CRP_DISPLAY(win->display), NULL, NULL, NULL);

@@ -50,9 +50,14 @@ class Xvfb:
     def screenshot(self, name="screen"):
         """(width, height, RGB bytes) of the whole screen."""
         ppm = os.path.join(self.workdir, name + ".ppm")
-        subprocess.run(f"xwd -root -silent -display {self.display} | "
-                       f"convert xwd:- -strip -depth 8 {ppm}", shell=True, check=True)
-        return read_ppm(ppm)
+        for attempt in range(3):
+            r = subprocess.run(f"xwd -root -silent -display {self.display} | "
+                               f"convert xwd:- -strip -depth 8 {ppm}", shell=True,
+                               capture_output=True, text=True)
+            if r.returncode == 0:
+                return read_ppm(ppm)
+            time.sleep(0.5)
+        raise RuntimeError(f"no screenshot of {self.display}: {r.stderr}")
 
     def stop(self):
         stop_process(self.proc)

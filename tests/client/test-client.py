@@ -5,12 +5,15 @@ The window's picture is compared with QMP screendump, keys and clicks go
 in through the X server (xdotool: XTEST, so GTK's own event path runs),
 and the header bar's "Close app" is clicked like a user would.
 
-Usage: test-client.py CRP_CLIENT [unittest args]
+Usage: test-client.py CRP_CLIENT CRP_BROKER CRP_ADMIN CRP_BROKER_TEST_CLIENT
+                      [unittest args]
 Skips (exit 77) when QEMU or the test guest is not built, or when Xvfb,
 xwd, convert or xdotool is missing.
 """
 
+import base64
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,11 +24,13 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
-from crpvm import CrpVM, load_env  # noqa: E402
+from brokerenv import BrokerEnv  # noqa: E402
+from crpvm import CrpVM, diff_pixels, load_env, read_png  # noqa: E402
 from screen import Xvfb, count_differences, cursor_image, find_image, \
     stop_process  # noqa: E402
 
 CLIENT = None
+BROKER_TOOLS = None     # crp-broker, crp-admin, crp-broker-test-client
 ENV = None
 TOOLS = ("Xvfb", "xwd", "convert", "xdotool")
 
@@ -56,7 +61,18 @@ def xdotool(x, *args):
                           timeout=30, capture_output=True, text=True).stdout
 
 
-class VMTest(unittest.TestCase):
+class ClientTest(unittest.TestCase):
+    """A test with (at most) one crp-client, stopped at the end."""
+
+    def setUp(self):
+        self.client = None
+
+    def tearDown(self):
+        if self.client:
+            self.client.stop()
+
+
+class VMTest(ClientTest):
     """One VM and one X server for the class; a client per test."""
 
     MODE = "shell"
@@ -78,13 +94,6 @@ class VMTest(unittest.TestCase):
         cls.x.stop()
         cls.vm.stop()
         cls.tmp.cleanup()
-
-    def setUp(self):
-        self.client = None
-
-    def tearDown(self):
-        if self.client:
-            self.client.stop()
 
     def ticket_file(self, mode=0o600):
         VMTest.n += 1
@@ -167,7 +176,35 @@ class DirectMode(VMTest):
                 "click", "1")
         xdotool(self.x, "type", "--delay", "30", "echo crp-gtk-$((6*7)) > /tmp/typed")
         xdotool(self.x, "key", "Return")
-        self.vm.run("cat /tmp/typed", expect=r"crp-gtk-42", timeout=20)
+        # xdotool returns once X has the events: the shell runs the line a
+        # little later.
+        deadline = time.monotonic() + 20
+        while True:
+            token = f"typed-check-{time.monotonic_ns()}"
+            start = len(self.vm.serial_text())
+            self.vm.run(f"cat /tmp/typed 2>/dev/null; echo {token}", expect=token)
+            if "crp-gtk-42" in self.vm.serial_text()[start:]:
+                break
+            self.assertLess(time.monotonic(), deadline, "the typed line did not run")
+            time.sleep(0.5)
+
+    def test_headless_mode_is_crp_headless(self):
+        shot = os.path.join(self.tmp.name, "headless.png")
+        r = subprocess.run([CLIENT, "--headless", "--connect", f"unix:{self.vm.crp_sock}",
+                            "--ticket-file", self.ticket_file(),
+                            "--run", f"wait-frames 1; sleep 1000; screenshot {shot}; quit"],
+                           capture_output=True, text=True, timeout=90)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        dump = self.vm.screendump(os.path.join(self.tmp.name, "dump.ppm"))
+        self.assertEqual(diff_pixels(read_png(shot), dump), 0)
+        # Its exit codes too: a refused ticket is 2 (crp-headless's README).
+        self.vm.set_ticket("another")
+        path = self.ticket_file()
+        self.vm.set_ticket("yet-another")
+        r = subprocess.run([CLIENT, "--headless", "--connect", f"unix:{self.vm.crp_sock}",
+                            "--ticket-file", path, "--run", "quit"],
+                           capture_output=True, text=True, timeout=90)
+        self.assertEqual(r.returncode, 2, r.stderr)
 
     def test_close_app_is_reported_and_the_client_exits(self):
         self.vm.qmp.events.clear()
@@ -319,6 +356,156 @@ class VirtioGpuGuest(VMTest):
         self.assertEqual(wrong, [], "the cursor differs from the guest's")
 
 
+class BrokerMode(ClientTest):
+    """crp-client against the real crp-broker, which starts the test
+    guest's demo as the app "demo": log in, open, type, close; and a
+    broker restart in the middle of a session."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="crp-client-broker-")
+        cls.broker = BrokerEnv(cls.tmp.name, ENV, *BROKER_TOOLS)
+        cls.key = cls.broker.add_user("alice")
+        cls.broker.publish_guest("demo", "Demo guest")
+        cls.broker.start()
+        cls.broker.client(cls.key, "subscribe:demo")
+        cls.x = Xvfb(cls.tmp.name)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.x.stop()
+        cls.broker.stop()
+        # VMs outlive the broker by design: end the ones the tests left.
+        for s in cls.broker.sessions_left():
+            os.kill(s, 9)
+        cls.tmp.cleanup()
+
+    def tearDown(self):
+        super().tearDown()
+        # A test that failed half way leaves its session: not the next one's.
+        for s in self.broker.sessions():
+            self.broker.client(self.key, f"close:{s['id']}")
+        self.wait_until("sessions left over", lambda: not self.broker.sessions())
+
+    def open_demo(self):
+        """crp-client with a crp:// link: logs in, opens the app, and its
+        session window shows the guest. Returns the session."""
+        config = os.path.join(self.tmp.name, "config")
+        self.client = Client(self.x, self.tmp.name,
+                             ["--key", self.key, "--broker", self.broker.address,
+                              "--one-to-one", "crp:///demo"],
+                             XDG_CONFIG_HOME=config)
+        deadline = time.monotonic() + 90
+        while True:
+            self.assertIsNone(self.client.proc.poll(), self.client.log())
+            sessions = [s for s in self.broker.sessions() if s["state"] == "running"]
+            if sessions and "CRP-GUEST-READY" in self.broker.console_logs():
+                try:
+                    screen = self.x.screenshot()
+                    button = find_close_app_button(screen, 100)
+                    break
+                except AssertionError:
+                    pass
+            if time.monotonic() > deadline:
+                self.fail(f"the app did not open: {self.client.log()}")
+            time.sleep(0.5)
+        # The key file that worked is remembered for next time.
+        with open(os.path.join(config, "crp", "client.ini")) as f:
+            self.assertIn(f"key-file={self.key}", f.read())
+        return sessions[0], button
+
+    def type_key(self, name, code):
+        start = len(self.broker.console_logs())
+        xdotool(self.x, "mousemove", "600", "400", "click", "1")
+        xdotool(self.x, "key", name)
+        deadline = time.monotonic() + 20
+        while f"CRP-KEY code={code} value=1" not in self.broker.console_logs()[start:]:
+            self.assertLess(time.monotonic(), deadline, "the key did not reach the "
+                            f"guest; client: {self.client.log()}")
+            time.sleep(0.2)
+
+    def wait_until(self, what, predicate, timeout=60):
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                self.fail(f"{what}; client: {self.client.log()}\n"
+                          f"broker: {self.broker.log_text()[-3000:]}")
+            time.sleep(0.5)
+
+    def test_open_type_and_close_releases_the_vm(self):
+        session, button = self.open_demo()
+        self.type_key("a", 30)
+        self.assertEqual(self.broker.pools()["compute"]["vcpus_used"], 1)
+        xdotool(self.x, "mousemove", str(button[0]), str(button[1]), "click", "1")
+        # CLOSE_APP: the broker shuts the VM down and frees its share.
+        self.wait_until("the session did not end",
+                        lambda: not any(s["id"] == session["id"]
+                                        for s in self.broker.sessions()))
+        compute = self.broker.pools()["compute"]
+        self.assertEqual((compute["sessions"], compute["vcpus_used"],
+                          compute["memory_mib_used"]), (0, 0, 0))
+        # The user is still logged in: the main window stays.
+        self.assertIsNone(self.client.proc.poll())
+
+    def login_fails(self, key, address=None):
+        """Starts crp-client on @key; returns the login's logged reason."""
+        self.client = Client(self.x, self.tmp.name,
+                             ["--key", key, "--broker", address or self.broker.address],
+                             XDG_CONFIG_HOME=os.path.join(self.tmp.name, "config-bad"))
+        deadline = time.monotonic() + 30
+        while "login: " not in self.client.log():
+            self.assertLess(time.monotonic(), deadline, self.client.log())
+            time.sleep(0.2)
+        time.sleep(0.2)
+        log = self.client.log()
+        self.client.stop()
+        self.client = None
+        return log
+
+    def test_login_failures_are_explained(self):
+        loose = os.path.join(self.tmp.name, "loose.key")
+        shutil.copy(self.key, loose)
+        os.chmod(loose, 0o644)
+        self.assertIn("login: The key file cannot be used", self.login_fails(loose))
+
+        self.assertIn("login: Cannot reach the broker",
+                      self.login_fails(self.key, "unix:" + os.path.join(self.tmp.name,
+                                                                        "nobody.sock")))
+        revoked = self.broker.add_user("bob")
+        self.broker.admin("user", "revoke", "bob")
+        self.assertIn("login: This key has been revoked", self.login_fails(revoked))
+
+        # A key file whose pinned broker key is another broker's.
+        other = os.path.join(self.tmp.name, "other-broker.key")
+        with open(self.key) as f:
+            text = f.read()
+        text = re.sub(r"broker-public-key=.*", "broker-public-key=" +
+                      base64.b64encode(os.urandom(32)).decode(), text)
+        with open(os.open(other, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(text)
+        self.assertIn("login: This is not the broker your key belongs to",
+                      self.login_fails(other))
+        self.assertTrue(self.broker.proc.poll() is None)
+
+    def test_a_broker_restart_reconnects_the_session(self):
+        session, button = self.open_demo()
+        self.type_key("a", 30)
+        attaches = self.broker.log_text().count(f"event=attach session={session['id']}")
+        # The broker goes away (both connections drop); the VM stays.
+        self.broker.stop()
+        time.sleep(2)
+        self.broker.start()
+        self.wait_until("the client did not attach again",
+                        lambda: self.broker.log_text().count(
+                            f"event=attach session={session['id']}") > attaches)
+        self.assertIn("reconnecting", self.client.log())
+        self.type_key("b", 48)
+        # Still one session: the same VM, not a new one.
+        self.assertEqual([s["id"] for s in self.broker.sessions()], [session["id"]])
+        xdotool(self.x, "mousemove", str(button[0]), str(button[1]), "click", "1")
+        self.wait_until("the session did not end", lambda: not self.broker.sessions())
+
+
 def find_close_app_button(screen, header_bottom):
     """The centre of the red "Close app" button in the header bar above
     @header_bottom (the only saturated red there)."""
@@ -336,8 +523,9 @@ def find_close_app_button(screen, header_bottom):
 
 
 def main():
-    global CLIENT, ENV
+    global CLIENT, BROKER_TOOLS, ENV
     CLIENT = sys.argv.pop(1)
+    BROKER_TOOLS = [sys.argv.pop(1) for _ in range(3)]
     ENV = load_env()
     if ENV is None:
         print("1..0 # SKIP QEMU or the test guest is not built "

@@ -1,0 +1,72 @@
+/*
+ * crp-client-errors.c: see crp-client-errors.h.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "crp-client-errors.h"
+
+#include <crp/crp-error.h>
+#include <crp/crp-message.h>
+#include <gio/gio.h>
+#include "crp-broker-client.h"
+
+const char *crp_client_error_title(const GError *error)
+{
+    if (g_error_matches(error, CRP_ERROR, CRP_ERROR_KEY_FILE)) {
+        return "The key file cannot be used";
+    }
+    if (error->domain == G_FILE_ERROR) {
+        return "The key file cannot be read";
+    }
+    if (error->domain == G_IO_ERROR) {
+        return "Cannot reach the broker";
+    }
+    if (error->domain != CRP_BROKER_CLIENT_ERROR) {
+        return "Something went wrong";
+    }
+    switch (error->code) {
+    case CRP_STATUS_KEY_REVOKED:        return "This key has been revoked";
+    case CRP_STATUS_UNKNOWN_KEY:        return "The broker does not know this key";
+    case CRP_STATUS_AUTH_FAILED:        return "This is not the broker your key belongs to";
+    case CRP_STATUS_RATE_LIMITED:       return "Too many attempts";
+    case CRP_STATUS_TIMEOUT:            return "The broker did not answer";
+    case CRP_STATUS_NO_CAPACITY:        return "No room to start the app now";
+    case CRP_STATUS_QUOTA_EXCEEDED:     return "Your quota is used up";
+    case CRP_STATUS_NOT_SUBSCRIBED:     return "You are not subscribed to this app";
+    case CRP_STATUS_NO_SUCH_APP:        return "There is no such app";
+    case CRP_STATUS_NO_SUCH_SESSION:
+    case CRP_STATUS_SESSION_ENDED:      return "The session has ended";
+    case CRP_STATUS_SHUTDOWN:           return "The broker is shutting down";
+    case CRP_STATUS_VERSION_UNSUPPORTED: return "This client is too old or too new for the broker";
+    default:                            return "The broker refused";
+    }
+}
+
+gboolean crp_client_error_is_transient(const GError *error)
+{
+    if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+        return FALSE;
+    }
+    if (error->domain == G_IO_ERROR) {
+        return TRUE;
+    }
+    if (error->domain != CRP_BROKER_CLIENT_ERROR) {
+        return FALSE;
+    }
+    switch (error->code) {
+    case CRP_STATUS_RATE_LIMITED:
+    case CRP_STATUS_TIMEOUT:
+    case CRP_STATUS_NO_CAPACITY:
+    case CRP_STATUS_SHUTDOWN:
+    case CRP_STATUS_INTERNAL:
+        return TRUE;
+    default:
+        return FALSE;
+    }
+}
+
+gboolean crp_client_error_session_gone(const GError *error)
+{
+    return g_error_matches(error, CRP_BROKER_CLIENT_ERROR, CRP_STATUS_NO_SUCH_SESSION) ||
+           g_error_matches(error, CRP_BROKER_CLIENT_ERROR, CRP_STATUS_SESSION_ENDED);
+}
