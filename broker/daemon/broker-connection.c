@@ -246,9 +246,10 @@ on_written(GObject *source, GAsyncResult *res, gpointer data)
         if (!c->done) {
             g_info("event=write-failed conn=%u peer=%s error=\"%s\"", c->id,
                    c->peer, error->message);
-            finish(c);
+            finish(c);          /* frees @c unless a read is pending */
+        } else {
+            maybe_free(c);
         }
-        maybe_free(c);
         return;
     }
     if (c->done) {

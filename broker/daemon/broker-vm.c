@@ -35,11 +35,6 @@ typedef struct {
     gpointer data;
 } TicketRequest;
 
-/* Counters of one CRP client as query-crp reports them. */
-typedef struct {
-    guint64 bytes_in, bytes_out, frames;
-} Counters;
-
 struct BrokerVm {
     BrokerServer *server;
     char *id;
@@ -56,12 +51,7 @@ struct BrokerVm {
     guint poll_timer, close_timer;
     gboolean polling;               /* a query-crp is in flight */
     gint64 idle_since;              /* monotonic µs; 0: a client is there */
-    /* Usage: per client id the counters seen last (minus what an adopted
-     * VM's first sight already counted), and the sum of departed ones. */
-    GHashTable *clients;            /* gint64 id -> Counters[2] (last, base) */
-    Counters departed;
-    gboolean adopted_first_poll;
-    char *close_reason;
+    char *close_reason;             /* adopted: close once QMP is back */
 };
 
 static void vm_poll(BrokerVm *vm);
@@ -106,10 +96,7 @@ vm_new(BrokerServer *server, const CrpStoreSession *s)
     vm->id = g_strdup(s->id);
     vm->user = g_strdup(s->user);
     vm->app = g_strdup(s->app);
-    vm->clients = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
-                                        g_free);
     vm->idle_since = g_get_monotonic_time();
-    vm->departed = (Counters){ s->bytes_in, s->bytes_out, s->frames };
     g_queue_init(&vm->ticket_requests);
     g_hash_table_insert(server->vms, vm->id, vm);
     return vm;
@@ -124,7 +111,6 @@ vm_free(BrokerVm *vm)
     g_clear_handle_id(&vm->close_timer, g_source_remove);
     g_clear_pointer(&vm->qmp, crp_qmp_client_destroy);
     broker_vm_files_free(vm->files);
-    g_hash_table_unref(vm->clients);
     g_free(vm->close_reason);
     g_free(vm->id);
     g_free(vm->user);
@@ -230,65 +216,27 @@ broker_vm_request_ticket(BrokerVm *vm, BrokerVmTicketFunc func, gpointer data)
 
 /* ---- usage counters --------------------------------------------------- */
 
+/* query-crp's totals count every client since QEMU started, so storing
+ * the latest is all accounting needs, across broker restarts too. */
 static void
 account(BrokerVm *vm, const CrpQmpCrpInfo *info)
 {
-    g_autoptr(GHashTable) seen = g_hash_table_new(g_int64_hash, g_int64_equal);
-    Counters total = vm->departed;
-    GHashTableIter it;
-    gpointer key, value;
     g_autoptr(GError) error = NULL;
+    guint idle_s = vm->server->config->idle_timeout_s;
+    gint64 now = g_get_monotonic_time();
 
-    for (guint i = 0; i < info->n_clients; i++) {
-        const CrpQmpCrpClient *c = &info->clients[i];
-        Counters *pair = g_hash_table_lookup(vm->clients, &c->id);
-        if (!pair) {
-            pair = g_new0(Counters, 2);
-            if (vm->adopted_first_poll) {
-                /* Counted before the broker restarted, up to now. */
-                pair[1] = (Counters){ c->bytes_in, c->bytes_out,
-                                      c->frames_sent };
-            }
-            g_hash_table_insert(vm->clients, g_memdup2(&c->id, sizeof(gint64)),
-                                pair);
-        }
-        pair[0] = (Counters){ c->bytes_in, c->bytes_out, c->frames_sent };
-        g_hash_table_add(seen, (gpointer)&c->id);
-    }
-    vm->adopted_first_poll = FALSE;
-    g_hash_table_iter_init(&it, vm->clients);
-    while (g_hash_table_iter_next(&it, &key, &value)) {
-        Counters *pair = value;
-        Counters used = {
-            pair[0].bytes_in - MIN(pair[1].bytes_in, pair[0].bytes_in),
-            pair[0].bytes_out - MIN(pair[1].bytes_out, pair[0].bytes_out),
-            pair[0].frames - MIN(pair[1].frames, pair[0].frames),
-        };
-        if (!g_hash_table_contains(seen, key)) {
-            /* Gone since the last look: its last counters are final. */
-            vm->departed.bytes_in += used.bytes_in;
-            vm->departed.bytes_out += used.bytes_out;
-            vm->departed.frames += used.frames;
-            total.bytes_in += used.bytes_in;
-            total.bytes_out += used.bytes_out;
-            total.frames += used.frames;
-            g_hash_table_iter_remove(&it);
-            continue;
-        }
-        total.bytes_in += used.bytes_in;
-        total.bytes_out += used.bytes_out;
-        total.frames += used.frames;
-    }
-    if (!crp_store_session_update_counters(vm->server->store, vm->id,
-                                           total.bytes_in, total.bytes_out,
-                                           total.frames, &error)) {
+    if (!info->has_totals) {
+        g_warning("event=no-usage-counters session=%s: this QEMU's query-crp "
+                  "has no totals", vm->id);
+    } else if (!crp_store_session_update_counters(
+                   vm->server->store, vm->id, (guint64)info->bytes_in,
+                   (guint64)info->bytes_out, (guint64)info->frames_sent,
+                   &error)) {
         g_warning("event=store-error session=%s error=\"%s\"", vm->id,
                   error->message);
     }
     broker_vm_files_heartbeat(vm->files);
 
-    guint idle_s = vm->server->config->idle_timeout_s;
-    gint64 now = g_get_monotonic_time();
     if (info->n_clients > 0) {
         vm->idle_since = 0;
     } else if (!vm->idle_since) {
@@ -663,7 +611,6 @@ broker_vm_adopt(BrokerServer *server, const CrpStoreSession *session)
     vm->pid = (GPid)session->qemu_pid;
     if (vm->pid > 0 && broker_vm_files_owns_process(vm->files, vm->pid)) {
         vm->state = VM_RUNNING;
-        vm->adopted_first_poll = TRUE;
         if (session->state != CRP_STORE_SESSION_RUNNING) {
             /* A launch nobody got the ticket of, or a close under way:
              * close once QMP is back (counters, then powerdown). */

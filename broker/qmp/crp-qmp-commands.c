@@ -203,6 +203,19 @@ crp_qmp_crp_info_from_json(JsonNode *result, GError **error)
         return NULL;
     }
     info->address = g_strdup(address);
+    if (json_object_has_member(obj, "bytes-in")) {
+        if (!read_int(obj, what, "bytes-in", &info->bytes_in, error) ||
+            !read_int(obj, what, "bytes-out", &info->bytes_out, error) ||
+            !read_int(obj, what, "frames-sent", &info->frames_sent, error)) {
+            return NULL;
+        }
+        if (info->bytes_in < 0 || info->bytes_out < 0 ||
+            info->frames_sent < 0) {
+            bad_member(error, what, "bytes-in");
+            return NULL;
+        }
+        info->has_totals = TRUE;
+    }
 
     JsonNode *clients = json_object_get_member(obj, "clients");
     if (!clients) {

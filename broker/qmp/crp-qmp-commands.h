@@ -56,6 +56,10 @@ typedef struct {
     char *address;
     guint n_clients;
     CrpQmpCrpClient *clients;
+    /** Totals over every client since QEMU started, departed ones
+     *  included; has_totals FALSE if this QEMU's query-crp lacks them. */
+    gboolean has_totals;
+    gint64 bytes_in, bytes_out, frames_sent;
 } CrpQmpCrpInfo;
 
 /**

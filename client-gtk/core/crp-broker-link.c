@@ -80,6 +80,8 @@ login_error(CrpBrokerLink *link, const GError *why)
 
     switch (refusal) {
     case CRP_STATUS_OK:
+    case CRP_STATUS_AUTH_FAILED:
+        /* IK: a broker without the pinned key cannot read our HELLO. */
         break;
     case CRP_STATUS_UNKNOWN_KEY:
         return g_error_new(CRP_BROKER_CLIENT_ERROR, refusal,
@@ -98,7 +100,8 @@ login_error(CrpBrokerLink *link, const GError *why)
         return g_error_new(CRP_BROKER_CLIENT_ERROR, refusal,
                            "the broker refused the login: %s", why->message);
     }
-    if (g_error_matches(why, CRP_ERROR, CRP_ERROR_AUTH)) {
+    if (refusal == CRP_STATUS_AUTH_FAILED ||
+        g_error_matches(why, CRP_ERROR, CRP_ERROR_AUTH)) {
         return g_error_new(CRP_BROKER_CLIENT_ERROR, CRP_STATUS_AUTH_FAILED,
                            "the server at %s is not the broker your key "
                            "file names: its key does not match the pinned "

@@ -69,6 +69,11 @@ struct CrpServer {
     int64_t ticket_expires_ms;      /* QEMU_CLOCK_REALTIME, 0: never */
 
     CrpAudioPeer *audio;            /* the crp audiodev, if any */
+
+    /* What clients that have gone sent and received: query-crp's totals
+     * count every client since start, for the management layer's usage
+     * records. */
+    uint64_t departed_bytes_in, departed_bytes_out, departed_frames;
 };
 
 struct CrpHead {

@@ -85,6 +85,11 @@ bool crp_server_admit(CrpServer *s, CrpClient *c, guint16 *status,
 
 void crp_server_remove_client(CrpServer *s, CrpClient *c)
 {
+    if (c->channel) {
+        s->departed_bytes_in += crp_channel_bytes_in(c->channel);
+        s->departed_bytes_out += crp_channel_bytes_out(c->channel);
+    }
+    s->departed_frames += c->frames_sent;
     QTAILQ_REMOVE(&s->clients, c, next);
 }
 
@@ -178,7 +183,16 @@ static CrpInfo *crp_query(Error **errp)
     info->enabled = true;
     info->address = g_strdup(s->addr);
     info->has_clients = true;
+    info->has_bytes_in = info->has_bytes_out = info->has_frames_sent = true;
+    info->bytes_in = s->departed_bytes_in;
+    info->bytes_out = s->departed_bytes_out;
+    info->frames_sent = s->departed_frames;
     QTAILQ_FOREACH(c, &s->clients, next) {
+        if (c->channel) {
+            info->bytes_in += crp_channel_bytes_in(c->channel);
+            info->bytes_out += crp_channel_bytes_out(c->channel);
+        }
+        info->frames_sent += c->frames_sent;
         if (c->ready) {
             QAPI_LIST_APPEND(tail, crp_client_info(c));
         }

@@ -1,0 +1,209 @@
+"""crpbroker.py: a real crp-broker with its own state, set up by the real
+crp-admin, for tests that run whole sessions (real QEMU, real test guest).
+
+    env = BrokerEnv(root, tools, qemu_env)
+    env.start()
+    key = env.add_user("alice")
+    env.publish_guest("shell", mode="shell")
+    ... crp-headless --key key --open shell ...
+    env.stop()
+
+Python 3 standard library only.
+"""
+import json
+import os
+import signal
+import subprocess
+import time
+
+
+class BrokerEnv:
+    """One state directory, one configuration, one crp-broker process.
+
+    @tools: dict with the paths of crp-broker, crp-admin, crp-headless and
+    crp-broker-test-client. @qemu_env: load_env()'s dict (qemu-build.env
+    and guest.env). Unix socket paths must stay short: keep @root short.
+    """
+
+    def __init__(self, root, tools, qemu_env, vcpus=2, memory_mib=600,
+                 grace_s=2, idle_timeout_s=0, quota_mib=64):
+        self.root = root
+        self.tools = tools
+        self.qemu_env = qemu_env
+        self.state = os.path.join(root, "s")
+        self.sock = os.path.join(root, "b.sock")
+        self.conf = os.path.join(root, "broker.conf")
+        self.log = os.path.join(root, "broker.log")
+        self.images = os.path.join(root, "img")
+        os.makedirs(self.images, exist_ok=True)
+        cache = os.environ.get("CRP_CACHE", os.path.expanduser("~/.cache/crp"))
+        with open(self.conf, "w") as f:
+            f.write(f"""[broker]
+listen = unix:{self.sock}
+address = unix:{self.sock}
+state-dir = {self.state}
+[compute]
+vcpus = {vcpus}
+memory-mib = {memory_mib}
+[storage]
+images-dir = {self.images}
+user-quota-mib = {quota_mib}
+[qemu]
+env-file = {os.path.join(cache, "qemu-build.env")}
+[sessions]
+shutdown-grace-s = {grace_s}
+idle-timeout-s = {idle_timeout_s}
+ticket-lifetime-s = 60
+""")
+        self.proc = None
+        self.logf = None
+        self.admin("init")
+
+    # ---- the daemon ----------------------------------------------------
+
+    def start(self):
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen([self.tools["broker"], "--config",
+                                      self.conf], stdout=self.logf,
+                                     stderr=self.logf)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"crp-broker exited: {self.text()}")
+            if os.path.exists(self.sock):
+                return
+            time.sleep(0.05)
+        raise AssertionError("crp-broker did not start listening")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.logf:
+            self.logf.close()
+            self.logf = None
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.logf.close()
+        self.logf = None
+
+    def text(self):
+        with open(self.log, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    # ---- crp-admin -----------------------------------------------------
+
+    def admin(self, *args, expect=0):
+        r = subprocess.run([self.tools["admin"], "--config", self.conf,
+                            *args], cwd=self.root, capture_output=True,
+                           text=True, timeout=60)
+        if r.returncode != expect:
+            raise AssertionError(f"crp-admin {' '.join(args)}: exit "
+                                 f"{r.returncode}\n{r.stdout}{r.stderr}")
+        return r.stdout
+
+    def add_user(self, user):
+        self.admin("user", "add", user, "--key-file",
+                   os.path.join(self.root, f"{user}.key"))
+        return os.path.join(self.root, f"{user}.key")
+
+    def publish_guest(self, name, mode="shell", vcpus=1, memory=256,
+                      extra=()):
+        """Publishes the test guest (crp.mode=@mode) as app @name."""
+        e = self.qemu_env
+        append = f"{e['GUEST_APPEND']} crp.mode={mode}"
+        self.admin("app", "publish", name, "--title", f"Test guest {mode}",
+                   "--kernel", e["GUEST_KERNEL"], "--initrd",
+                   e["GUEST_INITRD"], "--qemu-options",
+                   f"-append '{append}'", "--vcpus", str(vcpus),
+                   "--memory", str(memory), *extra)
+
+    def sessions(self, all=False):
+        out = self.admin("session", "list", "--json", *(["--all"] if all
+                                                         else []))
+        return json.loads(out)
+
+    def session(self, sid):
+        for s in self.sessions(all=True):
+            if s["id"] == sid:
+                return s
+        return None
+
+    def usage_total(self):
+        """Usage over everything: one row (sessions, duration_s, ...)."""
+        rows = json.loads(self.admin("usage", "--json", "--by", "none"))
+        return rows[0] if rows else {"sessions": 0}
+
+    def pool(self):
+        return json.loads(self.admin("pool", "status", "--json"))
+
+    def wait_closed(self, sid, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            s = self.session(sid)
+            if s and s["state"] == "closed":
+                return s
+            time.sleep(0.2)
+        raise AssertionError(f"session {sid} did not close: "
+                             f"{self.session(sid)}\n{self.text()}")
+
+    def console(self, sid):
+        """The guest's serial console: live, or kept after the session."""
+        for path in (os.path.join(self.state, "run", sid, "console.log"),
+                     os.path.join(self.state, "logs", f"{sid}-console.log")):
+            if os.path.exists(path):
+                with open(path, "rb") as f:
+                    return f.read().decode(errors="replace")
+        return ""
+
+    def wait_console(self, sid, text, timeout=90):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.console(sid):
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} not on session {sid}'s console: "
+                             f"{self.console(sid)[-2000:]}")
+
+    # ---- clients -------------------------------------------------------
+
+    def headless(self, key, *args, run=None, timeout=90):
+        """crp-headless in broker mode; returns (exit code, stdout+stderr,
+        session id or None)."""
+        cmd = [self.tools["headless"], "--key", key, "--broker",
+               f"unix:{self.sock}", "--timeout", str(timeout - 10), *args]
+        if run:
+            cmd += ["--run", run]
+        r = subprocess.run(cmd, capture_output=True, text=True,
+                           timeout=timeout)
+        sid = None
+        for line in r.stdout.splitlines():
+            if line.startswith("session "):
+                sid = line.split()[1]
+        return r.returncode, r.stdout + r.stderr, sid
+
+    def requests(self, key, *commands):
+        """crp-broker-test-client: one line per reply (see its header)."""
+        r = subprocess.run([self.tools["test_client"], key, f"unix:{self.sock}",
+                            *commands], capture_output=True, text=True,
+                           timeout=120)
+        return r.returncode, r.stdout.splitlines()
+
+
+def qemu_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is gone for our purposes.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False

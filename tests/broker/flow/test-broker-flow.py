@@ -1,0 +1,286 @@
+#!/usr/bin/env python3
+"""test-broker-flow.py: the product's whole flow with the real broker, the
+real crp-admin, real QEMUs running the test guest and the real headless
+client going through the broker's gateway.
+
+    test-broker-flow.py CRP_BROKER CRP_ADMIN CRP_HEADLESS CRP_BROKER_TEST_CLIENT
+
+Skips (exit 77) when QEMU or the test guest are not built.
+"""
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "..", "integration"))
+from crpbroker import BrokerEnv, qemu_alive  # noqa: E402
+from crpvm import load_env  # noqa: E402
+
+TOOLS = {}
+QEMU_ENV = None
+
+# Protocol status codes (docs/protocol.md section 6) and headless exits.
+NO_CAPACITY, SESSION_ENDED = 9, 12
+EXIT_AUTH, EXIT_REFUSED = 2, 6
+# The guest shell's console is the serial port, which the broker logs:
+# typed text reaches it through the shell's redirection.
+TYPE_TO_CONSOLE = r"type echo crp-typed-$((6*7)) > /dev/ttyS0\n"
+
+
+class BrokerTest(unittest.TestCase):
+    """A fresh broker state per test (short path: unix sockets)."""
+
+    broker_args = {}
+
+    def setUp(self):
+        self.root = tempfile.mkdtemp(prefix="crpf-", dir="/tmp")
+        self.env = BrokerEnv(self.root, TOOLS, QEMU_ENV, **self.broker_args)
+        self.alice = self.env.add_user("alice")
+        self.env.publish_guest("shell", mode="shell")
+        self.env.start()
+
+    def tearDown(self):
+        # Whatever a failed test left running goes now.
+        for s in self.env.sessions():
+            if s.get("qemu_pid"):
+                try:
+                    os.kill(s["qemu_pid"], signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        self.env.stop()
+        if os.environ.get("CRP_KEEP_TEST_STATE"):
+            print(f"# kept {self.root}", file=sys.stderr)
+        else:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def open_session(self, key=None, subscribe=True):
+        """Launches shell through the broker and returns its session id,
+        once the guest's shell is up."""
+        code, out, sid = self.env.headless(
+            key or self.alice, "--open", "shell",
+            *(["--subscribe"] if subscribe else []), run="wait-frames 1; quit")
+        self.assertEqual(code, 0, out)
+        self.assertIsNotNone(sid, out)
+        self.env.wait_console(sid, "CRP-GUEST-READY")
+        return sid
+
+    def assert_pools_full(self):
+        compute = self.env.pool()["compute"]
+        self.assertEqual((compute["sessions"], compute["vcpus_used"],
+                          compute["memory_mib_used"]), (0, 0, 0), compute)
+
+
+class WholeFlow(BrokerTest):
+    def test_open_use_close(self):
+        """key -> login -> subscribe -> launch -> attach through the gateway
+        -> frames, typing -> close -> usage row -> pools full again."""
+        sid = self.open_session()
+        running = self.env.session(sid)
+        self.assertEqual(running["state"], "running")
+        self.assertTrue(qemu_alive(running["qemu_pid"]))
+        self.assertEqual(self.env.pool()["compute"]["vcpus_used"], 1)
+
+        # Attach again (a fresh ticket), type into the guest, close the app.
+        code, out, again = self.env.headless(
+            self.alice, "--attach", sid,
+            run=f"wait-frames 5; {TYPE_TO_CONSOLE}; sleep 1000; close-app")
+        self.assertEqual(code, 0, out)
+        self.assertEqual(again, sid)
+        self.env.wait_console(sid, "crp-typed-42")
+
+        closed = self.env.wait_closed(sid)
+        self.assertFalse(qemu_alive(running["qemu_pid"]))
+        self.assertGreater(closed["frames"], 5)
+        self.assertGreater(closed["bytes_in"], 0)
+        self.assertGreater(closed["bytes_out"], closed["bytes_in"])
+        usage = self.env.usage_total()
+        self.assertEqual(usage["sessions"], 1)
+        self.assertEqual(usage["frames"], closed["frames"])
+        self.assertGreaterEqual(usage["vcpu_seconds"], 1)
+        self.assertEqual(usage["mib_seconds"], usage["duration_s"] * 256)
+        self.assert_pools_full()
+        self.assertFalse(os.path.exists(os.path.join(self.env.state, "run",
+                                                     sid)))
+        # The broker's log never holds a ticket or a key.
+        log = self.env.text()
+        self.assertIn("event=attach", log)
+        with open(self.alice) as f:
+            secret = re.search(r"secret-key=(\S+)", f.read()).group(1)
+        self.assertNotIn(secret, log)
+
+    def test_closed_session_cannot_be_attached(self):
+        sid = self.open_session()
+        code, lines = self.env.requests(self.alice, f"close:{sid}")
+        self.assertEqual(code, 0, lines)
+        self.assertTrue(lines[1].startswith("OK"), lines)
+        self.env.wait_closed(sid)
+        code, out, _ = self.env.headless(self.alice, "--attach", sid,
+                                         run="wait-frames 1; quit")
+        self.assertEqual(code, EXIT_REFUSED, out)
+        self.assertIn("ended", out)
+        self.assert_pools_full()
+
+
+class Refusals(BrokerTest):
+    def test_revoked_key(self):
+        bob = self.env.add_user("bob")
+        self.env.admin("user", "revoke", "bob")
+        code, out, sid = self.env.headless(bob, "--open", "shell",
+                                           "--subscribe", run="quit")
+        self.assertEqual(code, EXIT_AUTH, out)
+        self.assertIn("revoked", out)
+        self.assertIsNone(sid)
+
+    def test_wrong_broker_key_pinned(self):
+        with open(self.alice) as f:
+            text = f.read()
+        forged = os.path.join(self.root, "forged.key")
+        with open(forged, "w") as f:
+            f.write(re.sub(r"broker-public-key=\S+",
+                           "broker-public-key=" + "A" * 43 + "=", text))
+        os.chmod(forged, 0o600)
+        code, out, _ = self.env.headless(forged, "--open", "shell", run="quit")
+        self.assertEqual(code, EXIT_AUTH, out)
+        self.assertIn("not the broker your key file names", out)
+
+    def test_not_subscribed(self):
+        code, out, _ = self.env.headless(self.alice, "--open", "shell",
+                                         run="quit")
+        self.assertEqual(code, EXIT_REFUSED, out)
+        self.assertIn("not subscribed", out)
+
+
+class Capacity(BrokerTest):
+    # Room for two 1-vCPU guests.
+    broker_args = {"vcpus": 2, "memory_mib": 600}
+
+    def test_concurrent_launches_race_for_the_last_slots(self):
+        code, lines = self.env.requests(self.alice, "subscribe:shell")
+        self.assertEqual(code, 0, lines)
+        results = [None] * 3
+
+        def launch(i):
+            results[i] = self.env.requests(self.alice, "launch:shell")
+
+        threads = [threading.Thread(target=launch, args=(i,))
+                   for i in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        replies = [lines[1] for _, lines in results]
+        launched = [r for r in replies if r.startswith("LAUNCHED")]
+        refused = [r for r in replies if r.startswith("ERROR")]
+        self.assertEqual((len(launched), len(refused)), (2, 1), replies)
+        self.assertIn(f"code={NO_CAPACITY} ", refused[0])
+        self.assertIn("no capacity", refused[0])
+        compute = self.env.pool()["compute"]
+        self.assertEqual((compute["sessions"], compute["vcpus_used"]), (2, 2))
+
+        # Closing gives everything back.
+        sids = [re.search(r"session=(\w+)", r).group(1) for r in launched]
+        code, lines = self.env.requests(self.alice,
+                                        *[f"close:{s}" for s in sids])
+        self.assertEqual(code, 0, lines)
+        for sid in sids:
+            self.env.wait_closed(sid)
+        self.assert_pools_full()
+        self.assertEqual(self.env.usage_total()["sessions"], 2)
+
+
+class Faults(BrokerTest):
+    def test_qemu_killed_mid_session(self):
+        sid = self.open_session()
+        pid = self.env.session(sid)["qemu_pid"]
+        os.kill(pid, signal.SIGKILL)
+        closed = self.env.wait_closed(sid, timeout=20)
+        self.assertGreater(closed["frames"], 0)
+        self.assertEqual(self.env.usage_total()["sessions"], 1)
+        self.assert_pools_full()
+        self.assertIn("event=qemu-exited", self.env.text())
+
+    def test_broker_killed_and_restarted(self):
+        sid = self.open_session()
+        pid = self.env.session(sid)["qemu_pid"]
+        self.env.kill9()
+        time.sleep(1)
+        self.assertTrue(qemu_alive(pid), "QEMU must outlive the broker")
+        self.env.start()
+        # Adopted: a client attaches again and works.
+        code, out, _ = self.env.headless(
+            self.alice, "--attach", sid,
+            run=f"wait-frames 3; {TYPE_TO_CONSOLE}; sleep 1000; close-app")
+        self.assertEqual(code, 0, out)
+        self.env.wait_console(sid, "crp-typed-42")
+        closed = self.env.wait_closed(sid)
+        self.assertFalse(qemu_alive(pid))
+        # One usage row, and it counts the frames from both attachments.
+        usage = self.env.usage_total()
+        self.assertEqual(usage["sessions"], 1)
+        self.assertEqual(usage["frames"], closed["frames"])
+        self.assertIn("event=session-adopted", self.env.text())
+        self.assert_pools_full()
+
+    def test_qemu_dies_while_the_broker_is_down(self):
+        sid = self.open_session()
+        time.sleep(2.5)                 # a heartbeat
+        pid = self.env.session(sid)["qemu_pid"]
+        self.env.kill9()
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(2.5)
+        restarted = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self.env.start()
+        closed = self.env.wait_closed(sid, timeout=20)
+        self.assertIn("event=session-lost", self.env.text())
+        self.assertEqual(self.env.usage_total()["sessions"], 1)
+        # Ended when it was last seen, not when the broker came back.
+        self.assertLess(closed["ended"], restarted)
+        self.assertGreaterEqual(closed["ended"], closed["started"])
+        self.assert_pools_full()
+
+    def test_operator_terminates(self):
+        sid = self.open_session()
+        self.env.admin("session", "terminate", sid)
+        self.env.wait_closed(sid, timeout=30)
+        self.assertIn("reason=terminated-by-operator", self.env.text())
+        self.assert_pools_full()
+
+
+class Idle(BrokerTest):
+    broker_args = {"idle_timeout_s": 4}
+
+    def test_idle_session_is_closed(self):
+        # A client attached keeps it open past the idle timeout...
+        code, out, sid = self.env.headless(
+            self.alice, "--open", "shell", "--subscribe",
+            run="wait-frames 1; sleep 7000; quit")
+        self.assertEqual(code, 0, out)
+        self.assertEqual(self.env.session(sid)["state"], "running")
+        # ... and without one it closes.
+        self.env.wait_closed(sid, timeout=40)
+        self.assertIn("reason=idle", self.env.text())
+        self.assert_pools_full()
+
+
+def main():
+    global QEMU_ENV
+    for name, path in zip(("broker", "admin", "headless", "test_client"),
+                          sys.argv[1:5]):
+        TOOLS[name] = os.path.abspath(path)
+    del sys.argv[1:5]
+    QEMU_ENV = load_env()
+    if QEMU_ENV is None:
+        print("1..0 # SKIP QEMU or the test guest is not built")
+        sys.exit(77)
+    unittest.main(verbosity=2)
+
+
+if __name__ == "__main__":
+    main()
