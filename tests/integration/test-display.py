@@ -51,16 +51,14 @@ def write_tone(path, freq, seconds, channels=2):
         w.writeframes(bytes(frames))
 
 
-class ShellGuest(unittest.TestCase):
-    """The guest's shell on the framebuffer console, lossless encoding."""
+class GuestTestCase(unittest.TestCase):
+    """One VM for the whole class (booting is the slow part), and a fresh
+    one-time ticket for each client."""
 
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory(prefix="crp-it-shell-")
-        cls.vm = CrpVM(cls.tmp.name, ENV, mode="shell", display_opts="lossless=on")
-        # A still screen: no blinking cursor between screenshot and screendump.
-        cls.vm.run("echo 0 > /sys/class/graphics/fbcon/cursor_blink; echo blink-off",
-                   expect="blink-off")
+    def start_vm(cls, name, **kw):
+        cls.tmp = tempfile.TemporaryDirectory(prefix=f"crp-it-{name}-")
+        cls.vm = CrpVM(cls.tmp.name, ENV, **kw)
         cls.tickets = 0
 
     @classmethod
@@ -69,10 +67,21 @@ class ShellGuest(unittest.TestCase):
         cls.tmp.cleanup()
 
     def ticket(self):
-        ShellGuest.tickets += 1
-        t = f"ticket-{ShellGuest.tickets}-{time.monotonic_ns()}"
+        type(self).tickets += 1
+        t = f"ticket-{type(self).tickets}-{time.monotonic_ns()}"
         self.vm.set_ticket(t)
         return t
+
+
+class ShellGuest(GuestTestCase):
+    """The guest's shell on the framebuffer console, lossless encoding."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.start_vm("shell", mode="shell", display_opts="lossless=on")
+        # A still screen: no blinking cursor between screenshot and screendump.
+        cls.vm.run("echo 0 > /sys/class/graphics/fbcon/cursor_blink; echo blink-off",
+                   expect="blink-off")
 
     def test_framebuffer_equals_screendump(self):
         shot = os.path.join(self.vm.dir, "client.png")
@@ -175,10 +184,55 @@ class ShellGuest(unittest.TestCase):
             self.assertGreaterEqual(stats["frames"], 1)
         self.assertEqual(diff_pixels(read_png(shots[0]), read_png(shots[1])), 0)
 
+    def test_three_clients_share_diverge_and_agree(self):
+        # Clients at the same point share one encoding; one that stalls
+        # while the screen scrolls falls behind, goes on with a copy of the
+        # encoder and joins again later. Whatever path each took, all three
+        # end with the picture QEMU has, pixel for pixel.
+        shots = [os.path.join(self.vm.dir, f"three-{i}.png") for i in range(3)]
+        scripts = [
+            f"wait-frames 1; sleep 13000; screenshot {shots[0]}; quit",
+            f"wait-frames 1; stall 4000; sleep 8000; screenshot {shots[1]}; quit",
+            f"wait-frames 1; sleep 11000; screenshot {shots[2]}; quit",
+        ]
+        results = [None] * 3
+        self.vm.qmp.events.clear()
+
+        def client(i, ticket):
+            results[i] = headless(self.vm, ticket, scripts[i])
+
+        threads = []
+        for i in range(3):
+            threads.append(threading.Thread(target=client, args=(i, self.ticket())))
+            threads[-1].start()
+            # The next ticket replaces this one only once it is used.
+            self.vm.qmp.wait_event("CRP_CONNECTED", timeout=30)
+        scroll_start = len(self.vm.serial_text())
+        # Scroll the console for a second or two, done long before the
+        # screenshots even on a loaded machine: the stalled client misses it.
+        self.vm.run("(for i in $(seq 1 25); do echo shared line $i; usleep 50000; "
+                    "done >/dev/tty1; echo scroll-$((1+1))-done) &")
+        time.sleep(2)
+        during = self.vm.query()["clients"]
+        for t in threads:
+            t.join(timeout=120)
+        self.vm.wait_serial(r"scroll-2-done", start=scroll_start)
+        for code, out, stats in results:
+            self.assertEqual(code, 0, out)
+            self.assertGreaterEqual(stats["frames"], 2)
+        self.assertEqual(len(during), 3)
+        self.assertTrue(all(c["frames-sent"] >= 1 for c in during))
+        # Still now: every client has the screen exactly.
+        dump = self.vm.screendump(os.path.join(self.vm.dir, "three.ppm"))
+        for i, shot in enumerate(shots):
+            self.assertEqual(diff_pixels(read_png(shot), dump), 0,
+                             f"client {i} differs from screendump")
+
     def test_query_and_events_agree_with_the_client(self):
         qmp = self.vm.qmp
         qmp.events.clear()
         seen = {}
+        before = self.vm.query()
 
         def sample():
             time.sleep(4)
@@ -216,27 +270,25 @@ class ShellGuest(unittest.TestCase):
         self.assertEqual(gone["data"]["id"], info["id"])
         self.assertTrue(gone["data"]["reason"])
 
+        # The totals (for usage records) keep what the departed client
+        # received: at least what it counted, on top of the earlier ones.
+        after = self.vm.query()
+        self.assertEqual(after["clients"], [])
+        self.assertGreaterEqual(after["frames-sent"],
+                                before["frames-sent"] + stats["frames"])
+        self.assertGreaterEqual(after["bytes-out"],
+                                before["bytes-out"] + stats["bytes_in"])
+        self.assertGreaterEqual(after["bytes-in"],
+                                before["bytes-in"] + stats["bytes_out"])
 
-class DemoGuest(unittest.TestCase):
+
+class DemoGuest(GuestTestCase):
     """The guest's demo program: animation, tone, microphone, default
     (lossy where it pays) encoding."""
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory(prefix="crp-it-demo-")
-        cls.vm = CrpVM(cls.tmp.name, ENV, mode="demo")
-        cls.n = 0
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.vm.stop()
-        cls.tmp.cleanup()
-
-    def ticket(self):
-        DemoGuest.n += 1
-        t = f"demo-{DemoGuest.n}"
-        self.vm.set_ticket(t)
-        return t
+        cls.start_vm("demo", mode="demo")
 
     def test_key_and_click_reach_the_guest(self):
         start = len(self.vm.serial_text())
@@ -332,30 +384,16 @@ def read_pam(path):
             (int(hot[0]), int(hot[1])), body)
 
 
-class VirtioGpuGuest(unittest.TestCase):
+class VirtioGpuGuest(GuestTestCase):
     """virtio-vga with the guest's virtio_gpu driver, driven by crp-drm as
     a desktop would: a hardware cursor (shape, hot spot, moves) and a mode
     change when the client asks for another size. std VGA has neither."""
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory(prefix="crp-it-gpu-")
-        cls.vm = CrpVM(cls.tmp.name, ENV, mode="shell", vga="virtio",
-                       display_opts="lossless=on")
+        cls.start_vm("gpu", mode="shell", vga="virtio", display_opts="lossless=on")
         cls.vm.run("crp-drm &", expect=r"CRP-DRM-READY mode=1280x800 .*hot=3,5",
                    timeout=30)
-        cls.n = 0
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.vm.stop()
-        cls.tmp.cleanup()
-
-    def ticket(self):
-        VirtioGpuGuest.n += 1
-        t = f"gpu-{VirtioGpuGuest.n}"
-        self.vm.set_ticket(t)
-        return t
 
     def drm(self, command, expect):
         self.vm.run(f"echo {command} > /run/crp-drm", expect=expect)

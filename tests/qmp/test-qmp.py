@@ -110,7 +110,9 @@ class InUse(unittest.TestCase):
 
     def test_query(self):
         info = crp_query(self.q.qmp)
-        self.assertEqual(info, {"enabled": True, "address": self.addr, "clients": []})
+        self.assertEqual(info, {"enabled": True, "address": self.addr,
+                                "clients": [], "bytes-in": 0, "bytes-out": 0,
+                                "frames-sent": 0})
 
     def test_ticket_arguments_checked(self):
         crp_set_ticket(self.q.qmp, "fine", expires=30)
