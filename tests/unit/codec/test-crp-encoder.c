@@ -434,6 +434,55 @@ test_scroll_hashes_follow_prev(void)
     pixman_image_unref(next);
 }
 
+static void
+test_copy_continues_the_stream(void)
+{
+    /* Two clients share an encoder (and so one zlib stream); at frame 3
+     * one falls behind and goes on with a copy. Both streams stay
+     * decodable and exact, each with its own content, and neither needs a
+     * fresh zlib stream. */
+    CrpEncoderConfig lossless = { .encodings = CT_ALL_ENCODINGS, .lossless = TRUE };
+    g_autoptr(CrpEncoder) shared = crp_encoder_new(&lossless);
+    g_autoptr(CrpEncoder) copy = NULL;
+    g_autoptr(CrpDecoder) fast = ct_decoder_new(W, H);
+    g_autoptr(CrpDecoder) slow = ct_decoder_new(W, H);
+    pixman_image_t *prev = NULL, *slow_prev = NULL;
+
+    for (int f = 0; f < 8; f++) {
+        pixman_image_t *cur = ct_image_new(W, H);
+        ct_draw_text(cur, 0, 0, W, H, f, 5);
+        g_autoptr(GByteArray) out = g_byte_array_new();
+        CtApplied applied = { 0 };
+        if (f == 3) {
+            /* Both have had frames 0-2: the slow one leaves here. */
+            copy = crp_encoder_copy(shared);
+            slow_prev = ct_image_copy(prev);
+        }
+        crp_encoder_encode_frame(shared, prev, cur, NULL, f * 1000, out, NULL);
+        ct_apply(fast, out, &applied);
+        if (f < 3) {
+            ct_apply(slow, out, NULL);
+        }
+        if (f > 0) {
+            g_assert_cmpuint(applied.zlib_reset, ==, 0);
+        }
+        g_assert_true(ct_images_equal(crp_decoder_get_image(fast), cur));
+        if (f >= 3 && f % 2 == 1) {
+            /* The slow one gets every other frame, against what it has. */
+            CtApplied a = { 0 };
+            ct_step(copy, slow, slow_prev, cur, f * 1000, NULL, &a);
+            g_assert_cmpuint(a.zlib_reset, ==, 0);
+            g_assert_true(ct_images_equal(crp_decoder_get_image(slow), cur));
+            g_clear_pointer(&slow_prev, pixman_image_unref);
+            slow_prev = ct_image_copy(cur);
+        }
+        g_clear_pointer(&prev, pixman_image_unref);
+        prev = cur;
+    }
+    pixman_image_unref(prev);
+    pixman_image_unref(slow_prev);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -452,5 +501,7 @@ main(int argc, char **argv)
     g_test_add_func("/encoder/random-session", test_random_session);
     g_test_add_func("/encoder/scroll-hashes-follow-prev",
                     test_scroll_hashes_follow_prev);
+    g_test_add_func("/encoder/copy-continues-the-stream",
+                    test_copy_continues_the_stream);
     return g_test_run();
 }

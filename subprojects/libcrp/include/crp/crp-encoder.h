@@ -48,6 +48,14 @@ CrpEncoder *crp_encoder_new(const CrpEncoderConfig *config);
 void crp_encoder_free(CrpEncoder *enc);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CrpEncoder, crp_encoder_free)
 
+/**
+ * A second encoder at the same point as @enc: the same zlib stream, the
+ * same idea of what the client holds. Clients that received the same
+ * output share one encoder; when one of them falls behind, it continues
+ * on a copy at its own pace without a full refresh.
+ */
+CrpEncoder *crp_encoder_copy(CrpEncoder *enc);
+
 /** Forgets all history: the next frame is sent whole, zlib starts afresh. */
 void crp_encoder_reset(CrpEncoder *enc);
 

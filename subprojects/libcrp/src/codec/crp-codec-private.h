@@ -131,6 +131,9 @@ void crp_zlib_encoder_init(CrpZlibEncoder *z, int level);
 void crp_zlib_encoder_finish(CrpZlibEncoder *z);
 /** Restarts the stream: the next rect carries CRP_RECT_FLAG_ZLIB_RESET. */
 void crp_zlib_encoder_reset(CrpZlibEncoder *z);
+/** Initialises @dst as a copy of @src: the same stream at the same point
+ *  (deflateCopy), so either can continue it. */
+void crp_zlib_encoder_copy(CrpZlibEncoder *dst, CrpZlibEncoder *src);
 
 /** Bits per packed palette index for @n colours: 1, 2, 4 or 8. */
 guint crp_palette_bits(guint n);

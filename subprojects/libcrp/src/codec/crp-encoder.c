@@ -166,6 +166,29 @@ resize_grid(CrpEncoder *enc, int width, int height)
     enc->pending = g_new0(Pending, 2 * (gsize)enc->map.cols);
 }
 
+CrpEncoder *
+crp_encoder_copy(CrpEncoder *src)
+{
+    g_return_val_if_fail(src, NULL);
+
+    CrpEncoder *enc = g_new0(CrpEncoder, 1);
+    enc->config = src->config;
+    enc->zlib_ok = src->zlib_ok;
+    enc->jpeg_ok = src->jpeg_ok;
+    enc->send_all = src->send_all;
+    if (src->tiles) {
+        /* What the client holds per tile; the rest of the grid is
+         * scratch space of one call. */
+        resize_grid(enc, src->width, src->height);
+        gsize ntiles = (gsize)enc->map.cols * enc->map.rows;
+        memcpy(enc->tiles, src->tiles, ntiles * sizeof(TileState));
+    }
+    crp_zlib_encoder_copy(&enc->zlib, &src->zlib);
+    crp_jpeg_encoder_init(&enc->jpeg, enc->config.jpeg_quality);
+    /* The scroll cache starts empty: one frame hashes both images. */
+    return enc;
+}
+
 /* ---- emitting rects --------------------------------------------------- */
 
 static void

@@ -41,6 +41,19 @@ crp_zlib_encoder_finish(CrpZlibEncoder *z)
 }
 
 void
+crp_zlib_encoder_copy(CrpZlibEncoder *dst, CrpZlibEncoder *src)
+{
+    memset(dst, 0, sizeof(*dst));
+    dst->level = src->level;
+    dst->fresh = src->fresh;
+    if (deflateCopy(&dst->zs, &src->zs) != Z_OK) {
+        g_error("deflateCopy failed");      /* out of memory */
+    }
+    dst->out_cap = src->out_cap;
+    dst->out = g_malloc(dst->out_cap);
+}
+
+void
 crp_zlib_encoder_reset(CrpZlibEncoder *z)
 {
     deflateReset(&z->zs);
