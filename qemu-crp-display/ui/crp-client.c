@@ -44,13 +44,8 @@ void crp_client_unref(CrpClient *c)
     if (!c || --c->refcount > 0) {
         return;
     }
+    crp_group_remove(c);
     crp_channel_free(c->channel);
-    crp_encoder_free(c->enc);
-    if (c->prev) {
-        pixman_image_unref(c->prev);
-    }
-    pixman_region32_fini(&c->damage);
-    g_byte_array_unref(c->encoded);
     g_free(c->offered_ticket);
     g_free(c->address);
     g_free(c);
@@ -136,6 +131,8 @@ void crp_client_disconnect(CrpClient *c, guint16 status, const char *reason)
         c->buttons = 0;
     }
     c->ready = false;
+    /* Off its group now: the group's next frames are not for it. */
+    crp_group_remove(c);
     qio_channel_close(QIO_CHANNEL(c->sioc), NULL);
     object_unref(OBJECT(c->sioc));
     c->sioc = NULL;
@@ -411,7 +408,15 @@ bool crp_client_wants_frame(CrpClient *c)
            crp_channel_output_pending(c->channel) < CRP_OUTPUT_SOFT_CAP;
 }
 
-void crp_client_send_frame(CrpClient *c)
+/* Every frame it was sent is acknowledged. */
+bool crp_client_caught_up(CrpClient *c)
+{
+    return c->next_frame_id - 1 == c->acked_frame_id &&
+           crp_channel_output_pending(c->channel) == 0;
+}
+
+/* Sends the frame encoded for @c's group: only the encryption is its own. */
+void crp_client_send_frame(CrpClient *c, const guint8 *data, gsize len)
 {
     int64_t now_us = g_get_monotonic_time();
     CrpMessage end = {
@@ -424,8 +429,7 @@ void crp_client_send_frame(CrpClient *c)
         },
     };
 
-    if (!crp_channel_send_encoded(c->channel, c->encoded->data,
-                                  c->encoded->len, NULL)) {
+    if (!crp_channel_send_encoded(c->channel, data, len, NULL)) {
         crp_client_disconnect(c, CRP_STATUS_INTERNAL, "encoder output rejected");
         return;
     }
@@ -532,11 +536,6 @@ CrpClientInfo *crp_client_info(CrpClient *c)
 CrpClient *crp_client_new(CrpServer *s, CrpHead *h, QIOChannelSocket *sioc)
 {
     CrpClient *c = g_new0(CrpClient, 1);
-    CrpEncoderConfig ecfg = {
-        .encodings = (1u << CRP_ENCODING_ZLIB) | (1u << CRP_ENCODING_JPEG),
-        .lossless = s->lossless,
-        .jpeg_quality = s->jpeg_quality,
-    };
     g_autofree char *peer = NULL;
     g_autoptr(SocketAddress) addr = qio_channel_socket_get_remote_address(sioc, NULL);
 
@@ -555,9 +554,6 @@ CrpClient *crp_client_new(CrpServer *s, CrpHead *h, QIOChannelSocket *sioc)
     object_ref(OBJECT(sioc));
     qio_channel_set_blocking(QIO_CHANNEL(sioc), false, NULL);
     qio_channel_set_delay(QIO_CHANNEL(sioc), false);
-    c->enc = crp_encoder_new(&ecfg);
-    pixman_region32_init(&c->damage);
-    c->encoded = g_byte_array_new();
     c->handshake_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
                                       crp_client_handshake_timeout, c);
     timer_mod(c->handshake_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +

@@ -3,10 +3,11 @@
  *
  * The guest's surface is copied, only where QEMU reported damage, into
  * the head's own framebuffer during dpy_refresh (with the BQL, on the main
- * loop). A worker thread then encodes, for each client that has room for
- * a frame, what changed since that client's last frame, and hands the
- * results back with a bottom half. Each client has its own encoder and
- * its own copy of what it shows, so a slow client simply gets fewer,
+ * loop). A worker thread then encodes, for each group of clients that has
+ * room for a frame, what changed since that group's last frame, and hands
+ * the results back with a bottom half. Clients at the same point share one
+ * encoding (crp-group.c); one that has no room when the others do goes on
+ * with a copy of the group's encoder, so a slow client simply gets fewer,
  * fresher frames and never holds the others back.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -68,6 +69,10 @@ static void crp_head_resize(CrpHead *h)
             c->need_surface = true;
         }
     }
+    for (guint i = 0; i < h->groups->len; i++) {
+        CrpGroup *g = g_ptr_array_index(h->groups, i);
+        g->need_full = true;
+    }
 }
 
 static void crp_gfx_update(DisplayChangeListener *dcl, int x, int y, int w,
@@ -100,10 +105,139 @@ static bool crp_head_has_clients(CrpHead *h)
     return false;
 }
 
+static void crp_head_drop_empty_groups(CrpHead *h)
+{
+    for (guint i = 0; i < h->groups->len;) {
+        CrpGroup *g = g_ptr_array_index(h->groups, i);
+        if (g->members->len == 0) {
+            g_ptr_array_remove_index_fast(h->groups, i);
+            crp_group_unref(g);
+        } else {
+            i++;
+        }
+    }
+}
+
+/* Moves every member of @from into @to, whose next frame is then whole:
+ * the movers' zlib stream and picture are not the group's. */
+static void crp_head_move_members(CrpGroup *from, CrpGroup *to)
+{
+    while (from->members->len > 0) {
+        CrpClient *c = g_ptr_array_index(from->members, 0);
+        crp_group_remove(c);
+        crp_group_add(to, c);
+    }
+    to->need_full = true;
+}
+
+/*
+ * Who shares whose encoding, decided between jobs: clients that joined go
+ * into the first group (at its next, whole, frame), and when every client
+ * has caught up, all groups become one again, not more often than
+ * CRP_GROUP_MERGE_INTERVAL_US since each merge costs every client a whole
+ * frame.
+ */
+static void crp_head_regroup(CrpHead *h, int64_t now_us)
+{
+    CrpClient *c;
+    bool all_caught_up = true;
+
+    crp_head_drop_empty_groups(h);
+    QTAILQ_FOREACH(c, &h->server->clients, next) {
+        if (c->head != h || !c->ready || c->closed) {
+            continue;
+        }
+        if (!c->group) {
+            if (h->groups->len == 0) {
+                g_ptr_array_add(h->groups, crp_group_new(h->server));
+            }
+            CrpGroup *g = g_ptr_array_index(h->groups, 0);
+            crp_group_add(g, c);
+            g->need_full = true;
+            continue;
+        }
+        all_caught_up &= crp_client_caught_up(c);
+    }
+    if (h->groups->len > 1 && all_caught_up &&
+        now_us - h->last_merge_us >= CRP_GROUP_MERGE_INTERVAL_US) {
+        CrpGroup *first = g_ptr_array_index(h->groups, 0);
+        for (guint i = 1; i < h->groups->len; i++) {
+            crp_head_move_members(g_ptr_array_index(h->groups, i), first);
+        }
+        crp_head_drop_empty_groups(h);
+        h->last_merge_us = now_us;
+    }
+}
+
+/*
+ * Puts @g in the job if any member has room for a frame and there is
+ * something to send. Members without room leave on a copy of the group
+ * first, so they keep their place in the stream and catch up later.
+ */
+static void crp_head_queue_group(CrpHead *h, CrpGroup *g, int64_t now_us)
+{
+    gint64 refine_due = crp_encoder_next_refine_us(g->enc);
+    g_autoptr(GPtrArray) behind = g_ptr_array_new();
+    guint ready = 0;
+
+    if (!g->need_full && !pixman_region32_not_empty(&g->damage) &&
+        (refine_due < 0 || refine_due > now_us)) {
+        return;
+    }
+    for (guint i = 0; i < g->members->len; i++) {
+        CrpClient *c = g_ptr_array_index(g->members, i);
+        if (crp_client_wants_frame(c)) {
+            ready++;
+        } else {
+            g_ptr_array_add(behind, c);
+        }
+    }
+    if (ready == 0) {
+        return;                 /* all behind: the damage waits for them */
+    }
+    if (behind->len > 0) {
+        CrpGroup *fork = crp_group_fork(g);
+        for (guint i = 0; i < behind->len; i++) {
+            CrpClient *c = g_ptr_array_index(behind, i);
+            crp_group_remove(c);
+            crp_group_add(fork, c);
+        }
+        g_ptr_array_add(h->groups, fork);
+    }
+
+    int w = pixman_image_get_width(h->fb), hh = pixman_image_get_height(h->fb);
+    if (g->need_full) {
+        CrpMessage surface = {
+            .type = CRP_MSG_SURFACE,
+            .surface = { w, hh },
+        };
+        crp_encoder_reset(g->enc);
+        if (!g->prev || pixman_image_get_width(g->prev) != w ||
+            pixman_image_get_height(g->prev) != hh) {
+            if (g->prev) {
+                pixman_image_unref(g->prev);
+            }
+            g->prev = pixman_image_create_bits(PIXMAN_x8r8g8b8, w, hh, NULL, 0);
+        }
+        pixman_region32_reset(&g->damage, &(pixman_box32_t){ 0, 0, w, hh });
+        for (guint i = 0; i < g->members->len; i++) {
+            CrpClient *c = g_ptr_array_index(g->members, i);
+            if (c->need_surface) {
+                crp_client_send(c, &surface);
+            }
+        }
+    }
+    for (guint i = 0; i < g->members->len; i++) {
+        CrpClient *c = g_ptr_array_index(g->members, i);
+        c->capture_us = now_us;
+        c->capture_serial = c->input_serial;
+    }
+    g_ptr_array_add(h->job, crp_group_ref(g));
+}
+
 static void crp_refresh(DisplayChangeListener *dcl)
 {
     CrpHead *h = container_of(dcl, CrpHead, dcl);
-    CrpClient *c;
     int64_t now_us = g_get_monotonic_time();
 
     if (!crp_head_has_clients(h)) {
@@ -118,14 +252,14 @@ static void crp_refresh(DisplayChangeListener *dcl)
         pixman_image_get_height(h->fb) != surface_height(h->surface)) {
         crp_head_resize(h);
     }
+    crp_head_regroup(h, now_us);
 
     bool changed = pixman_region32_not_empty(&h->damage);
     if (changed) {
         crp_head_capture(h);
-        QTAILQ_FOREACH(c, &h->server->clients, next) {
-            if (c->head == h && c->ready) {
-                pixman_region32_union(&c->damage, &c->damage, &h->damage);
-            }
+        for (guint i = 0; i < h->groups->len; i++) {
+            CrpGroup *g = g_ptr_array_index(h->groups, i);
+            pixman_region32_union(&g->damage, &g->damage, &h->damage);
         }
         pixman_region32_clear(&h->damage);
         crp_head_wake(h);
@@ -133,37 +267,10 @@ static void crp_refresh(DisplayChangeListener *dcl)
         crp_head_set_rate(h, CRP_IDLE_REFRESH_MS);
     }
 
-    /* Hand every client that has room and something to show to the worker. */
-    QTAILQ_FOREACH(c, &h->server->clients, next) {
-        if (c->head != h || !crp_client_wants_frame(c)) {
-            continue;
-        }
-        gint64 refine_due = c->enc ? crp_encoder_next_refine_us(c->enc) : -1;
-        if (!c->need_surface && !pixman_region32_not_empty(&c->damage) &&
-            (refine_due < 0 || refine_due > now_us)) {
-            continue;
-        }
-        if (c->need_surface) {
-            CrpMessage surface = {
-                .type = CRP_MSG_SURFACE,
-                .surface = { pixman_image_get_width(h->fb),
-                             pixman_image_get_height(h->fb) },
-            };
-            crp_client_send(c, &surface);
-            crp_encoder_reset(c->enc);
-            if (c->prev) {
-                pixman_image_unref(c->prev);
-            }
-            c->prev = pixman_image_create_bits(PIXMAN_x8r8g8b8,
-                                               surface.surface.width,
-                                               surface.surface.height,
-                                               NULL, 0);
-            pixman_region32_reset(&c->damage, &(pixman_box32_t){
-                0, 0, surface.surface.width, surface.surface.height });
-        }
-        c->capture_us = now_us;
-        c->capture_serial = c->input_serial;
-        g_ptr_array_add(h->job, crp_client_ref(c));
+    /* Forks are appended while we go: they have no room, and are skipped. */
+    guint n_groups = h->groups->len;
+    for (guint i = 0; i < n_groups; i++) {
+        crp_head_queue_group(h, g_ptr_array_index(h->groups, i), now_us);
     }
     if (h->job->len == 0) {
         return;
@@ -174,29 +281,6 @@ static void crp_refresh(DisplayChangeListener *dcl)
     h->job_queued = true;
     qemu_cond_signal(&h->cond);
     qemu_mutex_unlock(&h->lock);
-}
-
-/* Worker: encode one client's frame and remember what it will show. */
-static void crp_head_encode(CrpHead *h, CrpClient *c)
-{
-    bool full = c->need_surface;
-    int n;
-    pixman_box32_t *boxes;
-
-    g_byte_array_set_size(c->encoded, 0);
-    crp_encoder_encode_frame(c->enc, full ? NULL : c->prev, h->fb,
-                             full ? NULL : &c->damage, h->job_now_us,
-                             c->encoded, NULL);
-
-    boxes = pixman_region32_rectangles(&c->damage, &n);
-    for (int i = 0; i < n; i++) {
-        pixman_image_composite32(PIXMAN_OP_SRC, h->fb, NULL, c->prev,
-                                 boxes[i].x1, boxes[i].y1, 0, 0,
-                                 boxes[i].x1, boxes[i].y1,
-                                 boxes[i].x2 - boxes[i].x1,
-                                 boxes[i].y2 - boxes[i].y1);
-    }
-    pixman_region32_clear(&c->damage);
 }
 
 static void *crp_head_worker(void *opaque)
@@ -217,7 +301,7 @@ static void *crp_head_worker(void *opaque)
         h->job_queued = false;
         qemu_mutex_unlock(&h->lock);
         for (guint i = 0; i < h->job->len; i++) {
-            crp_head_encode(h, g_ptr_array_index(h->job, i));
+            crp_group_encode(g_ptr_array_index(h->job, i), h->fb, h->job_now_us);
         }
         qemu_bh_schedule(h->done_bh);
         qemu_mutex_lock(&h->lock);
@@ -226,18 +310,30 @@ static void *crp_head_worker(void *opaque)
     return NULL;
 }
 
-/* Main loop: the worker is done; send what it made. */
+/* Main loop: the worker is done; send what it made to every member (the
+ * members are those of job time: groups change only between jobs, and
+ * clients that left are no longer listed). */
 static void crp_head_job_done(void *opaque)
 {
     CrpHead *h = opaque;
 
     for (guint i = 0; i < h->job->len; i++) {
-        CrpClient *c = g_ptr_array_index(h->job, i);
-        if (!c->closed) {
-            c->need_surface = false;
-            crp_client_send_frame(c);
+        CrpGroup *g = g_ptr_array_index(h->job, i);
+        /* Sending can disconnect a client, which leaves the group. */
+        g_autoptr(GPtrArray) members = g_ptr_array_new_with_free_func(
+            (GDestroyNotify)crp_client_unref);
+        for (guint j = 0; j < g->members->len; j++) {
+            g_ptr_array_add(members, crp_client_ref(g_ptr_array_index(g->members, j)));
         }
-        crp_client_unref(c);
+        g->need_full = false;
+        for (guint j = 0; j < members->len; j++) {
+            CrpClient *c = g_ptr_array_index(members, j);
+            if (!c->closed) {
+                c->need_surface = false;
+                crp_client_send_frame(c, g->encoded->data, g->encoded->len);
+            }
+        }
+        crp_group_unref(g);
     }
     g_ptr_array_set_size(h->job, 0);
     h->busy = false;
@@ -310,6 +406,7 @@ CrpHead *crp_head_new(CrpServer *s, QemuConsole *con)
     h->server = s;
     pixman_region32_init(&h->damage);
     h->job = g_ptr_array_new();
+    h->groups = g_ptr_array_new();
     qemu_mutex_init(&h->lock);
     qemu_cond_init(&h->cond);
     h->done_bh = qemu_bh_new(crp_head_job_done, h);

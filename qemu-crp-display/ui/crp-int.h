@@ -3,13 +3,16 @@
  *
  *   crp.c         options, the listening socket, tickets, QMP, registration
  *   crp-head.c    one DisplayChangeListener per graphic console: the
- *                 server framebuffer, damage, the encoder worker thread
+ *                 server framebuffer, damage, the encoder worker thread,
+ *                 which clients share an encoding
+ *   crp-group.c   one encoding shared by the clients at the same point
  *   crp-client.c  one connection: the libcrp channel, input, flow control
  *
  * Threads: everything runs in the main loop with the BQL, except
  * crp_head's worker, which encodes from the head's framebuffer and the
- * clients' encoder state while head->busy is set; the main loop does not
- * touch those until the worker hands the job back through a bottom half.
+ * groups' encoder state while head->busy is set; the main loop does not
+ * touch those, nor change which clients are in which group, until the
+ * worker hands the job back through a bottom half.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -32,6 +35,7 @@
 typedef struct CrpServer CrpServer;
 typedef struct CrpHead CrpHead;
 typedef struct CrpClient CrpClient;
+typedef struct CrpGroup CrpGroup;
 
 /* Frames a client may have unacknowledged before it is skipped. */
 #define CRP_FRAME_WINDOW 3
@@ -39,6 +43,9 @@ typedef struct CrpClient CrpClient;
 #define CRP_OUTPUT_SOFT_CAP (4 * 1024 * 1024)
 /* Output past which a client that does not read is dropped. */
 #define CRP_OUTPUT_HARD_CAP (64 * 1024 * 1024)
+/* Groups whose clients have all caught up merge (at the price of a full
+ * refresh for all of them) at most this often. */
+#define CRP_GROUP_MERGE_INTERVAL_US (5 * G_USEC_PER_SEC)
 /* Seconds a client gets to finish its handshake, or to make progress. */
 #define CRP_HANDSHAKE_TIMEOUT_S 10
 #define CRP_STALL_TIMEOUT_S 15
@@ -92,8 +99,11 @@ struct CrpHead {
     bool busy;                      /* main loop: a job is out, results not back */
     bool job_queued;                /* under lock: set by the main loop,
                                        taken by the worker */
-    GPtrArray *job;                 /* CrpClient * being encoded (refs) */
+    GPtrArray *job;                 /* CrpGroup * being encoded (refs) */
     int64_t job_now_us;
+
+    GPtrArray *groups;              /* CrpGroup * (refs), see crp-group.c */
+    int64_t last_merge_us;
 
     /* Cursor, replayed to clients that join. */
     QEMUCursor *cursor;
@@ -124,12 +134,9 @@ struct CrpClient {
     uint32_t buttons;
     uint32_t input_serial;          /* last input event applied */
 
-    /* Encoding state: owned by the worker while in head->job. */
-    CrpEncoder *enc;
-    pixman_image_t *prev;           /* what this client has on screen */
-    pixman_region32_t damage;       /* changed since its last frame */
-    bool need_surface;
-    GByteArray *encoded;
+    /* Whose encoding it receives; NULL until it joins one (crp-head.c). */
+    CrpGroup *group;
+    bool need_surface;              /* send SURFACE before the next frame */
     int64_t capture_us;
     uint32_t capture_serial;
 
@@ -149,6 +156,18 @@ struct CrpClient {
     int64_t ping_sent_us;
 };
 
+/* One encoding and the clients that receive it (crp-group.c). */
+struct CrpGroup {
+    int refcount;
+    GPtrArray *members;             /* CrpClient *, not referenced */
+    /* Worker-owned while in head->job. */
+    CrpEncoder *enc;
+    pixman_image_t *prev;           /* what the members have on screen */
+    pixman_region32_t damage;       /* changed since their last frame */
+    bool need_full;                 /* next frame whole, zlib afresh */
+    GByteArray *encoded;
+};
+
 /* crp.c */
 void crp_server_ticket_for_client(CrpServer *s, CrpClient *c);
 bool crp_server_admit(CrpServer *s, CrpClient *c, guint16 *status,
@@ -160,13 +179,23 @@ CrpHead *crp_head_new(CrpServer *s, QemuConsole *con);
 void crp_head_wake(CrpHead *h);
 void crp_head_client_joined(CrpHead *h, CrpClient *c);
 
+/* crp-group.c */
+CrpGroup *crp_group_new(CrpServer *s);
+CrpGroup *crp_group_fork(CrpGroup *from);
+CrpGroup *crp_group_ref(CrpGroup *g);
+void crp_group_unref(CrpGroup *g);
+void crp_group_add(CrpGroup *g, CrpClient *c);
+void crp_group_remove(CrpClient *c);
+void crp_group_encode(CrpGroup *g, pixman_image_t *fb, int64_t now_us);
+
 /* crp-client.c */
 CrpClient *crp_client_new(CrpServer *s, CrpHead *h, QIOChannelSocket *sioc);
 CrpClient *crp_client_ref(CrpClient *c);
 void crp_client_unref(CrpClient *c);
 void crp_client_disconnect(CrpClient *c, guint16 status, const char *reason);
 bool crp_client_wants_frame(CrpClient *c);
-void crp_client_send_frame(CrpClient *c);
+void crp_client_send_frame(CrpClient *c, const guint8 *data, gsize len);
+bool crp_client_caught_up(CrpClient *c);
 void crp_client_send(CrpClient *c, const CrpMessage *msg);
 void crp_client_tick(CrpClient *c, int64_t now_us);
 void crp_client_send_cursor(CrpClient *c);

@@ -1,0 +1,132 @@
+/*
+ * CRP display: clients at the same point of the stream share one encoding.
+ *
+ * A group is one encoder (and so one zlib stream), the picture its members
+ * hold and what changed since: every member has received exactly the
+ * group's output, so one encoding serves all of them, and only the
+ * encryption is per client. The head (crp-head.c) decides when groups
+ * form and split:
+ *   - a client that joins enters a group at that group's next full
+ *     refresh (its members get a whole frame with a fresh zlib stream);
+ *   - a member without room for a frame when the others have it leaves
+ *     on a copy of the group (crp_encoder_copy(): same stream, same
+ *     picture), so it goes on at its own pace without a full refresh and
+ *     never holds the others back;
+ *   - groups whose clients have all caught up merge again, at a full
+ *     refresh, at most every CRP_GROUP_MERGE_INTERVAL_US.
+ *
+ * Threads: as crp-int.h says; the worker touches enc, prev, damage and
+ * encoded only while the group is in the head's job.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "crp-int.h"
+
+CrpGroup *crp_group_new(CrpServer *s)
+{
+    CrpGroup *g = g_new0(CrpGroup, 1);
+    CrpEncoderConfig cfg = {
+        .encodings = (1u << CRP_ENCODING_ZLIB) | (1u << CRP_ENCODING_JPEG),
+        .lossless = s->lossless,
+        .jpeg_quality = s->jpeg_quality,
+    };
+
+    g->refcount = 1;
+    g->enc = crp_encoder_new(&cfg);
+    g->need_full = true;
+    pixman_region32_init(&g->damage);
+    g->encoded = g_byte_array_new();
+    g->members = g_ptr_array_new();
+    return g;
+}
+
+CrpGroup *crp_group_fork(CrpGroup *from)
+{
+    CrpGroup *g = g_new0(CrpGroup, 1);
+
+    g->refcount = 1;
+    g->enc = crp_encoder_copy(from->enc);
+    g->need_full = from->need_full;
+    if (from->prev) {
+        g->prev = pixman_image_create_bits(
+            PIXMAN_x8r8g8b8, pixman_image_get_width(from->prev),
+            pixman_image_get_height(from->prev), NULL, 0);
+        pixman_image_composite32(PIXMAN_OP_SRC, from->prev, NULL, g->prev,
+                                 0, 0, 0, 0, 0, 0,
+                                 pixman_image_get_width(from->prev),
+                                 pixman_image_get_height(from->prev));
+    }
+    pixman_region32_init(&g->damage);
+    pixman_region32_copy(&g->damage, &from->damage);
+    g->encoded = g_byte_array_new();
+    g->members = g_ptr_array_new();
+    return g;
+}
+
+CrpGroup *crp_group_ref(CrpGroup *g)
+{
+    g->refcount++;
+    return g;
+}
+
+void crp_group_unref(CrpGroup *g)
+{
+    if (!g || --g->refcount > 0) {
+        return;
+    }
+    assert(g->members->len == 0);
+    crp_encoder_free(g->enc);
+    if (g->prev) {
+        pixman_image_unref(g->prev);
+    }
+    pixman_region32_fini(&g->damage);
+    g_byte_array_unref(g->encoded);
+    g_ptr_array_unref(g->members);
+    g_free(g);
+}
+
+/* The client holds a reference to its group; the group lists its
+ * members without one (a client leaves before it is freed). */
+void crp_group_add(CrpGroup *g, CrpClient *c)
+{
+    assert(!c->group);
+    c->group = crp_group_ref(g);
+    g_ptr_array_add(g->members, c);
+}
+
+void crp_group_remove(CrpClient *c)
+{
+    CrpGroup *g = c->group;
+
+    if (!g) {
+        return;
+    }
+    g_ptr_array_remove_fast(g->members, c);
+    c->group = NULL;
+    crp_group_unref(g);
+}
+
+/* Worker: encode what changed since the members' picture, once for all. */
+void crp_group_encode(CrpGroup *g, pixman_image_t *fb, int64_t now_us)
+{
+    bool full = g->need_full;
+    int n;
+    pixman_box32_t *boxes;
+
+    g_byte_array_set_size(g->encoded, 0);
+    crp_encoder_encode_frame(g->enc, full ? NULL : g->prev, fb,
+                             full ? NULL : &g->damage, now_us, g->encoded,
+                             NULL);
+
+    boxes = pixman_region32_rectangles(&g->damage, &n);
+    for (int i = 0; i < n; i++) {
+        pixman_image_composite32(PIXMAN_OP_SRC, fb, NULL, g->prev,
+                                 boxes[i].x1, boxes[i].y1, 0, 0,
+                                 boxes[i].x1, boxes[i].y1,
+                                 boxes[i].x2 - boxes[i].x1,
+                                 boxes[i].y2 - boxes[i].y1);
+    }
+    pixman_region32_clear(&g->damage);
+}
