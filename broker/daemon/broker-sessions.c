@@ -11,6 +11,7 @@
  */
 #include "broker.h"
 #include "broker-vm.h"
+#include "broker-vm-files.h"
 
 /* How often the store is checked for sessions closed from outside. */
 #define SESSIONS_WATCH_MS 2000
@@ -158,6 +159,9 @@ broker_request_launch(BrokerConnection *c, const CrpMessage *msg)
         return;
     }
     l.app = app;
+    if (app->disk) {
+        broker_vm_files_refresh_usage(server, l.user);
+    }
     if (!crp_store_transaction(server->store, launch_txn, &l, &error)) {
         g_warning("event=store-error request=LAUNCH user=%s error=\"%s\"",
                   l.user, error->message);

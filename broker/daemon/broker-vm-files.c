@@ -368,6 +368,29 @@ broker_vm_files_last_seen(BrokerVmFiles *f)
     return g_stat(f->heartbeat, &st) == 0 ? (gint64)st.st_mtime : 0;
 }
 
+void
+broker_vm_files_refresh_usage(BrokerServer *server, const char *user)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) overlays = crp_store_overlay_list(server->store, user,
+                                                           &error);
+
+    for (guint i = 0; overlays && i < overlays->len; i++) {
+        const CrpStoreOverlay *o = g_ptr_array_index(overlays, i);
+        guint64 bytes = file_bytes(o->path);
+
+        if (bytes != o->bytes &&
+            !crp_store_overlay_set(server->store, o->path, o->user, o->app,
+                                   bytes, &error)) {
+            break;
+        }
+    }
+    if (error) {
+        g_warning("event=store-error request=overlay-sizes user=%s "
+                  "error=\"%s\"", user, error->message);
+    }
+}
+
 /* Keeps @name of the runtime dir as STATE/logs/SESSION-NAME. */
 static void
 keep_log(BrokerVmFiles *f, const char *name)

@@ -47,6 +47,10 @@ void broker_vm_files_heartbeat(BrokerVmFiles *files);
 /** Unix time of the last heartbeat (0: none). */
 gint64 broker_vm_files_last_seen(BrokerVmFiles *files);
 
+/** Re-reads the sizes of @user's overlays into the store, so that a
+ *  quota check sees what running guests have written. */
+void broker_vm_files_refresh_usage(BrokerServer *server, const char *user);
+
 /** The session is over: logs kept, runtime dir removed, the overlay kept
  *  (size updated) or deleted as the app says. Accepts NULL. */
 void broker_vm_files_release(BrokerVmFiles *files, CrpStore *store,

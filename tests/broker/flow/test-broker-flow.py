@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -27,7 +28,7 @@ TOOLS = {}
 QEMU_ENV = None
 
 # Protocol status codes (docs/protocol.md section 6) and headless exits.
-NO_CAPACITY, SESSION_ENDED = 9, 12
+NO_CAPACITY, QUOTA_EXCEEDED, SESSION_ENDED = 9, 10, 12
 EXIT_AUTH, EXIT_REFUSED = 2, 6
 # The guest shell's console is the serial port, which the broker logs:
 # typed text reaches it through the shell's redirection.
@@ -245,12 +246,73 @@ class Faults(BrokerTest):
         self.assertGreaterEqual(closed["ended"], closed["started"])
         self.assert_pools_full()
 
+    def test_revoking_a_user_ends_their_sessions(self):
+        sid = self.open_session()
+        self.env.admin("user", "revoke", "alice")
+        self.env.wait_closed(sid, timeout=30)
+        self.assertIn("reason=user-revoked", self.env.text())
+        self.assert_pools_full()
+
     def test_operator_terminates(self):
         sid = self.open_session()
         self.env.admin("session", "terminate", sid)
         self.env.wait_closed(sid, timeout=30)
         self.assertIn("reason=terminated-by-operator", self.env.text())
         self.assert_pools_full()
+
+
+class Storage(BrokerTest):
+    # 1 MiB per user: a fresh overlay fits, a filled one does not.
+    broker_args = {"quota_mib": 1}
+
+    def setUp(self):
+        super().setUp()
+        self.base = os.path.join(self.env.images, "base.qcow2")
+        self.qemu_img("create", "-q", "-f", "qcow2", self.base, "16M")
+        for name, extra in (("scratch", ()), ("keep", ("--persistent-storage",))):
+            self.env.publish_guest(name, extra=("--disk", "base.qcow2", *extra))
+        self.overlays = os.path.join(self.env.state, "overlays", "alice")
+
+    def qemu_img(self, *args):
+        r = subprocess.run([QEMU_ENV["QEMU_IMG"], *args], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def launch_and_close(self, app):
+        code, lines = self.env.requests(self.alice, f"subscribe:{app}",
+                                        f"launch:{app}")
+        self.assertTrue(lines[2].startswith("LAUNCHED"), lines)
+        sid = re.search(r"session=(\w+)", lines[2]).group(1)
+        overlay = self.env.session(sid)["overlay"]
+        self.assertTrue(overlay and os.path.exists(overlay), overlay)
+        code, lines = self.env.requests(self.alice, f"close:{sid}")
+        self.env.wait_closed(sid)
+        return overlay
+
+    def test_overlays_and_quota(self):
+        # A throw-away overlay goes with its session.
+        overlay = self.launch_and_close("scratch")
+        self.assertEqual(os.path.dirname(overlay), self.overlays)
+        self.assertFalse(os.path.exists(overlay))
+        # A persistent one stays, and counts against the quota.
+        overlay = self.launch_and_close("keep")
+        self.assertEqual(overlay, os.path.join(self.overlays, "keep.qcow2"))
+        self.assertTrue(os.path.exists(overlay))
+        users = self.env.pool()["storage"]["users"]
+        self.assertEqual([u["user"] for u in users], ["alice"], users)
+        # The user's guest fills its disk (here: 2 MiB written into the
+        # overlay from outside): the next launch of a disk app is refused.
+        data = os.path.join(self.root, "data.raw")
+        with open(data, "wb") as f:
+            f.write(os.urandom(2 << 20))
+        self.qemu_img("convert", "-n", "-f", "raw", "-O", "qcow2", data,
+                      overlay)
+        code, lines = self.env.requests(self.alice, "launch:scratch")
+        self.assertIn(f"code={QUOTA_EXCEEDED} ", lines[1])
+        self.assertIn("quota", lines[1])
+        # Nothing was allocated by the refusal.
+        self.assert_pools_full()
+        self.assertEqual(sorted(os.listdir(self.overlays)), ["keep.qcow2"])
 
 
 class Idle(BrokerTest):
