@@ -165,24 +165,44 @@ class ShellGuest(GuestTestCase):
         self.assertTrue(self.vm.alive())
 
     def test_two_clients_at_once(self):
+        # Both watch while the console scrolls: after the second joins they
+        # share one encoding, and both end with QEMU's picture.
         shots = [os.path.join(self.vm.dir, f"two-{i}.png") for i in range(2)]
         results = [None, None]
 
         def client(i, ticket):
             results[i] = headless(self.vm, ticket,
-                                  f"wait-frames 1; sleep 3000; screenshot {shots[i]}; quit")
+                                  f"wait-frames 1; sleep 7000; screenshot {shots[i]}; quit")
 
+        self.vm.qmp.events.clear()
         threads = []
         for i in range(2):
             threads.append(threading.Thread(target=client, args=(i, self.ticket())))
             threads[-1].start()
-            time.sleep(1.0)        # the second ticket replaces the first once used
+            # The second ticket replaces the first only once it is used.
+            self.vm.qmp.wait_event("CRP_CONNECTED", timeout=30)
+        start = len(self.vm.serial_text())
+        self.vm.run("(for i in $(seq 1 10); do echo two clients line $i; usleep 50000; "
+                    "done >/dev/tty1; echo two-$((1+1))-done) &")
+        self.vm.wait_serial(r"two-2-done", start=start)
+        time.sleep(1)
+        during = {c["id"]: c for c in self.vm.query()["clients"]}
         for t in threads:
             t.join(timeout=120)
+        self.assertEqual(len(during), 2)
         for code, out, stats in results:
             self.assertEqual(code, 0, out)
-            self.assertGreaterEqual(stats["frames"], 1)
-        self.assertEqual(diff_pixels(read_png(shots[0]), read_png(shots[1])), 0)
+            self.assertGreaterEqual(stats["frames"], 2)
+        # What the server had sent by then is a prefix of what each counted.
+        for info, (_, _, stats) in zip(sorted(during.values(), key=lambda c: c["id"]),
+                                       results):
+            self.assertGreaterEqual(info["frames-sent"], 2)
+            self.assertLessEqual(info["frames-sent"], stats["frames"])
+            self.assertLessEqual(info["bytes-out"], stats["bytes_in"])
+        dump = self.vm.screendump(os.path.join(self.vm.dir, "two.ppm"))
+        for i, shot in enumerate(shots):
+            self.assertEqual(diff_pixels(read_png(shot), dump), 0,
+                             f"client {i} differs from screendump")
 
     def test_three_clients_share_diverge_and_agree(self):
         # Clients at the same point share one encoding; one that stalls
