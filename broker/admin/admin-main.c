@@ -25,6 +25,8 @@ static const CrpAdminCommand commands[] = {
       crp_admin_cmd_user_revoke },
     { "user", "rotate", "ID [--key-file PATH]",
       "issue a new key file, retiring the old key", crp_admin_cmd_user_rotate },
+    { "user", "subscribe", "ID APP...", "subscribe a user to apps",
+      crp_admin_cmd_user_subscribe },
     { "app", "publish", "NAME --title T [OPTIONS]", "add an app to the catalog",
       crp_admin_cmd_app_publish },
     { "app", "update", "NAME [OPTIONS]", "change an app",

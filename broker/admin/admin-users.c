@@ -257,9 +257,33 @@ crp_admin_cmd_user_revoke(CrpAdmin *admin, int argc, char **argv)
     }
     printf("revoked user %s\n", id);
     if (live->len > 0) {
-        printf("%u live session(s) keep running; end them with "
-               "'crp-admin session terminate ID' (see 'crp-admin session "
-               "list --user %s')\n", live->len, id);
+        printf("the broker closes their %u live session(s) within seconds "
+               "(see 'crp-admin session list --user %s')\n", live->len, id);
+    }
+    return CRP_ADMIN_EXIT_OK;
+}
+
+int
+crp_admin_cmd_user_subscribe(CrpAdmin *admin, int argc, char **argv)
+{
+    g_autoptr(GError) error = NULL;
+    CrpStore *store;
+    int status;
+
+    if (!crp_admin_parse(admin, NULL,
+                         "Puts apps in the user's program list, as the user "
+                         "would by subscribing in the client.",
+                         2, G_MAXINT, &argc, &argv, &status)) {
+        return status;
+    }
+    if (!(store = crp_admin_store(admin, &error))) {
+        return crp_admin_fail_error(g_steal_pointer(&error));
+    }
+    for (int i = 2; i < argc; i++) {
+        if (!crp_store_subscribe(store, argv[1], argv[i], &error)) {
+            return crp_admin_fail_error(g_steal_pointer(&error));
+        }
+        printf("subscribed %s to %s\n", argv[1], argv[i]);
     }
     return CRP_ADMIN_EXIT_OK;
 }

@@ -18,6 +18,7 @@ import io
 import json
 import os
 import stat
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -433,6 +434,19 @@ def step_apps(env):
     env.run("app", "unpublish", "shell")
 
 
+def step_user_subscribe(env):
+    r = env.run("user", "subscribe", "alice", "desktop", "quoted")
+    check("subscribed alice to desktop" in r.stdout, r.stdout)
+    with sqlite3.connect(env.db) as db:
+        got = sorted(a for (a,) in db.execute(
+            "SELECT app_name FROM subscriptions WHERE user_id = 'alice'"))
+    check(got == ["desktop", "quoted"], got)
+    env.run("user", "subscribe", "alice", "desktop")      # again: fine
+    env.run("user", "subscribe", "alice", "ghost", expect=1)
+    env.run("user", "subscribe", "bob", "desktop", expect=1)  # revoked
+    env.run("user", "subscribe", "alice", expect=2)            # usage
+
+
 T0 = 1736503200     # 2025-01-10T10:00:00Z
 
 
@@ -633,6 +647,7 @@ def step_no_secrets_printed(env):
 
 STEPS = [step_x25519_vector, step_usage_errors, step_before_init, step_init,
          step_user_add, step_user_rotate, step_user_revoke, step_apps,
+         step_user_subscribe,
          step_pool, step_sessions, step_usage, step_broker_key_permissions,
          step_config, step_no_secrets_printed]
 
