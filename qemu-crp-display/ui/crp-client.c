@@ -222,6 +222,11 @@ static void crp_client_ready(CrpClient *c, uint32_t caps)
     timer_free(c->handshake_timer);
     c->handshake_timer = NULL;
     c->kbd = qkbd_state_init(c->head->dcl.con);
+    /* Key events reach the guest no faster than one per CRP_KEY_DELAY_MS:
+     * a PS/2 keyboard queues 16 bytes, and a busy guest that has not read
+     * them loses the rest of a burst (typed text, a paste) -- as QEMU's
+     * VNC server does with its key-delay-ms. */
+    qkbd_state_set_delay(c->kbd, CRP_KEY_DELAY_MS);
     c->last_progress_us = g_get_monotonic_time();
     qapi_event_send_crp_connected(c->id, c->address);
     if (s->audio && s->audio->playback_active && (caps & CRP_CAP_AUDIO_OUT)) {

@@ -46,6 +46,8 @@ typedef struct CrpGroup CrpGroup;
 /* Groups whose clients have all caught up merge (at the price of a full
  * refresh for all of them) at most this often. */
 #define CRP_GROUP_MERGE_INTERVAL_US (5 * G_USEC_PER_SEC)
+/* Milliseconds between key events handed to the guest (see crp-client.c). */
+#define CRP_KEY_DELAY_MS 10
 /* Seconds a client gets to finish its handshake, or to make progress. */
 #define CRP_HANDSHAKE_TIMEOUT_S 10
 #define CRP_STALL_TIMEOUT_S 15
