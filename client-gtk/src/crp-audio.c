@@ -44,6 +44,28 @@ struct CrpAudio {
 
 static void mic_update(CrpAudio *a);
 
+/* TRUE if auto@element (a bin around what it chose) chose a stand-in. */
+static gboolean auto_found_nothing(GstElement *element)
+{
+    gboolean fake = FALSE;
+    GValue item = G_VALUE_INIT;
+
+    if (!GST_IS_BIN(element)) {
+        return FALSE;
+    }
+    GstIterator *it = gst_bin_iterate_elements(GST_BIN(element));
+    while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+        GstElementFactory *factory = gst_element_get_factory(g_value_get_object(&item));
+        const char *name = factory ? gst_plugin_feature_get_name(factory) : "";
+        fake |= g_str_equal(name, "fakesink") || g_str_equal(name, "fakesrc") ||
+                g_str_equal(name, "audiotestsrc");
+        g_value_reset(&item);
+    }
+    g_value_unset(&item);
+    gst_iterator_free(it);
+    return fake;
+}
+
 /* A sink or source from a gst-launch description in @env_var, or
  * @factory; NULL (and a log line) if it cannot open its device. */
 static GstElement *make_endpoint(const char *env_var, const char *factory,
@@ -68,9 +90,11 @@ static GstElement *make_endpoint(const char *env_var, const char *factory,
         }
     }
     gst_object_ref_sink(element);
-    /* auto* pick their device going to READY: failing here means there
-     * is no sound server or device to talk to. */
-    if (gst_element_set_state(element, GST_STATE_READY) == GST_STATE_CHANGE_FAILURE) {
+    /* auto* pick their device going to READY; finding none, they quietly
+     * stand in a fakesink or a silent audiotestsrc, which would send the
+     * guest 50 packets of silence a second and tell the user nothing. */
+    if (gst_element_set_state(element, GST_STATE_READY) == GST_STATE_CHANGE_FAILURE ||
+        (!(desc && *desc) && auto_found_nothing(element))) {
         gst_element_set_state(element, GST_STATE_NULL);
         gst_object_unref(element);
         return NULL;

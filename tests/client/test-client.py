@@ -27,7 +27,7 @@ sys.path.insert(0, HERE)
 from brokerenv import BrokerEnv  # noqa: E402
 from crpvm import CrpVM, diff_pixels, load_env, read_png  # noqa: E402
 from screen import Xvfb, count_differences, cursor_image, find_image, \
-    stop_process  # noqa: E402
+    screendump, stop_process  # noqa: E402
 
 CLIENT = None
 BROKER_TOOLS = None     # crp-broker, crp-admin, crp-broker-test-client
@@ -118,7 +118,7 @@ class VMTest(ClientTest):
         returns where, the screenshot and the screendump."""
         deadline = time.monotonic() + timeout
         while True:
-            dump = self.vm.screendump(os.path.join(self.tmp.name, "dump.ppm"))
+            dump = screendump(self.vm, os.path.join(self.tmp.name, "dump.ppm"))
             if rows:
                 dump = (dump[0], rows, dump[2][:dump[0] * 3 * rows])
             screen = self.x.screenshot()
@@ -195,7 +195,7 @@ class DirectMode(VMTest):
                             "--run", f"wait-frames 1; sleep 1000; screenshot {shot}; quit"],
                            capture_output=True, text=True, timeout=90)
         self.assertEqual(r.returncode, 0, r.stderr)
-        dump = self.vm.screendump(os.path.join(self.tmp.name, "dump.ppm"))
+        dump = screendump(self.vm, os.path.join(self.tmp.name, "dump.ppm"))
         self.assertEqual(diff_pixels(read_png(shot), dump), 0)
         # Its exit codes too: a refused ticket is 2 (crp-headless's README).
         self.vm.set_ticket("another")
@@ -205,6 +205,42 @@ class DirectMode(VMTest):
                             "--ticket-file", path, "--run", "quit"],
                            capture_output=True, text=True, timeout=90)
         self.assertEqual(r.returncode, 2, r.stderr)
+
+    def test_stats_overlay_toggles_with_shift_f12(self):
+        self.start("--one-to-one")
+        where, _, _ = self.wait_for_guest()
+        self.assertIsNotNone(where, self.client.log())
+        xdotool(self.x, "mousemove", str(where[0] + 600), str(where[1] + 400),
+                "click", "1")
+
+        def differing():
+            dump = screendump(self.vm, os.path.join(self.tmp.name, "dump.ppm"))
+            return count_differences(self.x.screenshot(), dump, *where)
+
+        xdotool(self.x, "key", "shift+F12")
+        deadline = time.monotonic() + 10
+        while differing() == 0:
+            self.assertLess(time.monotonic(), deadline, "no overlay")
+            time.sleep(0.3)
+        xdotool(self.x, "key", "shift+F12")
+        deadline = time.monotonic() + 10
+        while differing() != 0:
+            self.assertLess(time.monotonic(), deadline, "the overlay stays")
+            time.sleep(0.3)
+
+    def test_a_server_that_drops_the_client_is_explained(self):
+        self.start("--one-to-one")
+        where, _, _ = self.wait_for_guest()
+        self.assertIsNotNone(where, self.client.log())
+        self.vm.qmp.command("crp-disconnect")
+        deadline = time.monotonic() + 20
+        while "session: " not in self.client.log():
+            self.assertLess(time.monotonic(), deadline, self.client.log())
+            time.sleep(0.2)
+        self.assertRegex(self.client.log(), r"session: The session has ended|"
+                                            r"session: The connection to the session was lost")
+        self.assertIsNone(self.client.proc.poll())      # a dialog, not a crash
+        self.assertTrue(self.vm.alive())
 
     def test_close_app_is_reported_and_the_client_exits(self):
         self.vm.qmp.events.clear()
@@ -274,6 +310,21 @@ class DemoGuest(VMTest):
             # One screen pixel covers 1/scale guest pixels.
             self.assertLessEqual(abs(int(m.group(1)) - gx), 2, m.group(0))
             self.assertLessEqual(abs(int(m.group(2)) - gy), 2, m.group(0))
+
+    def test_the_wheel_reaches_the_guest(self):
+        self.start("--one-to-one")
+        where, _, _ = self.wait_for_guest(rows=self.TITLE_ROWS)
+        self.assertIsNotNone(where, self.client.log())
+        start = len(self.vm.serial_text())
+        # X11 wheel: buttons 5 (down) and 4 (up), one detent each.
+        xdotool(self.x, "mousemove", str(where[0] + 600), str(where[1] + 500),
+                "click", "5")
+        m = self.vm.wait_serial(r"CRP-WHEEL delta=(-?\d+)", start=start, timeout=15)
+        down = int(m.group(1))
+        xdotool(self.x, "click", "4")
+        m = self.vm.wait_serial(r"CRP-WHEEL delta=(-?\d+)", start=m.end(), timeout=15)
+        self.assertEqual(int(m.group(1)), -down)
+        self.assertEqual(abs(down), 1)
 
     def test_keys_are_released_when_the_window_loses_focus(self):
         self.start("--one-to-one")
@@ -415,14 +466,21 @@ class BrokerMode(ClientTest):
         return sessions[0], button
 
     def type_key(self, name, code):
+        """Presses a key until the guest has it (after a reconnect, the
+        display channel may still be in its handshake: keys typed then
+        are not the guest's)."""
         start = len(self.broker.console_logs())
-        xdotool(self.x, "mousemove", "600", "400", "click", "1")
-        xdotool(self.x, "key", name)
-        deadline = time.monotonic() + 20
-        while f"CRP-KEY code={code} value=1" not in self.broker.console_logs()[start:]:
+        deadline = time.monotonic() + 30
+        while True:
+            xdotool(self.x, "mousemove", "600", "400", "click", "1")
+            xdotool(self.x, "key", name)
+            pressed = time.monotonic()
+            while time.monotonic() < pressed + 3:
+                if f"CRP-KEY code={code} value=1" in self.broker.console_logs()[start:]:
+                    return
+                time.sleep(0.2)
             self.assertLess(time.monotonic(), deadline, "the key did not reach the "
                             f"guest; client: {self.client.log()}")
-            time.sleep(0.2)
 
     def wait_until(self, what, predicate, timeout=60):
         deadline = time.monotonic() + timeout
