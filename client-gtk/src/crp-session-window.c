@@ -11,6 +11,8 @@
 
 #include "crp-audio.h"
 #include "crp-display.h"
+#include "crp-address.h"
+#include "crp-secret-file.h"
 #include "crp-session-stats.h"
 #include "headless.h"
 
@@ -20,6 +22,8 @@
  * the guest's size), but never longer than this. */
 #define SHOW_DELAY_MS 1000
 #define STATS_INTERVAL_MS 1000
+/* Direct mode: as long as crp-headless waits for its connection. */
+#define CONNECT_TIMEOUT_S 10
 /* How long the display insists on the guest's size (see size_to_guest()). */
 #define UNSIZE_DELAY_MS 500
 
@@ -33,7 +37,10 @@ struct _CrpSessionWindow {
               *stats_button, *close_app_button;
 
     HlConnection *conn;
-    GIOStream *stream;          /* broker mode: for the TCP round trip */
+    GIOStream *stream;          /* for the TCP round trip */
+    GCancellable *connecting;   /* direct mode, until connected */
+    char *address;              /* direct mode */
+    char *ticket;               /* direct mode, until connected */
     CrpAudio *audio;
     int audio_channels;
     guint32 capabilities;
@@ -299,27 +306,81 @@ static const HlConnectionEvents connection_events = {
     .ended = on_ended,
 };
 
-static void start_connection(CrpSessionWindow *win, HlConnection *conn)
+static void show_connecting(CrpSessionWindow *win)
 {
-    win->conn = conn;
-    win->mic_refused = FALSE;
-    win->stats.have_previous = FALSE;
     crp_session_window_set_status(win, "Connecting…");
     if (!gtk_widget_get_visible(GTK_WIDGET(win)) && !win->show_timer) {
         win->show_timer = g_timeout_add(SHOW_DELAY_MS, on_show_timeout, win);
     }
 }
 
+static void start_connection(CrpSessionWindow *win, HlConnection *conn,
+                             GIOStream *stream)
+{
+    win->conn = conn;
+    g_set_object(&win->stream, stream);
+    win->mic_refused = FALSE;
+    win->stats.have_previous = FALSE;
+    show_connecting(win);
+}
+
+static void on_direct_connected(GObject *source, GAsyncResult *result, gpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GSocketConnection) stream =
+        g_socket_client_connect_finish(G_SOCKET_CLIENT(source), result, &error);
+
+    if (!stream && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+        return;                 /* the window went */
+    }
+    CrpSessionWindow *win = data;
+    g_clear_object(&win->connecting);
+    if (stream) {
+        HlConnection *conn = hl_connection_new_for_stream(G_IO_STREAM(stream),
+                                                          win->address, win->ticket,
+                                                          &connection_events, win, &error);
+        if (conn) {
+            start_connection(win, conn, G_IO_STREAM(stream));
+        }
+    }
+    crp_secret_free(g_steal_pointer(&win->ticket));
+    if (error) {
+        gboolean handled = FALSE;
+        g_autofree char *message = g_strdup_printf("cannot connect to %s: %s",
+                                                   win->address, error->message);
+        g_signal_emit(win, signals[SIGNAL_DISCONNECTED], 0, CRP_SESSION_END_LOST,
+                      message, &handled);
+        if (!handled) {
+            crp_session_window_fail(win, "Cannot reach the session", message);
+        }
+    }
+}
+
+/*
+ * Direct mode connects itself (rather than hl_connection_new()) so that
+ * it holds the socket, whose TCP round trip the stats overlay shows.
+ */
 gboolean crp_session_window_connect(CrpSessionWindow *win, const char *address,
                                     const char *ticket, GError **error)
 {
-    g_return_val_if_fail(!win->conn, FALSE);
-    HlConnection *conn = hl_connection_new(address, ticket, &connection_events,
-                                           win, error);
-    if (!conn) {
+    g_return_val_if_fail(!win->conn && !win->connecting, FALSE);
+    g_autoptr(GSocketConnectable) addr = crp_address_parse(address, error);
+    if (!addr) {
         return FALSE;
     }
-    start_connection(win, conn);
+    if (!*ticket && crp_address_is_tcp(address)) {
+        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                            "a ticket is needed over TCP");
+        return FALSE;
+    }
+    g_autoptr(GSocketClient) client = g_socket_client_new();
+    g_socket_client_set_timeout(client, CONNECT_TIMEOUT_S);
+    g_free(win->address);
+    win->address = g_strdup(address);
+    win->ticket = g_strdup(ticket);
+    win->connecting = g_cancellable_new();
+    g_socket_client_connect_async(client, addr, win->connecting, on_direct_connected, win);
+    show_connecting(win);
     return TRUE;
 }
 
@@ -332,8 +393,7 @@ gboolean crp_session_window_attach(CrpSessionWindow *win, GIOStream *stream,
     if (!conn) {
         return FALSE;
     }
-    win->stream = g_object_ref(stream);
-    start_connection(win, conn);
+    start_connection(win, conn, stream);
     return TRUE;
 }
 
@@ -561,8 +621,14 @@ static void crp_session_window_dispose(GObject *object)
     if (win->display) {
         crp_display_set_viewer(CRP_DISPLAY(win->display), NULL, NULL, NULL);
     }
+    if (win->connecting) {
+        g_cancellable_cancel(win->connecting);
+        g_clear_object(&win->connecting);
+    }
     g_clear_pointer(&win->conn, hl_connection_free);
     g_clear_object(&win->stream);
+    crp_secret_free(g_steal_pointer(&win->ticket));
+    g_clear_pointer(&win->address, g_free);
     g_clear_pointer(&win->audio, crp_audio_free);
     G_OBJECT_CLASS(crp_session_window_parent_class)->dispose(object);
 }
