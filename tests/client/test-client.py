@@ -369,6 +369,34 @@ class DemoGuest(VMTest):
         crossings = sum(1 for a, b in zip(left, left[1:]) if (a < 0) != (b < 0))
         self.assertAlmostEqual(crossings / 2 / (len(left) / 48000), 440, delta=15)
 
+    def test_mute_buttons_silence_speaker_and_microphone(self):
+        raw = os.path.join(self.tmp.name, "muted.raw")
+        start = len(self.vm.serial_text())
+        client = self.start(
+            "--one-to-one",
+            CRP_CLIENT_AUDIO_SINK=f"filesink location={raw}",
+            CRP_CLIENT_MIC_SOURCE="audiotestsrc freq=1000 volume=0.3 is-live=true")
+        m = self.vm.wait_serial(r"CRP-MIC freq=(9[89]\d|10[01]\d) ", start=start,
+                                timeout=30)
+        where, screen, _ = self.wait_for_guest(rows=self.TITLE_ROWS)
+        self.assertIsNotNone(where, client.log())
+        speaker, mic = header_icons_after_close_app(screen, where[1])[:2]
+
+        # The speaker: playback stops (the pipeline goes), the file stays.
+        xdotool(self.x, "mousemove", str(speaker[0]), str(speaker[1]), "click", "1")
+        time.sleep(1.0)
+        size = os.path.getsize(raw)
+        time.sleep(2.0)
+        self.assertEqual(os.path.getsize(raw), size, "sound still plays when muted")
+
+        # The microphone: the guest hears silence.
+        xdotool(self.x, "mousemove", str(mic[0]), str(mic[1]), "click", "1")
+        self.vm.wait_serial(r"CRP-MIC freq=0 ", start=m.end(), timeout=15)
+        # And back on.
+        start = len(self.vm.serial_text())
+        xdotool(self.x, "click", "1")
+        self.vm.wait_serial(r"CRP-MIC freq=(9[89]\d|10[01]\d) ", start=start, timeout=15)
+
 
 def drm_cursor_argb(x, y):
     """crp-drm's cursor pixel (tests/guest/src/crp-drm.c) as X shows it:
@@ -562,6 +590,31 @@ class BrokerMode(ClientTest):
         self.assertEqual([s["id"] for s in self.broker.sessions()], [session["id"]])
         xdotool(self.x, "mousemove", str(button[0]), str(button[1]), "click", "1")
         self.wait_until("the session did not end", lambda: not self.broker.sessions())
+
+
+def header_icons_after_close_app(screen, header_bottom):
+    """Centres of the header bar's icons right of "Close app", left to
+    right (the speaker and microphone toggles come first): clusters of
+    dark symbolic-icon pixels in the button row."""
+    w, _, p = screen
+    bx, by = find_close_app_button(screen, header_bottom)
+    right = bx
+    while right < w and p[(by * w + right) * 3] > 180:      # the red button
+        right += 1
+    columns = []
+    for x in range(right + 1, min(w, right + 300)):
+        if any(max(p[(y * w + x) * 3:(y * w + x) * 3 + 3]) < 90
+               for y in range(by - 8, by + 9)):
+            columns.append(x)
+    icons, run = [], []
+    for x in columns:
+        if run and x - run[-1] > 6:
+            icons.append(((run[0] + run[-1]) // 2, by))
+            run = []
+        run.append(x)
+    if run:
+        icons.append(((run[0] + run[-1]) // 2, by))
+    return icons
 
 
 def find_close_app_button(screen, header_bottom):
