@@ -33,6 +33,8 @@ CLIENT = None
 BROKER_TOOLS = None     # crp-broker, crp-admin, crp-broker-test-client
 ENV = None
 TOOLS = ("Xvfb", "xwd", "convert", "xdotool")
+# The demo guest's report of a 1000 Hz microphone tone, within 10 Hz.
+MIC_TONE = r"CRP-MIC freq=(99\d|100\d|1010) "
 
 
 class Client:
@@ -353,9 +355,10 @@ class DemoGuest(VMTest):
         client = self.start(
             CRP_CLIENT_AUDIO_SINK=f"filesink location={raw}",
             CRP_CLIENT_MIC_SOURCE="audiotestsrc freq=1000 volume=0.3 is-live=true")
-        m = self.vm.wait_serial(r"CRP-MIC freq=(9[89]\d|10[01]\d) ", start=start,
-                                timeout=30)
-        self.assertLessEqual(abs(int(m.group(1)) - 1000), 10, client.log())
+        # The guest measures once a second; on a loaded machine one second
+        # can come out chopped (and off by a few Hz): one within 10 Hz is
+        # the tone arriving.
+        self.vm.wait_serial(MIC_TONE, start=start, timeout=30)
         time.sleep(1.0)
         client.stop()
         with open(raw, "rb") as f:
@@ -376,8 +379,7 @@ class DemoGuest(VMTest):
             "--one-to-one",
             CRP_CLIENT_AUDIO_SINK=f"filesink location={raw}",
             CRP_CLIENT_MIC_SOURCE="audiotestsrc freq=1000 volume=0.3 is-live=true")
-        m = self.vm.wait_serial(r"CRP-MIC freq=(9[89]\d|10[01]\d) ", start=start,
-                                timeout=30)
+        m = self.vm.wait_serial(MIC_TONE, start=start, timeout=30)
         where, screen, _ = self.wait_for_guest(rows=self.TITLE_ROWS)
         self.assertIsNotNone(where, client.log())
         speaker, mic = header_icons_after_close_app(screen, where[1])[:2]
@@ -395,7 +397,7 @@ class DemoGuest(VMTest):
         # And back on.
         start = len(self.vm.serial_text())
         xdotool(self.x, "click", "1")
-        self.vm.wait_serial(r"CRP-MIC freq=(9[89]\d|10[01]\d) ", start=start, timeout=15)
+        self.vm.wait_serial(MIC_TONE, start=start, timeout=15)
 
 
 def drm_cursor_argb(x, y):
