@@ -13,7 +13,10 @@
 #include "broker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <locale.h>
+#include <unistd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <glib-unix.h>
 #include <glib/gstdio.h>
@@ -222,6 +225,32 @@ listen_on(BrokerServer *server, GError **error)
     return TRUE;
 }
 
+/* One broker per state directory: a second one would take over the
+ * first one's socket and fight it for the same VMs. */
+static gboolean
+lock_state_dir(BrokerServer *server, GError **error)
+{
+    g_autofree char *path = g_build_filename(server->config->state_dir,
+                                             "broker.lock", NULL);
+    int fd = g_open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+        if (fd >= 0) {
+            close(fd);
+        }
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
+                    e == EWOULDBLOCK
+                        ? "another crp-broker is running on the state "
+                          "directory %s"
+                        : "cannot lock the state directory %s: %s",
+                    server->config->state_dir, g_strerror(e));
+        return FALSE;
+    }
+    server->lock_fd = fd;       /* held until exit */
+    return TRUE;
+}
+
 static gboolean
 setup(BrokerServer *server, const char *config_path, GError **error)
 {
@@ -238,6 +267,9 @@ setup(BrokerServer *server, const char *config_path, GError **error)
         g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
                     "cannot create the state directory %s: %s",
                     server->config->state_dir, g_strerror(e));
+        return FALSE;
+    }
+    if (!lock_state_dir(server, error)) {
         return FALSE;
     }
     key_path = crp_broker_config_broker_key_path(server->config);
@@ -289,6 +321,10 @@ server_clear(BrokerServer *server)
         g_clear_pointer(&server->unix_path, g_free);
     }
     g_clear_pointer(&server->store, crp_store_free);
+    if (server->lock_fd > 0) {
+        close(server->lock_fd);
+        server->lock_fd = 0;
+    }
     g_clear_pointer(&server->key, crp_broker_key_free);
     g_clear_pointer(&server->config, crp_broker_config_free);
     g_clear_pointer(&server->failures, g_hash_table_unref);

@@ -39,6 +39,7 @@ typedef struct {
     GHashTable *vms;              /* session id -> BrokerVm (broker-vm.h) */
     guint sessions_watch;
     GList *splices;               /* the gateway's attached clients */
+    int lock_fd;                  /* flock on STATE/broker.lock, or 0 */
 } BrokerServer;
 
 /* The gateway takes over a connection: @conn (borrowed: take a reference

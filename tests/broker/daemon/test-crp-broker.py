@@ -13,7 +13,9 @@ import base64
 import configparser
 import os
 import signal
+import shutil
 import socket
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -45,8 +47,9 @@ def check(cond, message):
 class Broker:
     """One crp-broker process with its own config and socket."""
 
-    def __init__(self, env, name, max_failures, tcp_port=None):
+    def __init__(self, env, name, max_failures, tcp_port=None, state=None):
         self.env = env
+        state = state or env.state
         self.sock = os.path.join(env.root, f"{name}.sock")
         self.tcp_port = tcp_port
         listen = (f"tcp:127.0.0.1:{tcp_port}" if tcp_port
@@ -57,7 +60,7 @@ class Broker:
             f.write(f"""[broker]
 listen = {listen}
 address = tcp:broker.test:5930
-state-dir = {env.state}
+state-dir = {state}
 [compute]
 vcpus = 8
 memory-mib = 8192
@@ -411,8 +414,33 @@ def step_idle_client_unaffected(env):
     s.close()
 
 
+def clone_state(env, name):
+    """A copy of the state (users, keys, apps) for a second broker: one
+    broker per state directory."""
+    state = os.path.join(env.root, f"{name}-state")
+    os.makedirs(state, mode=0o700)
+    shutil.copy2(os.path.join(env.state, "broker.key"), state)
+    with sqlite3.connect(env.db) as src, \
+            sqlite3.connect(os.path.join(state, "crp.db")) as dst:
+        src.backup(dst)
+    return state
+
+
+def step_one_broker_per_state_dir(env):
+    second = Broker(env, "second", 0)
+    second.logf = open(second.log, "wb")
+    r = subprocess.run([BROKER, "--config", second.conf], stdout=second.logf,
+                       stderr=subprocess.STDOUT, timeout=20)
+    check(r.returncode == 1, f"second broker exit {r.returncode}")
+    check("another crp-broker is running on the state directory" in
+          second.text(), second.text())
+    # The first one was not disturbed.
+    lines = env.client(env.key("alice.key"), "catalog")
+    check(lines[1].startswith("APP_LIST"), lines)
+
+
 def step_rate_limited(env):
-    limited = Broker(env, "limited", 3)
+    limited = Broker(env, "limited", 3, state=clone_state(env, "limited"))
     limited.start()
     try:
         for _ in range(3):
@@ -438,7 +466,7 @@ def step_tcp(env):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    tcp = Broker(env, "tcp", 2, tcp_port=port)
+    tcp = Broker(env, "tcp", 2, tcp_port=port, state=clone_state(env, "tcp"))
     tcp.start()
     try:
         address = f"tcp:127.0.0.1:{port}"
@@ -495,7 +523,8 @@ STEPS = [
     step_subscribe_errors, step_unsubscribe, step_sessions,
     step_session_requests, step_unknown_key, step_revoked, step_rotated,
     step_wrong_broker_key, step_garbage, step_handshake_timeout,
-    step_idle_client_unaffected, step_rate_limited, step_tcp,
+    step_idle_client_unaffected, step_one_broker_per_state_dir,
+    step_rate_limited, step_tcp,
     step_socket_mode, step_sigterm,
     step_no_secrets_logged,
 ]

@@ -13,6 +13,7 @@ Python 3 standard library only.
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 
@@ -70,9 +71,14 @@ ticket-lifetime-s = 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"crp-broker exited: {self.text()}")
-            if os.path.exists(self.sock):
+            # Connect, not just look: a broker killed with -9 leaves its
+            # socket file behind until the next one replaces it.
+            try:
+                with socket.socket(socket.AF_UNIX) as s:
+                    s.connect(self.sock)
                 return
-            time.sleep(0.05)
+            except OSError:
+                time.sleep(0.05)
         raise AssertionError("crp-broker did not start listening")
 
     def stop(self):

@@ -72,6 +72,18 @@ test_crp_info_disabled_and_empty(void)
     g_assert_true(on->enabled);
     g_assert_cmpstr(on->address, ==, "unix:/run/crp/vm1.sock");
     g_assert_cmpuint(on->n_clients, ==, 0);
+    g_assert_false(on->has_totals);
+
+    /* The totals over every client since QEMU started (accounting). */
+    g_autoptr(JsonNode) totals = json("{\"enabled\": true, \"clients\": [], "
+                                      "\"address\": \"unix:/s\", \"bytes-in\": 1520, "
+                                      "\"bytes-out\": 889344, \"frames-sent\": 412}");
+    g_autoptr(CrpQmpCrpInfo) t = crp_qmp_crp_info_from_json(totals, &error);
+    g_assert_no_error(error);
+    g_assert_true(t->has_totals);
+    g_assert_cmpint(t->bytes_in, ==, 1520);
+    g_assert_cmpint(t->bytes_out, ==, 889344);
+    g_assert_cmpint(t->frames_sent, ==, 412);
 }
 
 static void
@@ -97,6 +109,11 @@ test_crp_info_malformed(void)
           "\"frames-sent\": 1, \"fps\": \"fast\", \"rtt-ms\": 1, \"input-latency-ms\": 1}]}",
           "fps" },
         { "{\"enabled\": true, \"clients\": [{\"id\": 1.5, \"address\": \"unix:\"}]}", "id" },
+        { "{\"enabled\": true, \"bytes-in\": 1}", "bytes-out" },
+        { "{\"enabled\": true, \"bytes-in\": -1, \"bytes-out\": 1, "
+          "\"frames-sent\": 1}", "bytes-in" },
+        { "{\"enabled\": true, \"bytes-in\": 1, \"bytes-out\": 1, "
+          "\"frames-sent\": \"x\"}", "frames-sent" },
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
