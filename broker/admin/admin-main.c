@@ -27,6 +27,8 @@ static const CrpAdminCommand commands[] = {
       "issue a new key file, retiring the old key", crp_admin_cmd_user_rotate },
     { "user", "subscribe", "ID APP...", "subscribe a user to apps",
       crp_admin_cmd_user_subscribe },
+    { "user", "unsubscribe", "ID APP...", "unsubscribe a user from apps",
+      crp_admin_cmd_user_unsubscribe },
     { "app", "publish", "NAME --title T [OPTIONS]", "add an app to the catalog",
       crp_admin_cmd_app_publish },
     { "app", "update", "NAME [OPTIONS]", "change an app",

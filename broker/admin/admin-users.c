@@ -263,16 +263,19 @@ crp_admin_cmd_user_revoke(CrpAdmin *admin, int argc, char **argv)
     return CRP_ADMIN_EXIT_OK;
 }
 
-int
-crp_admin_cmd_user_subscribe(CrpAdmin *admin, int argc, char **argv)
+/* user subscribe / user unsubscribe: what the user would do in the client. */
+static int
+user_subscription(CrpAdmin *admin, int argc, char **argv, gboolean subscribe)
 {
     g_autoptr(GError) error = NULL;
     CrpStore *store;
     int status;
 
     if (!crp_admin_parse(admin, NULL,
-                         "Puts apps in the user's program list, as the user "
-                         "would by subscribing in the client.",
+                         subscribe ? "Puts apps in the user's program list, "
+                                     "as the user would by subscribing."
+                                   : "Takes apps off the user's program list "
+                                     "(running sessions go on).",
                          2, G_MAXINT, &argc, &argv, &status)) {
         return status;
     }
@@ -280,10 +283,26 @@ crp_admin_cmd_user_subscribe(CrpAdmin *admin, int argc, char **argv)
         return crp_admin_fail_error(g_steal_pointer(&error));
     }
     for (int i = 2; i < argc; i++) {
-        if (!crp_store_subscribe(store, argv[1], argv[i], &error)) {
+        gboolean ok = subscribe
+            ? crp_store_subscribe(store, argv[1], argv[i], &error)
+            : crp_store_unsubscribe(store, argv[1], argv[i], &error);
+        if (!ok) {
             return crp_admin_fail_error(g_steal_pointer(&error));
         }
-        printf("subscribed %s to %s\n", argv[1], argv[i]);
+        printf("%s %s %s %s\n", subscribe ? "subscribed" : "unsubscribed",
+               argv[1], subscribe ? "to" : "from", argv[i]);
     }
     return CRP_ADMIN_EXIT_OK;
+}
+
+int
+crp_admin_cmd_user_subscribe(CrpAdmin *admin, int argc, char **argv)
+{
+    return user_subscription(admin, argc, argv, TRUE);
+}
+
+int
+crp_admin_cmd_user_unsubscribe(CrpAdmin *admin, int argc, char **argv)
+{
+    return user_subscription(admin, argc, argv, FALSE);
 }

@@ -27,7 +27,7 @@ struct _BrokerConnection {
     guint id;
     GSocketConnection *conn;
     CrpChannel *ch;
-    char *peer;                 /* "unix", or the client's IP */
+    char *peer;                 /* "unix:uid=N" ("unix"), or the client's IP */
     char *user;                 /* set at login */
     GCancellable *cancel;
     guint8 rbuf[16384];
@@ -514,7 +514,16 @@ peer_name(GSocketConnection *conn)
             g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(addr));
         return g_inet_address_to_string(ip);
     }
-    /* Unix sockets: one bucket for every local client. */
+    /* Unix sockets: one bucket per local user (the kernel vouches for the
+     * uid), so that one user's failures do not lock out the others. */
+    g_autoptr(GCredentials) creds = g_socket_get_credentials(
+        g_socket_connection_get_socket(conn), NULL);
+    if (creds) {
+        uid_t uid = g_credentials_get_unix_user(creds, NULL);
+        if (uid != (uid_t)-1) {
+            return g_strdup_printf("unix:uid=%u", (unsigned)uid);
+        }
+    }
     return g_strdup("unix");
 }
 
@@ -545,7 +554,7 @@ broker_connection_new(BrokerServer *server, GSocketConnection *conn)
         return NULL;
     }
     g_info("event=connect conn=%u peer=%s", c->id, c->peer);
-    if (!g_str_equal(c->peer, "unix")) {
+    if (!g_str_has_prefix(c->peer, "unix")) {
         /* Replies are small, and once attached, input latency is what
          * users feel: no Nagle delay. */
         g_socket_set_option(g_socket_connection_get_socket(conn), IPPROTO_TCP,

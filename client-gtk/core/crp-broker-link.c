@@ -90,8 +90,9 @@ login_error(CrpBrokerLink *link, const GError *why)
                            link->address, link->key.user_id);
     case CRP_STATUS_KEY_REVOKED:
         return g_error_new(CRP_BROKER_CLIENT_ERROR, refusal,
-                           "this key (user %s) was revoked: ask the "
-                           "operator for a new one", link->key.user_id);
+                           "this key (user %s) was revoked or replaced by a "
+                           "newer one: ask the operator for a new key file",
+                           link->key.user_id);
     case CRP_STATUS_RATE_LIMITED:
         return g_error_new_literal(CRP_BROKER_CLIENT_ERROR, refusal,
                                    "too many failed logins from here: try "

@@ -445,6 +445,12 @@ def step_user_subscribe(env):
     env.run("user", "subscribe", "alice", "ghost", expect=1)
     env.run("user", "subscribe", "bob", "desktop", expect=1)  # revoked
     env.run("user", "subscribe", "alice", expect=2)            # usage
+    r = env.run("user", "unsubscribe", "alice", "quoted")
+    check("unsubscribed alice from quoted" in r.stdout, r.stdout)
+    with sqlite3.connect(env.db) as db:
+        got = [a for (a,) in db.execute(
+            "SELECT app_name FROM subscriptions WHERE user_id = 'alice'")]
+    check(got == ["desktop"], got)
 
 
 T0 = 1736503200     # 2025-01-10T10:00:00Z

@@ -348,7 +348,7 @@ def step_revoked(env):
     check(lines == ["failed code=REJECTED: " + KEY_REVOKED_TEXT + ": " +
                     KEY_REVOKED_MESSAGE], lines)
     check("event=login-refused conn=" in env.broker.text() and
-          "user=bob peer=unix status=KEY_REVOKED" in env.broker.text(),
+          f"user=bob peer=unix:uid={os.getuid()} status=KEY_REVOKED" in env.broker.text(),
           "refusal not logged")
 
 
