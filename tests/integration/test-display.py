@@ -72,6 +72,18 @@ class GuestTestCase(unittest.TestCase):
         self.vm.set_ticket(t)
         return t
 
+    def setUp(self):
+        # Clients of earlier tests may still be listed for a moment.
+        self.first_id = max([c["id"] for c in self.vm.query()["clients"]], default=0)
+
+    def wait_clients(self, n, timeout=30):
+        """Until @n clients of this test are connected (a ticket is used
+        once its client is in; QMP events can be stale, a query cannot)."""
+        deadline = time.monotonic() + timeout
+        while len([c for c in self.vm.query()["clients"] if c["id"] > self.first_id]) < n:
+            self.assertLess(time.monotonic(), deadline, f"{n} clients never connected")
+            time.sleep(0.05)
+
 
 class ShellGuest(GuestTestCase):
     """The guest's shell on the framebuffer console, lossless encoding."""
@@ -174,13 +186,12 @@ class ShellGuest(GuestTestCase):
             results[i] = headless(self.vm, ticket,
                                   f"wait-frames 1; sleep 7000; screenshot {shots[i]}; quit")
 
-        self.vm.qmp.events.clear()
         threads = []
         for i in range(2):
             threads.append(threading.Thread(target=client, args=(i, self.ticket())))
             threads[-1].start()
             # The second ticket replaces the first only once it is used.
-            self.vm.qmp.wait_event("CRP_CONNECTED", timeout=30)
+            self.wait_clients(i + 1)
         start = len(self.vm.serial_text())
         self.vm.run("(for i in $(seq 1 10); do echo two clients line $i; usleep 50000; "
                     "done >/dev/tty1; echo two-$((1+1))-done) &")
@@ -216,7 +227,6 @@ class ShellGuest(GuestTestCase):
             f"wait-frames 1; sleep 11000; screenshot {shots[2]}; quit",
         ]
         results = [None] * 3
-        self.vm.qmp.events.clear()
 
         def client(i, ticket):
             results[i] = headless(self.vm, ticket, scripts[i])
@@ -226,7 +236,7 @@ class ShellGuest(GuestTestCase):
             threads.append(threading.Thread(target=client, args=(i, self.ticket())))
             threads[-1].start()
             # The next ticket replaces this one only once it is used.
-            self.vm.qmp.wait_event("CRP_CONNECTED", timeout=30)
+            self.wait_clients(i + 1)
         scroll_start = len(self.vm.serial_text())
         # Scroll the console for a second or two, done long before the
         # screenshots even on a loaded machine: the stalled client misses it.
@@ -247,6 +257,43 @@ class ShellGuest(GuestTestCase):
         for i, shot in enumerate(shots):
             self.assertEqual(diff_pixels(read_png(shot), dump), 0,
                              f"client {i} differs from screendump")
+
+    def test_small_changes_then_a_late_client(self):
+        # Small changes in different places, each in its own frame, while
+        # one client watches (the server's framebuffer and the client's
+        # picture trade places after each frame and catch up later); then
+        # a second client joins and gets everything from that framebuffer.
+        first = os.path.join(self.vm.dir, "late-first.png")
+        late = os.path.join(self.vm.dir, "late-second.png")
+        result = {}
+
+        def watcher(ticket):
+            result["first"] = headless(self.vm, ticket,
+                                       f"wait-frames 1; sleep 7000; screenshot {first}; quit")
+
+        # fbcon's cursor would join each change to the last one; hide it.
+        self.vm.run("printf '\\033[?25l' >/dev/tty1; echo hidden-$((1+1))",
+                    expect="hidden-2")
+        self.addCleanup(self.vm.run, "printf '\\033[?25h' >/dev/tty1")
+        thread = threading.Thread(target=watcher, args=(self.ticket(),))
+        thread.start()
+        self.wait_clients(1)
+        time.sleep(1)
+        # The last step puts back what row 10 had before the first: a
+        # server that lost track of what the client shows sends nothing.
+        for row, text in ((10, "top-change"), (20, "low-change"), (10, "          ")):
+            token = f"placed-{row}-{time.monotonic_ns()}"
+            self.vm.run(f"printf '\\033[{row};5H{text}' >/dev/tty1; sleep 0.5; "
+                        f"echo {token}-$((1+1))", expect=f"{token}-2")
+        thread.join(timeout=120)
+        self.assertEqual(result["first"][0], 0, result["first"][1])
+        dump = self.vm.screendump(os.path.join(self.vm.dir, "late.ppm"))
+        self.assertEqual(diff_pixels(read_png(first), dump), 0, "watching client differs")
+
+        code, out, _ = headless(self.vm, self.ticket(),
+                                f"wait-frames 1; sleep 1500; screenshot {late}; quit")
+        self.assertEqual(code, 0, out)
+        self.assertEqual(diff_pixels(read_png(late), dump), 0, "late client differs")
 
     def test_query_and_events_agree_with_the_client(self):
         qmp = self.vm.qmp
@@ -431,10 +478,9 @@ class VirtioGpuGuest(GuestTestCase):
                                      "wait-cursor 300 50 30000; quit")
 
         ticket = self.ticket()
-        self.vm.qmp.events.clear()
         worker = threading.Thread(target=client)
         worker.start()
-        self.vm.qmp.wait_event("CRP_CONNECTED", timeout=30)
+        self.wait_clients(1)
         time.sleep(0.5)
         self.drm("move 300 50", r"CRP-DRM-MOVED 300 50")
         worker.join(timeout=120)
