@@ -108,17 +108,23 @@ void crp_group_remove(CrpClient *c)
     crp_group_unref(g);
 }
 
-/* Worker: encode what changed since the members' picture, once for all. */
+/* Worker: encode what changed since the members' picture, once for all.
+ * g->damage stays: it says where the picture must now follow @fb. */
 void crp_group_encode(CrpGroup *g, pixman_image_t *fb, int64_t now_us)
 {
     bool full = g->need_full;
-    int n;
-    pixman_box32_t *boxes;
 
     g_byte_array_set_size(g->encoded, 0);
     crp_encoder_encode_frame(g->enc, full ? NULL : g->prev, fb,
                              full ? NULL : &g->damage, now_us, g->encoded,
                              NULL);
+}
+
+/* Worker: the members now show @fb; copy what changed into the picture. */
+void crp_group_commit(CrpGroup *g, pixman_image_t *fb)
+{
+    int n;
+    pixman_box32_t *boxes;
 
     boxes = pixman_region32_rectangles(&g->damage, &n);
     for (int i = 0; i < n; i++) {

@@ -64,6 +64,9 @@ static void crp_head_resize(CrpHead *h)
     }
     h->fb = pixman_image_create_bits(PIXMAN_x8r8g8b8, w, hh, NULL, 0);
     pixman_region32_reset(&h->damage, &(pixman_box32_t){ 0, 0, w, hh });
+    /* All of the new fb is captured: nothing to bring back. */
+    pixman_region32_clear(&h->stale);
+    g_clear_pointer(&h->stale_src, pixman_image_unref);
     QTAILQ_FOREACH(c, &h->server->clients, next) {
         if (c->head == h) {
             c->need_surface = true;
@@ -257,6 +260,7 @@ static void crp_refresh(DisplayChangeListener *dcl)
     bool changed = pixman_region32_not_empty(&h->damage);
     if (changed) {
         crp_head_capture(h);
+        pixman_region32_subtract(&h->stale, &h->stale, &h->damage);
         for (guint i = 0; i < h->groups->len; i++) {
             CrpGroup *g = g_ptr_array_index(h->groups, i);
             pixman_region32_union(&g->damage, &g->damage, &h->damage);
@@ -283,6 +287,52 @@ static void crp_refresh(DisplayChangeListener *dcl)
     qemu_mutex_unlock(&h->lock);
 }
 
+/* Worker: bring fb up to date where it traded places with a picture. */
+static void crp_head_catch_up(CrpHead *h)
+{
+    int n;
+    pixman_box32_t *boxes = pixman_region32_rectangles(&h->stale, &n);
+
+    for (int i = 0; i < n; i++) {
+        pixman_image_composite32(PIXMAN_OP_SRC, h->stale_src, NULL, h->fb,
+                                 boxes[i].x1, boxes[i].y1, 0, 0,
+                                 boxes[i].x1, boxes[i].y1,
+                                 boxes[i].x2 - boxes[i].x1,
+                                 boxes[i].y2 - boxes[i].y1);
+    }
+    pixman_region32_clear(&h->stale);
+    g_clear_pointer(&h->stale_src, pixman_image_unref);
+}
+
+/*
+ * Worker: the group's members now show fb. With one group in the job, fb
+ * and the group's picture trade places instead of copying what changed
+ * (on scrolling text that is the whole screen, a quarter of this thread's
+ * time): the picture becomes fb, and fb, the old picture, is behind where
+ * the group's damage says, until the next capture overwrites it or the
+ * next job copies it back from the picture (crp_head_catch_up()). With
+ * several groups in the job the others still read fb, so it is copied.
+ */
+static void crp_head_commit(CrpHead *h)
+{
+    CrpGroup *g = h->job->len == 1 ? g_ptr_array_index(h->job, 0) : NULL;
+
+    if (g && g->prev &&
+        pixman_image_get_width(g->prev) == pixman_image_get_width(h->fb) &&
+        pixman_image_get_height(g->prev) == pixman_image_get_height(h->fb)) {
+        pixman_image_t *shown = h->fb;
+        h->fb = g->prev;
+        g->prev = shown;
+        pixman_region32_copy(&h->stale, &g->damage);
+        h->stale_src = pixman_image_ref(g->prev);
+        pixman_region32_clear(&g->damage);
+        return;
+    }
+    for (guint i = 0; i < h->job->len; i++) {
+        crp_group_commit(g_ptr_array_index(h->job, i), h->fb);
+    }
+}
+
 static void *crp_head_worker(void *opaque)
 {
     CrpHead *h = opaque;
@@ -300,9 +350,11 @@ static void *crp_head_worker(void *opaque)
         }
         h->job_queued = false;
         qemu_mutex_unlock(&h->lock);
+        crp_head_catch_up(h);
         for (guint i = 0; i < h->job->len; i++) {
             crp_group_encode(g_ptr_array_index(h->job, i), h->fb, h->job_now_us);
         }
+        crp_head_commit(h);
         qemu_bh_schedule(h->done_bh);
         qemu_mutex_lock(&h->lock);
     }
@@ -407,6 +459,7 @@ CrpHead *crp_head_new(CrpServer *s, QemuConsole *con)
     pixman_region32_init(&h->damage);
     h->job = g_ptr_array_new();
     h->groups = g_ptr_array_new();
+    pixman_region32_init(&h->stale);
     qemu_mutex_init(&h->lock);
     qemu_cond_init(&h->cond);
     h->done_bh = qemu_bh_new(crp_head_job_done, h);

@@ -106,6 +106,12 @@ struct CrpHead {
 
     GPtrArray *groups;              /* CrpGroup * (refs), see crp-group.c */
     int64_t last_merge_us;
+    /* Where fb is behind after it traded places with a group's picture
+     * (crp_head_worker()), and the image that has those pixels; the
+     * worker copies them back at the start of the next job. Captures
+     * make it smaller. Worker-owned while busy. */
+    pixman_region32_t stale;
+    pixman_image_t *stale_src;
 
     /* Cursor, replayed to clients that join. */
     QEMUCursor *cursor;
@@ -189,6 +195,7 @@ void crp_group_unref(CrpGroup *g);
 void crp_group_add(CrpGroup *g, CrpClient *c);
 void crp_group_remove(CrpClient *c);
 void crp_group_encode(CrpGroup *g, pixman_image_t *fb, int64_t now_us);
+void crp_group_commit(CrpGroup *g, pixman_image_t *fb);
 
 /* crp-client.c */
 CrpClient *crp_client_new(CrpServer *s, CrpHead *h, QIOChannelSocket *sioc);
