@@ -533,7 +533,7 @@ class BrokerMode(ClientTest):
         self.assertEqual((compute["sessions"], compute["vcpus_used"],
                           compute["memory_mib_used"]), (0, 0, 0))
         # The user is still logged in: the main window stays.
-        self.assertIsNone(self.client.proc.poll())
+        self.assertIsNone(self.client.proc.poll(), self.client.log())
 
     def login_fails(self, key, address=None):
         """Starts crp-client on @key; returns the login's logged reason."""
