@@ -82,8 +82,9 @@ class Xvfb:
 
 
 def stop_process(proc):
-    """SIGTERM, and SIGKILL if that is not enough within 10 s."""
-    if proc.poll() is None:
+    """SIGTERM, and SIGKILL if that is not enough within 10 s (None: no
+    process)."""
+    if proc and proc.poll() is None:
         proc.terminate()
         try:
             proc.wait(timeout=10)

@@ -6,9 +6,10 @@ in through the X server (xdotool: XTEST, so GTK's own event path runs),
 and the header bar's "Close app" is clicked like a user would.
 
 Usage: test-client.py CRP_CLIENT CRP_BROKER CRP_ADMIN CRP_BROKER_TEST_CLIENT
-                      [unittest args]
-Skips (exit 77) when QEMU or the test guest is not built, or when Xvfb,
-xwd, convert or xdotool is missing.
+                      FAKE_SERVER [unittest args]
+Skips (exit 77) when Xvfb, xwd, convert or xdotool is missing; without
+QEMU and the test guest, only the tests against the scripted fake server
+(tests/headless/fake-server.c) run.
 """
 
 import base64
@@ -31,6 +32,7 @@ from screen import Xvfb, count_differences, cursor_image, find_image, \
 
 CLIENT = None
 BROKER_TOOLS = None     # crp-broker, crp-admin, crp-broker-test-client
+FAKE_SERVER = None
 ENV = None
 TOOLS = ("Xvfb", "xwd", "convert", "xdotool")
 # The demo guest's report of a 1000 Hz microphone tone, within 10 Hz.
@@ -68,6 +70,7 @@ class ClientTest(unittest.TestCase):
 
     def setUp(self):
         self.client = None
+        self.server = None
 
     def tearDown(self):
         if self.client:
@@ -131,6 +134,8 @@ class VMTest(ClientTest):
             time.sleep(0.5)
 
 
+@unittest.skipIf(load_env() is None, "QEMU or the test guest is not built "
+                 "(qemu-crp-display/build-qemu, tests/guest/build-guest)")
 class DirectMode(VMTest):
     """crp-client --connect against one VM: the guest's shell, lossless."""
 
@@ -275,6 +280,8 @@ class DirectMode(VMTest):
         self.assertIn("chmod 600", client.log())
 
 
+@unittest.skipIf(load_env() is None, "QEMU or the test guest is not built "
+                 "(qemu-crp-display/build-qemu, tests/guest/build-guest)")
 class DemoGuest(VMTest):
     """The guest's demo program: pointer, keys and sound both ways."""
 
@@ -408,6 +415,8 @@ def drm_cursor_argb(x, y):
     return 0
 
 
+@unittest.skipIf(load_env() is None, "QEMU or the test guest is not built "
+                 "(qemu-crp-display/build-qemu, tests/guest/build-guest)")
 class VirtioGpuGuest(VMTest):
     """virtio-vga with crp-drm in the guest: a hardware cursor."""
 
@@ -437,6 +446,8 @@ class VirtioGpuGuest(VMTest):
         self.assertEqual(wrong, [], "the cursor differs from the guest's")
 
 
+@unittest.skipIf(load_env() is None, "QEMU or the test guest is not built "
+                 "(qemu-crp-display/build-qemu, tests/guest/build-guest)")
 class BrokerMode(ClientTest):
     """crp-client against the real crp-broker, which starts the test
     guest's demo as the app "demo": log in, open, type, close; and a
@@ -594,6 +605,102 @@ class BrokerMode(ClientTest):
         self.wait_until("the session did not end", lambda: not self.broker.sessions())
 
 
+class FakeServer(ClientTest):
+    """crp-client against tests/headless/fake-server (no QEMU): TCP, a
+    mono server, and servers that break the protocol or the connection."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="crp-client-fake-")
+        cls.x = Xvfb(cls.tmp.name)
+        cls.ticket = os.path.join(cls.tmp.name, "ticket")
+        with open(os.open(cls.ticket, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write("fake-ticket\n")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.x.stop()
+        cls.tmp.cleanup()
+
+    def tearDown(self):
+        super().tearDown()
+        stop_process(self.server)
+        if self.server:
+            self.server.stdout.close()
+
+    def serve(self, *args, **env):
+        """Starts the fake server and a client on it; returns the client."""
+        sock = os.path.join(self.tmp.name, f"fake-{time.monotonic_ns()}.sock")
+        where = ["--tcp"] if "--tcp" in args else ["--socket", sock]
+        self.server = subprocess.Popen(  # its stdout: closed by communicate()
+            [FAKE_SERVER, "--ticket", "fake-ticket", *where,
+             *(a for a in args if a != "--tcp")],
+            stdout=subprocess.PIPE, text=True)
+        words = self.server.stdout.readline().split()   # listening KIND WHERE
+        self.assertEqual(words[:1], ["listening"], "fake-server did not start")
+        address = f"tcp:127.0.0.1:{words[2]}" if words[1] == "tcp" else f"unix:{words[2]}"
+        self.client = Client(self.x, self.tmp.name,
+                             ["--connect", address, "--ticket-file", self.ticket], **env)
+        return self.client
+
+    def server_lines(self):
+        """Everything the server said, once it has ended."""
+        out, _ = self.server.communicate(timeout=30)
+        return out.splitlines()
+
+    def wait_for_log(self, text, timeout=20):
+        deadline = time.monotonic() + timeout
+        while text not in self.client.log():
+            self.assertLess(time.monotonic(), deadline, self.client.log())
+            time.sleep(0.2)
+
+    def scene(self):
+        """The fake scene's background (0x204080) in the X screen, once the
+        window shows it: its centre and its top."""
+        deadline = time.monotonic() + 20
+        while True:
+            w, h, p = self.x.screenshot()
+            hits = [i // 3 for i in range(0, len(p), 3 * 7)
+                    if p[i:i + 3] == b"\x20\x40\x80"]
+            if hits:
+                xs, ys = [i % w for i in hits], [i // w for i in hits]
+                return (min(xs) + max(xs)) // 2, (min(ys) + max(ys)) // 2, min(ys)
+            self.assertLess(time.monotonic(), deadline, self.client.log())
+            time.sleep(0.3)
+
+    def test_tcp_keys_and_a_mono_microphone(self):
+        # A mono server: the client's stereo microphone is mixed down.
+        self.serve("--tcp", "--channels", "1",
+                   CRP_CLIENT_AUDIO_SINK="fakesink",
+                   CRP_CLIENT_MIC_SOURCE="audiotestsrc freq=1000 volume=0.3 is-live=true")
+        x, y, top = self.scene()
+        xdotool(self.x, "mousemove", str(x), str(y), "click", "1")
+        xdotool(self.x, "key", "a")
+        time.sleep(2.0)
+        button = find_close_app_button(self.x.screenshot(), top)
+        xdotool(self.x, "mousemove", str(button[0]), str(button[1]), "click", "1")
+        self.assertEqual(self.client.wait(), 0, self.client.log())
+        lines = self.server_lines()
+        self.assertIn("key 30 1", lines)
+        self.assertIn("key 30 0", lines)
+        self.assertIn("close-app", lines)
+        report = dict(zip(*[iter(next(l for l in lines if l.startswith("report "))
+                                 .split()[1:])] * 2))
+        self.assertAlmostEqual(float(report["mic-frequency"]), 1000, delta=10)
+        self.assertGreaterEqual(float(report["mic-ms"]), 1000)
+
+    def test_a_server_breaking_the_protocol_is_explained(self):
+        self.serve("--bad-rect-after-frames", "5")
+        self.wait_for_log("session: The session broke down (protocol error)")
+        time.sleep(0.5)
+        self.assertIsNone(self.client.proc.poll(), "the client did not survive")
+
+    def test_a_cut_connection_is_explained(self):
+        self.serve("--cut-after-frames", "5")
+        self.wait_for_log("session: The connection to the session was lost")
+        self.assertIsNone(self.client.proc.poll(), "the client did not survive")
+
+
 def header_icons_after_close_app(screen, header_bottom):
     """Centres of the header bar's icons right of "Close app", left to
     right (the speaker and microphone toggles come first): clusters of
@@ -636,14 +743,11 @@ def find_close_app_button(screen, header_bottom):
 
 
 def main():
-    global CLIENT, BROKER_TOOLS, ENV
+    global CLIENT, BROKER_TOOLS, FAKE_SERVER, ENV
     CLIENT = sys.argv.pop(1)
     BROKER_TOOLS = [sys.argv.pop(1) for _ in range(3)]
+    FAKE_SERVER = sys.argv.pop(1)
     ENV = load_env()
-    if ENV is None:
-        print("1..0 # SKIP QEMU or the test guest is not built "
-              "(qemu-crp-display/build-qemu, tests/guest/build-guest)")
-        sys.exit(77)
     missing = [t for t in TOOLS if not shutil.which(t)]
     if missing:
         print(f"1..0 # SKIP missing {', '.join(missing)} (tools/crp-deps)")
