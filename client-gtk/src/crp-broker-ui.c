@@ -343,6 +343,8 @@ static void on_broker_closed(gpointer data, const GError *error)
     start_relogin(ui);
 }
 
+static void show_login(BrokerUi *ui);
+
 static void on_relogin(GObject *source, GAsyncResult *result, gpointer data)
 {
     g_autoptr(GError) error = NULL;
@@ -365,9 +367,8 @@ static void on_relogin(GObject *source, GAsyncResult *result, gpointer data)
     if (ui->main) {
         gtk_window_destroy(GTK_WINDOW(ui->main));
     }
-    ui->login = crp_login_window_new(ui->app, ui->key_file, ui->broker);
+    show_login(ui);
     crp_login_window_show_error(ui->login, error);
-    gtk_window_present(GTK_WINDOW(ui->login));
 }
 
 static gboolean on_relogin_timer(gpointer data)
@@ -416,6 +417,15 @@ static void on_logged_in(CrpLoginWindow *login, CrpBrokerClient *client, gpointe
     gtk_window_destroy(GTK_WINDOW(login));
 }
 
+/* The login window, wired to continue where a login leads. */
+static void show_login(BrokerUi *ui)
+{
+    ui->login = crp_login_window_new(ui->app, ui->key_file, ui->broker);
+    g_object_add_weak_pointer(G_OBJECT(ui->login), (gpointer *)&ui->login);
+    g_signal_connect(ui->login, "logged-in", G_CALLBACK(on_logged_in), ui);
+    gtk_window_present(GTK_WINDOW(ui->login));
+}
+
 static void broker_ui_free(gpointer data)
 {
     BrokerUi *ui = data;
@@ -459,10 +469,7 @@ void crp_client_start_broker(GtkApplication *app, const CrpClientOptions *opts)
             }
         }
     }
-    ui->login = crp_login_window_new(app, ui->key_file, ui->broker);
-    g_object_add_weak_pointer(G_OBJECT(ui->login), (gpointer *)&ui->login);
-    g_signal_connect(ui->login, "logged-in", G_CALLBACK(on_logged_in), ui);
-    gtk_window_present(GTK_WINDOW(ui->login));
+    show_login(ui);
     if (error) {
         crp_login_window_show_error(ui->login, error);
     } else if (crp_login_window_get_key_file(ui->login)) {

@@ -19,21 +19,16 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "headless.h"
+#include "crp-secret-file.h"
 
 #include <crp/crp-png.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <glib-unix.h>
 #include <gio/gio.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define DEFAULT_TIMEOUT_S 60
-/* A ticket is a short token; anything bigger is the wrong file. */
-#define MAX_TICKET_FILE 4096
 
 static gboolean verbose;
 static gint64 start_us;
@@ -92,73 +87,6 @@ static void options_clear(Options *o)
     g_free(o->screenshot);
     g_free(o->script_file);
     g_free(o->run);
-}
-
-/*
- * A ticket is a password: like the project's key files, a ticket file
- * that others can read (or write) is refused rather than trusted.
- */
-static char *read_ticket_file(const char *path, GError **error)
-{
-    struct stat st;
-    char buf[MAX_TICKET_FILE + 1];
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-
-    if (fd < 0) {
-        int e = errno;
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
-                    "cannot open ticket file %s: %s", path, g_strerror(e));
-        return NULL;
-    }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                    "ticket file %s is not a regular file", path);
-        return NULL;
-    }
-    if (st.st_mode & 077) {
-        close(fd);
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_PERM,
-                    "ticket file %s is accessible by group or others (mode "
-                    "%04o); it holds a secret: chmod 600 %s",
-                    path, (unsigned)(st.st_mode & 07777), path);
-        return NULL;
-    }
-    gsize len = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf + len, sizeof(buf) - len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            int e = errno;
-            close(fd);
-            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
-                        "cannot read ticket file %s: %s", path, g_strerror(e));
-            return NULL;
-        }
-        if (n == 0 || (len += n) == sizeof(buf)) {
-            break;
-        }
-    }
-    close(fd);
-    if (len > MAX_TICKET_FILE) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                    "ticket file %s is larger than %d bytes", path,
-                    MAX_TICKET_FILE);
-        return NULL;
-    }
-    char *ticket = g_strstrip(g_strndup(buf, len));
-    memset(buf, 0, sizeof(buf));
-    if (!*ticket || !g_utf8_validate(ticket, -1, NULL)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                    "ticket file %s %s", path, *ticket ?
-                    "is not UTF-8 text" :
-                    "is empty (--no-ticket is the no-ticket mode)");
-        g_free(ticket);
-        return NULL;
-    }
-    return ticket;
 }
 
 static gboolean parse_options(Options *o, int *argc, char ***argv, GError **error)
@@ -526,7 +454,8 @@ int hl_main(int argc, char **argv)
     hl_log_set_verbose(o.verbose);
 
     if (o.ticket_file) {
-        ticket = read_ticket_file(o.ticket_file, &error);
+        /* Refused if others can read it, like the project's key files. */
+        ticket = crp_secret_file_read(o.ticket_file, &error);
     } else {
         ticket = g_strdup(o.ticket ? o.ticket : "");
     }

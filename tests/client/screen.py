@@ -6,25 +6,13 @@ somewhere inside the window.
 """
 
 import os
-import re
 import subprocess
+import sys
 import time
 
-
-def read_ppm(path):
-    """(width, height, RGB bytes) of a binary 8-bit PPM. The header ends
-    with exactly one whitespace byte: the pixels may start with another
-    (a red of 0x20), which a whitespace split would eat."""
-    with open(path, "rb") as f:
-        data = f.read()
-    m = re.match(rb"P6\s+(\d+)\s+(\d+)\s+255\s", data)
-    if not m:
-        raise ValueError(f"{path}: not an 8-bit P6 PPM")
-    width, height = int(m.group(1)), int(m.group(2))
-    pixels = data[m.end():m.end() + width * height * 3]
-    if len(pixels) != width * height * 3:
-        raise ValueError(f"{path}: truncated")
-    return width, height, pixels
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "integration"))
+from crpvm import read_ppm  # noqa: E402,F401  (one PPM reader for all tests)
 
 
 def screendump(vm, path):

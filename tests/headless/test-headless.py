@@ -362,7 +362,7 @@ class HeadlessTest(unittest.TestCase):
         res = self.headless('--connect', f'unix:{self.path("none.sock")}',
                             '--ticket-file', self.ticket_file(0o644))
         self.assertExit(res, 1)
-        self.assertIn('accessible by group or others', res.stderr)
+        self.assertIn('can be read by other users', res.stderr)
         self.assertIn('chmod 600', res.stderr)
 
     def test_server_cut_exits_4(self):

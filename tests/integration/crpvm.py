@@ -209,13 +209,19 @@ class CrpVM:
 
 
 def read_ppm(path):
-    """Returns (width, height, RGB bytes) of a binary PPM."""
+    """Returns (width, height, RGB bytes) of a binary 8-bit PPM. The header
+    ends with exactly one whitespace byte: the pixels may start with
+    another (a red of 0x20), which a whitespace split would eat."""
     with open(path, "rb") as f:
         data = f.read()
-    parts = data.split(maxsplit=4)
-    if parts[0] != b"P6" or parts[3] != b"255":
+    m = re.match(rb"P6\s+(\d+)\s+(\d+)\s+255\s", data)
+    if not m:
         raise ValueError(f"{path}: not an 8-bit P6 PPM")
-    return int(parts[1]), int(parts[2]), parts[4]
+    width, height = int(m.group(1)), int(m.group(2))
+    pixels = data[m.end():m.end() + width * height * 3]
+    if len(pixels) != width * height * 3:
+        raise ValueError(f"{path}: truncated")
+    return width, height, pixels
 
 
 def read_png(path):

@@ -59,9 +59,10 @@ char *crp_secret_file_read(const char *path, GError **error)
     buf[len] = '\0';
     char *secret = g_strdup(g_strstrip(buf));
     explicit_bzero(buf, sizeof(buf));
-    if (!*secret) {
-        g_free(secret);
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s is empty", path);
+    if (!*secret || !g_utf8_validate(secret, -1, NULL)) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s %s", path,
+                    *secret ? "is not UTF-8 text" : "is empty");
+        crp_secret_free(secret);
         return NULL;
     }
     return secret;

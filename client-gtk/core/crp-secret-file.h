@@ -1,6 +1,7 @@
 /*
  * crp-secret-file.h: reading a small secret (a display ticket) from a
- * file, refused if others may read it, as key files are.
+ * file, refused if others may read it, as key files are. Shared by
+ * crp-client and crp-headless (--ticket-file).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
