@@ -67,6 +67,14 @@ struct HlConnection {
 
 static void flush_output(HlConnection *c);
 
+/* What the handshake tells servers we are (QEMU logs it). */
+static const char *software_name = "crp-headless " CRP_VERSION;
+
+void hl_connection_set_software(const char *name)
+{
+    software_name = name;
+}
+
 static void done(HlConnection *c)
 {
     if (c->state == CONN_DONE) {
@@ -395,7 +403,7 @@ static HlConnection *connection_new(const char *address_text,
 {
     CrpViewerConfig config = {
         .ticket = ticket,
-        .software = "crp-headless " CRP_VERSION,
+        .software = software_name,
     };
     CrpViewer *viewer = crp_viewer_new(&config, error);
     if (!viewer) {

@@ -98,6 +98,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HlConnection, hl_connection_free)
 
 CrpViewer *hl_connection_get_viewer(HlConnection *conn);
 
+/** The name and version later connections send in the handshake
+ *  ("crp-headless VERSION" unless set; @name must stay valid). */
+void hl_connection_set_software(const char *name);
+
 /** Writes what the viewer has queued; call after each crp_viewer_send_*(). */
 void hl_connection_flush(HlConnection *conn);
 
