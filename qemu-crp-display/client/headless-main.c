@@ -135,7 +135,8 @@ static gboolean parse_options(Options *o, int *argc, char ***argv, GError **erro
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_option_context_set_description(ctx,
         "Script commands (one per line or ';'-separated, '#' comments):\n"
-        "  wait-frames N | wait-surface [W H [TIMEOUT_MS]] | sleep MS | screenshot PATH\n"
+        "  wait-frames N | wait-surface [W H [TIMEOUT_MS]] | sleep MS | stall MS\n"
+        "  screenshot PATH\n"
         "  key KEY | keydown KEY | keyup KEY | type TEXT  (KEY: evdev code or name)\n"
         "  move X Y | click X Y [left|middle|right] | wheel DY | resize W H\n"
         "  mic PATH.wav | record-start PATH.wav | record-stop\n"
