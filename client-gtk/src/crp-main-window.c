@@ -2,7 +2,9 @@
  * crp-main-window.c: see crp-main-window.h.
  *
  * The three lists are rebuilt from each reply: they are short, and a
- * rebuilt list cannot disagree with the broker.
+ * rebuilt list cannot disagree with the broker. A rebuild keeps the
+ * keyboard focus on the row of the same app or session, so keyboard use
+ * (Ctrl+1/2/3, Up/Down, Enter, Delete) survives the 5 s refresh.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -21,6 +23,7 @@ struct _CrpMainWindow {
     guint refresh_timer;
 
     GtkWidget *banner;
+    GtkWidget *stack;
     GtkWidget *mine, *catalog, *sessions;       /* GtkListBox */
 };
 
@@ -86,12 +89,72 @@ static const char *key2_of(gpointer button)
     return g_object_get_data(G_OBJECT(button), "crp-key2");
 }
 
-static void clear_list(GtkWidget *list)
+/* What Enter (ROW_MAIN) and Delete (ROW_CLOSE) on a row press. */
+#define ROW_MAIN "crp-main-button"
+#define ROW_CLOSE "crp-close-button"
+
+static void set_row_button(GtkWidget *row, const char *role, GtkWidget *button)
 {
+    g_object_set_data(G_OBJECT(row), role, button);
+}
+
+/* The row box (named after its app or session) that holds the keyboard
+ * focus in @list, or NULL. */
+static GtkWidget *focused_row(GtkWidget *list)
+{
+    GtkRoot *root = gtk_widget_get_root(list);
+    GtkWidget *focus = root ? gtk_root_get_focus(root) : NULL;
+    GtkWidget *row = focus ? gtk_widget_get_ancestor(focus, GTK_TYPE_LIST_BOX_ROW) : NULL;
+
+    if (!row || gtk_widget_get_parent(row) != list) {
+        return NULL;
+    }
+    return gtk_list_box_row_get_child(GTK_LIST_BOX_ROW(row));
+}
+
+static void press_row_button(GtkWidget *row, const char *role)
+{
+    GtkWidget *button = row ? g_object_get_data(G_OBJECT(row), role) : NULL;
+    /* "clicked" now, not gtk_widget_activate(): that clicks 250 ms later,
+     * and not at all if a refresh replaced the row meanwhile. */
+    if (button && gtk_widget_is_sensitive(button)) {
+        g_signal_emit_by_name(button, "clicked");
+    }
+}
+
+/* Empties @list; returns the name of the row that had the focus. */
+static char *clear_list(GtkWidget *list)
+{
+    GtkWidget *focused = focused_row(list);
+    char *name = focused ? g_strdup(gtk_widget_get_name(focused)) : NULL;
     GtkWidget *child;
+
     while ((child = gtk_widget_get_first_child(list))) {
         gtk_list_box_remove(GTK_LIST_BOX(list), child);
     }
+    return name;
+}
+
+/* The focus to the row named @name, else the first one (it had been in
+ * the list, and removing its row left it nowhere). */
+static void restore_focus(GtkWidget *list, const char *name)
+{
+    GtkListBoxRow *first = gtk_list_box_get_row_at_index(GTK_LIST_BOX(list), 0);
+
+    if (!name || !first) {
+        return;
+    }
+    for (int i = 0;; i++) {
+        GtkListBoxRow *row = gtk_list_box_get_row_at_index(GTK_LIST_BOX(list), i);
+        if (!row) {
+            break;
+        }
+        if (g_strcmp0(gtk_widget_get_name(gtk_list_box_row_get_child(row)), name) == 0) {
+            gtk_widget_grab_focus(GTK_WIDGET(row));
+            return;
+        }
+    }
+    gtk_widget_grab_focus(GTK_WIDGET(first));
 }
 
 static void set_placeholder(GtkWidget *list, const char *text)
@@ -146,8 +209,9 @@ static void on_subscribe_clicked(GtkButton *button, gpointer data)
 static void fill_apps(CrpMainWindow *win, GPtrArray *apps, gboolean only_mine)
 {
     GtkWidget *list = only_mine ? win->mine : win->catalog;
+    g_autofree char *focused = clear_list(list);
+    guint subscribed = 0;
 
-    clear_list(list);
     for (guint i = 0; i < apps->len; i++) {
         CrpBrokerApp *app = g_ptr_array_index(apps, i);
         g_autofree char *detail = g_strdup_printf("%s%s%u vCPU, %u MiB%s",
@@ -167,13 +231,21 @@ static void fill_apps(CrpMainWindow *win, GPtrArray *apps, gboolean only_mine)
                                          G_CALLBACK(on_open_clicked), win);
             gtk_widget_add_css_class(open, "suggested-action");
             gtk_widget_set_sensitive(open, !busy);
+            set_row_button(row, ROW_MAIN, open);
         } else {
-            row_button(row, app->subscribed ? "Unsubscribe" : "Subscribe", app->name,
-                       app->subscribed ? "unsubscribe" : "subscribe",
-                       G_CALLBACK(on_subscribe_clicked), win);
+            set_row_button(row, ROW_MAIN,
+                           row_button(row, app->subscribed ? "Unsubscribe" : "Subscribe",
+                                      app->name,
+                                      app->subscribed ? "unsubscribe" : "subscribe",
+                                      G_CALLBACK(on_subscribe_clicked), win));
         }
+        subscribed += app->subscribed;
         gtk_list_box_append(GTK_LIST_BOX(list), row);
     }
+    restore_focus(list, focused);
+    /* For tests (G_MESSAGES_DEBUG): the list they are about to key into. */
+    g_debug("%s: %u apps, %u subscribed", only_mine ? "my apps" : "catalog",
+            apps->len, subscribed);
 }
 
 static void on_apps(GObject *source, GAsyncResult *result, gpointer data, gboolean mine)
@@ -255,7 +327,9 @@ static void on_sessions(GObject *source, GAsyncResult *result, gpointer data)
         report(win, "Cannot list the sessions", error);
         return;
     }
-    clear_list(win->sessions);
+    g_autofree char *focused = clear_list(win->sessions);
+    guint running = 0;
+
     for (guint i = 0; i < sessions->len; i++) {
         CrpBrokerSession *s = g_ptr_array_index(sessions, i);
         g_autoptr(GDateTime) started = g_date_time_new_from_unix_local(s->started_unix);
@@ -271,8 +345,13 @@ static void on_sessions(GObject *source, GAsyncResult *result, gpointer data)
                                       G_CALLBACK(on_close_session_clicked), win);
         gtk_widget_add_css_class(close, "destructive-action");
         gtk_widget_set_sensitive(close, s->state != 3);
+        set_row_button(row, ROW_MAIN, reconnect);
+        set_row_button(row, ROW_CLOSE, close);
+        running += s->state == 2;
         gtk_list_box_append(GTK_LIST_BOX(win->sessions), row);
     }
+    restore_focus(win->sessions, focused);
+    g_debug("sessions: %u, %u running", sessions->len, running);
 }
 
 static void list_sessions(CrpMainWindow *win)
@@ -344,6 +423,51 @@ void crp_main_window_show_error(CrpMainWindow *win, const char *what, const GErr
     gtk_window_present(GTK_WINDOW(dialog));
 }
 
+/* ---- keyboard ---------------------------------------------------------- */
+
+/* Enter on a row (or a double click) presses its main button. */
+static void on_row_activated(GtkListBox *list, GtkListBoxRow *row, gpointer data)
+{
+    press_row_button(gtk_list_box_row_get_child(row), ROW_MAIN);
+}
+
+/* Delete on a session's row closes it. */
+static gboolean on_delete_key(GtkWidget *list, GVariant *args, gpointer data)
+{
+    GtkWidget *row = focused_row(list);
+    press_row_button(row, ROW_CLOSE);
+    return row != NULL;
+}
+
+/* Ctrl+1/2/3: that tab, the keyboard on its first row. */
+static gboolean on_tab_key(GtkWidget *widget, GVariant *args, gpointer data)
+{
+    CrpMainWindow *win = CRP_MAIN_WINDOW(widget);
+    const char *name = g_variant_get_string(args, NULL);
+    GtkWidget *list = g_str_equal(name, "mine") ? win->mine
+                    : g_str_equal(name, "catalog") ? win->catalog : win->sessions;
+    GtkListBoxRow *first = gtk_list_box_get_row_at_index(GTK_LIST_BOX(list), 0);
+
+    gtk_stack_set_visible_child_name(GTK_STACK(win->stack), name);
+    if (first) {
+        gtk_widget_grab_focus(GTK_WIDGET(first));
+    }
+    return TRUE;
+}
+
+static void add_shortcut(GtkWidget *widget, const char *trigger,
+                         GtkShortcutFunc func, GVariant *args)
+{
+    GtkEventController *controller = gtk_shortcut_controller_new();
+    GtkShortcut *shortcut = gtk_shortcut_new(gtk_shortcut_trigger_parse_string(trigger),
+                                             gtk_callback_action_new(func, NULL, NULL));
+    if (args) {
+        gtk_shortcut_set_arguments(shortcut, args);
+    }
+    gtk_shortcut_controller_add_shortcut(GTK_SHORTCUT_CONTROLLER(controller), shortcut);
+    gtk_widget_add_controller(widget, controller);
+}
+
 /* ---- object ------------------------------------------------------------ */
 
 static GtkWidget *page(GtkWidget *stack, const char *name, const char *title,
@@ -351,6 +475,10 @@ static GtkWidget *page(GtkWidget *stack, const char *name, const char *title,
 {
     GtkWidget *list = gtk_list_box_new();
     gtk_list_box_set_selection_mode(GTK_LIST_BOX(list), GTK_SELECTION_NONE);
+    /* A click on a row's text must not subscribe or close: only Enter or
+     * a double click activate a row. */
+    gtk_list_box_set_activate_on_single_click(GTK_LIST_BOX(list), FALSE);
+    g_signal_connect(list, "row-activated", G_CALLBACK(on_row_activated), NULL);
     gtk_widget_add_css_class(list, "boxed-list");
     set_placeholder(list, empty);
     GtkWidget *scrolled = gtk_scrolled_window_new();
@@ -369,11 +497,17 @@ static void crp_main_window_init(CrpMainWindow *win)
 {
     win->busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 
-    GtkWidget *stack = gtk_stack_new();
+    GtkWidget *stack = win->stack = gtk_stack_new();
     win->mine = page(stack, "mine", "My apps",
                      "No apps yet: subscribe to some in the catalog.");
     win->catalog = page(stack, "catalog", "Catalog", "The catalog is empty.");
     win->sessions = page(stack, "sessions", "Sessions", "No app is running.");
+    add_shortcut(win->sessions, "Delete|KP_Delete", on_delete_key, NULL);
+    add_shortcut(GTK_WIDGET(win), "<Control>1", on_tab_key, g_variant_new_string("mine"));
+    add_shortcut(GTK_WIDGET(win), "<Control>2", on_tab_key,
+                 g_variant_new_string("catalog"));
+    add_shortcut(GTK_WIDGET(win), "<Control>3", on_tab_key,
+                 g_variant_new_string("sessions"));
 
     GtkWidget *header = gtk_header_bar_new();
     GtkWidget *switcher = gtk_stack_switcher_new();

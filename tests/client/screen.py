@@ -159,3 +159,44 @@ def cursor_image(display):
         return result
     finally:
         xlib.XCloseDisplay(dpy)
+
+
+class _XClientMessageEvent(__import__("ctypes").Structure):
+    import ctypes as _c
+    _fields_ = [("type", _c.c_int), ("serial", _c.c_ulong),
+                ("send_event", _c.c_int), ("display", _c.c_void_p),
+                ("window", _c.c_ulong), ("message_type", _c.c_ulong),
+                ("format", _c.c_int), ("data", _c.c_long * 5),
+                ("pad", _c.c_long * 24)]       # XEvent is 24 longs: room to spare
+
+
+def close_window(display, window):
+    """Asks @window to close, as a window manager's close button does:
+    WM_DELETE_WINDOW (xdotool windowclose would destroy the X window under
+    the client instead)."""
+    import ctypes
+    xlib = ctypes.CDLL("libX11.so.6")
+    xlib.XOpenDisplay.restype = ctypes.c_void_p
+    xlib.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    xlib.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    xlib.XInternAtom.restype = ctypes.c_ulong
+    xlib.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    xlib.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int,
+                                ctypes.c_long, ctypes.c_void_p]
+    xlib.XFlush.argtypes = [ctypes.c_void_p]
+    dpy = xlib.XOpenDisplay(display.encode())
+    if not dpy:
+        raise RuntimeError(f"cannot open X display {display}")
+    try:
+        event = _XClientMessageEvent()
+        event.type = 33                 # ClientMessage
+        event.window = int(window)
+        event.message_type = xlib.XInternAtom(dpy, b"WM_PROTOCOLS", 0)
+        event.format = 32
+        event.data[0] = xlib.XInternAtom(dpy, b"WM_DELETE_WINDOW", 0)
+        event.data[1] = 0               # CurrentTime
+        if not xlib.XSendEvent(dpy, int(window), 0, 0, ctypes.byref(event)):
+            raise RuntimeError("XSendEvent failed")
+        xlib.XFlush(dpy)
+    finally:
+        xlib.XCloseDisplay(dpy)

@@ -27,8 +27,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
 from brokerenv import BrokerEnv  # noqa: E402
 from crpvm import CrpVM, diff_pixels, load_env, read_png  # noqa: E402
-from screen import Xvfb, count_differences, cursor_image, find_image, \
-    screendump, stop_process  # noqa: E402
+from screen import Xvfb, close_window, count_differences, cursor_image, \
+    find_image, screendump, stop_process  # noqa: E402
 
 CLIENT = None
 BROKER_TOOLS = None     # crp-broker, crp-admin, crp-broker-test-client
@@ -63,6 +63,13 @@ class Client:
 def xdotool(x, *args):
     return subprocess.run(["xdotool", *args], env=x.env(), check=True,
                           timeout=30, capture_output=True, text=True).stdout
+
+
+def visible_windows(x, name):
+    """The X windows whose title matches the regex @name, shown now."""
+    r = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", name],
+                       env=x.env(), timeout=30, capture_output=True, text=True)
+    return r.stdout.split()
 
 
 class ClientTest(unittest.TestCase):
@@ -451,14 +458,18 @@ class VirtioGpuGuest(VMTest):
 class BrokerMode(ClientTest):
     """crp-client against the real crp-broker, which starts the test
     guest's demo as the app "demo": log in, open, type, close; and a
-    broker restart in the middle of a session."""
+    broker restart in the middle of a session; the main window from the
+    keyboard."""
 
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory(prefix="crp-client-broker-")
         cls.broker = BrokerEnv(cls.tmp.name, ENV, *BROKER_TOOLS)
         cls.key = cls.broker.add_user("alice")
+        cls.user_keys = {"alice": cls.key}
         cls.broker.publish_guest("demo", "Demo guest")
+        # Two rows in the catalog: Up and Down have somewhere to go.
+        cls.broker.publish_guest("second", "Second guest", mode="shell")
         cls.broker.start()
         cls.broker.client(cls.key, "subscribe:demo")
         cls.x = Xvfb(cls.tmp.name)
@@ -476,7 +487,8 @@ class BrokerMode(ClientTest):
         super().tearDown()
         # A test that failed half way leaves its session: not the next one's.
         for s in self.broker.sessions():
-            self.broker.client(self.key, f"close:{s['id']}")
+            self.broker.client(self.user_keys.get(s["user"], self.key),
+                               f"close:{s['id']}")
         self.wait_until("sessions left over", lambda: not self.broker.sessions())
 
     def open_demo(self):
@@ -544,6 +556,103 @@ class BrokerMode(ClientTest):
         self.assertEqual((compute["sessions"], compute["vcpus_used"],
                           compute["memory_mib_used"]), (0, 0, 0))
         # The user is still logged in: the main window stays.
+        self.assertIsNone(self.client.proc.poll(), self.client.log())
+
+    def app_names(self, key, command):
+        """The apps of crp-broker-test-client's "catalog" or "my-apps",
+        in the broker's order (the window's too)."""
+        return re.findall(r"^app (\S+) ", self.broker.client(key, command), re.M)
+
+    def last_log_line(self, prefix):
+        """The client's last debug line about a list ("catalog: 2 apps, 1
+        subscribed"): what the window shows now."""
+        lines = re.findall(rf"{prefix}: [^\n]*", self.client.log())
+        return lines[-1] if lines else None
+
+    def keys(self, window, *keys):
+        """Keys to the main window: raised and given the X focus first
+        (there is no window manager to do it; a session window opening
+        takes it)."""
+        xdotool(self.x, "windowraise", window)
+        xdotool(self.x, "windowfocus", "--sync", window)
+        xdotool(self.x, "key", "--delay", "100", *keys)
+
+    def test_the_main_window_works_from_the_keyboard(self):
+        # Subscribe, unsubscribe, open, reconnect and close, no mouse:
+        # Ctrl+1/2/3 pick a tab and focus its first row, Up/Down move,
+        # Enter is the row's button, Delete closes a session.
+        key = self.user_keys["carol"] = self.broker.add_user("carol")
+        catalog = self.app_names(key, "catalog")
+        self.assertEqual(sorted(catalog), ["demo", "second"])
+        self.assertEqual(self.app_names(key, "my-apps"), [])
+        demo, second = catalog.index("demo"), catalog.index("second")
+
+        def move(here, there):
+            return ["Down" if there > here else "Up"] * abs(there - here)
+
+        def my_apps_are(apps):
+            self.wait_until(f"my apps are not {apps}",
+                            lambda: sorted(self.app_names(key, "my-apps")) == apps)
+
+        def log_says(prefix, text):
+            self.wait_until(f"the window did not show {prefix}: {text}",
+                            lambda: self.last_log_line(prefix) == f"{prefix}: {text}")
+
+        self.client = Client(self.x, self.tmp.name,
+                             ["--key", key, "--broker", self.broker.address],
+                             XDG_CONFIG_HOME=os.path.join(self.tmp.name, "config-carol"),
+                             G_MESSAGES_DEBUG="all")
+        main = xdotool(self.x, "search", "--sync", "--onlyvisible", "--name",
+                       "^CRP .* carol$").split()[0]
+        log_says("catalog", "2 apps, 0 subscribed")
+
+        # The catalog: Subscribe on the second row, then the first...
+        self.keys(main, "ctrl+2", *move(0, second), "Return")
+        my_apps_are(["second"])
+        log_says("catalog", "2 apps, 1 subscribed")
+        self.keys(main, *move(second, demo), "Return")
+        my_apps_are(["demo", "second"])
+        log_says("catalog", "2 apps, 2 subscribed")
+        # ... and Unsubscribe (the rebuilt list kept the focus on its row).
+        self.keys(main, *move(demo, second), "Return")
+        my_apps_are(["demo"])
+        log_says("my apps", "1 apps, 1 subscribed")
+
+        # My apps: Open.
+        self.keys(main, "ctrl+1", "Return")
+        self.wait_until("the app did not open",
+                        lambda: [s["state"] for s in self.broker.sessions()] == ["running"]
+                        and visible_windows(self.x, "^demo .* CRP$"))
+        session = self.broker.sessions()[0]
+        self.assertEqual((session["user"], session["app"]), ("carol", "demo"))
+        attach = f"event=attach session={session['id']}"
+        self.wait_until("no attach", lambda: attach in self.broker.log_text())
+
+        # Closing the session window only disconnects: the app runs on.
+        detach = f"event=detach session={session['id']}"
+        close_window(self.x.display, visible_windows(self.x, "^demo .* CRP$")[0])
+        self.wait_until("the session window stays",
+                        lambda: not visible_windows(self.x, "^demo .* CRP$")
+                        and detach in self.broker.log_text())
+        self.assertEqual([(s["id"], s["state"]) for s in self.broker.sessions()],
+                         [(session["id"], "running")])
+        log_says("sessions", "1, 1 running")
+
+        # Sessions: Reconnect, to the same session.
+        attaches = self.broker.log_text().count(attach)
+        self.keys(main, "ctrl+3", "Return")
+        self.wait_until("Reconnect did not attach",
+                        lambda: self.broker.log_text().count(attach) > attaches
+                        and visible_windows(self.x, "^demo .* CRP$"))
+        self.assertEqual([s["id"] for s in self.broker.sessions()], [session["id"]])
+
+        # Sessions: Delete closes it; the pools are empty again.
+        self.keys(main, "ctrl+3", "Delete")
+        self.wait_until("Delete did not close the session",
+                        lambda: not self.broker.sessions())
+        compute = self.broker.pools()["compute"]
+        self.assertEqual((compute["sessions"], compute["vcpus_used"],
+                          compute["memory_mib_used"]), (0, 0, 0))
         self.assertIsNone(self.client.proc.poll(), self.client.log())
 
     def login_fails(self, key, address=None):
