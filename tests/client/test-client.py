@@ -9,7 +9,8 @@ Usage: test-client.py CRP_CLIENT CRP_BROKER CRP_ADMIN CRP_BROKER_TEST_CLIENT
                       FAKE_SERVER [unittest args]
 Skips (exit 77) when Xvfb, xwd, convert or xdotool is missing; without
 QEMU and the test guest, only the tests against the scripted fake server
-(tests/headless/fake-server.c) run.
+(tests/headless/fake-server.c) run; without evilwm, the one that needs a
+window manager (fullscreen) skips.
 """
 
 import base64
@@ -808,6 +809,91 @@ class FakeServer(ClientTest):
         self.serve("--cut-after-frames", "5")
         self.wait_for_log("session: The connection to the session was lost")
         self.assertIsNone(self.client.proc.poll(), "the client did not survive")
+
+
+@unittest.skipIf(shutil.which("evilwm") is None,
+                 "no window manager to test with (evilwm, tools/crp-deps)")
+class WindowManager(ClientTest):
+    """What needs a window manager (Xvfb has none): fullscreen, under
+    evilwm, a tiny one that does EWMH fullscreen; against the fake server."""
+
+    serve = FakeServer.serve
+    scene = FakeServer.scene
+    server_lines = FakeServer.server_lines
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="crp-client-wm-")
+        cls.x = Xvfb(cls.tmp.name)
+        with open(os.path.join(cls.tmp.name, "wm.log"), "w") as log:
+            cls.wm = subprocess.Popen(["evilwm", "-fn", "fixed"], env=cls.x.env(),
+                                      stdout=log, stderr=subprocess.STDOUT)
+        # Up once it answers EWMH questions.
+        deadline = time.monotonic() + 20
+        while subprocess.run(["xdotool", "get_num_desktops"], env=cls.x.env(),
+                             capture_output=True, timeout=30).returncode != 0:
+            if cls.wm.poll() is not None or time.monotonic() > deadline:
+                stop_process(cls.wm)
+                cls.x.stop()
+                raise RuntimeError("evilwm did not start")
+            time.sleep(0.1)
+        cls.ticket = os.path.join(cls.tmp.name, "ticket")
+        with open(os.open(cls.ticket, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write("fake-ticket\n")
+
+    @classmethod
+    def tearDownClass(cls):
+        stop_process(cls.wm)
+        cls.x.stop()
+        cls.tmp.cleanup()
+
+    def tearDown(self):
+        super().tearDown()
+        stop_process(self.server)
+        if self.server:
+            self.server.stdout.close()
+
+    def geometry(self, window):
+        g = dict(line.split("=") for line in
+                 xdotool(self.x, "getwindowgeometry", "--shell", window).split())
+        return tuple(int(g[k]) for k in ("X", "Y", "WIDTH", "HEIGHT"))
+
+    def wait_geometry(self, what, window, predicate):
+        deadline = time.monotonic() + 20
+        while True:
+            geometry = self.geometry(window)
+            if predicate(geometry):
+                return geometry
+            self.assertLess(time.monotonic(), deadline,
+                            f"{what}: {geometry}; {self.client.log()}")
+            time.sleep(0.2)
+
+    def test_f11_fullscreen_covers_the_screen_and_comes_back(self):
+        screen = (0, 0, 1600, 1200)
+        self.serve()
+        x, y, _ = self.scene()
+        window = xdotool(self.x, "search", "--sync", "--onlyvisible", "--name",
+                         "CRP$").split()[0]
+        before = self.geometry(window)
+        self.assertLess(before[2] * before[3], 1600 * 1200 // 2, before)
+        # The keyboard to the window: the display has it after a click.
+        xdotool(self.x, "mousemove", str(x), str(y), "click", "1")
+        xdotool(self.x, "key", "F11")
+        self.wait_geometry("F11 did not fill the screen", window,
+                           lambda g: g == screen)
+        xdotool(self.x, "key", "F11")
+        # Back to its size (the window manager may get there in steps).
+        self.wait_geometry("the window did not come back to its size", window,
+                           lambda g: g[2:] == before[2:])
+        self.assertIsNone(self.client.proc.poll(), self.client.log())
+        # F11 stays with the client; other keys still go to the server.
+        xdotool(self.x, "key", "a")
+        time.sleep(2.0)     # the key on its way out (a missing one fails)
+        self.client.stop()
+        self.client = None
+        lines = self.server_lines()
+        self.assertIn("key 30 1", lines)
+        self.assertNotIn("key 87 1", lines)
 
 
 def header_icons_after_close_app(screen, header_bottom):
