@@ -22,6 +22,7 @@ import json
 import math
 import os
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -124,7 +125,10 @@ idle-timeout-s = 900
 
     def stop(self):
         """Ends every session (powerdown, grace, quit, kill), then the
-        broker, then writes the usage report."""
+        broker, then writes the usage report. Only for a broker this run
+        started: another run's sessions are not ours to end."""
+        if self.broker is None:
+            return None
         live = self.live_sessions()
         for s in live:
             if s["state"] != "closing":
@@ -143,7 +147,7 @@ idle-timeout-s = 900
         # A session the broker could not close (it should not happen):
         # kill its QEMU rather than leave it running.
         for s in self.live_sessions():
-            if s.get("qemu_pid"):
+            if s.get("qemu_pid") and self.owns(s):
                 try:
                     os.kill(s["qemu_pid"], signal.SIGKILL)
                 except ProcessLookupError:
@@ -154,6 +158,14 @@ idle-timeout-s = 900
         with open(os.path.join(self.state, "usage.csv"), "w") as f:
             f.write(self.admin("usage", "--csv").stdout)
         return usage
+
+    def owns(self, session):
+        """TRUE if @session's pid is still its QEMU (not a recycled pid)."""
+        try:
+            with open(f"/proc/{session['qemu_pid']}/cmdline", "rb") as f:
+                return session["id"].encode() in f.read()
+        except OSError:
+            return False
 
     # ---- clients -----------------------------------------------------
 
@@ -242,6 +254,15 @@ def main():
     if env is None:
         sys.exit("crp-run: QEMU or the test guest is not built")
     p = Product(state, build)
+    if os.path.exists(p.sock):
+        # Another crp-run on this state? (Its broker holds the state lock.)
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.connect(p.sock)
+            sys.exit(f"crp-run: a broker already runs on {p.state}; stop "
+                     "that run first")
+        except OSError:
+            pass
     p.set_up(env)
     # Ctrl-C and SIGTERM end the run the orderly way (finally below).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))

@@ -45,6 +45,7 @@ struct _BrokerConnection {
     BrokerHandOverFunc hand_over;   /* set once OK is queued */
     gpointer hand_over_data;
     gboolean handed_over;       /* the socket belongs to the gateway now */
+    int holds;                  /* > 0: a caller still uses @c; not freed */
 };
 
 static void start_read(BrokerConnection *c);
@@ -105,7 +106,7 @@ broker_connection_free(BrokerConnection *c)
 static void
 maybe_free(BrokerConnection *c)
 {
-    if (c->done && !c->reading && !c->writing) {
+    if (c->done && !c->reading && !c->writing && !c->holds) {
         broker_connection_free(c);
     }
 }
@@ -120,6 +121,11 @@ finish(BrokerConnection *c)
     c->done = TRUE;
     g_clear_handle_id(&c->timer, g_source_remove);
     g_cancellable_cancel(c->cancel);
+    if (c->hand_over) {
+        /* Ended before the OK was out: the gateway lets go of the VM. */
+        BrokerHandOverFunc func = g_steal_pointer(&c->hand_over);
+        func(NULL, NULL, c->hand_over_data);
+    }
     if (!c->handed_over) {
         g_io_stream_close(G_IO_STREAM(c->conn), NULL, NULL);
     }
@@ -208,13 +214,13 @@ broker_connection_accept_attach(BrokerConnection *c, guint32 request_id,
 {
     CrpMessage ok = { .type = CRP_MSG_OK, .ok_request_id = request_id };
 
-    if (!crp_channel_send(c->ch, &ok, NULL) ||
-        !crp_channel_finish(c->ch, NULL)) {
-        finish(c);
-        return;
-    }
     c->hand_over = func;
     c->hand_over_data = data;
+    if (c->closing || c->done || !crp_channel_send(c->ch, &ok, NULL) ||
+        !crp_channel_finish(c->ch, NULL)) {
+        finish(c);          /* calls @func without a connection */
+        return;
+    }
     start_write(c);         /* hands over once the OK is written */
 }
 
@@ -256,8 +262,13 @@ on_written(GObject *source, GAsyncResult *res, gpointer data)
         maybe_free(c);
         return;
     }
+    /* start_write() may hand the socket over and finish @c: keep it
+     * allocated until we are done with it here. */
+    c->holds++;
     start_write(c);
     start_read(c);          /* if it waited for the backlog to shrink */
+    c->holds--;
+    maybe_free(c);
 }
 
 static void

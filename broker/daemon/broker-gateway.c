@@ -61,7 +61,16 @@ on_handed_over(GSocketConnection *client, GBytes *rest, gpointer data)
     Splice *s = data;
     g_autoptr(GError) error = NULL;
     gsize len;
-    const guint8 *bytes = g_bytes_get_data(rest, &len);
+    const guint8 *bytes;
+
+    if (!client) {
+        g_info("event=attach-abandoned session=%s user=%s", s->session_id,
+               s->user);
+        g_io_stream_close(G_IO_STREAM(s->vm), NULL, NULL);
+        splice_free(s);
+        return;
+    }
+    bytes = g_bytes_get_data(rest, &len);
 
     /* A HELLO is small and the socket is fresh: a blocking write of it
      * cannot stall the broker. */
@@ -93,6 +102,14 @@ on_vm_connected(GObject *source, GAsyncResult *res, gpointer data)
     c = broker_server_find_connection(s->server, s->conn_id);
     if (!c) {
         splice_free(s);             /* the client gave up meanwhile */
+        return;
+    }
+    if (!s->vm && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+        /* broker_gateway_end_session(): the session ended meanwhile. */
+        broker_connection_refuse_attach(c, s->request_id,
+                                        CRP_STATUS_SESSION_ENDED,
+                                        "the session has ended");
+        splice_free(s);
         return;
     }
     if (!s->vm) {

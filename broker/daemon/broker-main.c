@@ -292,8 +292,7 @@ setup(BrokerServer *server, const char *config_path, GError **error)
     }
     g_signal_connect(server->service, "incoming", G_CALLBACK(on_incoming),
                      server);
-    broker_sessions_start(server);
-    return TRUE;
+    return broker_sessions_start(server, error);
 }
 
 static void

@@ -116,6 +116,24 @@ launch_txn(CrpStore *store, gpointer data, GError **error)
             used.vcpus, l->config->vcpus, used.memory_mib,
             l->config->memory_mib));
     }
+    if (app->persistent_storage && app->disk) {
+        /* Its disk overlay is the user's own, and one QEMU at a time can
+         * write it: a second session would fail inside QEMU. */
+        g_autoptr(GPtrArray) live = crp_store_session_list(
+            store, l->user, CRP_STORE_SESSIONS_LIVE, error);
+        if (!live) {
+            return FALSE;
+        }
+        for (guint i = 0; i < live->len; i++) {
+            const CrpStoreSession *s = g_ptr_array_index(live, i);
+            if (g_str_equal(s->app, app->name)) {
+                return refuse(l, CRP_STATUS_NO_CAPACITY, g_strdup_printf(
+                    "%s is already open (its disk keeps your files and takes "
+                    "one session at a time): reconnect to it from your "
+                    "sessions", app->name));
+            }
+        }
+    }
     if (app->max_instances && instances >= app->max_instances) {
         return refuse(l, CRP_STATUS_NO_CAPACITY, g_strdup_printf(
             "no capacity: %s runs at most %u instances at a time",
@@ -249,22 +267,22 @@ broker_request_session_close(BrokerConnection *c, const CrpMessage *msg)
 
 /* ---- start, watch, stop ------------------------------------------------- */
 
-void
-broker_sessions_reconcile(BrokerServer *server)
+static gboolean
+broker_sessions_reconcile(BrokerServer *server, GError **error)
 {
-    g_autoptr(GError) error = NULL;
     g_autoptr(GPtrArray) live = crp_store_session_list(
-        server->store, NULL, CRP_STORE_SESSIONS_LIVE, &error);
+        server->store, NULL, CRP_STORE_SESSIONS_LIVE, error);
 
     if (!live) {
-        g_warning("event=store-error request=reconcile error=\"%s\"",
-                  error->message);
-        return;
+        /* Starting anyway would leave the VMs it should adopt unwatched. */
+        g_prefix_error(error, "cannot read the live sessions to adopt: ");
+        return FALSE;
     }
     g_message("event=reconcile live_sessions=%u", live->len);
     for (guint i = 0; i < live->len; i++) {
         broker_vm_adopt(server, g_ptr_array_index(live, i));
     }
+    return TRUE;
 }
 
 /* Sessions closed from outside the broker, or whose user was revoked. */
@@ -305,12 +323,15 @@ on_watch(gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
-void
-broker_sessions_start(BrokerServer *server)
+gboolean
+broker_sessions_start(BrokerServer *server, GError **error)
 {
     server->vms = g_hash_table_new(g_str_hash, g_str_equal);
-    broker_sessions_reconcile(server);
+    if (!broker_sessions_reconcile(server, error)) {
+        return FALSE;
+    }
     server->sessions_watch = g_timeout_add(SESSIONS_WATCH_MS, on_watch, server);
+    return TRUE;
 }
 
 void

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 
@@ -323,6 +324,8 @@ broker_vm_files_spawn(BrokerVmFiles *f, BrokerServer *server,
     if (!crp_store_session_set_pid(server->store, session->id, *pid, error)) {
         /* Unaccounted for after a restart: not worth running. */
         kill(*pid, SIGKILL);
+        waitpid(*pid, NULL, 0);
+        g_spawn_close_pid(*pid);
         return FALSE;
     }
     return TRUE;

@@ -26,6 +26,7 @@
 
 typedef enum {
     VM_STARTING,
+    VM_ADOPTING,        /* found running after a restart; QMP not back yet */
     VM_RUNNING,
     VM_CLOSING,
 } VmState;
@@ -143,7 +144,11 @@ on_ticket_set(CrpQmpClient *qmp, const GError *error, gpointer data)
     TicketSet *t = data;
     BrokerVm *vm = t->vm;
 
-    if (error) {
+    if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+        /* The VM is going away. */
+        t->request.func(vm, NULL, 0, CRP_STATUS_SESSION_ENDED,
+                        "the session ended", t->request.data);
+    } else if (error) {
         g_warning("event=ticket-failed session=%s error=\"%s\"", vm->id,
                   error->message);
         t->request.func(vm, NULL, 0, CRP_STATUS_INTERNAL,
@@ -203,7 +208,7 @@ broker_vm_request_ticket(BrokerVm *vm, BrokerVmTicketFunc func, gpointer data)
 {
     if (vm->state == VM_RUNNING) {
         set_ticket(vm, func, data);
-    } else if (vm->state == VM_STARTING) {
+    } else if (vm->state == VM_STARTING || vm->state == VM_ADOPTING) {
         TicketRequest *r = g_new0(TicketRequest, 1);
         *r = (TicketRequest){ func, data };
         g_queue_push_tail(&vm->ticket_requests, r);
@@ -377,16 +382,31 @@ on_first_ticket(BrokerVm *vm, const char *ticket, guint expires_s,
 {
     TicketRequest *first = data;
 
-    /* The launcher's request gets this ticket; any further waiter gets
-     * one of its own. */
+    /* The first request gets this ticket; any further waiter gets one of
+     * its own (QEMU holds one ticket at a time: see broker-vm.h). */
     first->func(vm, ticket, expires_s, status, message, first->data);
     g_free(first);
-    if (vm && status == CRP_STATUS_OK) {
+    if (status == CRP_STATUS_OK) {
         TicketRequest *r;
         while ((r = g_queue_pop_head(&vm->ticket_requests))) {
             set_ticket(vm, r->func, r->data);
             g_free(r);
         }
+    } else {
+        /* A VM that takes no ticket is of no use to anybody. */
+        answer_ticket_requests(vm, status, message);
+        broker_vm_close(vm, "ticket-failed");
+    }
+}
+
+/* RUNNING at last: the waiting ticket requests are served. */
+static void
+serve_ticket_requests(BrokerVm *vm)
+{
+    TicketRequest *first = g_queue_pop_head(&vm->ticket_requests);
+
+    if (first) {
+        set_ticket(vm, on_first_ticket, first);
     }
 }
 
@@ -410,8 +430,10 @@ on_qmp_ready(CrpQmpClient *qmp, const GError *error, gpointer data)
         broker_vm_close(vm, reason);
         return;
     }
-    if (vm->state == VM_RUNNING) {
-        vm_poll(vm);        /* adopted */
+    if (vm->state == VM_ADOPTING) {
+        vm->state = VM_RUNNING;
+        vm_poll(vm);
+        serve_ticket_requests(vm);
         return;
     }
     if (vm->state == VM_CLOSING) {
@@ -425,10 +447,7 @@ on_qmp_ready(CrpQmpClient *qmp, const GError *error, gpointer data)
     vm->state = VM_RUNNING;
     g_message("event=session-running session=%s user=%s app=%s", vm->id,
               vm->user, vm->app);
-    TicketRequest *first = g_queue_pop_head(&vm->ticket_requests);
-    if (first) {
-        set_ticket(vm, on_first_ticket, first);
-    }
+    serve_ticket_requests(vm);
 }
 
 static void
@@ -560,14 +579,17 @@ vm_finish(BrokerVm *vm, gint64 ended)
                                ? "the VM stopped while starting; see the "
                                  "broker's log"
                                : "the session ended");
+    broker_gateway_end_session(vm->server, vm->id);
     if (!crp_store_session_close(vm->server->store, vm->id, ended, &error)) {
-        /* The row stays live; the next start's reconciliation retries. */
+        /* The row stays live and the files stay (the heartbeat says when
+         * the VM was last seen): the next start's reconciliation closes
+         * it with the right end time. */
         g_warning("event=store-error session=%s error=\"%s\"", vm->id,
                   error->message);
-        g_clear_error(&error);
+    } else {
+        broker_vm_files_release(vm->files, vm->server->store, vm->user,
+                                vm->app);
     }
-    broker_gateway_end_session(vm->server, vm->id);
-    broker_vm_files_release(vm->files, vm->server->store, vm->user, vm->app);
     g_message("event=session-closed session=%s user=%s app=%s", vm->id,
               vm->user, vm->app);
     g_hash_table_remove(vm->server->vms, vm->id);
@@ -610,7 +632,7 @@ broker_vm_adopt(BrokerServer *server, const CrpStoreSession *session)
     vm->files = broker_vm_files_reopen(server, session);
     vm->pid = (GPid)session->qemu_pid;
     if (vm->pid > 0 && broker_vm_files_owns_process(vm->files, vm->pid)) {
-        vm->state = VM_RUNNING;
+        vm->state = VM_ADOPTING;
         if (session->state != CRP_STORE_SESSION_RUNNING) {
             /* A launch nobody got the ticket of, or a close under way:
              * close once QMP is back (counters, then powerdown). */

@@ -43,7 +43,8 @@ typedef struct {
 } BrokerServer;
 
 /* The gateway takes over a connection: @conn (borrowed: take a reference
- * to keep it) and the bytes the client sent after its final record. */
+ * to keep it) and the bytes the client sent after its final record; or
+ * @conn NULL when the connection ended before it could be handed over. */
 typedef void (*BrokerHandOverFunc)(GSocketConnection *conn, GBytes *rest,
                                    gpointer data);
 
@@ -88,7 +89,7 @@ void broker_request_launch(BrokerConnection *c, const CrpMessage *msg);
 void broker_request_session_ticket(BrokerConnection *c, const CrpMessage *msg);
 void broker_request_session_close(BrokerConnection *c, const CrpMessage *msg);
 /* At start: adopt or clean up the sessions a previous broker left. */
-void broker_sessions_start(BrokerServer *server);
+gboolean broker_sessions_start(BrokerServer *server, GError **error);
 /* At exit: stop watching the VMs, which run on. */
 void broker_sessions_stop(BrokerServer *server);
 

@@ -79,13 +79,13 @@ str_dup(CrpStr s)
 static void
 fail_pending(CrpBrokerClient *client, const GError *error)
 {
-    GHashTableIter it;
-    gpointer task;
+    /* Taken out first: a callback may free the client or send again. */
+    g_autoptr(GList) tasks = g_hash_table_get_values(client->pending);
 
-    g_hash_table_iter_init(&it, client->pending);
-    while (g_hash_table_iter_next(&it, NULL, &task)) {
-        g_task_return_error(task, g_error_copy(error));
-        g_hash_table_iter_remove(&it);
+    g_hash_table_steal_all(client->pending);
+    for (GList *l = tasks; l; l = l->next) {
+        g_task_return_error(l->data, g_error_copy(error));
+        g_object_unref(l->data);
     }
 }
 

@@ -19,7 +19,8 @@ char *crp_secret_file_read(const char *path, GError **error)
     struct stat st;
     char buf[MAX_SECRET + 1];
     gssize len;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* O_NONBLOCK: a FIFO put there must not hang us before the check. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 
     if (fd < 0 || fstat(fd, &st) != 0) {
         int e = errno;

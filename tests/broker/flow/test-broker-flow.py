@@ -213,7 +213,20 @@ class Faults(BrokerTest):
         self.env.kill9()
         time.sleep(1)
         self.assertTrue(qemu_alive(pid), "QEMU must outlive the broker")
+        # A ticket asked for before the adopted QEMU's QMP is back waits
+        # for it (QEMU stopped here to hold that window open).
+        os.kill(pid, signal.SIGSTOP)
         self.env.start()
+        asked = {}
+        waiter = threading.Thread(target=lambda: asked.update(
+            reply=self.env.requests(self.alice, f"ticket:{sid}")))
+        waiter.start()
+        time.sleep(1.5)
+        os.kill(pid, signal.SIGCONT)
+        waiter.join(60)
+        code, lines = asked["reply"]
+        self.assertTrue(lines[1].startswith(f"LAUNCHED id=103 session={sid}"),
+                        lines)
         # Adopted: a client attaches again and works.
         code, out, _ = self.env.headless(
             self.alice, "--attach", sid,
@@ -295,6 +308,15 @@ class Storage(BrokerTest):
         self.assertEqual(os.path.dirname(overlay), self.overlays)
         self.assertFalse(os.path.exists(overlay))
         # A persistent one stays, and counts against the quota.
+        # One session at a time on a persistent disk.
+        code, lines = self.env.requests(self.alice, "subscribe:keep",
+                                        "launch:keep", "launch:keep")
+        self.assertTrue(lines[2].startswith("LAUNCHED"), lines)
+        self.assertIn(f"code={NO_CAPACITY} ", lines[3])
+        self.assertIn("already open", lines[3])
+        sid = re.search(r"session=(\w+)", lines[2]).group(1)
+        self.env.requests(self.alice, f"close:{sid}")
+        self.env.wait_closed(sid)
         overlay = self.launch_and_close("keep")
         self.assertEqual(overlay, os.path.join(self.overlays, "keep.qcow2"))
         self.assertTrue(os.path.exists(overlay))
