@@ -5,7 +5,9 @@
  * the same encoder output must have received all of it (or the encoder is
  * reset, which flags the next zlib rect with CRP_RECT_FLAG_ZLIB_RESET).
  * Per tile it picks: FILL for uniform tiles, COPY for content that moved
- * vertically (scrolls), ZLIB with a palette for few-colour text/UI tiles,
+ * vertically (scrolls) or sideways (a band scrolling across, a window
+ * dragged sideways; then only the part of a tile the COPY did not bring is
+ * sent), ZLIB with a palette for few-colour text/UI tiles,
  * JPEG for photo-like or fast-changing tiles (unless lossless), and
  * refines lossy tiles losslessly once they have been still for a while.
  *

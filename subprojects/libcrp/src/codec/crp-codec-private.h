@@ -114,6 +114,28 @@ guint crp_scroll_detect_cached(pixman_image_t *prev, pixman_image_t *cur,
                                guint max_scrolls, CrpScrollCache *cache,
                                const CrpTileMap *map);
 
+/* ---- crp-shift.c: sideways moves --------------------------------------- */
+
+typedef struct {
+    /* Where the content is now, in the new image. */
+    int x, y, width, height;
+    /* How far it moved right (negative: left): it was at x - dx. Its
+     * source lies inside the image. */
+    int dx;
+} CrpShift;
+
+/**
+ * Looks for content of @prev that reappears in @cur moved sideways, within
+ * the runs of tiles that @map marks changed in each tile row, leaving out
+ * tiles @skip marks (NULL: none; one byte per tile like @map). Fills at
+ * most @max_shifts, top to bottom, and returns how many it found; a move
+ * may cover pixels it does not explain: apply it, then diff against it.
+ * Frames without such moves cost a few short searches per tile row.
+ */
+guint crp_shift_detect(pixman_image_t *prev, pixman_image_t *cur,
+                       const CrpTileMap *map, const guint8 *skip,
+                       CrpShift *shifts, guint max_shifts);
+
 /* ---- crp-zlib.c: ZLIB rects over one persistent stream ---------------- */
 
 typedef struct {

@@ -1,9 +1,10 @@
 /*
  * crp-encoder.c: turn framebuffer changes into RECT messages.
  *
- * A frame goes: tile diff, scroll detection (COPY rects first, since they
- * read the client's framebuffer as it was), a re-diff of the tiles the
- * copies wrote, then one pass over the tile rows that encodes each changed
+ * A frame goes: tile diff, scroll detection, then detection of sideways
+ * moves among the tiles still changed (COPY rects first, since they read
+ * the client's framebuffer as it was), a re-diff of the tiles the copies
+ * wrote, then one pass over the tile rows that encodes each changed
  * tile and each lossy tile due for refinement. Lossless tiles go out as
  * they are classified; FILL and JPEG tiles are held as runs and merged
  * with the run of the same shape in the row above, then sent when a row
@@ -34,6 +35,11 @@
 /* Changed tiles below which scroll detection is not worth its pass. */
 #define SCROLL_MIN_TILES 4
 #define MAX_SCROLLS 8
+/* Changed tiles below which looking for sideways moves is not worth it. */
+#define SHIFT_MIN_TILES 2
+#define MAX_SHIFTS 16
+/* Pixels below which the part of a tile left to send goes out losslessly. */
+#define PART_MIN_JPEG (CRP_TILE_SIZE * CRP_TILE_SIZE / 2)
 /* Lossless photo tiles are costly (about 0.25 ms each): refine at most this
  * many per frame, so a large photo going still does not stall a frame. */
 #define REFINE_MAX_TILES 32
@@ -45,6 +51,12 @@ typedef struct {
     guint8 lossy;           /* the client holds an approximation */
     guint8 streak;          /* frames changed in a row, quickly */
 } TileState;
+
+/* The part of a tile that differs, in pixels from its top-left corner;
+ * x1 == 0: the whole tile. */
+typedef struct {
+    guint8 x0, y0, x1, y1;
+} TilePart;
 
 typedef enum {
     TILE_NONE,
@@ -72,6 +84,10 @@ struct CrpEncoder {
     CrpTileMap map;
     TileState *tiles;
     guint8 *was_lossy;      /* snapshot while COPY rects move content */
+    guint8 *copied;         /* tiles a COPY of this frame wrote */
+    TilePart *part;         /* of tiles a sideways COPY left partly right */
+    pixman_box32_t copies[MAX_SCROLLS + MAX_SHIFTS];   /* their destinations */
+    guint n_copies;
     guint8 *row_kind;       /* TileKind per column of the current row */
     guint32 *row_fill;
     Pending *pending;       /* runs of the row above and this one */
@@ -123,6 +139,8 @@ free_grid(CrpEncoder *enc)
     crp_tile_map_finish(&enc->map);
     g_clear_pointer(&enc->tiles, g_free);
     g_clear_pointer(&enc->was_lossy, g_free);
+    g_clear_pointer(&enc->copied, g_free);
+    g_clear_pointer(&enc->part, g_free);
     g_clear_pointer(&enc->row_kind, g_free);
     g_clear_pointer(&enc->row_fill, g_free);
     g_clear_pointer(&enc->pending, g_free);
@@ -161,6 +179,8 @@ resize_grid(CrpEncoder *enc, int width, int height)
     gsize ntiles = (gsize)enc->map.cols * enc->map.rows;
     enc->tiles = g_new0(TileState, ntiles);
     enc->was_lossy = g_new0(guint8, ntiles);
+    enc->copied = g_new0(guint8, ntiles);
+    enc->part = g_new0(TilePart, ntiles);
     enc->row_kind = g_new0(guint8, enc->map.cols);
     enc->row_fill = g_new0(guint32, enc->map.cols);
     enc->pending = g_new0(Pending, 2 * (gsize)enc->map.cols);
@@ -292,6 +312,37 @@ encode_tile(CrpEncoder *enc, guint c, guint r, gboolean lossy_ok,
     return TILE_SENT;
 }
 
+static void emit_jpeg(CrpEncoder *enc, const Pending *p);
+
+/*
+ * Sends @part of tile (@c, @r) alone: the rest of the tile is right
+ * already (a COPY brought it). Returns TRUE if it went out lossy.
+ */
+static gboolean
+encode_part(CrpEncoder *enc, guint c, guint r, TilePart part,
+            gboolean lossy_ok, gboolean video)
+{
+    int x = (int)c * CRP_TILE_SIZE + part.x0, y = (int)r * CRP_TILE_SIZE + part.y0;
+    CrpPixels px = crp_pixels_from_image(enc->cur, x, y, part.x1 - part.x0,
+                                         part.y1 - part.y0);
+
+    guint n = crp_palette_scan(&enc->palette, px, SCAN_MAX_COLOURS, enc->indices);
+    if (n == 1) {
+        emit_fill(enc, x, y, px.width, px.height, enc->palette.colours[0]);
+        return FALSE;
+    }
+    /* A JPEG's headers outweigh a narrow strip, which would then be
+     * refined all the same. */
+    if (lossy_ok && px.width * px.height >= PART_MIN_JPEG &&
+        (n > SCAN_MAX_COLOURS || (video && n > FEW_COLOURS))) {
+        Pending p = { TILE_JPEG, 0, x, y, px.width, px.height, r };
+        emit_jpeg(enc, &p);
+        return TRUE;
+    }
+    emit_lossless(enc, x, y, px, n);
+    return FALSE;
+}
+
 static void
 emit_jpeg(CrpEncoder *enc, const Pending *p)
 {
@@ -418,11 +469,20 @@ encode_tiles(CrpEncoder *enc, gboolean whole)
                 } else {
                     st->streak = 1;
                 }
-                kind = encode_tile(enc, c, r, enc->jpeg_ok,
-                                   st->streak >= VIDEO_MIN_STREAK,
-                                   &enc->row_fill[c]);
+                TilePart part = enc->part[t];
+                if (part.x1 != 0) {
+                    /* recheck_shift_row() set st->lossy for the rest. */
+                    enc->part[t] = (TilePart){ 0 };
+                    st->lossy |= encode_part(enc, c, r, part, enc->jpeg_ok,
+                                             st->streak >= VIDEO_MIN_STREAK);
+                    kind = TILE_SENT;
+                } else {
+                    kind = encode_tile(enc, c, r, enc->jpeg_ok,
+                                       st->streak >= VIDEO_MIN_STREAK,
+                                       &enc->row_fill[c]);
+                    st->lossy = kind == TILE_JPEG;
+                }
                 st->last_change_us = now;
-                st->lossy = kind == TILE_JPEG;
             } else if (st->lossy && enc->stats.refined < REFINE_MAX_TILES &&
                        now - st->last_change_us >= (gint64)enc->config.refine_after_us) {
                 kind = encode_tile(enc, c, r, FALSE, FALSE, &enc->row_fill[c]);
@@ -558,10 +618,180 @@ apply_scrolls(CrpEncoder *enc, pixman_image_t *prev, guint nchanged)
         rect.src_x = s->x;
         rect.src_y = s->y - s->dy;
         emit(enc, &rect, 0);
+        enc->copies[enc->n_copies++] = (pixman_box32_t){
+            s->x, s->y, s->x + s->width, s->y + s->height };
 
         for (int r = s->y / CRP_TILE_SIZE;
              r <= (s->y + s->height - 1) / CRP_TILE_SIZE; r++) {
             recheck_tile_row(enc, prev, s, r);
+        }
+    }
+}
+
+/* ---- sideways moves --------------------------------------------------- */
+
+static gboolean
+boxes_meet(const pixman_box32_t *a, const pixman_box32_t *b)
+{
+    return a->x1 < b->x2 && b->x1 < a->x2 && a->y1 < b->y2 && b->y1 < a->y2;
+}
+
+/* Widens [*first, *last] to the pixels of @a and @b (@n each, at offset
+ * @at) whose RGB differs. */
+static void
+diff_span(const guint32 *a, const guint32 *b, int n, int at, int *first,
+          int *last)
+{
+    if (n <= 0 || memcmp(a, b, (gsize)n * 4) == 0) {
+        return;
+    }
+    int i = 0, j = n - 1;
+    while (i < n && !((a[i] ^ b[i]) & CRP_PIXEL_RGB_MASK)) {
+        i++;
+    }
+    if (i == n) {
+        return;
+    }
+    while (!((a[j] ^ b[j]) & CRP_PIXEL_RGB_MASK)) {
+        j--;
+    }
+    *first = MIN(*first, at + i);
+    *last = MAX(*last, at + j);
+}
+
+/*
+ * recheck_tile_row() for a sideways move @s, which also finds the part of
+ * each tile that still differs: the strip a band scrolled in, the edge a
+ * window uncovered. Only that part is sent (encode_part()).
+ */
+static void
+recheck_shift_row(CrpEncoder *enc, pixman_image_t *prev, const CrpShift *s,
+                  guint r)
+{
+    guint cols = enc->map.cols;
+    guint c0 = s->x / CRP_TILE_SIZE;
+    guint c1 = (s->x + s->width - 1) / CRP_TILE_SIZE;
+    int y0 = (int)r * CRP_TILE_SIZE;
+    int y1 = MIN(y0 + CRP_TILE_SIZE, enc->height);
+    CrpPixels old = crp_pixels_from_image(prev, 0, 0, enc->width, enc->height);
+    CrpPixels now = crp_pixels_from_image(enc->cur, 0, 0, enc->width, enc->height);
+    int px0[CRP_MAX_SURFACE_DIM / CRP_TILE_SIZE + 1];
+    int px1[CRP_MAX_SURFACE_DIM / CRP_TILE_SIZE + 1];
+    int py0[CRP_MAX_SURFACE_DIM / CRP_TILE_SIZE + 1];
+    int py1[CRP_MAX_SURFACE_DIM / CRP_TILE_SIZE + 1];
+
+    for (guint c = c0; c <= c1; c++) {
+        px0[c] = py0[c] = G_MAXINT;
+        px1[c] = py1[c] = -1;
+    }
+    for (int y = y0; y < y1; y++) {
+        gboolean moved = y >= s->y && y < s->y + s->height;
+        const guint32 *a = crp_pixels_row(old, y);
+        const guint32 *b = crp_pixels_row(now, y);
+        for (guint c = c0; c <= c1; c++) {
+            int x = (int)c * CRP_TILE_SIZE;
+            int x2 = MIN(x + CRP_TILE_SIZE, enc->width);
+            int m1 = moved ? CLAMP(s->x, x, x2) : x2;
+            int m2 = moved ? CLAMP(s->x + s->width, m1, x2) : x2;
+            int first = G_MAXINT, last = -1;
+            diff_span(a + x, b + x, m1 - x, x, &first, &last);
+            diff_span(a + m1 - s->dx, b + m1, m2 - m1, m1, &first, &last);
+            diff_span(a + m2, b + m2, x2 - m2, m2, &first, &last);
+            if (last >= 0) {
+                px0[c] = MIN(px0[c], first);
+                px1[c] = MAX(px1[c], last);
+                py0[c] = MIN(py0[c], y);
+                py1[c] = y;
+            }
+        }
+    }
+
+    for (guint c = c0; c <= c1; c++) {
+        gsize t = (gsize)r * cols + c;
+        int x = (int)c * CRP_TILE_SIZE;
+        gboolean differs = py1[c] >= 0;
+        enc->map.changed[t] = differs;
+        enc->copied[t] = 1;
+
+        int mx1 = MAX(x, s->x) - s->dx;
+        int mx2 = MIN(x + CRP_TILE_SIZE, s->x + s->width) - s->dx;
+        gboolean lossy = enc->was_lossy[t];
+        for (int sc = mx1 / CRP_TILE_SIZE; sc <= (mx2 - 1) / CRP_TILE_SIZE; sc++) {
+            lossy |= enc->was_lossy[(gsize)r * cols + sc];
+        }
+        if (differs) {
+            /* The rest of the tile keeps what the client holds. */
+            enc->part[t] = (TilePart){ px0[c] - x, py0[c] - y0,
+                                       px1[c] + 1 - x, py1[c] + 1 - y0 };
+            enc->tiles[t].lossy = lossy;
+        } else if (lossy) {
+            enc->tiles[t].lossy = TRUE;
+            enc->tiles[t].last_change_us = enc->now_us;
+        }
+    }
+}
+
+/* Sends COPY rects for content that moved sideways among the tiles still
+ * changed after apply_scrolls(), and re-diffs the tiles they write. */
+static void
+apply_shifts(CrpEncoder *enc, pixman_image_t *prev)
+{
+    guint cols = enc->map.cols;
+    gsize ntiles = (gsize)cols * enc->map.rows;
+    guint nchanged = 0;
+
+    for (gsize t = 0; t < ntiles && nchanged < SHIFT_MIN_TILES; t++) {
+        nchanged += enc->map.changed[t];
+    }
+    if (nchanged < SHIFT_MIN_TILES) {
+        return;
+    }
+    /* A tile a scroll wrote is left alone: its re-diff assumed no other
+     * COPY writes it. */
+    memset(enc->copied, 0, ntiles);
+    for (guint i = 0; i < enc->n_copies; i++) {
+        const pixman_box32_t *b = &enc->copies[i];
+        for (int r = b->y1 / CRP_TILE_SIZE; r <= (b->y2 - 1) / CRP_TILE_SIZE; r++) {
+            memset(enc->copied + (gsize)r * cols + b->x1 / CRP_TILE_SIZE, 1,
+                   (b->x2 - 1) / CRP_TILE_SIZE - b->x1 / CRP_TILE_SIZE + 1);
+        }
+    }
+
+    CrpShift shifts[MAX_SHIFTS];
+    guint n = crp_shift_detect(prev, enc->cur, &enc->map, enc->copied, shifts,
+                               MAX_SHIFTS);
+    if (n == 0) {
+        return;
+    }
+
+    for (gsize t = 0; t < ntiles; t++) {
+        enc->was_lossy[t] = enc->tiles[t].lossy;
+    }
+    for (guint i = 0; i < n; i++) {
+        const CrpShift *s = &shifts[i];
+        pixman_box32_t src = { s->x - s->dx, s->y, s->x - s->dx + s->width,
+                               s->y + s->height };
+        /* Each COPY reads what the ones before it wrote: the source must
+         * still be what @prev holds. */
+        gboolean overwritten = FALSE;
+        for (guint j = 0; j < enc->n_copies && !overwritten; j++) {
+            overwritten = boxes_meet(&src, &enc->copies[j]);
+        }
+        if (overwritten) {
+            continue;
+        }
+
+        CrpRectMsg rect = rect_at(s->x, s->y, s->width, s->height,
+                                  CRP_ENCODING_COPY);
+        rect.src_x = src.x1;
+        rect.src_y = src.y1;
+        emit(enc, &rect, 0);
+        enc->copies[enc->n_copies++] = (pixman_box32_t){
+            s->x, s->y, s->x + s->width, s->y + s->height };
+
+        for (int r = s->y / CRP_TILE_SIZE;
+             r <= (s->y + s->height - 1) / CRP_TILE_SIZE; r++) {
+            recheck_shift_row(enc, prev, s, r);
         }
     }
 }
@@ -625,7 +855,9 @@ crp_encoder_encode_frame(CrpEncoder *enc, pixman_image_t *prev,
     } else {
         memset(enc->map.changed, 0, ntiles);
         guint nchanged = crp_tile_diff(prev, cur, damage, &enc->map);
+        enc->n_copies = 0;
         apply_scrolls(enc, prev, nchanged);
+        apply_shifts(enc, prev);
     }
     if (ntiles > 0) {
         encode_tiles(enc, whole);
