@@ -18,6 +18,7 @@ static const char *const scene_names[] = {
     [CRP_SYNTH_WINDOW_DRAG] = "window-drag",
     [CRP_SYNTH_VIDEO] = "video",
     [CRP_SYNTH_IDLE] = "idle",
+    [CRP_SYNTH_SIDEWAYS] = "sideways",
 };
 
 const char *
@@ -232,6 +233,43 @@ render_idle(guint frame, guint32 *px, int stride, int width, int height)
     }
 }
 
+/* Like the demo guest (tests/guest): a full-width band of a hue gradient
+ * scrolling left 8 px a frame with a white bar bouncing across it, and
+ * below it a window dragged right and back 12 px a frame over the photo
+ * wallpaper. */
+static void
+render_sideways(guint frame, guint32 *px, int stride, int width, int height)
+{
+    const int band_y = 233, band_h = 96, bar_w = 24;
+
+    render_wallpaper(px, stride, width, height);
+    fill(px, stride, width, height, 0, 0, width, band_y + band_h + 24, 0x203040);
+    int off = (int)((frame * 8) % (guint)width);
+    int span = MAX(width - bar_w, 1);
+    int bar = (int)((frame * 20) % (2 * (guint)span));
+    bar = bar < span ? bar : 2 * span - bar;
+    for (int row = 0; row < band_h && band_y + row < height; row++) {
+        guint32 *dst = px + (gsize)(band_y + row) * stride;
+        for (int x = 0; x < width; x++) {
+            double h = (double)((x + off) % width) / width;
+            double r = CLAMP(fabs(h * 6.0 - 3.0) - 1.0, 0.0, 1.0);
+            double g = CLAMP(2.0 - fabs(h * 6.0 - 2.0), 0.0, 1.0);
+            double b = CLAMP(2.0 - fabs(h * 6.0 - 4.0), 0.0, 1.0);
+            dst[x] = (guint32)(r * 255) << 16 | (guint32)(g * 255) << 8 |
+                     (guint32)(b * 255);
+        }
+        for (int i = 0; i < bar_w && bar + i < width; i++) {
+            dst[bar + i] = 0xffffff;
+        }
+    }
+
+    int wy = band_y + band_h + 60;
+    int wspan = MAX(width - 640, 1);
+    int wx = (int)((frame * 12) % (2 * (guint)wspan));
+    wx = wx < wspan ? wx : 2 * wspan - wx;
+    draw_window(px, stride, width, height, wx, wy, 640, MIN(480, height - wy));
+}
+
 void
 crp_synth_render(CrpSynthScene scene, guint frame, pixman_image_t *image)
 {
@@ -249,6 +287,9 @@ crp_synth_render(CrpSynthScene scene, guint frame, pixman_image_t *image)
         break;
     case CRP_SYNTH_VIDEO:
         render_video(frame, px, stride, width, height);
+        break;
+    case CRP_SYNTH_SIDEWAYS:
+        render_sideways(frame, px, stride, width, height);
         break;
     case CRP_SYNTH_IDLE:
     default:

@@ -16,10 +16,11 @@ typedef enum {
     CRP_SYNTH_WINDOW_DRAG,  /* a 640x480 window dragged across a photo wallpaper */
     CRP_SYNTH_VIDEO,        /* a 640x360 video-like region on a still desktop */
     CRP_SYNTH_IDLE,         /* a still desktop with a blinking text cursor */
+    CRP_SYNTH_SIDEWAYS,     /* a colour band scrolling left, a window dragged sideways */
     CRP_SYNTH_N_SCENES,
 } CrpSynthScene;
 
-/** "terminal", "window-drag", "video", "idle". */
+/** "terminal", "window-drag", "video", "idle", "sideways". */
 const char *crp_synth_scene_name(CrpSynthScene scene);
 
 /** Renders @frame of @scene into @image (any size; 1920x1080 in benchmarks). */
