@@ -27,7 +27,9 @@ class BrokerEnv:
     """
 
     def __init__(self, root, tools, qemu_env, vcpus=2, memory_mib=600,
-                 grace_s=2, idle_timeout_s=0, quota_mib=64):
+                 grace_s=2, idle_timeout_s=0, quota_mib=64, address=None):
+        """@address: what key files name as the broker (default: its
+        socket; clients can always say --broker)."""
         self.root = root
         self.tools = tools
         self.qemu_env = qemu_env
@@ -41,7 +43,7 @@ class BrokerEnv:
         with open(self.conf, "w") as f:
             f.write(f"""[broker]
 listen = unix:{self.sock}
-address = unix:{self.sock}
+address = {address or f"unix:{self.sock}"}
 state-dir = {self.state}
 [compute]
 vcpus = {vcpus}
@@ -120,15 +122,16 @@ ticket-lifetime-s = 60
         return os.path.join(self.root, f"{user}.key")
 
     def publish_guest(self, name, mode="shell", vcpus=1, memory=256,
-                      extra=()):
-        """Publishes the test guest (crp.mode=@mode) as app @name."""
+                      extra=(), title=None, append="", qemu_options=""):
+        """Publishes the test guest (crp.mode=@mode) as app @name;
+        @append goes on its kernel command line, @qemu_options before it."""
         e = self.qemu_env
-        append = f"{e['GUEST_APPEND']} crp.mode={mode}"
-        self.admin("app", "publish", name, "--title", f"Test guest {mode}",
-                   "--kernel", e["GUEST_KERNEL"], "--initrd",
-                   e["GUEST_INITRD"], "--qemu-options",
-                   f"-append '{append}'", "--vcpus", str(vcpus),
-                   "--memory", str(memory), *extra)
+        cmdline = f"{e['GUEST_APPEND']} crp.mode={mode} {append}".strip()
+        self.admin("app", "publish", name, "--title",
+                   title or f"Test guest {mode}", "--kernel", e["GUEST_KERNEL"],
+                   "--initrd", e["GUEST_INITRD"], "--qemu-options",
+                   f"{qemu_options} -append '{cmdline}'".strip(), "--vcpus",
+                   str(vcpus), "--memory", str(memory), *extra)
 
     def sessions(self, all=False):
         out = self.admin("session", "list", "--json", *(["--all"] if all
