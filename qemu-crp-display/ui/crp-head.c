@@ -34,25 +34,6 @@ void crp_head_wake(CrpHead *h)
     crp_head_set_rate(h, h->server->refresh_ms);
 }
 
-/* Copies the damaged parts of the guest surface into h->fb. */
-static void crp_head_capture(CrpHead *h)
-{
-    int n;
-    pixman_box32_t *boxes = pixman_region32_rectangles(&h->damage, &n);
-    uint8_t *src = surface_data(h->surface);
-    uint8_t *dst = (uint8_t *)pixman_image_get_data(h->fb);
-    int src_stride = surface_stride(h->surface);
-    int dst_stride = pixman_image_get_stride(h->fb);
-
-    for (int i = 0; i < n; i++) {
-        int x = boxes[i].x1, w = boxes[i].x2 - boxes[i].x1;
-        for (int y = boxes[i].y1; y < boxes[i].y2; y++) {
-            memcpy(dst + y * dst_stride + x * 4, src + y * src_stride + x * 4,
-                   w * 4);
-        }
-    }
-}
-
 /* The surface changed size: every client restarts with a SURFACE. */
 static void crp_head_resize(CrpHead *h)
 {
@@ -63,7 +44,7 @@ static void crp_head_resize(CrpHead *h)
         pixman_image_unref(h->fb);
     }
     h->fb = pixman_image_create_bits(PIXMAN_x8r8g8b8, w, hh, NULL, 0);
-    pixman_region32_reset(&h->damage, &(pixman_box32_t){ 0, 0, w, hh });
+    crp_capture_damage_all(h->capture);
     /* All of the new fb is captured: nothing to bring back. */
     pixman_region32_clear(&h->stale);
     g_clear_pointer(&h->stale_src, pixman_image_unref);
@@ -83,7 +64,7 @@ static void crp_gfx_update(DisplayChangeListener *dcl, int x, int y, int w,
 {
     CrpHead *head = container_of(dcl, CrpHead, dcl);
 
-    pixman_region32_union_rect(&head->damage, &head->damage, x, y, w, h);
+    crp_capture_damage(head->capture, x, y, w, h);
 }
 
 static void crp_gfx_switch(DisplayChangeListener *dcl,
@@ -92,8 +73,12 @@ static void crp_gfx_switch(DisplayChangeListener *dcl,
     CrpHead *h = container_of(dcl, CrpHead, dcl);
 
     /* The new surface is only read in dpy_refresh, on this thread; the
-     * framebuffer is resized there once the worker is idle. */
+     * framebuffer is resized there once the worker is idle. Damage
+     * reported so far was for the old surface: it must never be read
+     * from the new one (which may be smaller), so it starts afresh. */
     h->surface = surface;
+    crp_capture_switch(h->capture, surface ? surface_width(surface) : 0,
+                       surface ? surface_height(surface) : 0);
 }
 
 static bool crp_head_has_clients(CrpHead *h)
@@ -257,19 +242,20 @@ static void crp_refresh(DisplayChangeListener *dcl)
     }
     crp_head_regroup(h, now_us);
 
-    bool changed = pixman_region32_not_empty(&h->damage);
-    if (changed) {
-        crp_head_capture(h);
-        pixman_region32_subtract(&h->stale, &h->stale, &h->damage);
+    pixman_region32_t captured;
+    pixman_region32_init(&captured);
+    crp_capture_copy(h->capture, h->surface->image, h->fb, &captured);
+    if (pixman_region32_not_empty(&captured)) {
+        pixman_region32_subtract(&h->stale, &h->stale, &captured);
         for (guint i = 0; i < h->groups->len; i++) {
             CrpGroup *g = g_ptr_array_index(h->groups, i);
-            pixman_region32_union(&g->damage, &g->damage, &h->damage);
+            pixman_region32_union(&g->damage, &g->damage, &captured);
         }
-        pixman_region32_clear(&h->damage);
         crp_head_wake(h);
     } else if (++h->idle_refreshes > 20) {
         crp_head_set_rate(h, CRP_IDLE_REFRESH_MS);
     }
+    pixman_region32_fini(&captured);
 
     /* Forks are appended while we go: they have no room, and are skipped. */
     guint n_groups = h->groups->len;
@@ -395,11 +381,7 @@ void crp_head_client_joined(CrpHead *h, CrpClient *c)
 {
     /* Nothing is captured while nobody watches: start from the whole
      * surface rather than trust a framebuffer that may be stale. */
-    if (h->surface) {
-        pixman_region32_union_rect(&h->damage, &h->damage, 0, 0,
-                                   surface_width(h->surface),
-                                   surface_height(h->surface));
-    }
+    crp_capture_damage_all(h->capture);
     c->need_surface = true;
     crp_client_send_cursor(c);
     crp_head_wake(h);
@@ -447,8 +429,10 @@ static const DisplayChangeListenerOps crp_dcl_ops = {
     .dpy_gfx_switch    = crp_gfx_switch,
     .dpy_mouse_set     = crp_mouse_set,
     .dpy_cursor_define = crp_cursor_define,
-    /* No dpy_gfx_check_format: QEMU then gives us x8r8g8b8 surfaces,
-     * converting other guest formats into a shadow surface. */
+    /* No dpy_gfx_check_format: std VGA then gives us x8r8g8b8 shadow
+     * surfaces, but other devices (bochs-display at 16 bpp, ramfb,
+     * cirrus, vmware-svga) build surfaces from guest memory in their own
+     * formats without asking; crp_capture_copy() converts those. */
 };
 
 CrpHead *crp_head_new(CrpServer *s, QemuConsole *con)
@@ -456,7 +440,7 @@ CrpHead *crp_head_new(CrpServer *s, QemuConsole *con)
     CrpHead *h = g_new0(CrpHead, 1);
 
     h->server = s;
-    pixman_region32_init(&h->damage);
+    h->capture = crp_capture_new();
     h->job = g_ptr_array_new();
     h->groups = g_ptr_array_new();
     pixman_region32_init(&h->stale);

@@ -29,6 +29,7 @@
 #include "ui/kbd-state.h"
 #include "ui/crp-module.h"
 
+#include "crp/crp-capture.h"
 #include "crp/crp-channel.h"
 #include "crp/crp-encoder.h"
 
@@ -90,7 +91,7 @@ struct CrpHead {
     CrpServer *server;
     DisplaySurface *surface;
     pixman_image_t *fb;             /* server framebuffer (x8r8g8b8) */
-    pixman_region32_t damage;       /* guest damage not yet in fb */
+    CrpCapture *capture;            /* guest damage not yet in fb */
     int idle_refreshes;
 
     /* Worker. */

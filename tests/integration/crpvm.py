@@ -53,27 +53,31 @@ class CrpVM:
     """One QEMU with the test guest, -display crp and -audiodev crp."""
 
     def __init__(self, workdir, env, mode="shell", display_opts="",
-                 append="", memory=256, vga="std"):
+                 append="", memory=256, vga="std", crp_addr=None):
         """@vga: "std" (-vga std, no hardware cursor, fixed size) or
         "virtio" (virtio-vga: hardware cursor and guest resize, driven in
-        the guest by crp-drm)."""
+        the guest by crp-drm) or "bochs" (bochs-display: video memory
+        in the guest's own pixel format, set by crp-vbe). @crp_addr: where -display crp listens
+        (default: the unix socket crp_sock)."""
         self.dir = workdir
         self.env = env
         os.makedirs(workdir, exist_ok=True)
         self.crp_sock = os.path.join(workdir, "crp.sock")
+        self.crp_addr = crp_addr or f"unix:{self.crp_sock}"
         self.qmp_sock = os.path.join(workdir, "qmp.sock")
         self.serial_sock = os.path.join(workdir, "serial.sock")
         self.serial_log = os.path.join(workdir, "serial.log")
         args = [env["QEMU"]]
         for d in env["QEMU_FIRMWARE_DIRS"].split(":"):
             args += ["-L", d]
-        display = f"crp,addr=unix:{self.crp_sock},audiodev=snd0"
+        display = f"crp,addr={self.crp_addr},audiodev=snd0"
         if display_opts:
             display += "," + display_opts
         args += [
             "-accel", "tcg", "-m", str(memory), "-nic", "none",
-            *(["-vga", "std"] if vga == "std" else
-              ["-vga", "none", "-device", "virtio-vga"]),
+            *{"std": ["-vga", "std"],
+              "virtio": ["-vga", "none", "-device", "virtio-vga"],
+              "bochs": ["-vga", "none", "-device", "bochs-display"]}[vga],
             "-device", "virtio-tablet-pci",
             "-device", "intel-hda", "-audiodev", "crp,id=snd0",
             "-device", "hda-duplex,audiodev=snd0",

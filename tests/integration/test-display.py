@@ -28,7 +28,7 @@ ENV = None
 def headless(vm, ticket, script, *extra, timeout=90):
     """Runs crp-headless against @vm; returns (exit code, output, stats)."""
     stats_path = os.path.join(vm.dir, f"stats-{time.monotonic_ns()}.json")
-    args = [HEADLESS, "--connect", f"unix:{vm.crp_sock}", "--timeout", str(timeout)]
+    args = [HEADLESS, "--connect", vm.crp_addr, "--timeout", str(timeout)]
     args += ["--no-ticket"] if ticket is None else ["--ticket", ticket]
     args += ["--run", script, "--stats", stats_path, *extra]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout + 30)
@@ -516,6 +516,67 @@ class VirtioGpuGuest(GuestTestCase):
                                 "wait-surface 1280 800 30000; "
                                 "wait-pixel 1279 799 ffff60 10000; quit")
         self.assertEqual(code, 0, out)
+
+    def test_mode_changes_while_nobody_watches(self):
+        """The outside review's heap overflow: a viewer saw 1280x800 and
+        left; the guest went to a larger mode (painting all of it) and
+        back with nobody watching; a viewer comes back. Damage of the
+        larger surface was copied from and into the 1280x800 images,
+        past their ends (QEMU crashed, or ASan stopped it)."""
+        code, out, _ = headless(self.vm, self.ticket(),
+                                "wait-surface 1280 800 30000; wait-frames 1; quit")
+        self.assertEqual(code, 0, out)
+        self.wait_no_clients()
+        self.drm("mode 1920 1080", r"CRP-DRM-MODE 1920x1080")
+        self.drm("mode 640 480", r"CRP-DRM-MODE 640x480")
+        self.drm("mode 1280 800", r"CRP-DRM-MODE 1280x800")
+
+        shot = os.path.join(self.vm.dir, "after-modes.png")
+        code, out, _ = headless(self.vm, self.ticket(),
+                                "wait-surface 1280 800 30000; "
+                                "wait-pixel 1279 799 ffff60 10000; "
+                                f"sleep 500; screenshot {shot}; quit")
+        self.assertEqual(code, 0, out)
+        self.assertTrue(self.vm.alive())
+        dump = self.vm.screendump(os.path.join(self.vm.dir, "after-modes.ppm"))
+        self.assertEqual(diff_pixels(read_png(shot), dump), 0)
+
+    def wait_no_clients(self, timeout=30):
+        deadline = time.monotonic() + timeout
+        while self.vm.query()["clients"]:
+            self.assertLess(time.monotonic(), deadline, "a client stayed connected")
+            time.sleep(0.05)
+
+
+class BochsDisplayGuest(GuestTestCase):
+    """bochs-display builds its surface from guest memory in whatever
+    format the guest set (16 bpp: r5g6b5), without asking the display."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.start_vm("bochs", mode="shell", vga="bochs", display_opts="lossless=on")
+
+    def check_mode(self, w, h, bpp, corner):
+        """The review's finding: the capture read 4 bytes a pixel of a
+        16-bit surface, past the end of guest video memory (QEMU crashed
+        on the guard page behind it) and sent what it found there."""
+        self.vm.run(f"crp-vbe {w} {h} {bpp} end", expect=rf"CRP-VBE-MODE {w}x{h}x{bpp} ")
+        shot = os.path.join(self.vm.dir, f"vbe-{bpp}.png")
+        code, out, _ = headless(self.vm, self.ticket(),
+                                f"wait-surface {w} {h} 30000; "
+                                f"wait-pixel {w - 1} {h - 1} {corner} 10000; "
+                                f"sleep 300; screenshot {shot}; quit")
+        self.assertEqual(code, 0, out)
+        self.assertTrue(self.vm.alive())
+        dump = self.vm.screendump(os.path.join(self.vm.dir, f"vbe-{bpp}.ppm"))
+        self.assertEqual(dump[:2], (w, h))
+        self.assertEqual(diff_pixels(read_png(shot), dump), 0)
+
+    def test_16bpp_mode_at_the_end_of_video_memory(self):
+        self.check_mode(640, 480, 16, "ffff84")
+
+    def test_32bpp_mode_still_exact(self):
+        self.check_mode(800, 600, 32, "ffff80")
 
 
 def main():

@@ -6,7 +6,9 @@
  * mode, and sets a 64x64 hardware cursor (hot spot 3,5) from a dumb
  * buffer: with virtio-gpu, QEMU turns these into dpy_cursor_define() and
  * dpy_mouse_set() for the display. Then it waits for
- *   - lines on the FIFO /run/crp-drm: "move X Y", "hide", "show", "quit";
+ *   - lines on the FIFO /run/crp-drm: "move X Y", "hide", "show",
+ *     "mode W H" (set that mode, as a user's display settings would),
+ *     "quit";
  *   - hotplug uevents: when the host asks for another size (virtio-gpu
  *     display-info change, e.g. after a client's RESIZE_REQUEST), the
  *     connector's preferred mode changes and it sets that mode, as a
@@ -119,14 +121,13 @@ static void dumb_destroy(Drm *d, DumbBuffer *b)
     memset(b, 0, sizeof(*b));
 }
 
-/* The connected connector's preferred mode (the first one if none is
- * marked); the kernel re-probes because we are master and ask with
- * count_modes 0 first. */
-static int preferred_mode(Drm *d, struct crp_drm_mode_modeinfo *out,
-                          uint32_t *encoder_id)
+/* The connected connector's modes (at most @max, returns how many); the
+ * kernel re-probes because we are master and ask with count_modes 0
+ * first. */
+static int connector_modes(Drm *d, struct crp_drm_mode_modeinfo *modes,
+                           uint32_t max, uint32_t *encoder_id)
 {
     struct crp_drm_mode_get_connector conn = { .connector_id = d->connector_id };
-    struct crp_drm_mode_modeinfo modes[64];
 
     if (xioctl(d->fd, CRP_DRM_IOCTL_MODE_GETCONNECTOR, &conn) < 0) {
         return -errno;
@@ -134,7 +135,7 @@ static int preferred_mode(Drm *d, struct crp_drm_mode_modeinfo *out,
     if (conn.connection != CRP_DRM_MODE_CONNECTED || conn.count_modes == 0) {
         return -ENODEV;
     }
-    uint32_t n = conn.count_modes < 64 ? conn.count_modes : 64;
+    uint32_t n = conn.count_modes < max ? conn.count_modes : max;
     conn = (struct crp_drm_mode_get_connector) {
         .connector_id = d->connector_id,
         .count_modes = n,
@@ -143,17 +144,58 @@ static int preferred_mode(Drm *d, struct crp_drm_mode_modeinfo *out,
     if (xioctl(d->fd, CRP_DRM_IOCTL_MODE_GETCONNECTOR, &conn) < 0) {
         return -errno;
     }
-    n = conn.count_modes < n ? conn.count_modes : n;
+    if (encoder_id) {
+        *encoder_id = conn.encoder_id;
+    }
+    return conn.count_modes < n ? (int)conn.count_modes : (int)n;
+}
+
+/* The preferred mode (the first one if none is marked). */
+static int preferred_mode(Drm *d, struct crp_drm_mode_modeinfo *out,
+                          uint32_t *encoder_id)
+{
+    struct crp_drm_mode_modeinfo modes[64];
+    int n = connector_modes(d, modes, 64, encoder_id);
+
+    if (n < 0) {
+        return n;
+    }
     *out = modes[0];
-    for (uint32_t i = 0; i < n; i++) {
+    for (int i = 0; i < n; i++) {
         if (modes[i].type & CRP_DRM_MODE_TYPE_PREFERRED) {
             *out = modes[i];
             break;
         }
     }
-    if (encoder_id) {
-        *encoder_id = conn.encoder_id;
+    return 0;
+}
+
+/* A listed mode of @w x @h, or one made up with plain 60 Hz timings (the
+ * virtual GPU has no monitor to fit), as a user's "set resolution". */
+static int sized_mode(Drm *d, int w, int h, struct crp_drm_mode_modeinfo *out)
+{
+    struct crp_drm_mode_modeinfo modes[64];
+    int n = connector_modes(d, modes, 64, NULL);
+
+    if (n < 0) {
+        return n;
     }
+    for (int i = 0; i < n; i++) {
+        if (modes[i].hdisplay == w && modes[i].vdisplay == h) {
+            *out = modes[i];
+            return 0;
+        }
+    }
+    if (w < 16 || h < 16 || w > 8192 || h > 8192) {
+        return -EINVAL;
+    }
+    *out = (struct crp_drm_mode_modeinfo) {
+        .hdisplay = w, .hsync_start = w + 8, .hsync_end = w + 40, .htotal = w + 80,
+        .vdisplay = h, .vsync_start = h + 3, .vsync_end = h + 9, .vtotal = h + 30,
+        .vrefresh = 60,
+    };
+    out->clock = (uint32_t)((uint64_t)out->htotal * out->vtotal * 60 / 1000);
+    snprintf(out->name, sizeof(out->name), "%dx%d", w, h);
     return 0;
 }
 
@@ -318,8 +360,14 @@ static void on_hotplug(Drm *d)
 static int on_command(Drm *d, char *line)
 {
     int x, y, r = 0;
+    struct crp_drm_mode_modeinfo mode;
 
-    if (sscanf(line, "move %d %d", &x, &y) == 2) {
+    if (sscanf(line, "mode %d %d", &x, &y) == 2) {
+        r = sized_mode(d, x, y, &mode);
+        if (r == 0) {
+            r = set_mode(d, &mode);     /* says CRP-DRM-MODE WxH */
+        }
+    } else if (sscanf(line, "move %d %d", &x, &y) == 2) {
         r = cursor_move(d, x, y);
         if (r == 0) {
             printf("CRP-DRM-MOVED %d %d\n", x, y);

@@ -46,6 +46,7 @@ static const struct {
     { "crp-record", crp_record_main },
     { "crp-mixer", crp_mixer_main },
     { "crp-drm", crp_drm_main },
+    { "crp-vbe", crp_vbe_main },
 };
 
 int main(int argc, char **argv)

@@ -2,7 +2,7 @@
  * guest-tools.h - the programs inside the crp-guest-tools multi-call binary
  *
  * One static binary keeps the initramfs small; it runs the program named by
- * its argv[0] (crp-demo-guest, crp-tone, crp-record, crp-mixer, crp-drm; the guest
+ * its argv[0] (crp-demo-guest, crp-tone, crp-record, crp-mixer, crp-drm, crp-vbe; the guest
  * has a symlink for each) or by its first argument.
  */
 #ifndef CRP_GUEST_TOOLS_H
@@ -13,5 +13,6 @@ int crp_tone_main(int argc, char **argv);
 int crp_record_main(int argc, char **argv);
 int crp_mixer_main(int argc, char **argv);
 int crp_drm_main(int argc, char **argv);
+int crp_vbe_main(int argc, char **argv);
 
 #endif
