@@ -48,6 +48,7 @@ void crp_client_unref(CrpClient *c)
     crp_channel_free(c->channel);
     g_free(c->offered_ticket);
     g_free(c->address);
+    g_free(c->peer);
     g_free(c);
 }
 
@@ -552,8 +553,14 @@ CrpClient *crp_client_new(CrpServer *s, CrpHead *h, QIOChannelSocket *sioc)
     c->connected_since = g_get_real_time() / G_USEC_PER_SEC;
     if (addr && addr->type == SOCKET_ADDRESS_TYPE_INET) {
         c->address = g_strdup_printf("%s:%s", addr->u.inet.host, addr->u.inet.port);
+        c->peer = g_strdup(addr->u.inet.host);
     } else {
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+
         c->address = g_strdup(s->addr);
+        c->peer = getsockopt(sioc->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ?
+                  g_strdup_printf("uid %u", (unsigned)cred.uid) : g_strdup("local");
     }
     c->sioc = sioc;
     object_ref(OBJECT(sioc));

@@ -49,12 +49,17 @@ typedef struct CrpGroup CrpGroup;
 #define CRP_GROUP_MERGE_INTERVAL_US (5 * G_USEC_PER_SEC)
 /* Milliseconds between key events handed to the guest (see crp-client.c). */
 #define CRP_KEY_DELAY_MS 10
-/* Seconds a client gets to finish its handshake, or to make progress. */
-#define CRP_HANDSHAKE_TIMEOUT_S 10
+/* Seconds a client gets to finish its handshake (one round trip for a
+ * real client), or to make progress. */
+#define CRP_HANDSHAKE_TIMEOUT_S 5
 #define CRP_STALL_TIMEOUT_S 15
-/* Connections still in their handshake, beyond max-clients, before new
- * ones are turned away at once. */
+/* Connections still in their handshake, beyond max-clients, and of them
+ * those from one peer (an IP address, or a local user on a unix socket).
+ * Past either, a new connection takes the place of the oldest such
+ * connection of the busiest peer: idle connections cannot keep a client
+ * that holds a ticket out (see crp_accept()). */
 #define CRP_MAX_PENDING 8
+#define CRP_MAX_PENDING_PER_PEER 4
 /* Socket reads per wakeup, so that a flooding client cannot starve the
  * main loop (the rest waits for the next wakeup). */
 #define CRP_READS_PER_WAKEUP 8
@@ -126,6 +131,7 @@ struct CrpClient {
     CrpHead *head;
     int64_t id;
     char *address;
+    char *peer;                     /* who, for the pending limits */
     int64_t connected_since;        /* Unix seconds */
     QTAILQ_ENTRY(CrpClient) next;
 

@@ -93,22 +93,70 @@ void crp_server_remove_client(CrpServer *s, CrpClient *c)
     QTAILQ_REMOVE(&s->clients, c, next);
 }
 
-static void crp_accept(QIONetListener *listener, QIOChannelSocket *sioc,
-                       gpointer opaque)
+/* Connections still in their handshake, of @peer (NULL: of anyone). */
+static unsigned crp_server_pending(CrpServer *s, const char *peer)
 {
-    CrpServer *s = opaque;
     CrpClient *c;
     unsigned n = 0;
 
     QTAILQ_FOREACH(c, &s->clients, next) {
-        n++;
+        n += !c->ready && !c->closed && (!peer || !strcmp(c->peer, peer));
     }
-    if (n >= s->max_clients + CRP_MAX_PENDING) {
-        /* Too many at once: no channel, no timer, just close. */
-        qio_channel_close(QIO_CHANNEL(sioc), NULL);
-        return;
+    return n;
+}
+
+/* The oldest connection still in its handshake of @peer, or, for NULL, of
+ * the peer with the most of them. Clients are listed in accept order. */
+static CrpClient *crp_server_oldest_pending(CrpServer *s, const char *peer)
+{
+    CrpClient *c, *oldest = NULL;
+    unsigned most = 0;
+
+    QTAILQ_FOREACH(c, &s->clients, next) {
+        if (c->ready || c->closed) {
+            continue;
+        }
+        if (peer) {
+            if (!strcmp(c->peer, peer)) {
+                return c;
+            }
+            continue;
+        }
+        unsigned n = crp_server_pending(s, c->peer);
+        if (n > most) {
+            most = n;
+            oldest = c;
+        }
     }
-    c = crp_client_new(s, g_ptr_array_index(s->heads, 0), sioc);
+    return oldest;
+}
+
+/*
+ * Every connection gets in; past the pending limits, the oldest
+ * connection still in its handshake -- of the same peer first, else of
+ * the peer holding the most -- makes room. A real client needs one round
+ * trip to prove its ticket, so idle or slow connections can no longer
+ * keep it out (they could fill every slot for the whole handshake
+ * timeout), and a peer that floods mostly evicts its own.
+ */
+static void crp_accept(QIONetListener *listener, QIOChannelSocket *sioc,
+                       gpointer opaque)
+{
+    CrpServer *s = opaque;
+    CrpClient *c = crp_client_new(s, g_ptr_array_index(s->heads, 0), sioc);
+    CrpClient *victim = NULL;
+    const char *why = NULL;
+
+    if (crp_server_pending(s, c->peer) >= CRP_MAX_PENDING_PER_PEER) {
+        victim = crp_server_oldest_pending(s, c->peer);
+        why = "too many handshakes from one peer";
+    } else if (crp_server_pending(s, NULL) >= CRP_MAX_PENDING) {
+        victim = crp_server_oldest_pending(s, NULL);
+        why = "too many handshakes at once";
+    }
+    if (victim) {
+        crp_client_disconnect(victim, CRP_STATUS_RATE_LIMITED, why);
+    }
     QTAILQ_INSERT_TAIL(&s->clients, c, next);
 }
 

@@ -349,6 +349,64 @@ class ShellGuest(GuestTestCase):
                                 before["bytes-in"] + stats["bytes_out"])
 
 
+def free_tcp_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class TcpGuest(GuestTestCase):
+    """-display crp on a TCP port, where anyone who can reach it can open
+    connections before the real client does."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.port = free_tcp_port()
+        cls.start_vm("tcp", mode="shell", crp_addr=f"tcp:127.0.0.1:{cls.port}")
+
+    def idle_connections(self, n, source):
+        socks = []
+        for _ in range(n):
+            s = socket.socket()
+            s.bind((source, 0))
+            s.connect(("127.0.0.1", self.port))
+            socks.append(s)
+        return socks
+
+    def test_idle_connections_cannot_keep_a_ticket_holder_out(self):
+        """The review's pre-authentication starvation: max-clients + 8
+        idle connections (no bytes, 10 s each) locked the real client
+        out, from the same address or others."""
+        idle = self.idle_connections(12, "127.0.0.1")
+        for i in range(2, 6):
+            idle += self.idle_connections(3, f"127.0.0.{i}")
+        time.sleep(0.5)
+        code, out, _ = headless(self.vm, self.ticket(), "wait-frames 1; quit")
+        self.assertEqual(code, 0, out)
+
+        # A peer that keeps opening connections while the client shakes
+        # hands evicts only its own.
+        stop = threading.Event()
+
+        def flood():
+            while not stop.is_set():
+                idle.extend(self.idle_connections(1, "127.0.0.9"))
+                time.sleep(0.01)
+
+        flooder = threading.Thread(target=flood)
+        flooder.start()
+        try:
+            for _ in range(3):
+                code, out, _ = headless(self.vm, self.ticket(), "wait-frames 1; quit")
+                self.assertEqual(code, 0, out)
+        finally:
+            stop.set()
+            flooder.join()
+        for s in idle:
+            s.close()
+        self.assertTrue(self.vm.alive())
+
+
 class DemoGuest(GuestTestCase):
     """The guest's demo program: animation, tone, microphone, default
     (lossy where it pays) encoding."""
