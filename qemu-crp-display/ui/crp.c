@@ -15,6 +15,7 @@
  */
 
 #include "qemu/osdep.h"
+#include <math.h>
 #include "qemu/error-report.h"
 #include "qemu/module.h"
 #include "qemu/sockets.h"
@@ -25,6 +26,8 @@
 #define CRP_DEFAULT_MAX_CLIENTS 4
 #define CRP_DEFAULT_REFRESH_RATE 60
 #define CRP_DEFAULT_JPEG_QUALITY 75
+/* See crp_ticket_bits(). */
+#define CRP_TICKET_MIN_BITS 128
 
 static CrpServer crp_server;
 
@@ -257,6 +260,32 @@ static void crp_disconnect_all(CrpServer *s, const char *reason)
     }
 }
 
+/*
+ * The bits of a ticket made of random characters from the classes it
+ * uses. Only a bound (a random ticket has this much, a chosen one far
+ * less), but enough to refuse what a person types: the display key is a
+ * fast hash of the ticket, so one recorded HELLO lets an attacker try
+ * guesses offline, and only a ticket nobody can enumerate stays safe.
+ */
+static double crp_ticket_bits(const char *ticket)
+{
+    bool lower = false, upper = false, digit = false, other = false;
+    bool hex = true;
+    size_t len = strlen(ticket);
+
+    for (const char *p = ticket; *p; p++) {
+        lower |= g_ascii_islower(*p);
+        upper |= g_ascii_isupper(*p);
+        digit |= g_ascii_isdigit(*p);
+        other |= !g_ascii_isalnum(*p);
+        hex &= g_ascii_isxdigit(*p);
+    }
+    if (hex && !(lower && upper)) {
+        return len * 4.0;           /* hex digits: 16 symbols */
+    }
+    return len * log2(26 * lower + 26 * upper + 10 * digit + 33 * other);
+}
+
 static bool crp_set_ticket(const char *ticket, int64_t expires,
                            CrpTicketConnected connected, Error **errp)
 {
@@ -264,6 +293,12 @@ static bool crp_set_ticket(const char *ticket, int64_t expires,
 
     if (!*ticket) {
         error_setg(errp, "the ticket must not be empty");
+        return false;
+    }
+    if (crp_ticket_bits(ticket) < CRP_TICKET_MIN_BITS) {
+        error_setg(errp, "the ticket is too weak: it needs at least %d random "
+                   "bits (e.g. 32 hex digits or 22 base64 characters)",
+                   CRP_TICKET_MIN_BITS);
         return false;
     }
     g_free(s->ticket);
@@ -335,21 +370,101 @@ static bool crp_parse_options(CrpServer *s, DisplayCrp *o, Error **errp)
     return true;
 }
 
+/*
+ * Makes room for a unix socket at @path: a socket nobody listens on any
+ * more (a QEMU that died) is removed; anything else there -- a live
+ * server, a file, a link -- is not ours to delete.
+ */
+static bool crp_unix_path_free(const char *path, Error **errp)
+{
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    struct stat st;
+    int fd, r;
+
+    if (lstat(path, &st) < 0) {
+        if (errno == ENOENT) {
+            return true;
+        }
+        error_setg_errno(errp, errno, "cannot check %s", path);
+        return false;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        error_setg(errp, "%s exists and is not a socket", path);
+        return false;
+    }
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        error_setg(errp, "socket path too long: %s", path);
+        return false;
+    }
+    strcpy(sun.sun_path, path);
+    fd = qemu_socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0) {
+        error_setg_errno(errp, errno, "cannot create a socket");
+        return false;
+    }
+    r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+    close(fd);
+    if (r == 0 || errno != ECONNREFUSED) {
+        error_setg(errp, "%s is in use by another server", path);
+        return false;
+    }
+    unlink(path);
+    return true;
+}
+
+/*
+ * Without tickets, who can open the socket decides who gets in: its
+ * directory must be one only this user can enter (so nobody else can
+ * reach the socket, even in the instant between bind() and chmod()),
+ * and the socket itself is 0600 whatever QEMU's umask is.
+ */
+static bool crp_unix_dir_private(const char *dir, Error **errp)
+{
+    struct stat st;
+
+    if (stat(dir, &st) < 0) {
+        error_setg_errno(errp, errno, "cannot check %s", dir);
+        return false;
+    }
+    if (st.st_uid != geteuid() || (st.st_mode & 0077)) {
+        error_setg(errp, "disable-ticketing needs a directory only this user "
+                   "can enter (owned by uid %u, mode 0700): %s is owned by "
+                   "uid %u, mode %04o", (unsigned)geteuid(), dir,
+                   (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+        return false;
+    }
+    return true;
+}
+
 static bool crp_listen(CrpServer *s, Error **errp)
 {
     g_autoptr(SocketAddress) sa = socket_parse(s->addr, errp);
+    const char *path = NULL;
 
     if (!sa) {
         return false;
     }
     if (sa->type == SOCKET_ADDRESS_TYPE_UNIX) {
-        g_autofree char *dir = g_path_get_dirname(sa->u.q_unix.path);
-        g_mkdir_with_parents(dir, 0700);
-        unlink(sa->u.q_unix.path);
+        path = sa->u.q_unix.path;
+        g_autofree char *dir = g_path_get_dirname(path);
+        if (g_mkdir_with_parents(dir, 0700) < 0) {
+            error_setg_errno(errp, errno, "cannot create %s", dir);
+            return false;
+        }
+        if (s->disable_ticketing && !crp_unix_dir_private(dir, errp)) {
+            return false;
+        }
+        if (!crp_unix_path_free(path, errp)) {
+            return false;
+        }
     }
     s->listener = qio_net_listener_new();
     qio_net_listener_set_name(s->listener, "crp-listen");
     if (qio_net_listener_open_sync(s->listener, sa, 1, errp) < 0) {
+        return false;
+    }
+    if (path && s->disable_ticketing && chmod(path, 0600) < 0) {
+        error_setg_errno(errp, errno, "cannot make %s private", path);
         return false;
     }
     qio_net_listener_set_client_func(s->listener, crp_accept, s, NULL);

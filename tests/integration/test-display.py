@@ -9,6 +9,7 @@ Skips (exit 77) when QEMU or the guest has not been built.
 import json
 import math
 import os
+import secrets
 import socket
 import struct
 import subprocess
@@ -117,14 +118,15 @@ class ShellGuest(GuestTestCase):
         self.vm.run("cat /tmp/typed", expect=r"crp-typed-42")
 
     def test_wrong_expired_and_reused_tickets(self):
-        self.vm.set_ticket("the-right-one")
-        code, out, _ = headless(self.vm, "a-wrong-one", "wait-frames 1; quit")
+        self.vm.set_ticket(secrets.token_hex(16))
+        code, out, _ = headless(self.vm, secrets.token_hex(16), "wait-frames 1; quit")
         self.assertEqual(code, 2, out)
         self.assertIn("ticket", out)
 
-        self.vm.set_ticket("short-lived", expires=1)
+        short_lived = secrets.token_hex(16)
+        self.vm.set_ticket(short_lived, expires=1)
         time.sleep(2.0)
-        code, out, _ = headless(self.vm, "short-lived", "wait-frames 1; quit")
+        code, out, _ = headless(self.vm, short_lived, "wait-frames 1; quit")
         self.assertEqual(code, 2, out)
 
         reused = self.ticket()

@@ -5,7 +5,7 @@ lines, matches replies to commands by id and queues events; the crp_*
 helpers are one short function per command.
 
     with QMPConnection("/run/vm1/qmp.sock") as qmp:
-        crp_set_ticket(qmp, "s3cret", expires=60)
+        crp_set_ticket(qmp, secrets.token_hex(16), expires=60)
         print(crp_query(qmp))
         event = qmp.wait_event("CRP_CONNECTED", timeout=30)
 """

@@ -9,6 +9,8 @@ firmware). Skips (exit 77) when QEMU has not been built.
 
 import json
 import os
+import secrets
+import socket
 import subprocess
 import sys
 import tempfile
@@ -88,7 +90,7 @@ class NotInUse(unittest.TestCase):
             try:
                 self.assertEqual(crp_query(q.qmp), {"enabled": False})
                 with self.assertRaises(QMPError) as err:
-                    crp_set_ticket(q.qmp, "t")
+                    crp_set_ticket(q.qmp, secrets.token_hex(16))
                 self.assertIn("not active", err.exception.desc)
                 with self.assertRaises(QMPError):
                     crp_disconnect(q.qmp)
@@ -115,12 +117,26 @@ class InUse(unittest.TestCase):
                                 "frames-sent": 0})
 
     def test_ticket_arguments_checked(self):
-        crp_set_ticket(self.q.qmp, "fine", expires=30)
-        crp_set_ticket(self.q.qmp, "fine", connected="disconnect")
-        for bad in ({"ticket": ""}, {"ticket": "x", "expires": -1},
-                    {"ticket": "x", "connected": "explode"}):
+        fine = secrets.token_hex(16)
+        crp_set_ticket(self.q.qmp, fine, expires=30)
+        crp_set_ticket(self.q.qmp, fine, connected="disconnect")
+        for bad in ({"ticket": ""}, {"ticket": fine, "expires": -1},
+                    {"ticket": fine, "connected": "explode"}):
             with self.assertRaises(QMPError, msg=str(bad)):
                 self.q.qmp.command("crp-set-ticket", **bad)
+
+    def test_weak_tickets_refused(self):
+        """The display key is a fast hash of the ticket: one recorded
+        HELLO lets anyone try guesses offline, so a ticket must be
+        random and long (128 bits by the characters it uses)."""
+        for weak in ("s3cret", "correct-horse", "0123456789abcdef0123",
+                     secrets.token_hex(15)):
+            with self.assertRaises(QMPError, msg=weak) as err:
+                crp_set_ticket(self.q.qmp, weak)
+            self.assertIn("too weak", err.exception.desc)
+        for strong in (secrets.token_hex(16), secrets.token_urlsafe(17),
+                       secrets.token_urlsafe(32)):
+            crp_set_ticket(self.q.qmp, strong)
 
     def test_disconnect_unknown_client(self):
         crp_disconnect(self.q.qmp)                      # nobody: fine
@@ -134,13 +150,94 @@ class InUse(unittest.TestCase):
         out = run("query")
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertTrue(json.loads(out.stdout)["enabled"])
-        self.assertEqual(run("set-ticket", "abc", "--expires", "60").returncode, 0)
+        self.assertEqual(run("set-ticket", secrets.token_hex(16), "--expires", "60").returncode, 0)
+        self.assertEqual(run("set-ticket", "abc").returncode, 1)
+        generated = run("set-ticket", "--generate")
+        self.assertEqual(generated.returncode, 0, generated.stderr)
+        self.assertRegex(generated.stdout, r"^[0-9a-f]{32}\n$")
         bad = run("disconnect", "99")
         self.assertEqual(bad.returncode, 1)
         self.assertIn("99", bad.stderr)
         waited = run("wait-event", "CRP_CONNECTED", "--timeout", "0.5")
         self.assertEqual(waited.returncode, 2)
         self.assertIn("CRP_CONNECTED", waited.stderr)
+
+
+class SocketFile(unittest.TestCase):
+    """Where -display crp puts its unix socket, and what it will not
+    touch. Without tickets the socket's permissions are the only lock."""
+
+    def start(self, display, umask=None):
+        """Runs QEMU until its QMP answers (returns it) or it exits
+        (returns its output)."""
+        def preexec():
+            _die_with_parent()
+            if umask is not None:
+                os.umask(umask)
+        qmp_sock = os.path.join(self.tmp.name, f"qmp-{time.monotonic_ns()}.sock")
+        proc = subprocess.Popen([ENV["QEMU"], *firmware_args(), "-accel", "tcg",
+                                 "-m", "64", "-nic", "none", "-display", display,
+                                 "-qmp", f"unix:{qmp_sock},server=on,wait=off"],
+                                env=qemu_env(), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True,
+                                preexec_fn=preexec)
+        deadline = time.monotonic() + 30
+        while proc.poll() is None:
+            try:
+                qmp = QMPConnection(qmp_sock)
+            except OSError:
+                self.assertLess(time.monotonic(), deadline, "QEMU never answered")
+                time.sleep(0.1)
+                continue
+            self.addCleanup(lambda: (qmp.command("quit"), qmp.close(),
+                                     proc.communicate(timeout=20)))
+            return qmp
+        return proc.communicate()[0]
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+
+    def test_no_ticket_socket_is_private_whatever_the_umask(self):
+        private = os.path.join(self.tmp.name, "private")
+        os.mkdir(private, 0o700)
+        sock = os.path.join(private, "crp.sock")
+        qmp = self.start(f"crp,addr=unix:{sock},disable-ticketing=on", umask=0)
+        self.assertNotIsInstance(qmp, str, qmp)
+        self.assertEqual(os.stat(sock).st_mode & 0o777, 0o600)
+
+    def test_no_ticket_refused_in_a_shared_directory(self):
+        shared = os.path.join(self.tmp.name, "shared")
+        os.mkdir(shared)
+        os.chmod(shared, 0o755)
+        out = self.start(f"crp,addr=unix:{shared}/crp.sock,disable-ticketing=on")
+        self.assertIsInstance(out, str)
+        self.assertIn("disable-ticketing needs a directory only this user can enter", out)
+        self.assertIn("mode 0755", out)
+        self.assertFalse(os.path.exists(f"{shared}/crp.sock"))
+
+    def test_only_a_dead_socket_is_replaced(self):
+        path = os.path.join(self.tmp.name, "not-a-socket")
+        with open(path, "w") as f:
+            f.write("precious")
+        out = self.start(f"crp,addr=unix:{path}")
+        self.assertIn("exists and is not a socket", out)
+        with open(path) as f:
+            self.assertEqual(f.read(), "precious")
+
+        live = os.path.join(self.tmp.name, "live.sock")
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(live)
+        server.listen()
+        out = self.start(f"crp,addr=unix:{live}")
+        self.assertIn("in use by another server", out)
+        server.close()                  # the file stays: a dead socket now
+
+        qmp = self.start(f"crp,addr=unix:{live}")
+        self.assertNotIsInstance(qmp, str, qmp)
+        probe = socket.socket(socket.AF_UNIX)
+        probe.connect(live)             # QEMU's socket now
+        probe.close()
 
 
 def main():

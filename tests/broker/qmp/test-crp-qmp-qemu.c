@@ -207,7 +207,7 @@ test_real_qemu(void)
     g_assert_true(run.running);
     g_assert_cmpstr(run.status, ==, "running");
 
-    RUN(&run, crp_qmp_crp_set_ticket(client, "s3cret", 60, CRP_QMP_TICKET_CONNECTED_KEEP,
+    RUN(&run, crp_qmp_crp_set_ticket(client, "9f86d081884c7d659a2feaa0c55ad015", 60, CRP_QMP_TICKET_CONNECTED_KEEP,
                                      on_done, &run));
     g_assert_no_error(run.error);
     RUN(&run, crp_qmp_crp_set_ticket(client, "", 0, CRP_QMP_TICKET_CONNECTED_DEFAULT,
