@@ -126,6 +126,9 @@ crp_opus_encoder_push(CrpOpusEncoder *enc, const gint16 *pcm,
     const gsize ch = (gsize)enc->channels;
     const gsize frame = (gsize)enc->frame_samples;
 
+    if (n_samples == 0) {
+        return TRUE;            /* pcm may be NULL: nothing to copy */
+    }
     /* Top up a partial frame first. */
     if (enc->n_pending) {
         gsize take = MIN(frame - (gsize)enc->n_pending, n_samples);
