@@ -58,12 +58,13 @@ server_next(Fixture *f)
     return ev.message;
 }
 
+/* A viewer connected to a server that offers @server_caps. */
 static void
-setup(Fixture *f, gconstpointer data)
+setup_with_caps(Fixture *f, guint32 server_caps)
 {
     CrpViewerConfig vcfg = { .ticket = "t", .software = "test viewer" };
     CrpChannelConfig scfg = { .kind = CRP_CHANNEL_DISPLAY, .role = CRP_ROLE_SERVER,
-                              .ticket = "t", .capabilities = CRP_CAP_DISPLAY_ALL };
+                              .ticket = "t", .capabilities = server_caps };
     g_autoptr(GError) error = NULL;
     CrpEvent ev;
     CrpViewerUpdate u;
@@ -77,8 +78,14 @@ setup(Fixture *f, gconstpointer data)
     g_assert_cmpint(crp_channel_next_event(f->server, &ev, &error), ==, CRP_EVENT_READY);
     to_viewer(f);
     g_assert_cmpint(viewer_event(f, &u), ==, CRP_VIEWER_READY);
-    g_assert_cmpuint(u.capabilities, ==, CRP_CAP_DISPLAY_ALL);
+    g_assert_cmpuint(u.capabilities, ==, server_caps);
     to_server(f);
+}
+
+static void
+setup(Fixture *f, gconstpointer data)
+{
+    setup_with_caps(f, CRP_CAP_DISPLAY_ALL);
 }
 
 static void
@@ -271,6 +278,101 @@ test_hostile_rect(Fixture *f, gconstpointer data)
     g_assert_cmpuint(bye.bye.code, ==, CRP_STATUS_BAD_REQUEST);
 }
 
+/* Messages that only a capability allows, with the capability. */
+static const guint8 one_pixel[4] = { 0xff, 0x10, 0x20, 0x30 };
+static const guint8 opus_silence[3] = { 0xfc, 0xff, 0xfe };
+static const guint8 not_zlib[3] = { 0xaa, 0xbb, 0xcc };
+static const guint8 not_jpeg[4] = { 0xff, 0xd8, 0xff, 0xd9 };
+static const struct {
+    guint32 cap;
+    CrpMessage msg;
+} needs_cap[] = {
+    { CRP_CAP_AUDIO_OUT, { .type = CRP_MSG_AUDIO_FORMAT,
+                           .audio_format = { CRP_AUDIO_CODEC_OPUS, 2, 48000 } } },
+    { CRP_CAP_AUDIO_OUT, { .type = CRP_MSG_AUDIO_OUT,
+                           .audio = { 0, { opus_silence, sizeof(opus_silence) } } } },
+    { CRP_CAP_CURSOR, { .type = CRP_MSG_CURSOR_SHAPE,
+                        .cursor_shape = { 1, 1, 0, 0, { one_pixel, 4 } } } },
+    { CRP_CAP_CURSOR, { .type = CRP_MSG_CURSOR_POS, .cursor_pos = { 5, 6, 1 } } },
+    { CRP_CAP_ZLIB, { .type = CRP_MSG_RECT, .rect = { .width = 1, .height = 1,
+        .encoding = CRP_ENCODING_ZLIB, .data = { not_zlib, sizeof(not_zlib) } } } },
+    { CRP_CAP_JPEG, { .type = CRP_MSG_RECT, .rect = { .width = 8, .height = 8,
+        .encoding = CRP_ENCODING_JPEG, .data = { not_jpeg, sizeof(not_jpeg) } } } },
+};
+
+static const char *
+cap_name(guint32 cap)
+{
+    switch (cap) {
+    case CRP_CAP_AUDIO_OUT: return "AUDIO_OUT";
+    case CRP_CAP_CURSOR: return "CURSOR";
+    case CRP_CAP_ZLIB: return "ZLIB";
+    default: return "JPEG";
+    }
+}
+
+/* A server may send what a capability covers only if the capability was
+ * agreed: the viewer does not run a decoder (Opus, zlib, JPEG) or keep a
+ * cursor the client never asked for. It is a protocol error, the server
+ * is told why (BYE BAD_REQUEST), and nothing of it is applied. */
+static void
+test_message_without_its_capability(void)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(needs_cap); i++) {
+        Fixture f;
+        CrpViewerUpdate u;
+        g_autoptr(GError) error = NULL;
+        CrpMessage surface = { .type = CRP_MSG_SURFACE, .surface = { 64, 64 } };
+
+        g_test_message("%s without %s", crp_message_type_name(needs_cap[i].msg.type),
+                       cap_name(needs_cap[i].cap));
+        setup_with_caps(&f, CRP_CAP_DISPLAY_ALL & ~needs_cap[i].cap);
+        server_send(&f, &surface);
+        server_send(&f, &needs_cap[i].msg);
+        to_viewer(&f);
+        g_assert_cmpint(viewer_event(&f, &u), ==, CRP_VIEWER_SURFACE);
+        g_assert_cmpint(crp_viewer_process(f.viewer, &u, &error), ==, CRP_VIEWER_ERROR);
+        g_assert_error(error, CRP_ERROR, CRP_ERROR_PROTOCOL);
+        g_autofree char *cap = g_strdup_printf("the %s capability", cap_name(needs_cap[i].cap));
+        g_assert_nonnull(strstr(error->message, cap));
+        g_assert_nonnull(strstr(error->message,
+                                crp_message_type_name(needs_cap[i].msg.type)));
+
+        int x, y, hot_x, hot_y;
+        gboolean visible;
+        crp_viewer_get_pointer(f.viewer, &x, &y, &visible);
+        g_assert_false(visible);
+        g_assert_null(crp_viewer_get_cursor(f.viewer, &hot_x, &hot_y));
+        to_server(&f);
+        CrpMessage bye = server_next(&f);
+        g_assert_cmpuint(bye.type, ==, CRP_MSG_BYE);
+        g_assert_cmpuint(bye.bye.code, ==, CRP_STATUS_BAD_REQUEST);
+        teardown(&f, NULL);
+    }
+}
+
+/* With the capability, the cursor messages are the viewer's. */
+static void
+test_cursor(Fixture *f, gconstpointer data)
+{
+    CrpViewerUpdate u;
+    int x, y, hot_x, hot_y;
+    gboolean visible;
+
+    server_send(f, &needs_cap[2].msg);
+    server_send(f, &needs_cap[3].msg);
+    to_viewer(f);
+    g_assert_cmpint(viewer_event(f, &u), ==, CRP_VIEWER_CURSOR);
+    pixman_image_t *cursor = crp_viewer_get_cursor(f->viewer, &hot_x, &hot_y);
+    g_assert_nonnull(cursor);
+    g_assert_cmphex(pixman_image_get_data(cursor)[0], ==, 0xff102030);
+    g_assert_cmpint(viewer_event(f, &u), ==, CRP_VIEWER_CURSOR);
+    crp_viewer_get_pointer(f->viewer, &x, &y, &visible);
+    g_assert_cmpint(x, ==, 5);
+    g_assert_cmpint(y, ==, 6);
+    g_assert_true(visible);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -282,5 +384,8 @@ main(int argc, char **argv)
     ADD("/viewer/ping-and-bye", test_ping_and_bye);
     ADD("/viewer/audio", test_audio);
     ADD("/viewer/hostile-rect", test_hostile_rect);
+    ADD("/viewer/cursor", test_cursor);
+    g_test_add_func("/viewer/message-without-its-capability",
+                    test_message_without_its_capability);
     return g_test_run();
 }

@@ -284,6 +284,34 @@ fail(CrpViewer *v, GError *local, GError **error)
     return CRP_VIEWER_ERROR;
 }
 
+/* The capability a server message needs (its name in *@name), or 0. */
+static guint32
+capability_needed(const CrpMessage *m, const char **name)
+{
+    switch (m->type) {
+    case CRP_MSG_AUDIO_FORMAT:
+    case CRP_MSG_AUDIO_OUT:
+        *name = "AUDIO_OUT";
+        return CRP_CAP_AUDIO_OUT;
+    case CRP_MSG_CURSOR_SHAPE:
+    case CRP_MSG_CURSOR_POS:
+        *name = "CURSOR";
+        return CRP_CAP_CURSOR;
+    case CRP_MSG_RECT:
+        if (m->rect.encoding == CRP_ENCODING_ZLIB) {
+            *name = "ZLIB";
+            return CRP_CAP_ZLIB;
+        }
+        if (m->rect.encoding == CRP_ENCODING_JPEG) {
+            *name = "JPEG";
+            return CRP_CAP_JPEG;
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
 CrpViewerEvent
 crp_viewer_process(CrpViewer *v, CrpViewerUpdate *update, GError **error)
 {
@@ -307,6 +335,19 @@ crp_viewer_process(CrpViewer *v, CrpViewerUpdate *update, GError **error)
         }
         if (t != CRP_EVENT_MESSAGE) {
             continue;
+        }
+        /* What we did not agree to is not decoded: no Opus, zlib or JPEG
+         * decoder runs on input the client never asked for. */
+        const char *cap_name;
+        guint32 cap = capability_needed(m, &cap_name);
+        if (cap && !(v->capabilities & cap)) {
+            local = g_error_new(CRP_ERROR, CRP_ERROR_PROTOCOL,
+                                "the server sent %s%s%s without the %s "
+                                "capability, which was not agreed",
+                                crp_message_type_name(m->type),
+                                m->type == CRP_MSG_RECT ? " " : "",
+                                m->type == CRP_MSG_RECT ? cap_name : "", cap_name);
+            return fail(v, local, error);
         }
         switch (m->type) {
         case CRP_MSG_SURFACE:
