@@ -29,6 +29,11 @@ PALETTE = [0x204080, 0x20a040, 0xa02040, 0xc0c000]
 # A GLib critical is a bug even when the run otherwise succeeds.
 ENV = dict(os.environ, G_DEBUG='fatal-criticals')
 RED, GREEN, WHITE = 0xff0000, 0x00ff00, 0xffffff
+# The flood tests: PINGs and frames sent, and the client's peak resident
+# memory allowed (a run peaks near 7 MiB; answering every PING and frame
+# of the flood would queue some 75 MB more).
+FLOOD = 1000000
+FLOOD_PEAK_KIB = 32 * 1024
 
 
 class Png:
@@ -195,6 +200,26 @@ class HeadlessTest(unittest.TestCase):
         res = subprocess.run([HEADLESS, *args], capture_output=True, text=True,
                              timeout=timeout, env=ENV)
         return res
+
+    def headless_watched(self, *args, timeout=90):
+        """Runs crp-headless like headless(), sampling its peak resident
+        memory (VmHWM, KiB) until it exits; returns (result, peak)."""
+        proc = subprocess.Popen([HEADLESS, *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=ENV)
+        peak, deadline = 0, time.monotonic() + timeout
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                with open(f'/proc/{proc.pid}/status') as f:
+                    for line in f:
+                        if line.startswith('VmHWM:'):
+                            peak = max(peak, int(line.split()[1]))
+            except OSError:
+                pass
+            time.sleep(0.02)
+        if proc.poll() is None:
+            proc.kill()
+        out, err = proc.communicate()
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), peak
 
     def connect(self, server, *args, ticket=TICKET, **kw):
         return self.headless('--connect', server.address, '--ticket', ticket,
@@ -444,6 +469,40 @@ class HeadlessTest(unittest.TestCase):
         res = self.connect(srv, '--run', 'wait-frames 2; wheel 3; quit')
         self.assertExit(res, 0)
         self.assertIn('wheel 0 3', srv.finish())
+
+    # ---- a server that floods us and does not read -------------------------
+
+    def test_flood_without_reading_stays_bounded(self):
+        # A million PINGs and frames, each asking for an answer (~37 bytes
+        # each) that the client cannot get out: it keeps the latest PONG
+        # and FRAME_ACK only, so its memory stays flat.
+        srv = self.server('--flood', str(FLOOD))
+        res, peak = self.headless_watched('--connect', srv.address,
+                                          '--ticket-file', self.ticket_file())
+        print(f'peak resident memory under the flood: {peak} KiB', file=sys.stderr)
+        self.assertIn(f'flooded {FLOOD}', srv.finish())
+        # The server cut it off: a clear ending, not a crash.
+        self.assertExit(res, 4)
+        self.assertIn('without ending the session', res.stderr)
+        self.assertGreater(peak, 0)     # it was sampled
+        self.assertLess(peak, FLOOD_PEAK_KIB)
+
+    def test_flood_then_read_gets_the_latest_answers(self):
+        # When the server reads again, the latest PING and frame are
+        # answered (FRAME_ACK is cumulative): a slow link stays alive.
+        srv = self.server('--flood', str(FLOOD), '--then-read')
+        res, peak = self.headless_watched('--connect', srv.address,
+                                          '--ticket-file', self.ticket_file())
+        self.assertExit(res, 0)
+        self.assertIn('flood over', res.stderr)
+        self.assertIn('caught-up', srv.finish())
+        report = srv.report()
+        self.assertEqual(report['last-pong'], FLOOD)
+        self.assertEqual(report['last-ack'], FLOOD)
+        print(f'answers to {FLOOD} PINGs: {report["pongs-total"]:.0f} PONGs, '
+              f'{report["acks"]:.0f} FRAME_ACKs', file=sys.stderr)
+        self.assertLess(report['pongs-total'], FLOOD / 10)
+        self.assertLess(peak, FLOOD_PEAK_KIB)
 
     # ---- usage -------------------------------------------------------------
 

@@ -373,6 +373,126 @@ test_cursor(Fixture *f, gconstpointer data)
     g_assert_true(visible);
 }
 
+/* Queues @n PINGs and FRAME_ENDs, numbered from @first, and hands them
+ * to the viewer, which answers each; what it answers stays queued (the
+ * server does not read). */
+static void
+flood(Fixture *f, guint32 first, guint n)
+{
+    CrpViewerUpdate u;
+
+    for (guint32 i = first; i < first + n; i++) {
+        CrpMessage ping = { .type = CRP_MSG_PING, .ping = { i, i * 10 } };
+        CrpMessage end = { .type = CRP_MSG_FRAME_END, .frame_end = { .frame_id = i } };
+        server_send(f, &ping);
+        server_send(f, &end);
+    }
+    to_viewer(f);
+    for (guint i = 0; i < n; i++) {
+        g_assert_cmpint(viewer_event(f, &u), ==, CRP_VIEWER_FRAME);
+    }
+    g_assert_cmpint(viewer_event(f, &u), ==, CRP_VIEWER_NONE);
+}
+
+/* The server reads again: everything the viewer queued reaches it. Returns
+ * the last PONG's id and the last FRAME_ACK's frame id; counts them. */
+static void
+drain(Fixture *f, guint *pongs, guint32 *last_pong, guint *acks, guint32 *last_ack)
+{
+    CrpEvent ev;
+    g_autoptr(GError) error = NULL;
+    gsize len;
+
+    *pongs = *acks = 0;
+    /* Consuming may release held answers: drain until nothing is left. */
+    while (crp_viewer_peek_output(f->viewer, &len), len > 0) {
+        to_server(f);
+    }
+    while (crp_channel_next_event(f->server, &ev, &error) == CRP_EVENT_MESSAGE) {
+        if (ev.message.type == CRP_MSG_PONG) {
+            (*pongs)++;
+            *last_pong = ev.message.ping.id;
+            g_assert_cmpuint(ev.message.ping.time_us, ==, ev.message.ping.id * 10);
+        } else if (ev.message.type == CRP_MSG_FRAME_ACK) {
+            (*acks)++;
+            *last_ack = ev.message.frame_ack.frame_id;
+        }
+    }
+    g_assert_no_error(error);
+}
+
+/*
+ * A server that floods PINGs and frames but does not read: each PING and
+ * FRAME_END asks for an answer (PONG, FRAME_ACK), and the answers are
+ * larger than what asked for them. Past a threshold the viewer holds them
+ * back and keeps only the latest of each (FRAME_ACK is cumulative), so
+ * its output stays bounded; once the server reads again, the latest PING
+ * and frame are still answered: a slow link stays alive.
+ */
+static void
+test_flood_is_coalesced(Fixture *f, gconstpointer data)
+{
+    gsize queued, most = 0;
+    guint pongs, acks;
+    guint32 last_pong = 0, last_ack = 0;
+
+    for (guint32 first = 1; first <= 60000; first += 2000) {
+        flood(f, first, 2000);
+        crp_viewer_peek_output(f->viewer, &queued);
+        most = MAX(most, queued);
+    }
+    /* 60000 answers of ~40 bytes would be 2.4 MB. */
+    g_test_message("most output queued: %" G_GSIZE_FORMAT " bytes", most);
+    g_assert_cmpuint(most, <=, CRP_VIEWER_COALESCE_OUTPUT + 4096);
+
+    drain(f, &pongs, &last_pong, &acks, &last_ack);
+    g_assert_cmpuint(last_pong, ==, 60000);
+    g_assert_cmpuint(last_ack, ==, 60000);
+    g_assert_cmpuint(pongs, <, 60000 / 10);
+    g_assert_cmpuint(acks, <, 60000 / 10);
+
+    /* Caught up: every PING is answered again, at once. */
+    flood(f, 70000, 3);
+    drain(f, &pongs, &last_pong, &acks, &last_ack);
+    g_assert_cmpuint(pongs, ==, 3);
+    g_assert_cmpuint(acks, ==, 3);
+    g_assert_cmpuint(last_pong, ==, 70002);
+}
+
+/*
+ * A server that reads nothing while the user types: our own input cannot
+ * be coalesced, so there is a hard cap. Past it the viewer refuses more,
+ * fails with an error that says why, and says goodbye.
+ */
+static void
+test_server_that_stopped_reading_is_dropped(Fixture *f, gconstpointer data)
+{
+    CrpViewerUpdate u;
+    g_autoptr(GError) error = NULL;
+    gsize queued;
+    guint sent = 0;
+
+    g_assert_null(crp_viewer_get_failure(f->viewer));
+    while (sent < 200000 && crp_viewer_send_key(f->viewer, 30, sent % 2 == 0)) {
+        sent++;
+    }
+    crp_viewer_peek_output(f->viewer, &queued);
+    g_test_message("%u keys queued in %" G_GSIZE_FORMAT " bytes", sent, queued);
+    g_assert_cmpuint(sent, <, 200000);
+    g_assert_cmpuint(queued, <=, CRP_VIEWER_MAX_OUTPUT + 4096);
+    g_assert_false(crp_viewer_send_pointer(f->viewer, 1, 1, 0));
+    gint16 mic[960 * 2] = { 0 };
+    g_assert_false(crp_viewer_send_audio(f->viewer, mic, 960, NULL));
+    g_assert_nonnull(crp_viewer_get_failure(f->viewer));
+
+    g_assert_cmpint(crp_viewer_process(f->viewer, &u, &error), ==, CRP_VIEWER_ERROR);
+    g_assert_error(error, CRP_ERROR, CRP_ERROR_TOO_LARGE);
+    g_assert_nonnull(strstr(error->message, "stopped reading"));
+    g_clear_error(&error);
+    /* The error stays: the viewer is done. */
+    g_assert_cmpint(crp_viewer_process(f->viewer, &u, &error), ==, CRP_VIEWER_ERROR);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -385,6 +505,9 @@ main(int argc, char **argv)
     ADD("/viewer/audio", test_audio);
     ADD("/viewer/hostile-rect", test_hostile_rect);
     ADD("/viewer/cursor", test_cursor);
+    ADD("/viewer/flood-is-coalesced", test_flood_is_coalesced);
+    ADD("/viewer/server-that-stopped-reading-is-dropped",
+        test_server_that_stopped_reading_is_dropped);
     g_test_add_func("/viewer/message-without-its-capability",
                     test_message_without_its_capability);
     return g_test_run();
