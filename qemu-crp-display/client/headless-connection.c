@@ -432,9 +432,7 @@ HlConnection *hl_connection_new(const char *address, const char *ticket,
     if (!addr) {
         return NULL;
     }
-    if (crp_address_is_tcp(address) && !*ticket) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                    "--no-ticket is only for unix sockets");
+    if (!*ticket && !crp_address_allows_no_ticket(address, error)) {
         return NULL;
     }
     HlConnection *c = connection_new(address, ticket, events, data, error);

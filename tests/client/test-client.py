@@ -810,6 +810,19 @@ class FakeServer(ClientTest):
         self.wait_for_log("session: The connection to the session was lost")
         self.assertIsNone(self.client.proc.poll(), "the client did not survive")
 
+    def test_no_ticket_on_an_abstract_socket_is_refused(self):
+        # Direct mode without --ticket-file is no-ticket mode: refused at
+        # an abstract socket, whose name any local user can claim first.
+        name = f"@crp-gtk-test-{os.getpid()}-{time.monotonic_ns()}"
+        self.server = subprocess.Popen([FAKE_SERVER, "--ticket", "", "--socket", name],
+                                       stdout=subprocess.PIPE, text=True)
+        self.assertEqual(self.server.stdout.readline().split(), ["listening", "unix", name])
+        self.client = Client(self.x, self.tmp.name, ["--connect", f"unix:{name}"])
+        self.wait_for_log("session: Cannot connect: no-ticket mode needs a filesystem socket")
+        self.assertIsNone(self.client.proc.poll(), "the client did not survive")
+        stop_process(self.server)
+        self.assertFalse([l for l in self.server_lines() if l.startswith("ready")])
+
 
 @unittest.skipIf(shutil.which("evilwm") is None,
                  "no window manager to test with (evilwm, tools/crp-deps)")

@@ -34,6 +34,8 @@
  * Usage: fake-server (--socket PATH | --tcp) --ticket T [--channels 1|2]
  *                    [--cut-after-frames N] [--bye-after-frames N]
  *                    [--bad-rect-after-frames N] [--flood N [--then-read]]
+ *
+ * PATH may be @NAME for an abstract socket; T may be "" (no-ticket mode).
  */
 #include <crp/crp-channel.h>
 #include <crp/crp-encoder.h>
@@ -575,8 +577,11 @@ int main(int argc, char **argv)
     s.marks = g_array_new(FALSE, FALSE, sizeof(Mark));
     s.mic = g_array_new(FALSE, FALSE, sizeof(gint16));
     s.listener = g_socket_listener_new();
+    gboolean abstract = path && path[0] == '@';
     g_autoptr(GSocketAddress) addr = tcp ?
-        g_inet_socket_address_new_from_string("127.0.0.1", 0) :
+        g_inet_socket_address_new_from_string("127.0.0.1", 0) : abstract ?
+        g_unix_socket_address_new_with_type(path + 1, -1,
+                                            G_UNIX_SOCKET_ADDRESS_ABSTRACT) :
         g_unix_socket_address_new(path);
     if (!g_socket_listener_add_address(s.listener, addr, G_SOCKET_TYPE_STREAM,
                                        G_SOCKET_PROTOCOL_DEFAULT, NULL,
@@ -594,7 +599,7 @@ int main(int argc, char **argv)
     g_timeout_add_seconds(SAFETY_TIMEOUT_S, on_safety_timeout, &s);
     g_main_loop_run(s.loop);
 
-    if (path) {
+    if (path && !abstract) {
         g_unlink(path);
     }
     crp_channel_free(s.ch);

@@ -128,12 +128,12 @@ def tone_frequency(samples, rate):
 
 
 class FakeServer:
-    def __init__(self, tmp, *args, tcp=False):
-        cmd = [FAKE_SERVER, '--ticket', TICKET, *args]
+    def __init__(self, tmp, *args, tcp=False, ticket=TICKET, socket=None):
+        cmd = [FAKE_SERVER, '--ticket', ticket, *args]
         if tcp:
             cmd.append('--tcp')
         else:
-            cmd += ['--socket', os.path.join(tmp, 'crp.sock')]
+            cmd += ['--socket', socket or os.path.join(tmp, 'crp.sock')]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
                                      env=ENV)
         first = self.proc.stdout.readline().split()
@@ -165,9 +165,10 @@ class FakeServer:
         raise AssertionError(f'no report from fake-server: {self.lines}')
 
     def kill(self):
+        """Ends the server now; returns its event lines."""
         if self.proc.poll() is None:
             self.proc.kill()
-        self.proc.communicate()
+        return self.finish()
 
 
 class HeadlessTest(unittest.TestCase):
@@ -382,6 +383,34 @@ class HeadlessTest(unittest.TestCase):
         self.assertIn('authentication refused', res.stderr)
         self.assertIn('ticket', res.stderr)
         self.assertTrue(any(l.startswith('auth-failed') for l in srv.finish()))
+
+    def test_no_ticket_on_a_filesystem_socket(self):
+        # The socket's permissions decide who may be the server: no-ticket
+        # mode is for this.
+        srv = self.server(ticket='')
+        res = self.headless('--connect', srv.address, '--no-ticket',
+                            '--run', 'wait-frames 1; quit')
+        self.assertExit(res, 0)
+        self.assertIn('client-bye 0 done', srv.finish())
+
+    def test_no_ticket_on_an_abstract_socket_is_refused(self):
+        # An abstract name has no permissions: any local user can claim it
+        # first and pose as the VM, and only a ticket would tell. So the
+        # client refuses before it connects.
+        name = f'@crp-test-{os.getpid()}-{time.monotonic_ns()}'
+        srv = self.server(ticket='', socket=name)
+        self.assertEqual(srv.address, f'unix:{name}')
+        res = self.headless('--connect', srv.address, '--no-ticket',
+                            '--run', 'wait-frames 1; quit')
+        self.assertExit(res, 1)
+        self.assertIn('abstract', res.stderr)
+        self.assertIn('ticket', res.stderr)
+        self.assertFalse([l for l in srv.kill() if l.startswith('ready')])
+        # With a ticket, an abstract socket is fine: the handshake proves
+        # the server holds it.
+        srv = self.server(socket=name)
+        res = self.connect(srv, '--run', 'wait-frames 1; quit')
+        self.assertExit(res, 0)
 
     def test_world_readable_ticket_file_is_refused(self):
         res = self.headless('--connect', f'unix:{self.path("none.sock")}',
