@@ -223,7 +223,8 @@ class HeadlessTest(unittest.TestCase):
         return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), peak
 
     def connect(self, server, *args, ticket=TICKET, **kw):
-        return self.headless('--connect', server.address, '--ticket', ticket,
+        return self.headless('--connect', server.address,
+                             '--ticket-file', self.ticket_file(ticket=ticket),
                              *args, **kw)
 
     def assertExit(self, res, code):
@@ -411,6 +412,32 @@ class HeadlessTest(unittest.TestCase):
         srv = self.server(socket=name)
         res = self.connect(srv, '--run', 'wait-frames 1; quit')
         self.assertExit(res, 0)
+
+    def test_ticket_on_the_command_line_is_scrubbed(self):
+        # /proc/PID/cmdline is readable by every local user: --ticket still
+        # works (scripts use it), but the client overwrites the ticket there
+        # once it has read it, and says to use --ticket-file instead.
+        for form in (['--ticket', TICKET], [f'--ticket={TICKET}']):
+            with self.subTest(form=form[0]):
+                srv = self.server()
+                proc = subprocess.Popen(
+                    [HEADLESS, '--connect', srv.address, *form,
+                     '--run', 'wait-frames 1; sleep 1500; quit'],
+                    stderr=subprocess.PIPE, text=True, env=ENV)
+                try:
+                    time.sleep(0.5)         # running, well past its options
+                    with open(f'/proc/{proc.pid}/cmdline', 'rb') as f:
+                        cmdline = f.read()
+                    _, err = proc.communicate(timeout=30)
+                finally:
+                    if proc.poll() is None:
+                        proc.kill()
+                        proc.communicate()
+                self.assertIn(b'--connect', cmdline)
+                self.assertNotIn(TICKET.encode(), cmdline)
+                self.assertEqual(proc.returncode, 0, err)
+                self.assertIn('use --ticket-file', err)
+                self.assertIn('client-bye 0 done', srv.finish())
 
     def test_world_readable_ticket_file_is_refused(self):
         res = self.headless('--connect', f'unix:{self.path("none.sock")}',
