@@ -492,14 +492,43 @@ class BrokerMode(ClientTest):
                                f"close:{s['id']}")
         self.wait_until("sessions left over", lambda: not self.broker.sessions())
 
-    def open_demo(self):
-        """crp-client with a crp:// link: logs in, opens the app, and its
-        session window shows the guest. Returns the session."""
-        config = os.path.join(self.tmp.name, "config")
+    def start_link(self, link):
+        """crp-client started by a crp:// link, as a browser would; returns
+        its confirmation window (the X window id) once shown."""
         self.client = Client(self.x, self.tmp.name,
                              ["--key", self.key, "--broker", self.broker.address,
-                              "--one-to-one", "crp:///demo"],
-                             XDG_CONFIG_HOME=config)
+                              "--one-to-one", link],
+                             XDG_CONFIG_HOME=os.path.join(self.tmp.name, "config"))
+        return xdotool(self.x, "search", "--sync", "--onlyvisible", "--name",
+                       "^Open a link — CRP$").split()[0]
+
+    def test_a_link_asks_first_and_cancel_launches_nothing(self):
+        logins = self.broker.log_text().count("event=login ")
+        window = self.start_link("crp:///demo")
+        # Nothing has happened yet: no login, no VM, while the user reads.
+        time.sleep(3)
+        self.assertEqual(self.broker.sessions(), [])
+        self.assertEqual(self.broker.log_text().count("event=login "), logins)
+        # Enter is Cancel (the safe default); the client goes away.
+        xdotool(self.x, "windowfocus", "--sync", window)
+        xdotool(self.x, "key", "Return")
+        self.assertEqual(self.client.wait(), 0, self.client.log())
+        self.assertIn("link: not opened", self.client.log())
+        self.assertEqual(self.broker.sessions(), [])
+        self.assertEqual(self.broker.log_text().count("event=login "), logins)
+
+    def open_demo(self):
+        """crp-client with a crp:// link: asks, is told Open, logs in,
+        opens the app, and its session window shows the guest. Returns the
+        session."""
+        config = os.path.join(self.tmp.name, "config")
+        window = self.start_link("crp:///demo")
+        # The window names the app and the broker it would open it from.
+        self.assertIn(f"link: asking to open demo from {self.broker.address}",
+                      self.client.log())
+        self.assertEqual(self.broker.sessions(), [])
+        xdotool(self.x, "windowfocus", "--sync", window)
+        xdotool(self.x, "key", "alt+o")
         deadline = time.monotonic() + 90
         while True:
             self.assertIsNone(self.client.proc.poll(), self.client.log())
