@@ -35,3 +35,22 @@ crp_address_parse(const char *text, GError **error)
                 "bad address '%s' (want unix:/path or tcp:host:port)", text);
     return NULL;
 }
+
+gboolean
+crp_address_allows_no_ticket(const char *text, GError **error)
+{
+    if (g_str_has_prefix(text, "unix:@")) {
+        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                            "no-ticket mode needs a filesystem socket: any "
+                            "local user can claim an abstract one (unix:@name) "
+                            "first and pose as the VM; use a ticket there");
+        return FALSE;
+    }
+    if (!g_str_has_prefix(text, "unix:")) {
+        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                            "no-ticket mode is only for unix sockets (over TCP "
+                            "a ticket is needed)");
+        return FALSE;
+    }
+    return TRUE;
+}

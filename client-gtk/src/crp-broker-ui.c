@@ -16,11 +16,14 @@
 
 #include "crp-broker-client.h"
 #include "crp-client-errors.h"
+#include "crp-link-window.h"
 #include "crp-login-window.h"
 #include "crp-main-window.h"
 #include "crp-session-window.h"
+#include "crp-settings.h"
 #include "crp-uri.h"
 
+#include <crp/crp-keyfile.h>
 #include <string.h>
 
 /* Attempts to reconnect a session, and to log in again, back off from
@@ -426,6 +429,59 @@ static void show_login(BrokerUi *ui)
     gtk_window_present(GTK_WINDOW(ui->login));
 }
 
+/* The login window; it logs in at once with a key we know. */
+static void start_login(BrokerUi *ui, const GError *error)
+{
+    show_login(ui);
+    if (error) {
+        crp_login_window_show_error(ui->login, error);
+    } else if (crp_login_window_get_key_file(ui->login)) {
+        /* A key we know: no need to ask. */
+        crp_login_window_log_in(ui->login);
+    }
+}
+
+/* ---- crp:// links -------------------------------------------------------- */
+
+/* The broker a login would reach, as the user should read it. */
+static char *broker_to_show(BrokerUi *ui)
+{
+    if (ui->broker) {
+        return g_strdup(ui->broker);
+    }
+    g_autofree char *key_file = ui->key_file ? g_strdup(ui->key_file)
+                                             : crp_settings_get_key_file();
+    g_autoptr(CrpUserKey) key = key_file ? crp_user_key_load(key_file, NULL) : NULL;
+    return g_strdup(key && key->broker_address ? key->broker_address
+                                               : "named in your key file");
+}
+
+static void on_link_answered(CrpLinkWindow *window, gboolean open, gpointer data)
+{
+    BrokerUi *ui = data;
+
+    if (!open) {
+        /* Nothing was started: the window goes, and with it the client. */
+        g_message("link: not opened");
+        g_clear_pointer(&ui->link_app, g_free);
+        return;
+    }
+    g_message("link: opening %s", ui->link_app);
+    start_login(ui, NULL);
+}
+
+/* A link may come from any web page: ask before it logs in and starts a
+ * VM in the user's name. */
+static void ask_about_link(BrokerUi *ui)
+{
+    g_autofree char *broker = broker_to_show(ui);
+    CrpLinkWindow *window = crp_link_window_new(ui->app, ui->link_app, broker);
+
+    g_message("link: asking to open %s from %s", ui->link_app, broker);
+    g_signal_connect(window, "answered", G_CALLBACK(on_link_answered), ui);
+    gtk_window_present(GTK_WINDOW(window));
+}
+
 static void broker_ui_free(gpointer data)
 {
     BrokerUi *ui = data;
@@ -467,13 +523,9 @@ void crp_client_start_broker(GtkApplication *app, const CrpClientOptions *opts)
             if (!ui->broker && uri->broker_address) {
                 ui->broker = g_strdup(uri->broker_address);
             }
+            ask_about_link(ui);
+            return;
         }
     }
-    show_login(ui);
-    if (error) {
-        crp_login_window_show_error(ui->login, error);
-    } else if (crp_login_window_get_key_file(ui->login)) {
-        /* A key we know: no need to ask. */
-        crp_login_window_log_in(ui->login);
-    }
+    start_login(ui, error);
 }

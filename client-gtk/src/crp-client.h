@@ -5,6 +5,8 @@
  *   crp-client-main.c     main(), options, --headless, direct mode
  *   crp-broker-ui.c       broker mode: login, then the main window
  *   crp-login-window.c    choosing the key file, logging in
+ *   crp-link-window.c     asking before a crp:// link opens an app
+ *   crp-form.c            what those two small windows are made of
  *   crp-main-window.c     my apps, catalog, sessions
  *   crp-session-window.c  one app's window (display, sound, controls)
  *   crp-display.c         the widget that draws the guest and takes input
@@ -37,7 +39,8 @@ typedef struct {
 } CrpClientOptions;
 
 /** Broker mode: the login window (or straight to the main window with a
- *  remembered key), opening the link's app once logged in. */
+ *  remembered key); with a crp:// link, after asking the user, opening the
+ *  link's app once logged in. */
 void crp_client_start_broker(GtkApplication *app, const CrpClientOptions *opts);
 
 G_END_DECLS

@@ -7,6 +7,7 @@
 
 #include "crp-broker-client.h"
 #include "crp-client-errors.h"
+#include "crp-form.h"
 #include "crp-settings.h"
 
 struct _CrpLoginWindow {
@@ -127,30 +128,14 @@ static void on_choose_clicked(GtkButton *button, gpointer data)
     gtk_native_dialog_show(GTK_NATIVE_DIALOG(win->chooser));
 }
 
-static GtkWidget *label(const char *text, const char *css_class)
-{
-    GtkWidget *l = gtk_label_new(text);
-    gtk_label_set_wrap(GTK_LABEL(l), TRUE);
-    gtk_label_set_xalign(GTK_LABEL(l), 0);
-    gtk_label_set_max_width_chars(GTK_LABEL(l), 50);
-    if (css_class) {
-        gtk_widget_add_css_class(l, css_class);
-    }
-    return l;
-}
-
 static void crp_login_window_init(CrpLoginWindow *win)
 {
-    GtkWidget *box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 12);
-    gtk_widget_set_margin_start(box, 24);
-    gtk_widget_set_margin_end(box, 24);
-    gtk_widget_set_margin_top(box, 24);
-    gtk_widget_set_margin_bottom(box, 24);
+    GtkWidget *box = crp_form_box();
 
-    gtk_box_append(GTK_BOX(box), label("Log in with the key file your operator "
-                                       "gave you.", NULL));
+    gtk_box_append(GTK_BOX(box), crp_form_label("Log in with the key file your "
+                                                "operator gave you.", NULL));
     GtkWidget *row = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 8);
-    win->key_label = label(NULL, "dim-label");
+    win->key_label = crp_form_label(NULL, "dim-label");
     gtk_widget_set_hexpand(win->key_label, TRUE);
     gtk_label_set_ellipsize(GTK_LABEL(win->key_label), PANGO_ELLIPSIZE_START);
     win->choose_button = gtk_button_new_with_mnemonic("_Choose…");
@@ -159,16 +144,15 @@ static void crp_login_window_init(CrpLoginWindow *win)
     gtk_box_append(GTK_BOX(row), win->choose_button);
     gtk_box_append(GTK_BOX(box), row);
 
-    win->error_title = label(NULL, "title-4");
+    win->error_title = crp_form_label(NULL, "title-4");
     gtk_widget_add_css_class(win->error_title, "error");
-    win->error_detail = label(NULL, NULL);
+    win->error_detail = crp_form_label(NULL, NULL);
     gtk_label_set_selectable(GTK_LABEL(win->error_detail), TRUE);
     gtk_box_append(GTK_BOX(box), win->error_title);
     gtk_box_append(GTK_BOX(box), win->error_detail);
     crp_login_window_show_error(win, NULL);
 
-    GtkWidget *actions = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 8);
-    gtk_widget_set_halign(actions, GTK_ALIGN_END);
+    GtkWidget *actions = crp_form_actions();
     win->spinner = gtk_spinner_new();
     win->login_button = gtk_button_new_with_mnemonic("_Log in");
     gtk_widget_add_css_class(win->login_button, "suggested-action");

@@ -368,9 +368,7 @@ gboolean crp_session_window_connect(CrpSessionWindow *win, const char *address,
     if (!addr) {
         return FALSE;
     }
-    if (!*ticket && crp_address_is_tcp(address)) {
-        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                            "a ticket is needed over TCP");
+    if (!*ticket && !crp_address_allows_no_ticket(address, error)) {
         return FALSE;
     }
     g_autoptr(GSocketClient) client = g_socket_client_new();

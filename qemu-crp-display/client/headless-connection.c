@@ -52,7 +52,7 @@ struct HlConnection {
     GSocketConnection *stream;
     GSocket *socket;
     GSource *in_source, *out_source;
-    guint handshake_timer, linger_timer;
+    guint handshake_timer, linger_timer, process_idle;
     ConnState state;
     gboolean write_failed;
     char *write_error;
@@ -83,6 +83,7 @@ static void done(HlConnection *c)
     c->state = CONN_DONE;
     g_clear_handle_id(&c->handshake_timer, g_source_remove);
     g_clear_handle_id(&c->linger_timer, g_source_remove);
+    g_clear_handle_id(&c->process_idle, g_source_remove);
     if (c->in_source) {
         g_source_destroy(c->in_source);
         g_clear_pointer(&c->in_source, g_source_unref);
@@ -431,9 +432,7 @@ HlConnection *hl_connection_new(const char *address, const char *ticket,
     if (!addr) {
         return NULL;
     }
-    if (crp_address_is_tcp(address) && !*ticket) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                    "--no-ticket is only for unix sockets");
+    if (!*ticket && !crp_address_allows_no_ticket(address, error)) {
         return NULL;
     }
     HlConnection *c = connection_new(address, ticket, events, data, error);
@@ -478,6 +477,7 @@ void hl_connection_free(HlConnection *c)
     c->state = CONN_DONE;
     g_clear_handle_id(&c->handshake_timer, g_source_remove);
     g_clear_handle_id(&c->linger_timer, g_source_remove);
+    g_clear_handle_id(&c->process_idle, g_source_remove);
     if (c->in_source) {
         g_source_destroy(c->in_source);
         g_source_unref(c->in_source);
@@ -506,9 +506,26 @@ CrpViewer *hl_connection_get_viewer(HlConnection *c)
     return c->viewer;
 }
 
+static gboolean on_process_idle(gpointer data)
+{
+    HlConnection *c = data;
+
+    c->process_idle = 0;
+    process(c);
+    flush_output(c);
+    return G_SOURCE_REMOVE;
+}
+
 void hl_connection_flush(HlConnection *c)
 {
     flush_output(c);
+    /* Sending can fail the viewer (the server stopped reading us): let
+     * process() end the connection from the main loop, rather than from
+     * inside the caller, and even if the server never writes again. */
+    if (c->state == CONN_READY && crp_viewer_get_failure(c->viewer) &&
+        !c->process_idle) {
+        c->process_idle = g_idle_add(on_process_idle, c);
+    }
 }
 
 void hl_connection_close(HlConnection *c, const char *reason)

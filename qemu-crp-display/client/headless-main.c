@@ -2,7 +2,7 @@
  * headless-main.c: crp-headless's options, the session and its outputs.
  *
  *   crp-headless --connect unix:/path|tcp:host:port
- *                (--ticket T | --ticket-file F | --no-ticket) [options]
+ *                (--ticket-file F | --ticket T | --no-ticket) [options]
  *                [--script FILE | --run 'cmd; cmd; ...']
  *   crp-headless --key KEY_FILE (--open APP [--subscribe] | --attach SESSION)
  *                [--broker ADDRESS] [options] [--script ... | --run ...]
@@ -107,7 +107,8 @@ static gboolean parse_options(Options *o, int *argc, char ***argv, GError **erro
         { "attach", 0, 0, G_OPTION_ARG_FILENAME, &o->attach,
           "Broker mode: attach again to a running SESSION", "SESSION" },
         { "ticket", 0, 0, G_OPTION_ARG_FILENAME, &o->ticket,
-          "One-time display ticket", "TICKET" },
+          "One-time display ticket (others can see it: prefer --ticket-file)",
+          "TICKET" },
         { "ticket-file", 0, 0, G_OPTION_ARG_FILENAME, &o->ticket_file,
           "Read the ticket from FILE (mode 0600 or stricter)", "FILE" },
         { "no-ticket", 0, 0, G_OPTION_ARG_NONE, &o->no_ticket,
@@ -187,6 +188,31 @@ static gboolean parse_options(Options *o, int *argc, char ***argv, GError **erro
         return TRUE;
     }
     return FALSE;
+}
+
+/*
+ * --ticket T puts the ticket in /proc/PID/cmdline, which every local user
+ * can read (ps shows it). Once the options are parsed, blank it there: the
+ * strings of the original argv are that memory. It stays visible from
+ * exec until now, which is why --ticket-file is the way to pass it.
+ */
+static void scrub_ticket_args(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        char *value = NULL;
+
+        if (strcmp(argv[i], "--") == 0) {
+            break;
+        }
+        if (strcmp(argv[i], "--ticket") == 0 && i + 1 < argc) {
+            value = argv[++i];
+        } else if (g_str_has_prefix(argv[i], "--ticket=")) {
+            value = argv[i] + strlen("--ticket=");
+        }
+        if (value) {
+            memset(value, 0, strlen(value));
+        }
+    }
 }
 
 void hl_app_finish(HlApp *app, int code, const char *fmt, ...)
@@ -447,12 +473,22 @@ int hl_main(int argc, char **argv)
     int code;
 
     start_us = g_get_monotonic_time();
-    if (!parse_options(&o, &argc, &argv, &error)) {
+    /* Parsing takes options out of argv: keep the strings to scrub. */
+    int original_argc = argc;
+    g_autofree char **original_argv = g_memdup2(argv, (argc + 1) * sizeof(char *));
+    gboolean parsed = parse_options(&o, &argc, &argv, &error);
+    scrub_ticket_args(original_argc, original_argv);
+    if (!parsed) {
         code = usage_error(error);
         options_clear(&o);
         return code;
     }
     hl_log_set_verbose(o.verbose);
+    if (o.ticket) {
+        g_printerr("crp-headless: warning: --ticket shows the ticket to every "
+                   "local user (ps, /proc) until it is read; use --ticket-file "
+                   "FILE (mode 0600) instead\n");
+    }
 
     if (o.ticket_file) {
         /* Refused if others can read it, like the project's key files. */

@@ -94,11 +94,14 @@ static Step wait_for(HlRunner *r, gboolean (*check)(HlRunner *r))
     return STEP_WAIT;
 }
 
-/* Input goes out at once; it only fails when the session is gone. */
+/* Input goes out at once; it only fails when the session is gone, or
+ * when the server stopped reading what we send. */
 static Step sent(HlRunner *r, gboolean ok)
 {
     if (!ok) {
-        return fail(r, HL_EXIT_CLOSED, "the session is not up");
+        const GError *why = crp_viewer_get_failure(viewer(r));
+        return fail(r, why ? HL_EXIT_PROTOCOL : HL_EXIT_CLOSED, "%s",
+                    why ? why->message : "the session is not up");
     }
     hl_connection_flush(r->app->conn);
     return STEP_DONE;

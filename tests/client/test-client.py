@@ -16,6 +16,7 @@ window manager (fullscreen) skips.
 import base64
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -213,9 +214,9 @@ class DirectMode(VMTest):
         dump = screendump(self.vm, os.path.join(self.tmp.name, "dump.ppm"))
         self.assertEqual(diff_pixels(read_png(shot), dump), 0)
         # Its exit codes too: a refused ticket is 2 (crp-headless's README).
-        self.vm.set_ticket("another")
+        self.vm.set_ticket(secrets.token_hex(16))
         path = self.ticket_file()
-        self.vm.set_ticket("yet-another")
+        self.vm.set_ticket(secrets.token_hex(16))
         r = subprocess.run([CLIENT, "--headless", "--connect", f"unix:{self.vm.crp_sock}",
                             "--ticket-file", path, "--run", "quit"],
                            capture_output=True, text=True, timeout=90)
@@ -271,7 +272,7 @@ class DirectMode(VMTest):
 
     def test_a_refused_ticket_is_explained(self):
         path = self.ticket_file()
-        self.vm.set_ticket("not-the-one-in-the-file")
+        self.vm.set_ticket(secrets.token_hex(16))
         client = self.start(ticket_file=path)
         deadline = time.monotonic() + 20
         while "refused" not in client.log() and time.monotonic() < deadline:
@@ -492,14 +493,43 @@ class BrokerMode(ClientTest):
                                f"close:{s['id']}")
         self.wait_until("sessions left over", lambda: not self.broker.sessions())
 
-    def open_demo(self):
-        """crp-client with a crp:// link: logs in, opens the app, and its
-        session window shows the guest. Returns the session."""
-        config = os.path.join(self.tmp.name, "config")
+    def start_link(self, link):
+        """crp-client started by a crp:// link, as a browser would; returns
+        its confirmation window (the X window id) once shown."""
         self.client = Client(self.x, self.tmp.name,
                              ["--key", self.key, "--broker", self.broker.address,
-                              "--one-to-one", "crp:///demo"],
-                             XDG_CONFIG_HOME=config)
+                              "--one-to-one", link],
+                             XDG_CONFIG_HOME=os.path.join(self.tmp.name, "config"))
+        return xdotool(self.x, "search", "--sync", "--onlyvisible", "--name",
+                       "^Open a link — CRP$").split()[0]
+
+    def test_a_link_asks_first_and_cancel_launches_nothing(self):
+        logins = self.broker.log_text().count("event=login ")
+        window = self.start_link("crp:///demo")
+        # Nothing has happened yet: no login, no VM, while the user reads.
+        time.sleep(3)
+        self.assertEqual(self.broker.sessions(), [])
+        self.assertEqual(self.broker.log_text().count("event=login "), logins)
+        # Enter is Cancel (the safe default); the client goes away.
+        xdotool(self.x, "windowfocus", "--sync", window)
+        xdotool(self.x, "key", "Return")
+        self.assertEqual(self.client.wait(), 0, self.client.log())
+        self.assertIn("link: not opened", self.client.log())
+        self.assertEqual(self.broker.sessions(), [])
+        self.assertEqual(self.broker.log_text().count("event=login "), logins)
+
+    def open_demo(self):
+        """crp-client with a crp:// link: asks, is told Open, logs in,
+        opens the app, and its session window shows the guest. Returns the
+        session."""
+        config = os.path.join(self.tmp.name, "config")
+        window = self.start_link("crp:///demo")
+        # The window names the app and the broker it would open it from.
+        self.assertIn(f"link: asking to open demo from {self.broker.address}",
+                      self.client.log())
+        self.assertEqual(self.broker.sessions(), [])
+        xdotool(self.x, "windowfocus", "--sync", window)
+        xdotool(self.x, "key", "alt+o")
         deadline = time.monotonic() + 90
         while True:
             self.assertIsNone(self.client.proc.poll(), self.client.log())
@@ -809,6 +839,19 @@ class FakeServer(ClientTest):
         self.serve("--cut-after-frames", "5")
         self.wait_for_log("session: The connection to the session was lost")
         self.assertIsNone(self.client.proc.poll(), "the client did not survive")
+
+    def test_no_ticket_on_an_abstract_socket_is_refused(self):
+        # Direct mode without --ticket-file is no-ticket mode: refused at
+        # an abstract socket, whose name any local user can claim first.
+        name = f"@crp-gtk-test-{os.getpid()}-{time.monotonic_ns()}"
+        self.server = subprocess.Popen([FAKE_SERVER, "--ticket", "", "--socket", name],
+                                       stdout=subprocess.PIPE, text=True)
+        self.assertEqual(self.server.stdout.readline().split(), ["listening", "unix", name])
+        self.client = Client(self.x, self.tmp.name, ["--connect", f"unix:{name}"])
+        self.wait_for_log("session: Cannot connect: no-ticket mode needs a filesystem socket")
+        self.assertIsNone(self.client.proc.poll(), "the client did not survive")
+        stop_process(self.server)
+        self.assertFalse([l for l in self.server_lines() if l.startswith("ready")])
 
 
 @unittest.skipIf(shutil.which("evilwm") is None,

@@ -14,6 +14,7 @@
  * by hash) are left alone. See fuzz-common.h for the input layout.
  */
 #include "fuzz-common.h"
+#include "crp-test-forge.h"
 
 #include <turbojpeg.h>
 #include <zlib.h>
@@ -664,6 +665,25 @@ handshake_seeds(CrpChannelKind kind)
         g_autofree char *name = g_strdup_printf("server-garbage-%" G_GSIZE_FORMAT, i);
         seed = seed_new(0);
         seed_chunk_array(seed, bytes);
+        seed_write(target, name, seed);
+    }
+
+    /* A HELLO whose ephemeral key has low order (refused: its `es` or
+     * `ee` would be all zero). The display one holds the ticket, so it
+     * passes the MAC and reaches the check. */
+    for (gsize i = 0; i < G_N_ELEMENTS(crp_test_low_order_points); i += 4) {
+        g_autoptr(GByteArray) point = bytes_from_hex(crp_test_low_order_points[i]);
+        g_autoptr(GByteArray) low = NULL;
+        g_autofree char *name = g_strdup_printf("server-hello-low-order-%" G_GSIZE_FORMAT, i);
+        if (kind == CRP_CHANNEL_DISPLAY) {
+            low = crp_test_forge_display_hello(FUZZ_TICKET, point->data);
+        } else {
+            low = g_byte_array_new();
+            g_byte_array_append(low, hello->data, hello->len);
+            memcpy(low->data + 4 + 6, point->data, point->len);
+        }
+        seed = seed_new(0);
+        seed_chunk_array(seed, low);
         seed_write(target, name, seed);
     }
 

@@ -8,10 +8,17 @@
  *   - a 320x200 surface: background PALETTE[key presses % 4], a red
  *     square at (20,20) 40x40, a green block at (240,140) 60x40, and a
  *     white 7x7 marker centred on every left click;
- *   - a FRAME_END every 33 ms (input serial echoed), at most 4 unacked;
+ *   - a FRAME_END every 33 ms (input serial echoed), at most 4 unacked
+ *     (FRAME_ACK is cumulative);
  *   - AUDIO_FORMAT and a 440 Hz tone as Opus AUDIO_OUT in real time;
  *   - a PING every 500 ms;
  *   - AUDIO_IN decoded and, at the end, its dominant frequency reported.
+ *
+ * With --flood N it is a hostile server instead: once the session is up
+ * it stops reading and sends N PINGs and N FRAME_ENDs as fast as the
+ * client takes them, each of which asks for an answer the client cannot
+ * get out; then it drops the connection, or with --then-read reads again
+ * and ends the session (BYE) once the last PING and frame are answered.
  *
  * It accepts one client, then prints a report and exits. Everything it
  * sees goes to stdout, one event per line, for the test to check:
@@ -20,11 +27,15 @@
  *   ready caps 0xNN / auth-failed MESSAGE / error MESSAGE
  *   key CODE 1|0, pointer X Y BUTTONS, wheel DX DY, close-app,
  *   client-bye STATUS REASON
- *   report frames N acks N pongs N mic-ms N mic-frequency F
+ *   flooded N / caught-up
+ *   report frames N acks N pongs N pongs-total N last-pong N last-ack N
+ *          mic-ms N mic-frequency F mic-rms R
  *
  * Usage: fake-server (--socket PATH | --tcp) --ticket T [--channels 1|2]
  *                    [--cut-after-frames N] [--bye-after-frames N]
- *                    [--bad-rect-after-frames N]
+ *                    [--bad-rect-after-frames N] [--flood N [--then-read]]
+ *
+ * PATH may be @NAME for an abstract socket; T may be "" (no-ticket mode).
  */
 #include <crp/crp-channel.h>
 #include <crp/crp-encoder.h>
@@ -63,11 +74,13 @@ typedef struct {
     char *ticket;
     int channels;
     int cut_after_frames, bye_after_frames, bad_rect_after_frames;
+    int flood;
+    gboolean then_read, flooded;
     gboolean ready, ended;
 
     CrpEncoder *encoder;
     pixman_image_t *prev, *cur;
-    guint32 frame_id, unacked, last_serial, acks;
+    guint32 frame_id, acked_frame_id, last_serial, acks;
     guint key_presses;
     guint32 buttons;
     GArray *marks;
@@ -80,12 +93,13 @@ typedef struct {
     GArray *mic;                /* gint16 mono */
     guint audio_timer;
 
-    guint32 ping_id;
-    guint pongs;
+    guint32 ping_id, last_pong;
+    guint pongs, pongs_total;
     guint ping_timer;
 } Server;
 
 static void finish(Server *s);
+static void check_caught_up(Server *s);
 
 /* Pseudo-blocking write: the fake's output is small, so waiting for the
  * socket is simpler than queueing, and the client always reads. */
@@ -153,7 +167,7 @@ static gboolean on_frame(gpointer data)
     gint64 capture_us = g_get_monotonic_time();
 
     /* A slow client gets fewer frames, as the protocol asks. */
-    if (s->unacked >= MAX_UNACKED) {
+    if (s->frame_id - s->acked_frame_id >= MAX_UNACKED) {
         return G_SOURCE_CONTINUE;
     }
     render(s, s->cur);
@@ -168,7 +182,6 @@ static gboolean on_frame(gpointer data)
         g_print("send-error %s\n", error->message);
     }
     send_msg(s, &end);
-    s->unacked++;
     pixman_image_t *tmp = s->prev;
     s->prev = s->cur;
     s->cur = tmp;
@@ -237,6 +250,52 @@ static gboolean on_ping(gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
+static void set_reading(Server *s, gboolean reading);
+
+/* --flood: N PINGs and N FRAME_ENDs, 1000 of each to a record, written as
+ * fast as the client reads them, while we read nothing. */
+static gboolean on_flood(gpointer data)
+{
+    Server *s = data;
+
+    for (int i = 0; i < 1000 && s->ping_id < (guint32)s->flood; i++) {
+        CrpMessage ping = { .type = CRP_MSG_PING,
+                            .ping = { ++s->ping_id, g_get_monotonic_time() } };
+        CrpMessage end = { .type = CRP_MSG_FRAME_END,
+                           .frame_end = { .frame_id = ++s->frame_id } };
+        send_msg(s, &ping);
+        send_msg(s, &end);
+    }
+    if (!flush(s)) {
+        finish(s);
+        return G_SOURCE_REMOVE;
+    }
+    if (s->ping_id < (guint32)s->flood) {
+        return G_SOURCE_CONTINUE;
+    }
+    g_print("flooded %u\n", s->ping_id);
+    s->flooded = TRUE;
+    if (s->then_read) {
+        set_reading(s, TRUE);
+    } else {
+        finish(s);              /* cut, without a BYE */
+    }
+    return G_SOURCE_REMOVE;
+}
+
+/* After a flood with --then-read: the client answered the last PING and
+ * frame (however many answers it dropped on the way), so it survived. */
+static void check_caught_up(Server *s)
+{
+    if (s->flooded && s->then_read && s->last_pong == s->ping_id &&
+        s->acked_frame_id == s->frame_id) {
+        g_print("caught-up\n");
+        crp_channel_close(s->ch, CRP_STATUS_SHUTDOWN, "flood over");
+        flush(s);
+        s->flooded = FALSE;
+    }
+}
+
 static void start_session(Server *s, guint32 caps)
 {
     CrpEncoderConfig cfg = {
@@ -247,6 +306,11 @@ static void start_session(Server *s, guint32 caps)
 
     g_print("ready caps 0x%02x\n", caps);
     s->ready = TRUE;
+    if (s->flood) {
+        set_reading(s, FALSE);
+        g_idle_add(on_flood, s);
+        return;
+    }
     s->encoder = crp_encoder_new(&cfg);
     s->prev = pixman_image_create_bits(PIXMAN_x8r8g8b8, WIDTH, HEIGHT, NULL, 0);
     s->cur = pixman_image_create_bits(PIXMAN_x8r8g8b8, WIDTH, HEIGHT, NULL, 0);
@@ -319,15 +383,21 @@ static void on_message(Server *s, const CrpMessage *m)
         on_audio_in(s, &m->audio);
         break;
     case CRP_MSG_FRAME_ACK:
+        /* Cumulative: it acknowledges every frame up to this one. */
         s->acks++;
-        if (s->unacked > 0) {
-            s->unacked--;
+        if ((gint32)(m->frame_ack.frame_id - s->acked_frame_id) > 0 &&
+            (gint32)(s->frame_id - m->frame_ack.frame_id) >= 0) {
+            s->acked_frame_id = m->frame_ack.frame_id;
         }
+        check_caught_up(s);
         break;
     case CRP_MSG_PONG:
+        s->pongs_total++;
+        s->last_pong = m->ping.id;
         if (m->ping.id == s->ping_id) {
             s->pongs++;
         }
+        check_caught_up(s);
         break;
     case CRP_MSG_RESIZE_REQUEST:
         g_print("resize %u %u\n", m->resize.width, m->resize.height);
@@ -419,9 +489,19 @@ static void on_accepted(GObject *source, GAsyncResult *result, gpointer data)
     s->socket = g_socket_connection_get_socket(s->conn);
     g_socket_set_blocking(s->socket, FALSE);
     s->ch = crp_channel_new(&cfg, &error);
-    s->in_source = g_socket_create_source(s->socket, G_IO_IN, NULL);
-    g_source_set_callback(s->in_source, G_SOURCE_FUNC(on_readable), s, NULL);
-    g_source_attach(s->in_source, NULL);
+    set_reading(s, TRUE);
+}
+
+static void set_reading(Server *s, gboolean reading)
+{
+    if (!reading && s->in_source) {
+        g_source_destroy(s->in_source);
+        g_clear_pointer(&s->in_source, g_source_unref);
+    } else if (reading && !s->in_source) {
+        s->in_source = g_socket_create_source(s->socket, G_IO_IN, NULL);
+        g_source_set_callback(s->in_source, G_SOURCE_FUNC(on_readable), s, NULL);
+        g_source_attach(s->in_source, NULL);
+    }
 }
 
 /* Ends the session (without a final record if we did not send one: that
@@ -437,18 +517,17 @@ static void finish(Server *s)
     g_clear_handle_id(&s->frame_timer, g_source_remove);
     g_clear_handle_id(&s->audio_timer, g_source_remove);
     g_clear_handle_id(&s->ping_timer, g_source_remove);
-    if (s->in_source) {
-        g_source_destroy(s->in_source);
-    }
+    set_reading(s, FALSE);
     if (s->conn) {
         g_io_stream_close(G_IO_STREAM(s->conn), NULL, NULL);
     }
     if (s->mic->len) {
         hz = hl_spectrum_dominant((gint16 *)s->mic->data, s->mic->len, 48000, &rms);
     }
-    g_print("report frames %u acks %u pongs %u mic-ms %u mic-frequency %.1f "
-            "mic-rms %.0f\n", s->frame_id, s->acks, s->pongs,
-            s->mic->len / 48, hz, rms);
+    g_print("report frames %u acks %u pongs %u pongs-total %u last-pong %u "
+            "last-ack %u mic-ms %u mic-frequency %.1f mic-rms %.0f\n",
+            s->frame_id, s->acks, s->pongs, s->pongs_total, s->last_pong,
+            s->acked_frame_id, s->mic->len / 48, hz, rms);
     g_main_loop_quit(s->loop);
 }
 
@@ -476,6 +555,10 @@ int main(int argc, char **argv)
           "end the session with BYE SHUTDOWN", "N" },
         { "bad-rect-after-frames", 0, 0, G_OPTION_ARG_INT, &s.bad_rect_after_frames,
           "send a RECT outside the surface", "N" },
+        { "flood", 0, 0, G_OPTION_ARG_INT, &s.flood,
+          "stop reading, send N PINGs and N frames, then cut", "N" },
+        { "then-read", 0, 0, G_OPTION_ARG_NONE, &s.then_read,
+          "after --flood, read again and end once caught up", NULL },
         { NULL },
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("- fake CRP server");
@@ -494,8 +577,11 @@ int main(int argc, char **argv)
     s.marks = g_array_new(FALSE, FALSE, sizeof(Mark));
     s.mic = g_array_new(FALSE, FALSE, sizeof(gint16));
     s.listener = g_socket_listener_new();
+    gboolean abstract = path && path[0] == '@';
     g_autoptr(GSocketAddress) addr = tcp ?
-        g_inet_socket_address_new_from_string("127.0.0.1", 0) :
+        g_inet_socket_address_new_from_string("127.0.0.1", 0) : abstract ?
+        g_unix_socket_address_new_with_type(path + 1, -1,
+                                            G_UNIX_SOCKET_ADDRESS_ABSTRACT) :
         g_unix_socket_address_new(path);
     if (!g_socket_listener_add_address(s.listener, addr, G_SOCKET_TYPE_STREAM,
                                        G_SOCKET_PROTOCOL_DEFAULT, NULL,
@@ -513,7 +599,7 @@ int main(int argc, char **argv)
     g_timeout_add_seconds(SAFETY_TIMEOUT_S, on_safety_timeout, &s);
     g_main_loop_run(s.loop);
 
-    if (path) {
+    if (path && !abstract) {
         g_unlink(path);
     }
     crp_channel_free(s.ch);
@@ -522,7 +608,6 @@ int main(int argc, char **argv)
     crp_opus_decoder_free(s.opus_in);
     g_clear_pointer(&s.prev, pixman_image_unref);
     g_clear_pointer(&s.cur, pixman_image_unref);
-    g_clear_pointer(&s.in_source, g_source_unref);
     g_clear_object(&s.conn);
     g_object_unref(s.listener);
     g_array_unref(s.marks);

@@ -29,6 +29,11 @@ PALETTE = [0x204080, 0x20a040, 0xa02040, 0xc0c000]
 # A GLib critical is a bug even when the run otherwise succeeds.
 ENV = dict(os.environ, G_DEBUG='fatal-criticals')
 RED, GREEN, WHITE = 0xff0000, 0x00ff00, 0xffffff
+# The flood tests: PINGs and frames sent, and the client's peak resident
+# memory allowed (a run peaks near 7 MiB; answering every PING and frame
+# of the flood would queue some 75 MB more).
+FLOOD = 1000000
+FLOOD_PEAK_KIB = 32 * 1024
 
 
 class Png:
@@ -123,12 +128,12 @@ def tone_frequency(samples, rate):
 
 
 class FakeServer:
-    def __init__(self, tmp, *args, tcp=False):
-        cmd = [FAKE_SERVER, '--ticket', TICKET, *args]
+    def __init__(self, tmp, *args, tcp=False, ticket=TICKET, socket=None):
+        cmd = [FAKE_SERVER, '--ticket', ticket, *args]
         if tcp:
             cmd.append('--tcp')
         else:
-            cmd += ['--socket', os.path.join(tmp, 'crp.sock')]
+            cmd += ['--socket', socket or os.path.join(tmp, 'crp.sock')]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
                                      env=ENV)
         first = self.proc.stdout.readline().split()
@@ -160,9 +165,10 @@ class FakeServer:
         raise AssertionError(f'no report from fake-server: {self.lines}')
 
     def kill(self):
+        """Ends the server now; returns its event lines."""
         if self.proc.poll() is None:
             self.proc.kill()
-        self.proc.communicate()
+        return self.finish()
 
 
 class HeadlessTest(unittest.TestCase):
@@ -196,8 +202,29 @@ class HeadlessTest(unittest.TestCase):
                              timeout=timeout, env=ENV)
         return res
 
+    def headless_watched(self, *args, timeout=90):
+        """Runs crp-headless like headless(), sampling its peak resident
+        memory (VmHWM, KiB) until it exits; returns (result, peak)."""
+        proc = subprocess.Popen([HEADLESS, *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=ENV)
+        peak, deadline = 0, time.monotonic() + timeout
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                with open(f'/proc/{proc.pid}/status') as f:
+                    for line in f:
+                        if line.startswith('VmHWM:'):
+                            peak = max(peak, int(line.split()[1]))
+            except OSError:
+                pass
+            time.sleep(0.02)
+        if proc.poll() is None:
+            proc.kill()
+        out, err = proc.communicate()
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), peak
+
     def connect(self, server, *args, ticket=TICKET, **kw):
-        return self.headless('--connect', server.address, '--ticket', ticket,
+        return self.headless('--connect', server.address,
+                             '--ticket-file', self.ticket_file(ticket=ticket),
                              *args, **kw)
 
     def assertExit(self, res, code):
@@ -358,6 +385,60 @@ class HeadlessTest(unittest.TestCase):
         self.assertIn('ticket', res.stderr)
         self.assertTrue(any(l.startswith('auth-failed') for l in srv.finish()))
 
+    def test_no_ticket_on_a_filesystem_socket(self):
+        # The socket's permissions decide who may be the server: no-ticket
+        # mode is for this.
+        srv = self.server(ticket='')
+        res = self.headless('--connect', srv.address, '--no-ticket',
+                            '--run', 'wait-frames 1; quit')
+        self.assertExit(res, 0)
+        self.assertIn('client-bye 0 done', srv.finish())
+
+    def test_no_ticket_on_an_abstract_socket_is_refused(self):
+        # An abstract name has no permissions: any local user can claim it
+        # first and pose as the VM, and only a ticket would tell. So the
+        # client refuses before it connects.
+        name = f'@crp-test-{os.getpid()}-{time.monotonic_ns()}'
+        srv = self.server(ticket='', socket=name)
+        self.assertEqual(srv.address, f'unix:{name}')
+        res = self.headless('--connect', srv.address, '--no-ticket',
+                            '--run', 'wait-frames 1; quit')
+        self.assertExit(res, 1)
+        self.assertIn('abstract', res.stderr)
+        self.assertIn('ticket', res.stderr)
+        self.assertFalse([l for l in srv.kill() if l.startswith('ready')])
+        # With a ticket, an abstract socket is fine: the handshake proves
+        # the server holds it.
+        srv = self.server(socket=name)
+        res = self.connect(srv, '--run', 'wait-frames 1; quit')
+        self.assertExit(res, 0)
+
+    def test_ticket_on_the_command_line_is_scrubbed(self):
+        # /proc/PID/cmdline is readable by every local user: --ticket still
+        # works (scripts use it), but the client overwrites the ticket there
+        # once it has read it, and says to use --ticket-file instead.
+        for form in (['--ticket', TICKET], [f'--ticket={TICKET}']):
+            with self.subTest(form=form[0]):
+                srv = self.server()
+                proc = subprocess.Popen(
+                    [HEADLESS, '--connect', srv.address, *form,
+                     '--run', 'wait-frames 1; sleep 1500; quit'],
+                    stderr=subprocess.PIPE, text=True, env=ENV)
+                try:
+                    time.sleep(0.5)         # running, well past its options
+                    with open(f'/proc/{proc.pid}/cmdline', 'rb') as f:
+                        cmdline = f.read()
+                    _, err = proc.communicate(timeout=30)
+                finally:
+                    if proc.poll() is None:
+                        proc.kill()
+                        proc.communicate()
+                self.assertIn(b'--connect', cmdline)
+                self.assertNotIn(TICKET.encode(), cmdline)
+                self.assertEqual(proc.returncode, 0, err)
+                self.assertIn('use --ticket-file', err)
+                self.assertIn('client-bye 0 done', srv.finish())
+
     def test_world_readable_ticket_file_is_refused(self):
         res = self.headless('--connect', f'unix:{self.path("none.sock")}',
                             '--ticket-file', self.ticket_file(0o644))
@@ -444,6 +525,40 @@ class HeadlessTest(unittest.TestCase):
         res = self.connect(srv, '--run', 'wait-frames 2; wheel 3; quit')
         self.assertExit(res, 0)
         self.assertIn('wheel 0 3', srv.finish())
+
+    # ---- a server that floods us and does not read -------------------------
+
+    def test_flood_without_reading_stays_bounded(self):
+        # A million PINGs and frames, each asking for an answer (~37 bytes
+        # each) that the client cannot get out: it keeps the latest PONG
+        # and FRAME_ACK only, so its memory stays flat.
+        srv = self.server('--flood', str(FLOOD))
+        res, peak = self.headless_watched('--connect', srv.address,
+                                          '--ticket-file', self.ticket_file())
+        print(f'peak resident memory under the flood: {peak} KiB', file=sys.stderr)
+        self.assertIn(f'flooded {FLOOD}', srv.finish())
+        # The server cut it off: a clear ending, not a crash.
+        self.assertExit(res, 4)
+        self.assertIn('without ending the session', res.stderr)
+        self.assertGreater(peak, 0)     # it was sampled
+        self.assertLess(peak, FLOOD_PEAK_KIB)
+
+    def test_flood_then_read_gets_the_latest_answers(self):
+        # When the server reads again, the latest PING and frame are
+        # answered (FRAME_ACK is cumulative): a slow link stays alive.
+        srv = self.server('--flood', str(FLOOD), '--then-read')
+        res, peak = self.headless_watched('--connect', srv.address,
+                                          '--ticket-file', self.ticket_file())
+        self.assertExit(res, 0)
+        self.assertIn('flood over', res.stderr)
+        self.assertIn('caught-up', srv.finish())
+        report = srv.report()
+        self.assertEqual(report['last-pong'], FLOOD)
+        self.assertEqual(report['last-ack'], FLOOD)
+        print(f'answers to {FLOOD} PINGs: {report["pongs-total"]:.0f} PONGs, '
+              f'{report["acks"]:.0f} FRAME_ACKs', file=sys.stderr)
+        self.assertLess(report['pongs-total'], FLOOD / 10)
+        self.assertLess(peak, FLOOD_PEAK_KIB)
 
     # ---- usage -------------------------------------------------------------
 

@@ -30,7 +30,14 @@ def headless(vm, ticket, script, *extra, timeout=90):
     """Runs crp-headless against @vm; returns (exit code, output, stats)."""
     stats_path = os.path.join(vm.dir, f"stats-{time.monotonic_ns()}.json")
     args = [HEADLESS, "--connect", vm.crp_addr, "--timeout", str(timeout)]
-    args += ["--no-ticket"] if ticket is None else ["--ticket", ticket]
+    if ticket is None:
+        args.append("--no-ticket")
+    else:
+        # A file, not --ticket: the command line is readable by everyone.
+        path = os.path.join(vm.dir, f"ticket-{time.monotonic_ns()}")
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            f.write(ticket)
+        args += ["--ticket-file", path]
     args += ["--run", script, "--stats", stats_path, *extra]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout + 30)
     stats = {}

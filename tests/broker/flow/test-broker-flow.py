@@ -139,17 +139,32 @@ class Refusals(BrokerTest):
         self.assertIn("revoked", out)
         self.assertIsNone(sid)
 
-    def test_wrong_broker_key_pinned(self):
+    def forge_broker_key(self, key_b64):
+        """Alice's key file, pinning @key_b64 as the broker's key."""
         with open(self.alice) as f:
             text = f.read()
         forged = os.path.join(self.root, "forged.key")
         with open(forged, "w") as f:
-            f.write(re.sub(r"broker-public-key=\S+",
-                           "broker-public-key=" + "A" * 43 + "=", text))
+            f.write(re.sub(r"broker-public-key=\S+", "broker-public-key=" + key_b64,
+                           text))
         os.chmod(forged, 0o600)
+        return forged
+
+    def test_wrong_broker_key_pinned(self):
+        # A valid key (X25519's base point, u = 9) that is not the broker's.
+        forged = self.forge_broker_key("CQ" + "A" * 41 + "=")
         code, out, _ = self.env.headless(forged, "--open", "shell", run="quit")
         self.assertEqual(code, EXIT_AUTH, out)
         self.assertIn("not the broker your key file names", out)
+
+    def test_low_order_broker_key_pinned(self):
+        # All zeros is a point of low order: any Diffie-Hellman with it is
+        # zero, so the client refuses it before it connects (exit 1: the
+        # key file is damaged).
+        forged = self.forge_broker_key("A" * 43 + "=")
+        code, out, _ = self.env.headless(forged, "--open", "shell", run="quit")
+        self.assertEqual(code, 1, out)
+        self.assertIn("is the key file damaged", out)
 
     def test_not_subscribed(self):
         code, out, _ = self.env.headless(self.alice, "--open", "shell",

@@ -58,12 +58,13 @@ server_next(Fixture *f)
     return ev.message;
 }
 
+/* A viewer connected to a server that offers @server_caps. */
 static void
-setup(Fixture *f, gconstpointer data)
+setup_with_caps(Fixture *f, guint32 server_caps)
 {
     CrpViewerConfig vcfg = { .ticket = "t", .software = "test viewer" };
     CrpChannelConfig scfg = { .kind = CRP_CHANNEL_DISPLAY, .role = CRP_ROLE_SERVER,
-                              .ticket = "t", .capabilities = CRP_CAP_DISPLAY_ALL };
+                              .ticket = "t", .capabilities = server_caps };
     g_autoptr(GError) error = NULL;
     CrpEvent ev;
     CrpViewerUpdate u;
@@ -77,8 +78,14 @@ setup(Fixture *f, gconstpointer data)
     g_assert_cmpint(crp_channel_next_event(f->server, &ev, &error), ==, CRP_EVENT_READY);
     to_viewer(f);
     g_assert_cmpint(viewer_event(f, &u), ==, CRP_VIEWER_READY);
-    g_assert_cmpuint(u.capabilities, ==, CRP_CAP_DISPLAY_ALL);
+    g_assert_cmpuint(u.capabilities, ==, server_caps);
     to_server(f);
+}
+
+static void
+setup(Fixture *f, gconstpointer data)
+{
+    setup_with_caps(f, CRP_CAP_DISPLAY_ALL);
 }
 
 static void
@@ -271,6 +278,221 @@ test_hostile_rect(Fixture *f, gconstpointer data)
     g_assert_cmpuint(bye.bye.code, ==, CRP_STATUS_BAD_REQUEST);
 }
 
+/* Messages that only a capability allows, with the capability. */
+static const guint8 one_pixel[4] = { 0xff, 0x10, 0x20, 0x30 };
+static const guint8 opus_silence[3] = { 0xfc, 0xff, 0xfe };
+static const guint8 not_zlib[3] = { 0xaa, 0xbb, 0xcc };
+static const guint8 not_jpeg[4] = { 0xff, 0xd8, 0xff, 0xd9 };
+static const struct {
+    guint32 cap;
+    CrpMessage msg;
+} needs_cap[] = {
+    { CRP_CAP_AUDIO_OUT, { .type = CRP_MSG_AUDIO_FORMAT,
+                           .audio_format = { CRP_AUDIO_CODEC_OPUS, 2, 48000 } } },
+    { CRP_CAP_AUDIO_OUT, { .type = CRP_MSG_AUDIO_OUT,
+                           .audio = { 0, { opus_silence, sizeof(opus_silence) } } } },
+    { CRP_CAP_CURSOR, { .type = CRP_MSG_CURSOR_SHAPE,
+                        .cursor_shape = { 1, 1, 0, 0, { one_pixel, 4 } } } },
+    { CRP_CAP_CURSOR, { .type = CRP_MSG_CURSOR_POS, .cursor_pos = { 5, 6, 1 } } },
+    { CRP_CAP_ZLIB, { .type = CRP_MSG_RECT, .rect = { .width = 1, .height = 1,
+        .encoding = CRP_ENCODING_ZLIB, .data = { not_zlib, sizeof(not_zlib) } } } },
+    { CRP_CAP_JPEG, { .type = CRP_MSG_RECT, .rect = { .width = 8, .height = 8,
+        .encoding = CRP_ENCODING_JPEG, .data = { not_jpeg, sizeof(not_jpeg) } } } },
+};
+
+static const char *
+cap_name(guint32 cap)
+{
+    switch (cap) {
+    case CRP_CAP_AUDIO_OUT: return "AUDIO_OUT";
+    case CRP_CAP_CURSOR: return "CURSOR";
+    case CRP_CAP_ZLIB: return "ZLIB";
+    default: return "JPEG";
+    }
+}
+
+/* A server may send what a capability covers only if the capability was
+ * agreed: the viewer does not run a decoder (Opus, zlib, JPEG) or keep a
+ * cursor the client never asked for. It is a protocol error, the server
+ * is told why (BYE BAD_REQUEST), and nothing of it is applied. */
+static void
+test_message_without_its_capability(void)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(needs_cap); i++) {
+        Fixture f;
+        CrpViewerUpdate u;
+        g_autoptr(GError) error = NULL;
+        CrpMessage surface = { .type = CRP_MSG_SURFACE, .surface = { 64, 64 } };
+
+        g_test_message("%s without %s", crp_message_type_name(needs_cap[i].msg.type),
+                       cap_name(needs_cap[i].cap));
+        setup_with_caps(&f, CRP_CAP_DISPLAY_ALL & ~needs_cap[i].cap);
+        server_send(&f, &surface);
+        server_send(&f, &needs_cap[i].msg);
+        to_viewer(&f);
+        g_assert_cmpint(viewer_event(&f, &u), ==, CRP_VIEWER_SURFACE);
+        g_assert_cmpint(crp_viewer_process(f.viewer, &u, &error), ==, CRP_VIEWER_ERROR);
+        g_assert_error(error, CRP_ERROR, CRP_ERROR_PROTOCOL);
+        g_autofree char *cap = g_strdup_printf("the %s capability", cap_name(needs_cap[i].cap));
+        g_assert_nonnull(strstr(error->message, cap));
+        g_assert_nonnull(strstr(error->message,
+                                crp_message_type_name(needs_cap[i].msg.type)));
+
+        int x, y, hot_x, hot_y;
+        gboolean visible;
+        crp_viewer_get_pointer(f.viewer, &x, &y, &visible);
+        g_assert_false(visible);
+        g_assert_null(crp_viewer_get_cursor(f.viewer, &hot_x, &hot_y));
+        to_server(&f);
+        CrpMessage bye = server_next(&f);
+        g_assert_cmpuint(bye.type, ==, CRP_MSG_BYE);
+        g_assert_cmpuint(bye.bye.code, ==, CRP_STATUS_BAD_REQUEST);
+        teardown(&f, NULL);
+    }
+}
+
+/* With the capability, the cursor messages are the viewer's. */
+static void
+test_cursor(Fixture *f, gconstpointer data)
+{
+    CrpViewerUpdate u;
+    int x, y, hot_x, hot_y;
+    gboolean visible;
+
+    server_send(f, &needs_cap[2].msg);
+    server_send(f, &needs_cap[3].msg);
+    to_viewer(f);
+    g_assert_cmpint(viewer_event(f, &u), ==, CRP_VIEWER_CURSOR);
+    pixman_image_t *cursor = crp_viewer_get_cursor(f->viewer, &hot_x, &hot_y);
+    g_assert_nonnull(cursor);
+    g_assert_cmphex(pixman_image_get_data(cursor)[0], ==, 0xff102030);
+    g_assert_cmpint(viewer_event(f, &u), ==, CRP_VIEWER_CURSOR);
+    crp_viewer_get_pointer(f->viewer, &x, &y, &visible);
+    g_assert_cmpint(x, ==, 5);
+    g_assert_cmpint(y, ==, 6);
+    g_assert_true(visible);
+}
+
+/* Queues @n PINGs and FRAME_ENDs, numbered from @first, and hands them
+ * to the viewer, which answers each; what it answers stays queued (the
+ * server does not read). */
+static void
+flood(Fixture *f, guint32 first, guint n)
+{
+    CrpViewerUpdate u;
+
+    for (guint32 i = first; i < first + n; i++) {
+        CrpMessage ping = { .type = CRP_MSG_PING, .ping = { i, i * 10 } };
+        CrpMessage end = { .type = CRP_MSG_FRAME_END, .frame_end = { .frame_id = i } };
+        server_send(f, &ping);
+        server_send(f, &end);
+    }
+    to_viewer(f);
+    for (guint i = 0; i < n; i++) {
+        g_assert_cmpint(viewer_event(f, &u), ==, CRP_VIEWER_FRAME);
+    }
+    g_assert_cmpint(viewer_event(f, &u), ==, CRP_VIEWER_NONE);
+}
+
+/* The server reads again: everything the viewer queued reaches it. Returns
+ * the last PONG's id and the last FRAME_ACK's frame id; counts them. */
+static void
+drain(Fixture *f, guint *pongs, guint32 *last_pong, guint *acks, guint32 *last_ack)
+{
+    CrpEvent ev;
+    g_autoptr(GError) error = NULL;
+    gsize len;
+
+    *pongs = *acks = 0;
+    /* Consuming may release held answers: drain until nothing is left. */
+    while (crp_viewer_peek_output(f->viewer, &len), len > 0) {
+        to_server(f);
+    }
+    while (crp_channel_next_event(f->server, &ev, &error) == CRP_EVENT_MESSAGE) {
+        if (ev.message.type == CRP_MSG_PONG) {
+            (*pongs)++;
+            *last_pong = ev.message.ping.id;
+            g_assert_cmpuint(ev.message.ping.time_us, ==, ev.message.ping.id * 10);
+        } else if (ev.message.type == CRP_MSG_FRAME_ACK) {
+            (*acks)++;
+            *last_ack = ev.message.frame_ack.frame_id;
+        }
+    }
+    g_assert_no_error(error);
+}
+
+/*
+ * A server that floods PINGs and frames but does not read: each PING and
+ * FRAME_END asks for an answer (PONG, FRAME_ACK), and the answers are
+ * larger than what asked for them. Past a threshold the viewer holds them
+ * back and keeps only the latest of each (FRAME_ACK is cumulative), so
+ * its output stays bounded; once the server reads again, the latest PING
+ * and frame are still answered: a slow link stays alive.
+ */
+static void
+test_flood_is_coalesced(Fixture *f, gconstpointer data)
+{
+    gsize queued, most = 0;
+    guint pongs, acks;
+    guint32 last_pong = 0, last_ack = 0;
+
+    for (guint32 first = 1; first <= 60000; first += 2000) {
+        flood(f, first, 2000);
+        crp_viewer_peek_output(f->viewer, &queued);
+        most = MAX(most, queued);
+    }
+    /* 60000 answers of ~40 bytes would be 2.4 MB. */
+    g_test_message("most output queued: %" G_GSIZE_FORMAT " bytes", most);
+    g_assert_cmpuint(most, <=, CRP_VIEWER_COALESCE_OUTPUT + 4096);
+
+    drain(f, &pongs, &last_pong, &acks, &last_ack);
+    g_assert_cmpuint(last_pong, ==, 60000);
+    g_assert_cmpuint(last_ack, ==, 60000);
+    g_assert_cmpuint(pongs, <, 60000 / 10);
+    g_assert_cmpuint(acks, <, 60000 / 10);
+
+    /* Caught up: every PING is answered again, at once. */
+    flood(f, 70000, 3);
+    drain(f, &pongs, &last_pong, &acks, &last_ack);
+    g_assert_cmpuint(pongs, ==, 3);
+    g_assert_cmpuint(acks, ==, 3);
+    g_assert_cmpuint(last_pong, ==, 70002);
+}
+
+/*
+ * A server that reads nothing while the user types: our own input cannot
+ * be coalesced, so there is a hard cap. Past it the viewer refuses more,
+ * fails with an error that says why, and says goodbye.
+ */
+static void
+test_server_that_stopped_reading_is_dropped(Fixture *f, gconstpointer data)
+{
+    CrpViewerUpdate u;
+    g_autoptr(GError) error = NULL;
+    gsize queued;
+    guint sent = 0;
+
+    g_assert_null(crp_viewer_get_failure(f->viewer));
+    while (sent < 200000 && crp_viewer_send_key(f->viewer, 30, sent % 2 == 0)) {
+        sent++;
+    }
+    crp_viewer_peek_output(f->viewer, &queued);
+    g_test_message("%u keys queued in %" G_GSIZE_FORMAT " bytes", sent, queued);
+    g_assert_cmpuint(sent, <, 200000);
+    g_assert_cmpuint(queued, <=, CRP_VIEWER_MAX_OUTPUT + 4096);
+    g_assert_false(crp_viewer_send_pointer(f->viewer, 1, 1, 0));
+    gint16 mic[960 * 2] = { 0 };
+    g_assert_false(crp_viewer_send_audio(f->viewer, mic, 960, NULL));
+    g_assert_nonnull(crp_viewer_get_failure(f->viewer));
+
+    g_assert_cmpint(crp_viewer_process(f->viewer, &u, &error), ==, CRP_VIEWER_ERROR);
+    g_assert_error(error, CRP_ERROR, CRP_ERROR_TOO_LARGE);
+    g_assert_nonnull(strstr(error->message, "stopped reading"));
+    g_clear_error(&error);
+    /* The error stays: the viewer is done. */
+    g_assert_cmpint(crp_viewer_process(f->viewer, &u, &error), ==, CRP_VIEWER_ERROR);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -282,5 +504,11 @@ main(int argc, char **argv)
     ADD("/viewer/ping-and-bye", test_ping_and_bye);
     ADD("/viewer/audio", test_audio);
     ADD("/viewer/hostile-rect", test_hostile_rect);
+    ADD("/viewer/cursor", test_cursor);
+    ADD("/viewer/flood-is-coalesced", test_flood_is_coalesced);
+    ADD("/viewer/server-that-stopped-reading-is-dropped",
+        test_server_that_stopped_reading_is_dropped);
+    g_test_add_func("/viewer/message-without-its-capability",
+                    test_message_without_its_capability);
     return g_test_run();
 }

@@ -1,5 +1,6 @@
 /*
- * test-crp-handshake.c: golden vectors of both handshakes.
+ * test-crp-handshake.c: golden vectors of both handshakes, and the keys
+ * they refuse (low-order points, docs/protocol.md 3.2).
  *
  * Under a deterministic RNG (BLAKE2b of a counter, see crp-test-util.h)
  * every ephemeral key and stream header is fixed, so the bytes of a whole
@@ -8,7 +9,9 @@
  */
 #include <crp/crp-channel.h>
 #include <crp/crp-error.h>
+#include <crp/crp-wire.h>
 #include "crp-test-util.h"
+#include "crp-test-forge.h"
 
 /* Regenerate (after a deliberate wire change, with docs/protocol.md)
  * by running the test with CRP_PRINT_GOLDEN=1. */
@@ -161,6 +164,160 @@ test_broker_golden(void)
     g_assert_no_error(error);
 }
 
+static CrpChannel *
+display_server(const char *ticket)
+{
+    CrpChannelConfig cfg = { .kind = CRP_CHANNEL_DISPLAY, .role = CRP_ROLE_SERVER,
+                             .ticket = ticket, .capabilities = CRP_CAP_DISPLAY_ALL };
+    return crp_channel_new(&cfg, NULL);
+}
+
+/* @server refuses @hello for its low-order key: an error, and a REJECT
+ * BAD_REQUEST in the clear that says why. */
+static void
+expect_low_order_refusal(CrpChannel *server, GByteArray *hello)
+{
+    g_autoptr(GError) error = NULL;
+    CrpEvent ev;
+
+    deliver(server, hello);
+    g_assert_cmpint(crp_channel_next_event(server, &ev, &error), ==, CRP_EVENT_ERROR);
+    g_assert_error(error, CRP_ERROR, CRP_ERROR_PROTOCOL);
+    g_assert_nonnull(strstr(error->message, "low-order"));
+    g_assert_true(crp_channel_is_closed(server));
+
+    g_autoptr(GByteArray) out = take(server);
+    g_assert_cmpuint(out->len, >=, 4 + 5);
+    g_assert_cmpuint(out->data[4], ==, 0x02);                   /* REJECT */
+    g_assert_cmpuint(out->data[5] << 8 | out->data[6], ==, CRP_STATUS_BAD_REQUEST);
+    guint len = out->data[7] << 8 | out->data[8];
+    g_assert_cmpuint(out->len, ==, 4 + 5 + len);
+    g_autofree char *reason = g_strndup((const char *)out->data + 9, len);
+    g_assert_nonnull(strstr(reason, "low-order"));
+}
+
+/* The forger's HELLO works with a real key, so what fails below fails for
+ * the key alone. */
+static void
+test_display_forged_hello_with_a_real_key(void)
+{
+    g_autoptr(GError) error = NULL;
+    guint8 sec[CRP_NOISE_DHLEN], pub[CRP_NOISE_DHLEN];
+    CrpEvent ev;
+
+    randombytes_buf(sec, sizeof(sec));
+    crypto_scalarmult_base(pub, sec);
+    g_autoptr(GByteArray) hello = crp_test_forge_display_hello("golden-ticket", pub);
+    g_autoptr(CrpChannel) server = display_server("golden-ticket");
+    deliver(server, hello);
+    g_assert_cmpint(crp_channel_next_event(server, &ev, &error), ==,
+                    CRP_EVENT_AUTHORIZE);
+    g_assert_no_error(error);
+    g_assert_cmpstr(ev.peer_software, ==, "forger");
+}
+
+/* A client that holds the ticket but sends a low-order ephemeral key would
+ * make the server's `ee` predictable: the server refuses it in the clear
+ * (BAD_REQUEST), before it authorizes anything or answers with keys. */
+static void
+test_display_low_order_ephemeral_is_refused(void)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(crp_test_low_order_points); i++) {
+        g_autoptr(GBytes) point = crp_test_hex(crp_test_low_order_points[i]);
+
+        g_test_message("point %s", crp_test_low_order_points[i]);
+        g_autoptr(GByteArray) hello =
+            crp_test_forge_display_hello("golden-ticket", g_bytes_get_data(point, NULL));
+        g_autoptr(CrpChannel) server = display_server("golden-ticket");
+        expect_low_order_refusal(server, hello);
+    }
+}
+
+/* The broker's `es` meets the client's ephemeral key first: a low-order
+ * one is named as such, not taken for a truncated HELLO. */
+static void
+test_broker_low_order_ephemeral_is_refused(void)
+{
+    guint8 broker_secret[32];
+
+    randombytes_buf(broker_secret, sizeof(broker_secret));
+    for (gsize i = 0; i < G_N_ELEMENTS(crp_test_low_order_points); i++) {
+        g_autoptr(GBytes) point = crp_test_hex(crp_test_low_order_points[i]);
+        g_autoptr(GByteArray) hello = g_byte_array_new();
+        guint8 rest[48 + 16 + 10] = { 0 };
+
+        crp_put_u32(hello, 6 + 32 + sizeof(rest));
+        crp_put_bytes(hello, "CRPB\x01\x00", 6);
+        crp_put_bytes(hello, g_bytes_get_data(point, NULL), 32);
+        crp_put_bytes(hello, rest, sizeof(rest));
+        CrpChannelConfig cfg = { .kind = CRP_CHANNEL_BROKER, .role = CRP_ROLE_SERVER,
+                                 .static_secret = broker_secret };
+        g_autoptr(CrpChannel) server = crp_channel_new(&cfg, NULL);
+        expect_low_order_refusal(server, hello);
+    }
+}
+
+/* The client side: a RESPONSE whose ephemeral key has low order fails the
+ * `ee` check, on both channels. */
+static void
+test_client_refuses_low_order_response(void)
+{
+    guint8 user_secret[32], broker_public[32];
+
+    randombytes_buf(user_secret, sizeof(user_secret));
+    randombytes_buf(broker_public, sizeof(broker_public));
+    crypto_scalarmult_base(broker_public, broker_public);
+    for (int kind = CRP_CHANNEL_DISPLAY; kind <= CRP_CHANNEL_BROKER; kind++) {
+        for (gsize i = 0; i < G_N_ELEMENTS(crp_test_low_order_points); i++) {
+            g_autoptr(GError) error = NULL;
+            g_autoptr(GBytes) point = crp_test_hex(crp_test_low_order_points[i]);
+            g_autoptr(GByteArray) response = g_byte_array_new();
+            guint8 tag[16 + 20] = { 0 };
+            CrpEvent ev;
+            CrpChannelConfig cfg = { .kind = kind, .role = CRP_ROLE_CLIENT,
+                                     .ticket = "golden-ticket",
+                                     .static_secret = user_secret,
+                                     .remote_static_public = broker_public };
+            g_autoptr(CrpChannel) client = crp_channel_new(&cfg, NULL);
+
+            crp_channel_start(client, NULL);
+            g_autoptr(GByteArray) hello = take(client);
+            crp_put_u32(response, 1 + 32 + sizeof(tag));
+            crp_put_u8(response, 0x01);
+            crp_put_bytes(response, g_bytes_get_data(point, NULL), 32);
+            crp_put_bytes(response, tag, sizeof(tag));
+            deliver(client, response);
+            g_assert_cmpint(crp_channel_next_event(client, &ev, &error), ==,
+                            CRP_EVENT_ERROR);
+            g_assert_error(error, CRP_ERROR, CRP_ERROR_AUTH);
+        }
+    }
+}
+
+/* A key file that pins a low-order broker key would make `es` and `ss`
+ * predictable: the broker channel refuses to start with it. */
+static void
+test_client_refuses_low_order_broker_key(void)
+{
+    guint8 user_secret[32];
+
+    randombytes_buf(user_secret, sizeof(user_secret));
+    for (gsize i = 0; i < G_N_ELEMENTS(crp_test_low_order_points); i++) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GBytes) point = crp_test_hex(crp_test_low_order_points[i]);
+        CrpChannelConfig cfg = { .kind = CRP_CHANNEL_BROKER, .role = CRP_ROLE_CLIENT,
+                                 .static_secret = user_secret,
+                                 .remote_static_public = g_bytes_get_data(point, NULL) };
+        g_autoptr(CrpChannel) client = crp_channel_new(&cfg, &error);
+
+        if (client) {
+            crp_channel_start(client, &error);
+        }
+        g_assert_error(error, CRP_ERROR, CRP_ERROR_KEY_FILE);
+        g_assert_nonnull(strstr(error->message, "broker's public key"));
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -168,5 +325,15 @@ main(int argc, char **argv)
     crp_test_use_deterministic_rng();
     g_test_add_func("/handshake/golden/display", test_display_golden);
     g_test_add_func("/handshake/golden/broker", test_broker_golden);
+    g_test_add_func("/handshake/display/forged-hello-with-a-real-key",
+                    test_display_forged_hello_with_a_real_key);
+    g_test_add_func("/handshake/display/low-order-ephemeral-is-refused",
+                    test_display_low_order_ephemeral_is_refused);
+    g_test_add_func("/handshake/broker/low-order-ephemeral-is-refused",
+                    test_broker_low_order_ephemeral_is_refused);
+    g_test_add_func("/handshake/client/low-order-response-is-refused",
+                    test_client_refuses_low_order_response);
+    g_test_add_func("/handshake/client/low-order-broker-key-is-refused",
+                    test_client_refuses_low_order_broker_key);
     return g_test_run();
 }

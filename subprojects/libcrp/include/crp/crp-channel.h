@@ -96,7 +96,8 @@ CrpChannel *crp_channel_new(const CrpChannelConfig *config, GError **error);
 void crp_channel_free(CrpChannel *ch);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CrpChannel, crp_channel_free)
 
-/** Client: queues the handshake's first message. */
+/** Client: queues the handshake's first message. Fails (CRP_ERROR_KEY_FILE)
+ *  on a broker key no handshake could be safe with (a low-order point). */
 gboolean crp_channel_start(CrpChannel *ch, GError **error);
 
 /** Appends received bytes; they are parsed by crp_channel_next_event(). */

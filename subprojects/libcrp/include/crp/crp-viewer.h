@@ -21,6 +21,20 @@
 
 G_BEGIN_DECLS
 
+/**
+ * Output the server has not read yet (crp_viewer_peek_output()) is
+ * bounded. Past CRP_VIEWER_COALESCE_OUTPUT bytes the viewer holds its
+ * answers back (PONG, FRAME_ACK) and sends only the latest of each once
+ * the output drains below it again: a server that floods PINGs or frames
+ * without reading cannot make the client queue without bound, and a slow
+ * link still gets its acknowledgements. Past CRP_VIEWER_MAX_OUTPUT bytes
+ * our own input has nowhere to go: the crp_viewer_send_*() calls refuse
+ * it and the viewer fails (CRP_ERROR_TOO_LARGE, "the server stopped
+ * reading"), reported by the next crp_viewer_process().
+ */
+#define CRP_VIEWER_COALESCE_OUTPUT (64 * 1024)
+#define CRP_VIEWER_MAX_OUTPUT (1024 * 1024)
+
 typedef struct {
     /** The one-time ticket ("" for a server in no-ticket mode). */
     const char *ticket;
@@ -96,7 +110,8 @@ pixman_image_t *crp_viewer_get_cursor(CrpViewer *viewer, int *hot_x, int *hot_y)
 void crp_viewer_get_pointer(CrpViewer *viewer, int *x, int *y, gboolean *visible);
 
 /* Input. Each is queued and flushed at once; FALSE if the channel is not
- * ready. Coordinates are in framebuffer pixels. */
+ * ready or the viewer has failed (crp_viewer_get_failure(): the server
+ * stopped reading, say). Coordinates are in framebuffer pixels. */
 gboolean crp_viewer_send_key(CrpViewer *viewer, guint16 evdev_code, gboolean down);
 gboolean crp_viewer_send_pointer(CrpViewer *viewer, int x, int y, guint32 buttons);
 gboolean crp_viewer_send_wheel(CrpViewer *viewer, int dx, int dy);
@@ -117,6 +132,10 @@ gint16 *crp_viewer_take_audio(CrpViewer *viewer, gsize *n_samples, int *channels
  *  control sees the client's real pace. */
 void crp_viewer_set_manual_ack(CrpViewer *viewer, gboolean manual);
 void crp_viewer_frame_presented(CrpViewer *viewer, guint32 frame_id);
+
+/** Why the viewer failed (what crp_viewer_process() reports from then on),
+ *  or NULL while it has not. */
+const GError *crp_viewer_get_failure(CrpViewer *viewer);
 
 /** Says goodbye (BYE in the final record). */
 void crp_viewer_close(CrpViewer *viewer, const char *reason);

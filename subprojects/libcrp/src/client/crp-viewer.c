@@ -46,6 +46,15 @@ struct CrpViewer {
     PendingInput pending[MAX_PENDING_INPUT];
     guint n_pending;
 
+    /* Answers held back while the server is not reading (see
+     * CRP_VIEWER_COALESCE_OUTPUT): only the latest of each. */
+    gboolean pong_held, ack_held;
+    CrpPingMsg held_pong;
+    CrpFrameAckMsg held_ack;
+    /* Why the viewer failed (a server that broke the protocol or stopped
+     * reading); reported by every crp_viewer_process() from then on. */
+    GError *failure;
+
     CrpViewerStats stats;
     gint64 fps_window_start_us;
     guint fps_window_frames;
@@ -90,6 +99,7 @@ crp_viewer_free(CrpViewer *v)
         pixman_image_unref(v->cursor);
     }
     g_array_unref(v->audio);
+    g_clear_error(&v->failure);
     g_free(v->bye_reason);
     g_free(v);
 }
@@ -106,10 +116,13 @@ crp_viewer_peek_output(CrpViewer *v, gsize *len)
     return crp_channel_peek_output(v->channel, len);
 }
 
+static void send_held(CrpViewer *v);
+
 void
 crp_viewer_consume_output(CrpViewer *v, gsize n)
 {
     crp_channel_consume_output(v->channel, n);
+    send_held(v);
 }
 
 pixman_image_t *
@@ -134,15 +147,75 @@ crp_viewer_get_pointer(CrpViewer *v, int *x, int *y, gboolean *visible)
     *visible = v->pointer_visible;
 }
 
+/* FALSE, and the viewer fails, once the server has left more than
+ * CRP_VIEWER_MAX_OUTPUT bytes of ours unread: it stopped reading, and
+ * whatever we queue now would only grow our memory. */
+static gboolean
+room_for_output(CrpViewer *v)
+{
+    gsize pending = crp_channel_output_pending(v->channel);
+
+    if (v->failure) {
+        return FALSE;
+    }
+    if (pending <= CRP_VIEWER_MAX_OUTPUT) {
+        return TRUE;
+    }
+    v->failure = g_error_new(CRP_ERROR, CRP_ERROR_TOO_LARGE,
+                             "the server stopped reading: %" G_GSIZE_FORMAT
+                             " KiB of our messages wait to be sent (the cap "
+                             "is %d KiB)", pending / 1024,
+                             CRP_VIEWER_MAX_OUTPUT / 1024);
+    crp_channel_close(v->channel, CRP_STATUS_BAD_REQUEST,
+                      "the server stopped reading");
+    return FALSE;
+}
+
 /* Sends @msg now; the viewer's messages are all small and urgent. */
 static gboolean
 send_now(CrpViewer *v, const CrpMessage *msg)
 {
-    if (!crp_channel_send(v->channel, msg, NULL)) {
+    if (!room_for_output(v) || !crp_channel_send(v->channel, msg, NULL)) {
         return FALSE;
     }
     crp_channel_flush(v->channel);
     return TRUE;
+}
+
+/* PONG and FRAME_ACK answer the server. While it is behind on reading
+ * them, only the latest of each is kept (FRAME_ACK is cumulative). */
+static void
+answer(CrpViewer *v, const CrpMessage *msg)
+{
+    if (crp_channel_output_pending(v->channel) <= CRP_VIEWER_COALESCE_OUTPUT &&
+        !v->pong_held && !v->ack_held) {
+        send_now(v, msg);
+    } else if (msg->type == CRP_MSG_PONG) {
+        v->held_pong = msg->ping;
+        v->pong_held = TRUE;
+    } else {
+        v->held_ack = msg->frame_ack;
+        v->ack_held = TRUE;
+    }
+}
+
+/* The server caught up: what was held back goes out. */
+static void
+send_held(CrpViewer *v)
+{
+    if (crp_channel_output_pending(v->channel) > CRP_VIEWER_COALESCE_OUTPUT) {
+        return;
+    }
+    if (v->pong_held) {
+        CrpMessage pong = { .type = CRP_MSG_PONG, .ping = v->held_pong };
+        v->pong_held = FALSE;
+        send_now(v, &pong);
+    }
+    if (v->ack_held) {
+        CrpMessage ack = { .type = CRP_MSG_FRAME_ACK, .frame_ack = v->held_ack };
+        v->ack_held = FALSE;
+        send_now(v, &ack);
+    }
 }
 
 static void
@@ -207,7 +280,7 @@ acknowledge(CrpViewer *v, guint32 frame_id)
                 (guint32)MIN(now_us - v->frame_start_us, G_MAXUINT32) : 0,
         },
     };
-    send_now(v, &ack);
+    answer(v, &ack);
 }
 
 void
@@ -280,8 +353,39 @@ fail(CrpViewer *v, GError *local, GError **error)
     if (crp_channel_is_ready(v->channel)) {
         crp_channel_close(v->channel, CRP_STATUS_BAD_REQUEST, local->message);
     }
+    if (!v->failure) {
+        v->failure = g_error_copy(local);
+    }
     g_propagate_error(error, local);
     return CRP_VIEWER_ERROR;
+}
+
+/* The capability a server message needs (its name in *@name), or 0. */
+static guint32
+capability_needed(const CrpMessage *m, const char **name)
+{
+    switch (m->type) {
+    case CRP_MSG_AUDIO_FORMAT:
+    case CRP_MSG_AUDIO_OUT:
+        *name = "AUDIO_OUT";
+        return CRP_CAP_AUDIO_OUT;
+    case CRP_MSG_CURSOR_SHAPE:
+    case CRP_MSG_CURSOR_POS:
+        *name = "CURSOR";
+        return CRP_CAP_CURSOR;
+    case CRP_MSG_RECT:
+        if (m->rect.encoding == CRP_ENCODING_ZLIB) {
+            *name = "ZLIB";
+            return CRP_CAP_ZLIB;
+        }
+        if (m->rect.encoding == CRP_ENCODING_JPEG) {
+            *name = "JPEG";
+            return CRP_CAP_JPEG;
+        }
+        return 0;
+    default:
+        return 0;
+    }
 }
 
 CrpViewerEvent
@@ -292,6 +396,11 @@ crp_viewer_process(CrpViewer *v, CrpViewerUpdate *update, GError **error)
     GError *local = NULL;
 
     memset(update, 0, sizeof(*update));
+    if (v->failure) {
+        g_propagate_error(error, g_error_copy(v->failure));
+        return CRP_VIEWER_ERROR;
+    }
+    send_held(v);
     while ((t = crp_channel_next_event(v->channel, &ev, &local)) > CRP_EVENT_NONE) {
         const CrpMessage *m = &ev.message;
 
@@ -307,6 +416,19 @@ crp_viewer_process(CrpViewer *v, CrpViewerUpdate *update, GError **error)
         }
         if (t != CRP_EVENT_MESSAGE) {
             continue;
+        }
+        /* What we did not agree to is not decoded: no Opus, zlib or JPEG
+         * decoder runs on input the client never asked for. */
+        const char *cap_name;
+        guint32 cap = capability_needed(m, &cap_name);
+        if (cap && !(v->capabilities & cap)) {
+            local = g_error_new(CRP_ERROR, CRP_ERROR_PROTOCOL,
+                                "the server sent %s%s%s without the %s "
+                                "capability, which was not agreed",
+                                crp_message_type_name(m->type),
+                                m->type == CRP_MSG_RECT ? " " : "",
+                                m->type == CRP_MSG_RECT ? cap_name : "", cap_name);
+            return fail(v, local, error);
         }
         switch (m->type) {
         case CRP_MSG_SURFACE:
@@ -361,7 +483,7 @@ crp_viewer_process(CrpViewer *v, CrpViewerUpdate *update, GError **error)
             return CRP_VIEWER_AUDIO;
         case CRP_MSG_PING: {
             CrpMessage pong = { .type = CRP_MSG_PONG, .ping = m->ping };
-            send_now(v, &pong);
+            answer(v, &pong);
             break;
         }
         case CRP_MSG_BYE:
@@ -472,6 +594,10 @@ crp_viewer_send_audio(CrpViewer *v, const gint16 *pcm, gsize n_samples,
                     "the server does not take microphone audio");
         return FALSE;
     }
+    if (!room_for_output(v)) {
+        g_propagate_error(error, g_error_copy(v->failure));
+        return FALSE;
+    }
     if (!v->opus_out) {
         v->opus_out = crp_opus_encoder_new(v->audio_channels, 20, 0, error);
         if (!v->opus_out) {
@@ -503,6 +629,12 @@ void
 crp_viewer_close(CrpViewer *v, const char *reason)
 {
     crp_channel_close(v->channel, CRP_STATUS_OK, reason);
+}
+
+const GError *
+crp_viewer_get_failure(CrpViewer *v)
+{
+    return v->failure;
 }
 
 void

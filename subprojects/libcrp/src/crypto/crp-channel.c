@@ -112,7 +112,9 @@ crp_channel_start(CrpChannel *ch, GError **error)
         return FALSE;
     }
     g_autoptr(GByteArray) hello = g_byte_array_new();
-    crp_handshake_write_hello(&ch->hs, hello);
+    if (!crp_handshake_write_hello(&ch->hs, hello, error)) {
+        return FALSE;
+    }
     put_frame(ch, hello);
     ch->hello_sent = TRUE;
     return TRUE;

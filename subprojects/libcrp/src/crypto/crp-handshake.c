@@ -123,8 +123,8 @@ mix_dh(CrpHandshake *hs, const guint8 *sec, const guint8 *pub)
     return TRUE;
 }
 
-void
-crp_handshake_write_hello(CrpHandshake *hs, GByteArray *out)
+gboolean
+crp_handshake_write_hello(CrpHandshake *hs, GByteArray *out, GError **error)
 {
     guint8 prologue[CRP_HELLO_PREFIX_LEN];
     g_autoptr(GByteArray) payload = g_byte_array_new();
@@ -138,14 +138,23 @@ crp_handshake_write_hello(CrpHandshake *hs, GByteArray *out)
     mix_ephemeral(hs, hs->e.pub);
 
     if (hs->kind == CRP_CHANNEL_BROKER) {
-        mix_dh(hs, hs->e.sec, hs->rs);                          /* es */
+        /* Both fail only for a low-order broker key: with one, anyone
+         * could compute `es` and `ss` and read what we send. */
+        gboolean ok = mix_dh(hs, hs->e.sec, hs->rs);            /* es */
         crp_noise_encrypt_and_hash(&hs->ns, hs->s.pub, CRP_NOISE_DHLEN, out);
-        mix_dh(hs, hs->s.sec, hs->rs);                          /* ss */
+        if (!ok || !mix_dh(hs, hs->s.sec, hs->rs)) {            /* ss */
+            g_set_error_literal(error, CRP_ERROR, CRP_ERROR_KEY_FILE,
+                                "the broker's public key is not a usable "
+                                "X25519 key (a low-order point): is the key "
+                                "file damaged?");
+            return FALSE;
+        }
     }
 
     crp_put_u32(payload, hs->capabilities);
     crp_put_str(payload, hs->software);
     crp_noise_encrypt_and_hash(&hs->ns, payload->data, payload->len, out);
+    return TRUE;
 }
 
 /* Reads the u32 capabilities and software name of a handshake payload. */
@@ -163,6 +172,18 @@ read_hello_payload(CrpHandshake *hs, const guint8 *data, gsize len)
     memcpy(hs->peer_software, software.ptr, software.len);
     hs->peer_software[software.len] = '\0';
     return TRUE;
+}
+
+/* A Diffie-Hellman with the client's key gave the all-zero result that
+ * only a point of small order gives: whatever key it made would be known
+ * to anyone. */
+static gboolean
+refuse_low_order(guint16 *status, GError **error)
+{
+    *status = CRP_STATUS_BAD_REQUEST;
+    g_set_error_literal(error, CRP_ERROR, CRP_ERROR_PROTOCOL,
+                        "HELLO carries a low-order X25519 key");
+    return FALSE;
 }
 
 gboolean
@@ -208,10 +229,13 @@ crp_handshake_read_hello(CrpHandshake *hs, const guint8 *data, gsize len,
     *status = CRP_STATUS_AUTH_FAILED;
     if (hs->kind == CRP_CHANNEL_BROKER) {
         CrpView enc_s = crp_reader_view(&r, CRP_NOISE_DHLEN + CRP_NOISE_TAGLEN);
-        if (!crp_reader_ok(&r) || !mix_dh(hs, hs->s.sec, hs->re)) {
+        if (!crp_reader_ok(&r)) {
             *status = CRP_STATUS_BAD_REQUEST;
             g_set_error(error, CRP_ERROR, CRP_ERROR_PROTOCOL, "truncated HELLO");
             return FALSE;
+        }
+        if (!mix_dh(hs, hs->s.sec, hs->re)) {                   /* es */
+            return refuse_low_order(status, error);
         }
         if (!crp_noise_decrypt_and_hash(&hs->ns, enc_s.data, enc_s.len, hs->rs)) {
             g_set_error(error, CRP_ERROR, CRP_ERROR_AUTH,
@@ -248,6 +272,17 @@ crp_handshake_read_hello(CrpHandshake *hs, const guint8 *data, gsize len,
                     "malformed HELLO payload");
         return FALSE;
     }
+
+    /* The RESPONSE's `e, ee` (and the broker's `se`) now rather than in
+     * crp_handshake_write_response(), so that a client that holds the
+     * ticket but sends a low-order key is refused before it is authorized.
+     * `se` cannot fail once `ss` passed; it is checked all the same. */
+    crp_noise_keypair_generate(&hs->e);
+    mix_ephemeral(hs, hs->e.pub);
+    if (!mix_dh(hs, hs->e.sec, hs->re) ||                       /* ee */
+        (hs->kind == CRP_CHANNEL_BROKER && !mix_dh(hs, hs->e.sec, hs->rs))) {
+        return refuse_low_order(status, error);
+    }
     *status = CRP_STATUS_OK;
     return TRUE;
 }
@@ -258,14 +293,9 @@ crp_handshake_write_response(CrpHandshake *hs, guint16 status,
 {
     g_autoptr(GByteArray) payload = g_byte_array_new();
 
+    /* e, ee (and se) were mixed when the HELLO was read. */
     crp_put_u8(out, CRP_RESPONSE_ACCEPT);
-    crp_noise_keypair_generate(&hs->e);
     crp_put_bytes(out, hs->e.pub, CRP_NOISE_DHLEN);
-    mix_ephemeral(hs, hs->e.pub);
-    mix_dh(hs, hs->e.sec, hs->re);                              /* ee */
-    if (hs->kind == CRP_CHANNEL_BROKER) {
-        mix_dh(hs, hs->e.sec, hs->rs);                          /* se */
-    }
 
     crp_put_u16(payload, status);
     crp_put_str_len(payload, message ? message : "",

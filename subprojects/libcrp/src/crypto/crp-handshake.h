@@ -45,17 +45,21 @@ gboolean crp_handshake_init(CrpHandshake *hs, const CrpChannelConfig *config,
                             GError **error);
 void crp_handshake_clear(CrpHandshake *hs);
 
-/** Client: appends the HELLO frame payload. */
-void crp_handshake_write_hello(CrpHandshake *hs, GByteArray *out);
+/** Client: appends the HELLO frame payload. FALSE (CRP_ERROR_KEY_FILE)
+ *  if the pinned broker key is a low-order point. */
+gboolean crp_handshake_write_hello(CrpHandshake *hs, GByteArray *out,
+                                   GError **error);
 
 /**
- * Server: parses a HELLO. On failure sets @error and *@status to the code
- * the REJECT should carry.
+ * Server: parses a HELLO and, if it is good, makes our ephemeral key and
+ * its Diffie-Hellmans for the RESPONSE, refusing a low-order client key.
+ * On failure sets @error and *@status to the code the REJECT should carry.
  */
 gboolean crp_handshake_read_hello(CrpHandshake *hs, const guint8 *data,
                                   gsize len, guint16 *status, GError **error);
 
-/** Server: appends a RESPONSE payload carrying @status and @message. */
+/** Server, after crp_handshake_read_hello() succeeded: appends a RESPONSE
+ *  payload carrying @status and @message. */
 void crp_handshake_write_response(CrpHandshake *hs, guint16 status,
                                   const char *message, GByteArray *out);
 
