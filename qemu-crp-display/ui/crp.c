@@ -363,6 +363,14 @@ static bool crp_parse_options(CrpServer *s, DisplayCrp *o, Error **errp)
         error_setg(errp, "crp: max-clients must be at least 1");
         return false;
     }
+    if (g_str_has_prefix(s->addr, "unix:@")) {
+        /* QEMU would make a file named "@..." while clients (GIO) read
+         * the name as an abstract socket, which any local user can claim
+         * first: refuse the ambiguity. */
+        error_setg(errp, "crp: abstract unix sockets (unix:@name) are not "
+                   "supported; give a path");
+        return false;
+    }
     if (s->disable_ticketing && !g_str_has_prefix(s->addr, "unix:")) {
         error_setg(errp, "crp: disable-ticketing is only allowed on unix sockets");
         return false;

@@ -216,6 +216,12 @@ class SocketFile(unittest.TestCase):
         self.assertIn("mode 0755", out)
         self.assertFalse(os.path.exists(f"{shared}/crp.sock"))
 
+    def test_abstract_socket_refused(self):
+        """Clients read unix:@name as an abstract socket, which any local
+        user can claim first; QEMU would have made a file "@name"."""
+        out = self.start("crp,addr=unix:@crp-test,disable-ticketing=on")
+        self.assertIn("abstract unix sockets (unix:@name) are not supported", out)
+
     def test_only_a_dead_socket_is_replaced(self):
         path = os.path.join(self.tmp.name, "not-a-socket")
         with open(path, "w") as f:
