@@ -62,6 +62,7 @@ typedef struct {
     char *ticket_file;
     gboolean no_ticket;
     char *record;
+    char *record_frames;
     char *stats;
     char *screenshot;
     int timeout_s;
@@ -83,6 +84,7 @@ static void options_clear(Options *o)
     g_free(o->ticket);
     g_free(o->ticket_file);
     g_free(o->record);
+    g_free(o->record_frames);
     g_free(o->stats);
     g_free(o->screenshot);
     g_free(o->script_file);
@@ -115,6 +117,8 @@ static gboolean parse_options(Options *o, int *argc, char ***argv, GError **erro
           "The server runs without tickets (unix sockets only)", NULL },
         { "record", 0, 0, G_OPTION_ARG_FILENAME, &o->record,
           "Record all playback audio to FILE.wav", "FILE" },
+        { "record-frames", 0, 0, G_OPTION_ARG_FILENAME, &o->record_frames,
+          "Record every presented frame to FILE (for bench-encode --replay)", "FILE" },
         { "stats", 0, 0, G_OPTION_ARG_FILENAME, &o->stats,
           "Write the session's statistics to FILE.json at exit", "FILE" },
         { "screenshot", 0, 0, G_OPTION_ARG_FILENAME, &o->screenshot,
@@ -288,6 +292,11 @@ static void on_frame(gpointer data, const CrpViewerUpdate *update)
     HlApp *app = data;
 
     app->frames++;
+    if (app->frames_rec) {
+        hl_frame_recorder_add(app->frames_rec,
+                              crp_viewer_get_image(hl_connection_get_viewer(app->conn)),
+                              &update->damage);
+    }
     if (app->runner) {
         hl_runner_poll(app->runner);
     }
@@ -511,6 +520,9 @@ int hl_main(int argc, char **argv)
     if (!error && o.record) {
         hl_playback_record_all(app.playback, o.record, &error);
     }
+    if (!error && o.record_frames) {
+        app.frames_rec = hl_frame_recorder_new(o.record_frames, &error);
+    }
     if (!error && o.connect) {
         app.conn = hl_connection_new(o.connect, ticket, &connection_events,
                                      &app, &error);
@@ -521,6 +533,7 @@ int hl_main(int argc, char **argv)
     if (error) {
         code = usage_error(error);
         hl_playback_free(app.playback);
+        hl_frame_recorder_free(app.frames_rec);
         options_clear(&o);
         return code;
     }
@@ -558,6 +571,7 @@ int hl_main(int argc, char **argv)
     hl_broker_phase_free(app.broker);
     g_free(app.session_id);
     hl_playback_free(app.playback);
+    hl_frame_recorder_free(app.frames_rec);
     g_main_loop_unref(app.loop);
     g_free(app.exit_message);
     options_clear(&o);

@@ -14,6 +14,7 @@
  *   headless-runner.c      running a parsed script against the session
  *   headless-keymap.c      US keyboard: characters and key names -> evdev
  *   headless-audio.c       playback recording and analysis, microphone source
+ *   headless-frames.c      --record-frames: the presented pictures, for benches
  *   headless-wav.c         WAV files (headless-wav.h)
  *   headless-spectrum.c    dominant frequency (headless-spectrum.h)
  *
@@ -111,6 +112,18 @@ void hl_connection_close(HlConnection *conn, const char *reason);
 /* Stops (or resumes) reading from the socket: a client that is stuck or
  * slow, as the server sees it. */
 void hl_connection_set_reading(HlConnection *conn, gboolean reading);
+
+/* ---- headless-frames.c --------------------------------------------- */
+
+/** Writes every presented frame's changed area to a file (format in
+ *  headless-frames.c), for replaying a real session through the encoder. */
+typedef struct HlFrameRecorder HlFrameRecorder;
+
+HlFrameRecorder *hl_frame_recorder_new(const char *path, GError **error);
+/** Adds @image's @damage box as the next frame (all of it after a resize). */
+void hl_frame_recorder_add(HlFrameRecorder *rec, pixman_image_t *image,
+                           const pixman_box32_t *damage);
+void hl_frame_recorder_free(HlFrameRecorder *rec);
 
 /* ---- headless-audio.c ---------------------------------------------- */
 
@@ -237,6 +250,7 @@ typedef struct {
     char *session_id;           /* broker mode, once known */
     HlConnection *conn;         /* NULL until the display channel starts */
     HlPlayback *playback;
+    HlFrameRecorder *frames_rec; /* --record-frames, or NULL */
     HlRunner *runner;           /* NULL without a script */
     guint32 capabilities;       /* agreed in the handshake */
     guint64 frames;
