@@ -18,7 +18,7 @@
 static const char *const reserved_qemu_options[] = {
     "display", "vnc", "spice", "nographic", "qmp", "qmp-pretty", "monitor",
     "mon", "daemonize", "pidfile", "audiodev", "smp", "m", "kernel",
-    "initrd", "runas", "chroot",
+    "initrd", "runas", "chroot", "accel", "enable-kvm",
 };
 
 typedef struct {
@@ -31,6 +31,7 @@ typedef struct {
     char *vcpus;
     char *memory;
     char *max_instances;
+    char *accel;
     gboolean audio;
     gboolean no_audio;
     gboolean persistent;
@@ -49,6 +50,7 @@ app_options_clear(AppOptions *o)
     g_free(o->vcpus);
     g_free(o->memory);
     g_free(o->max_instances);
+    g_free(o->accel);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AppOptions, app_options_clear)
 
@@ -79,6 +81,9 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AppOptions, app_options_clear)
       "Keep each user's disk overlay between sessions", NULL },              \
     { "no-persistent-storage", 0, 0, G_OPTION_ARG_NONE, &(o)->no_persistent, \
       "Start every session from the base image", NULL },                     \
+    { "accel", 0, 0, G_OPTION_ARG_STRING, &(o)->accel,                       \
+      "QEMU accelerators, tried in order (default: [qemu] accel)",          \
+      "kvm|tcg|kvm:tcg" },                                                   \
     { NULL }
 
 static const char app_options_description[] =
@@ -86,7 +91,10 @@ static const char app_options_description[] =
     "exist.\nFor 'update', an empty value (--initrd \"\") clears a path or "
     "the description.\n--qemu-options may not set what the broker sets: "
     "-display -vnc -spice\n-nographic -qmp -monitor -mon -daemonize -pidfile "
-    "-audiodev -smp -m -kernel\n-initrd -runas -chroot.";
+    "-audiodev -smp -m -kernel\n-initrd -runas -chroot -accel -enable-kvm "
+    "-machine accel=.\n--accel takes QEMU's -accel syntax (kvm, tcg, "
+    "kvm:tcg, tcg,thread=single);\nupdate --accel \"\" goes back to the "
+    "broker's [qemu] accel.";
 
 /* Resolves and checks one image path into *@out (absolute). An empty
  * @value (update only) clears it: *@out stays NULL. */
@@ -146,7 +154,19 @@ check_qemu_options(CrpAdmin *admin, const char *text)
                     g_str_equal(name, "smp") || g_str_equal(name, "m")
                         ? " (use --vcpus / --memory)"
                     : g_str_equal(name, "kernel") || g_str_equal(name, "initrd")
-                        ? " (use --kernel / --initrd)" : "");
+                        ? " (use --kernel / --initrd)"
+                    : g_str_equal(name, "accel") ||
+                      g_str_equal(name, "enable-kvm") ? " (use --accel)" : "");
+            }
+        }
+        /* -machine TYPE,accel=... (or -M) would compete with -accel. */
+        if (g_str_equal(name, "machine") || g_str_equal(name, "M")) {
+            const char *value = strchr(opt, '=') ? strchr(opt, '=') + 1
+                                                 : args[i + 1];
+            if (value && strstr(value, "accel=")) {
+                return crp_admin_usage_error(
+                    admin, "--qemu-options: '%s' sets the accelerator, which "
+                    "the broker sets (use --accel)", value);
             }
         }
     }
@@ -212,6 +232,14 @@ collect(CrpAdmin *admin, const CrpBrokerConfig *config, AppOptions *o,
         }
         values->max_instances = (guint)n;
         *fields |= CRP_STORE_APP_MAX_INSTANCES;
+    }
+    if (o->accel) {
+        g_autoptr(GError) error = NULL;
+        if (*o->accel && !crp_broker_config_check_accel(o->accel, &error)) {
+            return crp_admin_usage_error(admin, "--accel: %s", error->message);
+        }
+        values->accel = g_strdup(o->accel);
+        *fields |= CRP_STORE_APP_ACCEL;
     }
     if (o->audio || o->no_audio) {
         values->audio = o->audio;
@@ -322,8 +350,10 @@ crp_admin_cmd_app_publish(CrpAdmin *admin, int argc, char **argv)
         return crp_admin_fail_error(g_steal_pointer(&error));
     }
     warn_budget(config, app);
-    printf("published app %s (%u vCPU, %u MiB%s)\n", app->name, app->vcpus,
-           app->memory_mib, app->audio ? ", audio" : "");
+    printf("published app %s (%u vCPU, %u MiB%s%s%s)\n", app->name,
+           app->vcpus, app->memory_mib, app->audio ? ", audio" : "",
+           app->accel && *app->accel ? ", accel " : "",
+           app->accel && *app->accel ? app->accel : "");
     return CRP_ADMIN_EXIT_OK;
 }
 
@@ -465,6 +495,7 @@ crp_admin_cmd_app_list(CrpAdmin *admin, int argc, char **argv)
                                CRP_ADMIN_COL_UINT, 0);
     crp_admin_table_add_column(table, "persistent_storage", "PERSISTENT",
                                CRP_ADMIN_COL_BOOL, 0);
+    crp_admin_table_add_column(table, "accel", "ACCEL", CRP_ADMIN_COL_TEXT, 0);
     crp_admin_table_add_column(table, "description", "DESCRIPTION",
                                CRP_ADMIN_COL_TEXT, CRP_ADMIN_COL_MACHINE);
     crp_admin_table_add_column(table, "kernel", "KERNEL", CRP_ADMIN_COL_TEXT,
@@ -492,6 +523,7 @@ crp_admin_cmd_app_list(CrpAdmin *admin, int argc, char **argv)
         crp_admin_table_add_bool(table, app->audio);
         crp_admin_table_add_uint(table, app->max_instances);
         crp_admin_table_add_bool(table, app->persistent_storage);
+        crp_admin_table_add_text(table, app->accel);
         crp_admin_table_add_text(table, app->description ? app->description
                                                          : "");
         crp_admin_table_add_text(table, app->kernel);

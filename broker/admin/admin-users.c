@@ -1,5 +1,5 @@
 /*
- * admin-users.c: crp-admin user add|list|revoke|rotate.
+ * admin-users.c: crp-admin user add|list|revoke|rotate|limits.
  *
  * Issuing a key writes the user's key file (secret key, the broker's
  * public key, the broker's address; mode 0600) and stores only the public
@@ -166,6 +166,33 @@ crp_admin_cmd_user_rotate(CrpAdmin *admin, int argc, char **argv)
     return issue_key(admin, argv[1], key_file, TRUE);
 }
 
+/* The broker's defaults for users without limits of their own. */
+static CrpStoreUserLimits
+default_limits(const CrpBrokerConfig *config)
+{
+    return (CrpStoreUserLimits){ config->user_sessions, config->user_vcpus,
+                                 (gint64)config->user_memory_mib };
+}
+
+/* A limit cell: the number, or missing (shown "-", JSON null) for none. */
+static void
+add_limit(CrpAdminTable *table, gint64 limit)
+{
+    if (limit > 0) {
+        crp_admin_table_add_uint(table, (guint64)limit);
+    } else {
+        crp_admin_table_add_null(table);
+    }
+}
+
+static gboolean
+limits_are_default(const CrpStoreUserLimits *l)
+{
+    return l->sessions == CRP_STORE_LIMIT_DEFAULT &&
+           l->vcpus == CRP_STORE_LIMIT_DEFAULT &&
+           l->memory_mib == CRP_STORE_LIMIT_DEFAULT;
+}
+
 int
 crp_admin_cmd_user_list(CrpAdmin *admin, int argc, char **argv)
 {
@@ -178,18 +205,26 @@ crp_admin_cmd_user_list(CrpAdmin *admin, int argc, char **argv)
     g_autoptr(GError) error = NULL;
     g_autoptr(GPtrArray) users = NULL;
     g_autoptr(CrpAdminTable) table = NULL;
+    const CrpBrokerConfig *config;
+    CrpStoreUserLimits defaults;
     CrpAdminFormat format;
     CrpStore *store;
     int status;
 
-    if (!crp_admin_parse(admin, entries, NULL, 0, 0, &argc, &argv, &status) ||
+    if (!crp_admin_parse(admin, entries,
+                         "MAX SESSIONS, MAX VCPUS and MAX MIB are each user's "
+                         "limits in effect ('-': none);\nLIMITS says whether "
+                         "they are the [user-limits] defaults or the user's "
+                         "own.", 0, 0, &argc, &argv, &status) ||
         !crp_admin_format_from_flags(admin, json, csv, &format, &status)) {
         return status;
     }
-    if (!(store = crp_admin_store(admin, &error)) ||
+    if (!(config = crp_admin_config(admin, &error)) ||
+        !(store = crp_admin_store(admin, &error)) ||
         !(users = crp_store_user_list(store, &error))) {
         return crp_admin_fail_error(g_steal_pointer(&error));
     }
+    defaults = default_limits(config);
     table = crp_admin_table_new();
     crp_admin_table_add_column(table, "id", "USER", CRP_ADMIN_COL_TEXT, 0);
     crp_admin_table_add_column(table, "state", "STATE", CRP_ADMIN_COL_TEXT, 0);
@@ -203,10 +238,20 @@ crp_admin_cmd_user_list(CrpAdmin *admin, int argc, char **argv)
                                CRP_ADMIN_COL_TEXT, 0);
     crp_admin_table_add_column(table, "key_created", "KEY CREATED",
                                CRP_ADMIN_COL_TIME, 0);
+    crp_admin_table_add_column(table, "max_sessions", "MAX SESSIONS",
+                               CRP_ADMIN_COL_UINT, 0);
+    crp_admin_table_add_column(table, "max_vcpus", "MAX VCPUS",
+                               CRP_ADMIN_COL_UINT, 0);
+    crp_admin_table_add_column(table, "max_memory_mib", "MAX MIB",
+                               CRP_ADMIN_COL_UINT, 0);
+    crp_admin_table_add_column(table, "limits", "LIMITS", CRP_ADMIN_COL_TEXT,
+                               0);
     crp_admin_table_add_column(table, "public_key", "PUBLIC KEY",
                                CRP_ADMIN_COL_TEXT, CRP_ADMIN_COL_MACHINE);
     for (guint i = 0; i < users->len; i++) {
         CrpStoreUser *user = g_ptr_array_index(users, i);
+        CrpStoreUserLimits limits =
+            crp_store_user_limits_effective(user, &defaults);
         g_autofree char *fingerprint = crp_admin_fingerprint(user->public_key);
         g_autofree char *public_key =
             crp_broker_key_public_base64(user->public_key);
@@ -219,6 +264,11 @@ crp_admin_cmd_user_list(CrpAdmin *admin, int argc, char **argv)
         crp_admin_table_add_text(table, key_state_name(user->key_state));
         crp_admin_table_add_text(table, fingerprint);
         crp_admin_table_add_time(table, user->key_created);
+        add_limit(table, limits.sessions);
+        add_limit(table, limits.vcpus);
+        add_limit(table, limits.memory_mib);
+        crp_admin_table_add_text(table, limits_are_default(&user->limits)
+                                            ? "default" : "own");
         crp_admin_table_add_text(table, public_key);
     }
     crp_admin_table_print(table, format, stdout);
@@ -305,4 +355,113 @@ int
 crp_admin_cmd_user_unsubscribe(CrpAdmin *admin, int argc, char **argv)
 {
     return user_subscription(admin, argc, argv, FALSE);
+}
+
+/* ---- user limits ---------------------------------------------------- */
+
+/* One --sessions/--vcpus/--memory value: a number (0: no limit) or
+ * "default". */
+static gboolean
+parse_limit(CrpAdmin *admin, const char *name, const char *text, gint64 max,
+            gint64 *out, int *status)
+{
+    guint64 n;
+
+    if (g_str_equal(text, "default")) {
+        *out = CRP_STORE_LIMIT_DEFAULT;
+        return TRUE;
+    }
+    if (!g_ascii_string_to_unsigned(text, 10, 0, (guint64)max, &n, NULL)) {
+        *status = crp_admin_usage_error(
+            admin, "--%s: '%s' is not 'default' or a whole number from 0 "
+            "(no limit) to %" G_GINT64_FORMAT, name, text, max);
+        return FALSE;
+    }
+    *out = (gint64)n;
+    return TRUE;
+}
+
+/* "3", "none", with " (default)" when it follows the broker's. */
+static char *
+describe_limit(gint64 own, gint64 effective, const char *unit)
+{
+    g_autofree char *value = effective > 0
+        ? g_strdup_printf("%" G_GINT64_FORMAT "%s", effective, unit)
+        : g_strdup("none");
+    return g_strdup_printf("%s%s", value,
+                           own == CRP_STORE_LIMIT_DEFAULT ? " (default)" : "");
+}
+
+int
+crp_admin_cmd_user_limits(CrpAdmin *admin, int argc, char **argv)
+{
+    g_autofree char *sessions = NULL, *vcpus = NULL, *memory = NULL;
+    const GOptionEntry entries[] = {
+        { "sessions", 's', 0, G_OPTION_ARG_STRING, &sessions,
+          "Live sessions at once", "N|default" },
+        { "vcpus", 0, 0, G_OPTION_ARG_STRING, &vcpus,
+          "vCPUs of the live sessions together", "N|default" },
+        { "memory", 0, 0, G_OPTION_ARG_STRING, &memory,
+          "Memory of the live sessions together, in MiB", "MIB|default" },
+        { NULL },
+    };
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CrpStoreUser) user = NULL;
+    const CrpBrokerConfig *config;
+    CrpStoreUserLimits values = { 0 }, defaults, limits;
+    CrpStoreLimitField fields = 0;
+    g_autofree char *s = NULL, *v = NULL, *m = NULL;
+    CrpStore *store;
+    int status;
+
+    if (!crp_admin_parse(admin, entries,
+                         "What the user's live sessions may hold at once; a "
+                         "launch beyond it is refused\n(QUOTA_EXCEEDED). 0 "
+                         "is no limit, 'default' follows [user-limits] in "
+                         "the\nbroker's configuration. Without options: "
+                         "print the limits.",
+                         1, 1, &argc, &argv, &status)) {
+        return status;
+    }
+    if (sessions) {
+        if (!parse_limit(admin, "sessions", sessions,
+                         CRP_STORE_LIMIT_SESSIONS_MAX, &values.sessions,
+                         &status)) {
+            return status;
+        }
+        fields |= CRP_STORE_LIMIT_SESSIONS;
+    }
+    if (vcpus) {
+        if (!parse_limit(admin, "vcpus", vcpus, CRP_STORE_LIMIT_VCPUS_MAX,
+                         &values.vcpus, &status)) {
+            return status;
+        }
+        fields |= CRP_STORE_LIMIT_VCPUS;
+    }
+    if (memory) {
+        if (!parse_limit(admin, "memory", memory, CRP_STORE_LIMIT_MEMORY_MAX,
+                         &values.memory_mib, &status)) {
+            return status;
+        }
+        fields |= CRP_STORE_LIMIT_MEMORY;
+    }
+    if (!(config = crp_admin_config(admin, &error)) ||
+        !(store = crp_admin_store(admin, &error)) ||
+        (fields && !crp_store_user_set_limits(store, argv[1], &values, fields,
+                                              &error)) ||
+        !(user = crp_store_user_get(store, argv[1], &error))) {
+        return crp_admin_fail_error(g_steal_pointer(&error));
+    }
+    defaults = default_limits(config);
+    limits = crp_store_user_limits_effective(user, &defaults);
+    s = describe_limit(user->limits.sessions, limits.sessions, "");
+    v = describe_limit(user->limits.vcpus, limits.vcpus, "");
+    m = describe_limit(user->limits.memory_mib, limits.memory_mib, " MiB");
+    printf("%s limits of %s: sessions %s, vCPUs %s, memory %s\n",
+           fields ? "new" : "the", user->id, s, v, m);
+    if (fields) {
+        printf("live sessions keep running; the limits apply from the next "
+               "launch\n");
+    }
+    return CRP_ADMIN_EXIT_OK;
 }

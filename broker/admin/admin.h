@@ -111,6 +111,7 @@ int crp_admin_cmd_user_revoke(CrpAdmin *admin, int argc, char **argv);
 int crp_admin_cmd_user_rotate(CrpAdmin *admin, int argc, char **argv);
 int crp_admin_cmd_user_subscribe(CrpAdmin *admin, int argc, char **argv);
 int crp_admin_cmd_user_unsubscribe(CrpAdmin *admin, int argc, char **argv);
+int crp_admin_cmd_user_limits(CrpAdmin *admin, int argc, char **argv);
 int crp_admin_cmd_app_publish(CrpAdmin *admin, int argc, char **argv);
 int crp_admin_cmd_app_update(CrpAdmin *admin, int argc, char **argv);
 int crp_admin_cmd_app_unpublish(CrpAdmin *admin, int argc, char **argv);

@@ -17,6 +17,7 @@ typedef enum {
     T_DATABASE,     /* char *, sqlite:/PATH or postgresql://... */
     T_UINT,         /* guint */
     T_UINT64,       /* guint64 */
+    T_ACCEL,        /* char *, crp_broker_config_check_accel() */
 } KeyType;
 
 typedef struct {
@@ -37,11 +38,16 @@ static const KeySpec key_specs[] = {
     { "compute", "vcpus", T_UINT, OFF(vcpus), 1, 65535 },
     { "compute", "memory-mib", T_UINT64, OFF(memory_mib), 1,
       G_GUINT64_CONSTANT(1) << 32 },
+    { "user-limits", "sessions", T_UINT, OFF(user_sessions), 0, 1000000 },
+    { "user-limits", "vcpus", T_UINT, OFF(user_vcpus), 0, 1000000 },
+    { "user-limits", "memory-mib", T_UINT64, OFF(user_memory_mib), 0,
+      G_GUINT64_CONSTANT(1) << 40 },
     { "storage", "images-dir", T_PATH, OFF(images_dir), 0, 0 },
     { "storage", "overlays-dir", T_PATH, OFF(overlays_dir), 0, 0 },
     { "storage", "user-quota-mib", T_UINT64, OFF(user_quota_mib), 0,
       G_GUINT64_CONSTANT(1) << 40 },
     { "qemu", "env-file", T_PATH, OFF(qemu_env_file), 0, 0 },
+    { "qemu", "accel", T_ACCEL, OFF(accel), 0, 0 },
     { "sessions", "idle-timeout-s", T_UINT, OFF(idle_timeout_s), 0,
       30 * 86400 },
     { "sessions", "shutdown-grace-s", T_UINT, OFF(shutdown_grace_s), 0, 3600 },
@@ -51,6 +57,11 @@ static const KeySpec key_specs[] = {
       3600 },
     { "login", "max-failures-per-minute", T_UINT,
       OFF(max_failures_per_minute), 0, 1000000 },
+    { "logs", "max-age-days", T_UINT, OFF(logs_max_age_days), 0, 36500 },
+    { "logs", "max-total-mib", T_UINT64, OFF(logs_max_total_mib), 0,
+      G_GUINT64_CONSTANT(1) << 30 },
+    { "logs", "console-max-kib", T_UINT, OFF(console_max_kib), 64,
+      4 << 20 },
 };
 
 #define FIELD(config, spec, type) \
@@ -178,6 +189,88 @@ crp_broker_address_parse(const char *text, GError **error)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Accelerators */
+
+/* QEMU runs a command line, not a shell, but an -accel value is still
+ * parsed by QEMU's option parser: keep it to plain words. */
+#define ACCEL_MAX 256
+#define ACCEL_WORD_CHARS "abcdefghijklmnopqrstuvwxyz0123456789._-"
+
+static gboolean
+accel_word(const char *s, gsize len)
+{
+    return len > 0 && strspn(s, ACCEL_WORD_CHARS) >= len;
+}
+
+static gboolean
+check_accel_item(const char *item, GError **error)
+{
+    /* An empty item splits into no parts at all. */
+    g_auto(GStrv) parts = g_strsplit(item, ",", -1);
+
+    if (!parts[0] ||
+        (!g_str_equal(parts[0], "kvm") && !g_str_equal(parts[0], "tcg"))) {
+        g_set_error(error, CRP_BROKER_CONFIG_ERROR,
+                    CRP_BROKER_CONFIG_ERROR_INVALID,
+                    "'%s': the accelerator must be kvm or tcg", item);
+        return FALSE;
+    }
+    for (guint i = 1; parts[i]; i++) {
+        const char *eq = strchr(parts[i], '=');
+        if (!eq || !accel_word(parts[i], eq - parts[i]) ||
+            !accel_word(eq + 1, strlen(eq + 1))) {
+            g_set_error(error, CRP_BROKER_CONFIG_ERROR,
+                        CRP_BROKER_CONFIG_ERROR_INVALID,
+                        "'%s': a property must be NAME=VALUE of [a-z0-9._-]",
+                        item);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+gboolean
+crp_broker_config_check_accel(const char *text, GError **error)
+{
+    g_auto(GStrv) items = NULL;
+
+    if (!*text || strlen(text) > ACCEL_MAX) {
+        g_set_error(error, CRP_BROKER_CONFIG_ERROR,
+                    CRP_BROKER_CONFIG_ERROR_INVALID,
+                    "an accelerator list is 1..%d bytes, like kvm:tcg",
+                    ACCEL_MAX);
+        return FALSE;
+    }
+    items = g_strsplit(text, ":", -1);
+    for (guint i = 0; items[i]; i++) {
+        if (!check_accel_item(items[i], error)) {
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+GStrv
+crp_broker_config_accel_args(const char *text, GError **error)
+{
+    g_auto(GStrv) items = NULL;
+    GPtrArray *args;
+
+    if (!crp_broker_config_check_accel(text, error)) {
+        return NULL;
+    }
+    items = g_strsplit(text, ":", -1);
+    args = g_ptr_array_new();
+    /* Several -accel options: QEMU tries them in order. */
+    for (guint i = 0; items[i]; i++) {
+        g_ptr_array_add(args, g_strdup("-accel"));
+        g_ptr_array_add(args, g_strdup(items[i]));
+    }
+    g_ptr_array_add(args, NULL);
+    return (GStrv)g_ptr_array_free(args, FALSE);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Defaults */
 
 /* Half of MemTotal, in MiB; 1024 if it cannot be read. */
@@ -224,8 +317,17 @@ config_new(void)
     config->state_dir = g_strdup(CRP_BROKER_DEFAULT_STATE_DIR);
     config->vcpus = CLAMP(g_get_num_processors(), 1, 65535);
     config->memory_mib = default_memory_mib();
+    /* A few apps at once; CPUs and memory only the host's pools limit
+     * unless the operator says so (their right size depends on the apps). */
+    config->user_sessions = 4;
     config->user_quota_mib = 2048;
     config->qemu_env_file = default_qemu_env_file();
+    /* KVM where this QEMU and host have it, else TCG (see the operator's
+     * guide: a host whose KVM is there but broken needs "tcg"). */
+    config->accel = g_strdup("kvm:tcg");
+    config->logs_max_age_days = 30;
+    config->logs_max_total_mib = 1024;
+    config->console_max_kib = 1024;
     config->idle_timeout_s = 1800;
     config->shutdown_grace_s = 20;
     config->ticket_lifetime_s = 120;
@@ -358,6 +460,11 @@ parse_value(CrpBrokerConfig *config, const KeySpec *spec, const char *value,
             g_set_error(error, CRP_BROKER_CONFIG_ERROR,
                         CRP_BROKER_CONFIG_ERROR_INVALID,
                         "'%s' is not sqlite:/PATH (or postgresql://...)", value);
+            return FALSE;
+        }
+        break;
+    case T_ACCEL:
+        if (!crp_broker_config_check_accel(value, error)) {
             return FALSE;
         }
         break;

@@ -66,6 +66,12 @@ typedef struct {
     guint vcpus;
     guint64 memory_mib;
 
+    /* [user-limits]: what one user's live sessions may hold at once,
+     * unless crp-admin user limits says otherwise; 0: no limit. */
+    guint user_sessions;
+    guint user_vcpus;
+    guint64 user_memory_mib;
+
     /* [storage] */
     char *images_dir;
     char *overlays_dir;
@@ -73,6 +79,12 @@ typedef struct {
 
     /* [qemu] */
     char *qemu_env_file;
+    char *accel;                /* -accel list, "kvm:tcg" (see _check_accel) */
+
+    /* [logs]: STATE/logs and each session's serial console. */
+    guint logs_max_age_days;    /* 0: kept however old */
+    guint64 logs_max_total_mib; /* 0: no limit */
+    guint console_max_kib;      /* per session, the rotated file included */
 
     /* [sessions] */
     guint idle_timeout_s;       /* 0: never */
@@ -135,6 +147,24 @@ char *crp_broker_config_broker_key_path(const CrpBrokerConfig *config);
  * another backend.
  */
 const char *crp_broker_config_sqlite_path(const CrpBrokerConfig *config);
+
+/**
+ * crp_broker_config_check_accel:
+ *
+ * Checks a list of QEMU accelerators in QEMU's -accel syntax, tried in
+ * order: "kvm", "tcg", "kvm:tcg", "tcg,thread=single". Names are kvm and
+ * tcg; properties are NAME=VALUE of [a-z0-9._-]. The error message says
+ * what is wrong, without a prefix.
+ */
+gboolean crp_broker_config_check_accel(const char *text, GError **error);
+
+/**
+ * crp_broker_config_accel_args:
+ *
+ * Returns: (transfer full): the QEMU arguments for @text ("-accel", "kvm",
+ * "-accel", "tcg"), or NULL with @error when it does not check.
+ */
+GStrv crp_broker_config_accel_args(const char *text, GError **error);
 
 /* ------------------------------------------------------------------------ */
 /* Addresses (listen, address) */

@@ -5,9 +5,11 @@
  * session terminate, user revoke).
  *
  * A launch decides and allocates in one store transaction (BEGIN
- * IMMEDIATE): subscription, compute pool, the app's instance limit, the
- * user's storage quota, then the session row. Two launches racing for the
- * last slot are serialised by the store, in this broker or another one.
+ * IMMEDIATE): subscription, the user's own limits (sessions, vCPUs,
+ * memory), compute pool, the app's instance limit, the user's storage
+ * quota, then the session row. Two launches racing for the last slot (the
+ * host's or the user's) are serialised by the store, in this broker or
+ * another one.
  */
 #include "broker.h"
 #include "broker-vm.h"
@@ -87,6 +89,49 @@ refuse(Launch *l, guint16 status, char *message)
     return TRUE;                /* nothing written: commit is a no-op */
 }
 
+/* The user's own limits: QUOTA_EXCEEDED (closing a session helps; waiting
+ * does not), checked before the host's pools (NO_CAPACITY: try later).
+ * FALSE only when the store fails; a refusal is in l->status. */
+static gboolean
+check_user_limits(Launch *l, CrpStore *store, GError **error)
+{
+    const CrpBrokerConfig *config = l->config;
+    const CrpStoreApp *app = l->app;
+    const CrpStoreUserLimits defaults = {
+        config->user_sessions, config->user_vcpus,
+        (gint64)config->user_memory_mib,
+    };
+    g_autoptr(CrpStoreUser) user = crp_store_user_get(store, l->user, error);
+    CrpStorePoolTotals mine;
+    CrpStoreUserLimits max;
+
+    if (!user || !crp_store_user_totals(store, l->user, &mine, error)) {
+        return FALSE;
+    }
+    max = crp_store_user_limits_effective(user, &defaults);
+    if (max.sessions && mine.sessions + 1 > (guint64)max.sessions) {
+        return refuse(l, CRP_STATUS_QUOTA_EXCEEDED, g_strdup_printf(
+            "you have %" G_GUINT64_FORMAT " session%s open and may have at "
+            "most %" G_GINT64_FORMAT " at a time: close one to open %s",
+            mine.sessions, mine.sessions == 1 ? "" : "s", max.sessions,
+            app->name));
+    }
+    if (max.vcpus && mine.vcpus + app->vcpus > (guint64)max.vcpus) {
+        return refuse(l, CRP_STATUS_QUOTA_EXCEEDED, g_strdup_printf(
+            "%s needs %u vCPUs and your sessions hold %" G_GUINT64_FORMAT
+            " of your %" G_GINT64_FORMAT ": close one first", app->name,
+            app->vcpus, mine.vcpus, max.vcpus));
+    }
+    if (max.memory_mib &&
+        mine.memory_mib + app->memory_mib > (guint64)max.memory_mib) {
+        return refuse(l, CRP_STATUS_QUOTA_EXCEEDED, g_strdup_printf(
+            "%s needs %u MiB and your sessions hold %" G_GUINT64_FORMAT
+            " of your %" G_GINT64_FORMAT " MiB: close one first", app->name,
+            app->memory_mib, mine.memory_mib, max.memory_mib));
+    }
+    return TRUE;
+}
+
 static gboolean
 launch_txn(CrpStore *store, gpointer data, GError **error)
 {
@@ -106,6 +151,12 @@ launch_txn(CrpStore *store, gpointer data, GError **error)
         return refuse(l, CRP_STATUS_NOT_SUBSCRIBED,
                       g_strdup_printf("you are not subscribed to %s",
                                       app->name));
+    }
+    if (!check_user_limits(l, store, error)) {
+        return FALSE;
+    }
+    if (l->status != CRP_STATUS_OK) {
+        return TRUE;
     }
     if (used.vcpus + app->vcpus > l->config->vcpus ||
         used.memory_mib + app->memory_mib > l->config->memory_mib) {
@@ -327,6 +378,7 @@ gboolean
 broker_sessions_start(BrokerServer *server, GError **error)
 {
     server->vms = g_hash_table_new(g_str_hash, g_str_equal);
+    broker_logs_start(server);
     if (!broker_sessions_reconcile(server, error)) {
         return FALSE;
     }
@@ -341,6 +393,7 @@ broker_sessions_stop(BrokerServer *server)
     gpointer vm;
 
     g_clear_handle_id(&server->sessions_watch, g_source_remove);
+    broker_logs_stop(server);
     if (!server->vms) {
         return;
     }

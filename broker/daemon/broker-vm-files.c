@@ -2,12 +2,14 @@
  * broker-vm-files.c: a session's runtime dir, overlay, logs and QEMU
  * command line. See broker-vm-files.h for the layout.
  */
+#define _GNU_SOURCE             /* SEEK_DATA, SEEK_HOLE */
 #include "broker-vm-files.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -19,10 +21,12 @@ struct BrokerVmFiles {
     char *runtime_dir;
     char *qmp_socket;
     char *display_socket;
+    char *console_socket;
     char *heartbeat;
     char *logs_dir;
     char *overlay;                  /* NULL: the app has no disk */
     gboolean overlay_persistent;
+    guint64 overlay_cap;            /* QEMU's hard limit on it; 0: none */
 };
 
 static BrokerVmFiles *
@@ -35,6 +39,7 @@ files_new(BrokerServer *server, const char *session_id)
                                       session_id, NULL);
     f->qmp_socket = g_build_filename(f->runtime_dir, "qmp.sock", NULL);
     f->display_socket = g_build_filename(f->runtime_dir, "display.sock", NULL);
+    f->console_socket = g_build_filename(f->runtime_dir, "console.sock", NULL);
     f->heartbeat = g_build_filename(f->runtime_dir, "heartbeat", NULL);
     f->logs_dir = g_build_filename(server->config->state_dir, "logs", NULL);
     return f;
@@ -50,6 +55,7 @@ broker_vm_files_free(BrokerVmFiles *f)
     g_free(f->runtime_dir);
     g_free(f->qmp_socket);
     g_free(f->display_socket);
+    g_free(f->console_socket);
     g_free(f->heartbeat);
     g_free(f->logs_dir);
     g_free(f->overlay);
@@ -66,6 +72,24 @@ const char *
 broker_vm_files_display_socket(BrokerVmFiles *f)
 {
     return f->display_socket;
+}
+
+const char *
+broker_vm_files_console_socket(BrokerVmFiles *f)
+{
+    return f->console_socket;
+}
+
+const char *
+broker_vm_files_runtime_dir(BrokerVmFiles *f)
+{
+    return f->runtime_dir;
+}
+
+gboolean
+broker_vm_files_overlay_capped(BrokerVmFiles *f)
+{
+    return f->overlay_cap > 0;
 }
 
 static gboolean
@@ -200,13 +224,23 @@ child_setup(gpointer data)
     setsid();
 }
 
+/* The fd QEMU finds the console's listening socket on. */
+#define CONSOLE_FD 3
+
 static GPtrArray *
 qemu_argv(BrokerVmFiles *f, GHashTable *env, const CrpStoreApp *app,
-          GError **error)
+          const char *accel, GError **error)
 {
     GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
     const char *firmware = g_hash_table_lookup(env, "QEMU_FIRMWARE_DIRS");
     g_auto(GStrv) extra = NULL;
+    g_auto(GStrv) accel_args = crp_broker_config_accel_args(accel, error);
+
+    if (!accel_args) {
+        g_prefix_error(error, "app %s: accel: ", app->name);
+        g_ptr_array_unref(argv);
+        return NULL;
+    }
 
 #define ADD(...) g_ptr_array_add(argv, g_strdup_printf(__VA_ARGS__))
     ADD("%s", (const char *)g_hash_table_lookup(env, "QEMU"));
@@ -221,6 +255,9 @@ qemu_argv(BrokerVmFiles *f, GHashTable *env, const CrpStoreApp *app,
     }
     ADD("-name");
     ADD("crp-%s", f->session_id);
+    for (guint i = 0; accel_args[i]; i++) {
+        ADD("%s", accel_args[i]);
+    }
     ADD("-m");
     ADD("%u", app->memory_mib);
     ADD("-smp");
@@ -252,11 +289,36 @@ qemu_argv(BrokerVmFiles *f, GHashTable *env, const CrpStoreApp *app,
         ADD("%s", app->initrd);
     }
     if (f->overlay) {
-        ADD("-drive");
-        ADD("file=%s,format=qcow2,if=virtio", f->overlay);
+        /* file -> raw (the cap) -> qcow2 -> virtio-blk. Node names of our
+         * own: the write threshold is set on the file's node, whose
+         * offsets grow with it (the qcow2 node's are the guest's). A write
+         * beyond the raw node's size fails with ENOSPC, and werror=enospc
+         * stops the guest: QEMU itself keeps the overlay under the cap. */
+        g_autofree char *cap = f->overlay_cap
+            ? g_strdup_printf(",size=%" G_GUINT64_FORMAT, f->overlay_cap)
+            : g_strdup("");
+        /* A comma in an option value is written twice. */
+        g_auto(GStrv) parts = g_strsplit(f->overlay, ",", -1);
+        g_autofree char *filename = g_strjoinv(",,", parts);
+        ADD("-blockdev");
+        ADD("driver=file,filename=%s,node-name=" BROKER_VM_OVERLAY_NODE,
+            filename);
+        ADD("-blockdev");
+        ADD("driver=raw,file=" BROKER_VM_OVERLAY_NODE "%s,"
+            "node-name=crp-overlay-cap", cap);
+        ADD("-blockdev");
+        ADD("driver=qcow2,file=crp-overlay-cap,node-name="
+            BROKER_VM_OVERLAY_DISK_NODE);
+        ADD("-device");
+        ADD("virtio-blk-pci,drive=" BROKER_VM_OVERLAY_DISK_NODE
+            ",werror=enospc");
     }
+    /* The serial console: a socket the broker reads (broker-vm-console.h),
+     * never a file QEMU writes without limit. */
+    ADD("-chardev");
+    ADD("socket,id=crp-console,fd=%d,server=on,wait=off", CONSOLE_FD);
     ADD("-serial");
-    ADD("file:%s/console.log", f->runtime_dir);
+    ADD("chardev:crp-console");
 #undef ADD
     if (app->qemu_options && *app->qemu_options &&
         !g_shell_parse_argv(app->qemu_options, NULL, &extra, error)) {
@@ -271,17 +333,112 @@ qemu_argv(BrokerVmFiles *f, GHashTable *env, const CrpStoreApp *app,
     return argv;
 }
 
+/*
+ * The overlay's hard cap: what the user's quota leaves it now. QEMU's raw
+ * driver only caps within the file's length, so the file is extended
+ * (sparse: no blocks, nothing against the quota) to the cap; release()
+ * trims that tail again.
+ */
+static gboolean
+cap_overlay(BrokerVmFiles *f, BrokerServer *server, const char *user,
+            GError **error)
+{
+    guint64 used, allowed;
+    GStatBuf st;
+
+    if (!broker_vm_files_overlay_room(f, server, user, &used, &allowed) ||
+        g_stat(f->overlay, &st) < 0) {
+        return TRUE;
+    }
+    /* A launch is refused at the quota, so the overlay is below it; a
+     * file longer than that (not trimmed after a crash) keeps its length. */
+    f->overlay_cap = MAX(allowed & ~G_GUINT64_CONSTANT(511),
+                         (guint64)st.st_size);
+    if ((guint64)st.st_size < f->overlay_cap &&
+        truncate(f->overlay, (off_t)f->overlay_cap) < 0) {
+        int e = errno;
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
+                    "cannot extend %s: %s", f->overlay, g_strerror(e));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Cuts the file after its last data: the sparse tail cap_overlay() added
+ * (qcow2 never leaves a hole at its end otherwise: discard is off). */
+static void
+trim_overlay(const char *path)
+{
+    int fd = g_open(path, O_RDWR | O_CLOEXEC, 0);
+    off_t pos = 0, data, end = 0, size;
+
+    if (fd < 0) {
+        return;
+    }
+    size = lseek(fd, 0, SEEK_END);
+    while ((data = lseek(fd, pos, SEEK_DATA)) >= 0) {
+        end = lseek(fd, data, SEEK_HOLE);
+        if (end <= data) {
+            break;
+        }
+        pos = end;
+    }
+    end = (end + 511) & ~(off_t)511;
+    if (size > 0 && end < size && ftruncate(fd, end) < 0) {
+        g_warning("event=cleanup-failed path=%s error=\"%s\"", path,
+                  g_strerror(errno));
+    }
+    close(fd);
+}
+
+/*
+ * The console's socket, listening, with our own connection already queued
+ * on it: QEMU gets the listening socket (so that a broker that restarts
+ * can connect again by its path) and accepts us as soon as it runs, so no
+ * byte the guest writes from its first is lost. Returns the listening fd
+ * and our end in @client, or -1.
+ */
+static int
+console_socket(BrokerVmFiles *f, int *client, GError **error)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int cfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    /* As long as the display socket's path, which was checked. */
+    g_strlcpy(addr.sun_path, f->console_socket, sizeof(addr.sun_path));
+    g_unlink(f->console_socket);
+    if (lfd < 0 || cfd < 0 ||
+        bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+        listen(lfd, 1) < 0 ||
+        connect(cfd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+        int e = errno;
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e),
+                    "cannot set up the console socket %s: %s",
+                    f->console_socket, g_strerror(e));
+        if (lfd >= 0) {
+            close(lfd);
+        }
+        if (cfd >= 0) {
+            close(cfd);
+        }
+        return -1;
+    }
+    *client = cfd;
+    return lfd;
+}
+
 gboolean
 broker_vm_files_spawn(BrokerVmFiles *f, BrokerServer *server,
                       const CrpStoreSession *session, const CrpStoreApp *app,
-                      GPid *pid, GError **error)
+                      GPid *pid, int *console_fd, GError **error)
 {
     g_autoptr(GHashTable) env = crp_broker_config_read_qemu_env(server->config,
                                                                 error);
     g_autoptr(GPtrArray) argv = NULL;
     g_auto(GStrv) envp = NULL;
     g_autofree char *log = NULL;
-    int log_fd;
+    int log_fd, listen_fd, client_fd = -1;
     gboolean ok;
 
     if (!env) {
@@ -292,7 +449,11 @@ broker_vm_files_spawn(BrokerVmFiles *f, BrokerServer *server,
                     "%s names no QEMU", server->config->qemu_env_file);
         return FALSE;
     }
-    argv = qemu_argv(f, env, app, error);
+    if (!cap_overlay(f, server, session->user, error)) {
+        return FALSE;
+    }
+    argv = qemu_argv(f, env, app,
+                     app->accel ? app->accel : server->config->accel, error);
     if (!argv) {
         return FALSE;
     }
@@ -310,24 +471,35 @@ broker_vm_files_spawn(BrokerVmFiles *f, BrokerServer *server,
                     "cannot create %s: %s", log, g_strerror(e));
         return FALSE;
     }
+    listen_fd = console_socket(f, &client_fd, error);
+    if (listen_fd < 0) {
+        close(log_fd);
+        return FALSE;
+    }
+    const int source_fds[] = { listen_fd };
+    const int target_fds[] = { CONSOLE_FD };
     ok = g_spawn_async_with_pipes_and_fds(
         f->runtime_dir, (const char *const *)argv->pdata,
         (const char *const *)envp,
         G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL,
-        child_setup, NULL, -1, log_fd, log_fd, NULL, NULL, 0, pid, NULL, NULL,
-        NULL, error);
+        child_setup, NULL, -1, log_fd, log_fd, source_fds, target_fds, 1, pid,
+        NULL, NULL, NULL, error);
     close(log_fd);
+    close(listen_fd);
     if (!ok) {
+        close(client_fd);
         g_prefix_error(error, "cannot start QEMU: ");
         return FALSE;
     }
     if (!crp_store_session_set_pid(server->store, session->id, *pid, error)) {
         /* Unaccounted for after a restart: not worth running. */
+        close(client_fd);
         kill(*pid, SIGKILL);
         waitpid(*pid, NULL, 0);
         g_spawn_close_pid(*pid);
         return FALSE;
     }
+    *console_fd = client_fd;
     return TRUE;
 }
 
@@ -394,6 +566,36 @@ broker_vm_files_refresh_usage(BrokerServer *server, const char *user)
     }
 }
 
+gboolean
+broker_vm_files_overlay_room(BrokerVmFiles *f, BrokerServer *server,
+                             const char *user, guint64 *size,
+                             guint64 *allowed)
+{
+    guint64 quota = server->config->user_quota_mib << 20;
+    guint64 others = 0;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) overlays = NULL;
+
+    if (!f->overlay || !quota) {
+        return FALSE;
+    }
+    broker_vm_files_refresh_usage(server, user);
+    overlays = crp_store_overlay_list(server->store, user, &error);
+    for (guint i = 0; overlays && i < overlays->len; i++) {
+        const CrpStoreOverlay *o = g_ptr_array_index(overlays, i);
+        if (!g_str_equal(o->path, f->overlay)) {
+            others += o->bytes;
+        }
+    }
+    if (!overlays) {
+        g_warning("event=store-error request=overlay-room user=%s "
+                  "error=\"%s\"", user, error->message);
+    }
+    *size = file_bytes(f->overlay);
+    *allowed = others >= quota ? 0 : quota - others;
+    return TRUE;
+}
+
 /* Keeps @name of the runtime dir as STATE/logs/SESSION-NAME. */
 static void
 keep_log(BrokerVmFiles *f, const char *name)
@@ -413,7 +615,7 @@ broker_vm_files_release(BrokerVmFiles *f, CrpStore *store, const char *user,
                         const char *app)
 {
     static const char *const runtime_files[] = {
-        "qmp.sock", "display.sock", "heartbeat",
+        "qmp.sock", "display.sock", "console.sock", "heartbeat",
     };
     g_autoptr(GError) error = NULL;
 
@@ -422,6 +624,7 @@ broker_vm_files_release(BrokerVmFiles *f, CrpStore *store, const char *user,
     }
     keep_log(f, "qemu.log");
     keep_log(f, "console.log");
+    keep_log(f, "console.log.1");
     for (guint i = 0; i < G_N_ELEMENTS(runtime_files); i++) {
         g_autofree char *p = g_build_filename(f->runtime_dir, runtime_files[i],
                                               NULL);
@@ -436,6 +639,7 @@ broker_vm_files_release(BrokerVmFiles *f, CrpStore *store, const char *user,
         return;
     }
     if (f->overlay_persistent) {
+        trim_overlay(f->overlay);
         if (!crp_store_overlay_set(store, f->overlay, user, app,
                                    file_bytes(f->overlay), &error)) {
             g_warning("event=store-error session=%s error=\"%s\"",

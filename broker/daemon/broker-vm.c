@@ -5,6 +5,7 @@
  * are broker-vm-files.c's.
  */
 #include "broker-vm.h"
+#include "broker-vm-console.h"
 #include "broker-vm-files.h"
 #include "crp-qmp-commands.h"
 
@@ -23,6 +24,9 @@
 #define VM_QUIT_WAIT_MS 5000
 /* Adopted QEMUs are not our children: how often we look for them. */
 #define VM_PID_POLL_MS 500
+/* The overlay's write threshold moves up in steps of at least this (and
+ * of half the room left), so a guest writing fast causes few events. */
+#define VM_STORAGE_STEP (G_GUINT64_CONSTANT(1) << 20)
 
 typedef enum {
     VM_STARTING,
@@ -53,10 +57,17 @@ struct BrokerVm {
     gboolean polling;               /* a query-crp is in flight */
     gint64 idle_since;              /* monotonic µs; 0: a client is there */
     char *close_reason;             /* adopted: close once QMP is back */
+    BrokerVmConsole *console;       /* the serial console's reader */
+    gboolean storage_warned;        /* the 90% warning was logged */
+    guint64 storage_allowed;        /* the overlay's room when last armed */
+    guint storage_idle;             /* accounting after an event */
+    guint64 storage_written_to;     /* the events' furthest write since */
+    gboolean guest_stopped;         /* paused by us: no powerdown to wait for */
 };
 
 static void vm_poll(BrokerVm *vm);
 static void vm_finish(BrokerVm *vm, gint64 ended);
+static void vm_watch_storage(BrokerVm *vm, guint64 written_to);
 
 BrokerVm *
 broker_vm_lookup(BrokerServer *server, const char *session_id)
@@ -110,7 +121,9 @@ vm_free(BrokerVm *vm)
     g_clear_handle_id(&vm->pid_poll, g_source_remove);
     g_clear_handle_id(&vm->poll_timer, g_source_remove);
     g_clear_handle_id(&vm->close_timer, g_source_remove);
+    g_clear_handle_id(&vm->storage_idle, g_source_remove);
     g_clear_pointer(&vm->qmp, crp_qmp_client_destroy);
+    g_clear_pointer(&vm->console, broker_vm_console_free);
     broker_vm_files_free(vm->files);
     g_free(vm->close_reason);
     g_free(vm->id);
@@ -342,6 +355,230 @@ kill_now(BrokerVm *vm)
     }
 }
 
+/* ---- the overlay against the storage quota ----------------------------- */
+
+/*
+ * The quota is checked at launch; while the guest runs, two things hold
+ * its overlay to what the user has left:
+ *
+ * - QEMU's write threshold: block-set-write-threshold on the overlay
+ *   file's node sends BLOCK_WRITE_THRESHOLD when a write goes past an
+ *   offset, which for a qcow2 file growing at its end is its size. Each
+ *   event re-reads the sizes of all the user's overlays and sets the next
+ *   threshold: halfway to the room left but no further than 90% of it,
+ *   then the room itself. At 90% the broker warns; at the room it stops
+ *   the guest (QMP stop) and closes the session. This one follows the
+ *   user's other sessions: when their overlays grow, this one's room
+ *   shrinks. But QEMU reports a write before doing it, and the writes the
+ *   guest queued complete on stop: measured, from a few KiB (a guest
+ *   writing synchronously) to 10 MiB (virtio-blk merges queued writes
+ *   into requests of MiBs) past the room.
+ * - Hence a hard cap (broker-vm-files.c): the room at launch as the size
+ *   of a raw node under the image. A write past it fails with ENOSPC and
+ *   QEMU stops the guest itself (werror=enospc, BLOCK_IO_ERROR); the
+ *   broker closes the session.
+ *
+ * A guest stopped at its quota is closed, not kept paused: nothing could
+ * give it room again, and it would hold its vCPUs and memory for nobody.
+ */
+
+static void
+on_threshold_set(CrpQmpClient *qmp, const GError *error, gpointer data)
+{
+    BrokerVm *vm = data;
+
+    if (error && !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+        g_warning("event=storage-watch-failed session=%s error=\"%s\"",
+                  vm->id, error->message);
+    }
+}
+
+/* The reply to stop or cont. */
+static void
+on_stop_or_cont(CrpQmpClient *qmp, const GError *error, gpointer data)
+{
+    BrokerVm *vm = data;
+
+    if (error && !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+        g_warning("event=stop-or-cont-failed session=%s error=\"%s\"", vm->id,
+                  error->message);
+    }
+}
+
+static void
+log_storage_stop(BrokerVm *vm, const char *event, guint64 size,
+                 guint64 allowed, const char *action)
+{
+    g_message("event=%s session=%s user=%s overlay_bytes=%" G_GUINT64_FORMAT
+              " allowed_bytes=%" G_GUINT64_FORMAT " quota_mib=%"
+              G_GUINT64_FORMAT " action=%s", event, vm->id, vm->user, size,
+              allowed, vm->server->config->user_quota_mib, action);
+}
+
+static void
+bad_event(BrokerVm *vm, const GError *error)
+{
+    g_warning("event=qmp-bad-event session=%s error=\"%s\"", vm->id,
+              error->message);
+}
+
+/*
+ * @written_to: where a write of this guest's ends (its event's), or 0 when
+ * another of the user's overlays changed: then a guest at its limit is not
+ * stopped (it wrote nothing) but armed to be at its next write.
+ */
+static void
+vm_watch_storage(BrokerVm *vm, guint64 written_to)
+{
+    guint64 size, allowed, warn_at, next;
+
+    if (vm->state != VM_RUNNING || !vm->qmp ||
+        !crp_qmp_client_is_ready(vm->qmp) ||
+        !broker_vm_files_overlay_room(vm->files, vm->server, vm->user, &size,
+                                      &allowed)) {
+        return;
+    }
+    size = MAX(size, written_to);
+    if (size >= allowed && !written_to) {
+        crp_qmp_block_set_write_threshold(vm->qmp, BROKER_VM_OVERLAY_NODE,
+                                          MAX(size, 1), on_threshold_set, vm);
+        return;
+    }
+    if (size >= allowed) {
+        log_storage_stop(vm, "storage-quota-exceeded", size, allowed,
+                         "stop-and-close");
+        if (!vm->guest_stopped) {
+            vm->guest_stopped = TRUE;
+            crp_qmp_stop(vm->qmp, on_stop_or_cont, vm);
+        }
+        broker_vm_close(vm, "storage-quota");
+        return;
+    }
+    if (vm->guest_stopped) {
+        /* Stopped on the room it had, which has grown since (another of
+         * the user's overlays went away). */
+        g_message("event=storage-quota-resumed session=%s", vm->id);
+        vm->guest_stopped = FALSE;
+        crp_qmp_cont(vm->qmp, on_stop_or_cont, vm);
+    }
+    vm->storage_allowed = allowed;
+    warn_at = allowed - allowed / 10;
+    if (size < warn_at) {
+        next = MIN(warn_at, size + MAX((allowed - size) / 2, VM_STORAGE_STEP));
+    } else {
+        next = allowed;
+        if (!vm->storage_warned) {
+            vm->storage_warned = TRUE;
+            g_warning("event=storage-quota-warning session=%s user=%s "
+                      "overlay_bytes=%" G_GUINT64_FORMAT " allowed_bytes=%"
+                      G_GUINT64_FORMAT " quota_mib=%" G_GUINT64_FORMAT,
+                      vm->id, vm->user, size, allowed,
+                      vm->server->config->user_quota_mib);
+        }
+    }
+    crp_qmp_block_set_write_threshold(vm->qmp, BROKER_VM_OVERLAY_NODE, next,
+                                      on_threshold_set, vm);
+}
+
+/* One user's overlays share the quota: when one grows, the others' room
+ * shrinks, so every running VM of the user looks again. */
+static void
+user_storage_changed(BrokerVm *vm)
+{
+    GHashTableIter it;
+    gpointer other;
+
+    g_hash_table_iter_init(&it, vm->server->vms);
+    while (g_hash_table_iter_next(&it, NULL, &other)) {
+        BrokerVm *o = other;
+        if (o != vm && g_str_equal(o->user, vm->user)) {
+            vm_watch_storage(o, 0);
+        }
+    }
+}
+
+static gboolean
+on_storage_idle(gpointer data)
+{
+    BrokerVm *vm = data;
+    guint64 written_to = vm->storage_written_to;
+
+    vm->storage_idle = 0;
+    vm->storage_written_to = 0;
+    vm_watch_storage(vm, written_to);
+    user_storage_changed(vm);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+on_write_threshold(CrpQmpClient *qmp, const CrpQmpMessage *event,
+                   gpointer data)
+{
+    BrokerVm *vm = data;
+    g_autoptr(GError) error = NULL;
+    CrpQmpWriteThreshold wt;
+    guint64 written_to;
+
+    if (!crp_qmp_write_threshold_from_event(event, &wt, &error)) {
+        bad_event(vm, error);
+        return;
+    }
+    if (!g_str_equal(wt.node_name, BROKER_VM_OVERLAY_NODE)) {
+        return;                 /* an app's own drive */
+    }
+    written_to = wt.write_threshold + wt.amount_exceeded;
+    g_info("event=storage-threshold session=%s written_to=%" G_GUINT64_FORMAT,
+           vm->id, written_to);
+    if (vm->storage_allowed && written_to >= vm->storage_allowed &&
+        !vm->guest_stopped && vm->state == VM_RUNNING) {
+        /* Stop first, count after: while it runs, it writes on. */
+        vm->guest_stopped = TRUE;
+        crp_qmp_stop(vm->qmp, on_stop_or_cont, vm);
+    }
+    /* Counting reads files and writes the store: after the main loop has
+     * sent the stop (QMP output goes out from the loop). */
+    vm->storage_written_to = MAX(vm->storage_written_to, written_to);
+    if (!vm->storage_idle) {
+        vm->storage_idle = g_idle_add(on_storage_idle, vm);
+    }
+}
+
+/* The overlay's hard cap (broker-vm-files.h): QEMU stopped the guest on
+ * ENOSPC, and says so for every write that failed. */
+static void
+on_block_io_error(CrpQmpClient *qmp, const CrpQmpMessage *event,
+                  gpointer data)
+{
+    BrokerVm *vm = data;
+    g_autoptr(GError) error = NULL;
+    CrpQmpBlockIoError e;
+    guint64 size = 0, allowed = 0;
+    gboolean capped;
+
+    if (!crp_qmp_block_io_error_from_event(event, &e, &error)) {
+        bad_event(vm, error);
+        return;
+    }
+    if (g_strcmp0(e.node_name, BROKER_VM_OVERLAY_DISK_NODE) != 0 ||
+        !e.nospace || !g_str_equal(e.action, "stop")) {
+        g_info("event=block-io-error session=%s node=%s reason=\"%s\"",
+               vm->id, e.node_name ? e.node_name : "-", e.reason);
+        return;
+    }
+    vm->guest_stopped = TRUE;       /* by QEMU */
+    if (vm->state == VM_CLOSING) {
+        return;
+    }
+    broker_vm_files_overlay_room(vm->files, vm->server, vm->user, &size,
+                                 &allowed);
+    /* ENOSPC under the cap is the user's quota; without one (or should
+     * the host's disk have filled first) it is the host's. */
+    capped = broker_vm_files_overlay_capped(vm->files);
+    log_storage_stop(vm, capped ? "storage-quota-exceeded" : "storage-full",
+                     size, allowed, "stopped-by-qemu-and-close");
+    broker_vm_close(vm, capped ? "storage-quota" : "host-disk-full");
+}
+
 /* ---- QMP -------------------------------------------------------------- */
 
 static void
@@ -374,6 +611,8 @@ static const CrpQmpEventHandler vm_events[] = {
     { "SHUTDOWN", on_shutdown },
     { "CRP_CONNECTED", on_client_change },
     { "CRP_DISCONNECTED", on_client_change },
+    { "BLOCK_WRITE_THRESHOLD", on_write_threshold },
+    { "BLOCK_IO_ERROR", on_block_io_error },
 };
 
 static void
@@ -433,6 +672,9 @@ on_qmp_ready(CrpQmpClient *qmp, const GError *error, gpointer data)
     if (vm->state == VM_ADOPTING) {
         vm->state = VM_RUNNING;
         vm_poll(vm);
+        /* Watched again; past its room already (it wrote while nobody
+         * watched), it stops at its next write. */
+        vm_watch_storage(vm, 0);
         serve_ticket_requests(vm);
         return;
     }
@@ -447,6 +689,7 @@ on_qmp_ready(CrpQmpClient *qmp, const GError *error, gpointer data)
     vm->state = VM_RUNNING;
     g_message("event=session-running session=%s user=%s app=%s", vm->id,
               vm->user, vm->app);
+    vm_watch_storage(vm, 0);
     serve_ticket_requests(vm);
 }
 
@@ -529,7 +772,8 @@ on_final_counters(CrpQmpClient *qmp, const CrpQmpCrpInfo *info,
     if (!error) {
         account(vm, info);
     }
-    if (vm->qmp && crp_qmp_client_is_ready(vm->qmp)) {
+    /* A guest we stopped cannot answer the power button. */
+    if (!vm->guest_stopped && vm->qmp && crp_qmp_client_is_ready(vm->qmp)) {
         crp_qmp_system_powerdown(vm->qmp, on_powerdown_sent, vm);
     }
 }
@@ -563,6 +807,9 @@ broker_vm_close(BrokerVm *vm, const char *reason)
     } else {
         grace_ms = 0;       /* nobody to ask politely */
     }
+    if (vm->guest_stopped) {
+        grace_ms = 0;
+    }
     vm->close_timer = g_timeout_add(grace_ms, on_grace_over, vm);
 }
 
@@ -573,6 +820,8 @@ vm_finish(BrokerVm *vm, gint64 ended)
     g_autoptr(GError) error = NULL;
 
     g_clear_pointer(&vm->qmp, crp_qmp_client_destroy);
+    /* Its last lines, before its log is kept. */
+    g_clear_pointer(&vm->console, broker_vm_console_free);
     answer_ticket_requests(vm, vm->state == VM_STARTING ? CRP_STATUS_INTERNAL
                                                         : CRP_STATUS_SESSION_ENDED,
                            vm->state == VM_STARTING
@@ -589,6 +838,7 @@ vm_finish(BrokerVm *vm, gint64 ended)
     } else {
         broker_vm_files_release(vm->files, vm->server->store, vm->user,
                                 vm->app);
+        broker_logs_expire(vm->server);
     }
     g_message("event=session-closed session=%s user=%s app=%s", vm->id,
               vm->user, vm->app);
@@ -604,11 +854,15 @@ broker_vm_launch(BrokerServer *server, const CrpStoreSession *session,
 {
     BrokerVm *vm = vm_new(server, session);
     g_autoptr(GError) local = NULL;
+    int console_fd = -1;
 
     vm->files = broker_vm_files_prepare(server, session, app, &local);
     if (vm->files &&
         broker_vm_files_spawn(vm->files, server, session, app, &vm->pid,
-                              &local)) {
+                              &console_fd, &local)) {
+        vm->console = broker_vm_console_new(
+            console_fd, vm->id, broker_vm_files_runtime_dir(vm->files),
+            (guint64)server->config->console_max_kib << 10);
         vm->our_child = TRUE;
         watch_process(vm);
         connect_qmp(vm);
@@ -621,6 +875,22 @@ broker_vm_launch(BrokerServer *server, const CrpStoreSession *session,
     vm_finish(vm, 0);
     g_propagate_error(error, g_steal_pointer(&local));
     return NULL;
+}
+
+static void
+adopt_console(BrokerVm *vm)
+{
+    g_autoptr(GError) error = NULL;
+
+    vm->console = broker_vm_console_connect(
+        broker_vm_files_console_socket(vm->files), vm->id,
+        broker_vm_files_runtime_dir(vm->files),
+        (guint64)vm->server->config->console_max_kib << 10, &error);
+    if (!vm->console) {
+        /* A QEMU from before the console socket, or it is going away. */
+        g_info("event=console-lost session=%s error=\"%s\"", vm->id,
+               error->message);
+    }
 }
 
 BrokerVm *
@@ -643,6 +913,7 @@ broker_vm_adopt(BrokerServer *server, const CrpStoreSession *session)
         g_message("event=session-adopted session=%s pid=%d%s%s", vm->id,
                   vm->pid, vm->close_reason ? " then=close reason=" : "",
                   vm->close_reason ? vm->close_reason : "");
+        adopt_console(vm);
         watch_process(vm);
         connect_qmp(vm);
         return vm;

@@ -11,6 +11,7 @@
  *                  reconciliation; sessions closed from outside.
  * broker-vm.c, broker-vm-files.c   one session's QEMU (broker-vm.h).
  * broker-gateway.c     ATTACH: splicing a client to a VM's display.
+ * broker-logs.c        STATE/logs kept within its age and size limits.
  */
 #pragma once
 
@@ -40,6 +41,7 @@ typedef struct {
     guint sessions_watch;
     GList *splices;               /* the gateway's attached clients */
     int lock_fd;                  /* flock on STATE/broker.lock, or 0 */
+    guint logs_timer;             /* broker-logs.c */
 } BrokerServer;
 
 /* The gateway takes over a connection: @conn (borrowed: take a reference
@@ -92,6 +94,12 @@ void broker_request_session_close(BrokerConnection *c, const CrpMessage *msg);
 gboolean broker_sessions_start(BrokerServer *server, GError **error);
 /* At exit: stop watching the VMs, which run on. */
 void broker_sessions_stop(BrokerServer *server);
+
+/* broker-logs.c: expires STATE/logs now and from then on every hour. */
+void broker_logs_start(BrokerServer *server);
+void broker_logs_stop(BrokerServer *server);
+/* Expires STATE/logs now (after a session's logs were added). */
+void broker_logs_expire(BrokerServer *server);
 
 /* broker-gateway.c */
 void broker_gateway_attach(BrokerConnection *c, guint32 request_id,

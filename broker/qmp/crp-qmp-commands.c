@@ -292,7 +292,77 @@ crp_qmp_crp_disconnect(CrpQmpClient *client, gint64 id, CrpQmpDoneFunc callback,
                            call_new(G_CALLBACK(callback), user_data));
 }
 
+/* ---- block-set-write-threshold, BLOCK_WRITE_THRESHOLD ----------------------- */
+
+void
+crp_qmp_block_set_write_threshold(CrpQmpClient *client, const char *node_name,
+                                  guint64 threshold, CrpQmpDoneFunc callback,
+                                  gpointer user_data)
+{
+    g_autoptr(JsonObject) args = json_object_new();
+
+    json_object_set_string_member(args, "node-name", node_name);
+    json_object_set_int_member(args, "write-threshold",
+                               (gint64)MIN(threshold, (guint64)G_MAXINT64));
+    crp_qmp_client_execute(client, "block-set-write-threshold", args, reply_done,
+                           call_new(G_CALLBACK(callback), user_data));
+}
+
+gboolean
+crp_qmp_write_threshold_from_event(const CrpQmpMessage *event,
+                                   CrpQmpWriteThreshold *out, GError **error)
+{
+    static const char what[] = "BLOCK_WRITE_THRESHOLD";
+    gint64 exceeded, threshold;
+
+    if (!read_string(event->data, what, "node-name", FALSE, &out->node_name, error) ||
+        !read_int(event->data, what, "amount-exceeded", &exceeded, error) ||
+        !read_int(event->data, what, "write-threshold", &threshold, error)) {
+        return FALSE;
+    }
+    if (exceeded < 0 || threshold < 0) {
+        return bad_member(error, what, exceeded < 0 ? "amount-exceeded"
+                                                    : "write-threshold");
+    }
+    out->amount_exceeded = (guint64)exceeded;
+    out->write_threshold = (guint64)threshold;
+    return TRUE;
+}
+
+/* ---- BLOCK_IO_ERROR ---------------------------------------------------------------- */
+
+gboolean
+crp_qmp_block_io_error_from_event(const CrpQmpMessage *event, CrpQmpBlockIoError *out,
+                                  GError **error)
+{
+    static const char what[] = "BLOCK_IO_ERROR";
+
+    out->nospace = FALSE;
+    if (!read_string(event->data, what, "node-name", TRUE, &out->node_name, error) ||
+        !read_string(event->data, what, "operation", FALSE, &out->operation, error) ||
+        !read_string(event->data, what, "action", FALSE, &out->action, error) ||
+        !read_string(event->data, what, "reason", FALSE, &out->reason, error)) {
+        return FALSE;
+    }
+    return !json_object_has_member(event->data, "nospace") ||
+           read_bool(event->data, what, "nospace", &out->nospace, error);
+}
+
 /* ---- the machine --------------------------------------------------------------- */
+
+void
+crp_qmp_stop(CrpQmpClient *client, CrpQmpDoneFunc callback, gpointer user_data)
+{
+    crp_qmp_client_execute(client, "stop", NULL, reply_done,
+                           call_new(G_CALLBACK(callback), user_data));
+}
+
+void
+crp_qmp_cont(CrpQmpClient *client, CrpQmpDoneFunc callback, gpointer user_data)
+{
+    crp_qmp_client_execute(client, "cont", NULL, reply_done,
+                           call_new(G_CALLBACK(callback), user_data));
+}
 
 void
 crp_qmp_system_powerdown(CrpQmpClient *client, CrpQmpDoneFunc callback, gpointer user_data)

@@ -115,7 +115,73 @@ void crp_qmp_crp_set_ticket(CrpQmpClient *client, const char *ticket,
 void crp_qmp_crp_disconnect(CrpQmpClient *client, gint64 id,
                             CrpQmpDoneFunc callback, gpointer user_data);
 
+/* ---- block-set-write-threshold, BLOCK_WRITE_THRESHOLD ---------------------- */
+
+/**
+ * crp_qmp_block_set_write_threshold:
+ * @node_name: the block node (a -drive's file.node-name: the image file,
+ *     whose write offsets grow with the file)
+ * @threshold: QEMU sends BLOCK_WRITE_THRESHOLD once a write ends beyond
+ *     this offset, and then forgets it; 0 switches it off
+ */
+void crp_qmp_block_set_write_threshold(CrpQmpClient *client,
+                                       const char *node_name,
+                                       guint64 threshold,
+                                       CrpQmpDoneFunc callback,
+                                       gpointer user_data);
+
+/** BLOCK_WRITE_THRESHOLD's data (qapi/block-core.json). */
+typedef struct {
+    /** Borrowed from the event. */
+    const char *node_name;
+    /** How far the write that crossed went beyond the threshold. */
+    guint64 amount_exceeded;
+    /** The threshold it crossed (now switched off). */
+    guint64 write_threshold;
+} CrpQmpWriteThreshold;
+
+/**
+ * crp_qmp_write_threshold_from_event:
+ * @event: a BLOCK_WRITE_THRESHOLD event
+ *
+ * Reads its data into @out (strings borrowed from @event). FALSE with
+ * CRP_QMP_ERROR_PROTOCOL when a member is missing or of the wrong type.
+ */
+gboolean crp_qmp_write_threshold_from_event(const CrpQmpMessage *event,
+                                            CrpQmpWriteThreshold *out,
+                                            GError **error);
+
+/* ---- BLOCK_IO_ERROR ------------------------------------------------------- */
+
+/** BLOCK_IO_ERROR's data (qapi/block-core.json); strings borrowed. */
+typedef struct {
+    /** The failing device's root node; NULL when QEMU leaves it out. */
+    const char *node_name;
+    /** "read" or "write". */
+    const char *operation;
+    /** What QEMU did: "ignore", "report" (to the guest) or "stop". */
+    const char *action;
+    /** The error was ENOSPC (no space left). */
+    gboolean nospace;
+    /** QEMU's text for the error. */
+    const char *reason;
+} CrpQmpBlockIoError;
+
+/** Reads a BLOCK_IO_ERROR event's data; FALSE with
+ *  CRP_QMP_ERROR_PROTOCOL when a member is missing or of the wrong type. */
+gboolean crp_qmp_block_io_error_from_event(const CrpQmpMessage *event,
+                                           CrpQmpBlockIoError *out,
+                                           GError **error);
+
 /* ---- the machine ---------------------------------------------------------- */
+
+/** stop: pauses the guest's vCPUs (and so its I/O); QEMU keeps running. */
+void crp_qmp_stop(CrpQmpClient *client, CrpQmpDoneFunc callback,
+                  gpointer user_data);
+
+/** cont: lets a stopped guest run again. */
+void crp_qmp_cont(CrpQmpClient *client, CrpQmpDoneFunc callback,
+                  gpointer user_data);
 
 /** system_powerdown: asks the guest to shut down (ACPI power button). */
 void crp_qmp_system_powerdown(CrpQmpClient *client, CrpQmpDoneFunc callback,

@@ -32,6 +32,10 @@ typedef struct {
     CrpStoreUser *(*user_get)(CrpStore *store, const char *id,
                               GError **error);
     GPtrArray *(*user_list)(CrpStore *store, GError **error);
+    /* Writes all three limits (CRP_STORE_LIMIT_DEFAULT as NULL). */
+    gboolean (*user_set_limits)(CrpStore *store, const char *id,
+                                const CrpStoreUserLimits *limits,
+                                GError **error);
     gboolean (*key_insert)(CrpStore *store, const char *user,
                            const guint8 *key, gint64 created,
                            GError **error);
@@ -86,8 +90,9 @@ typedef struct {
                                const CrpStoreUsageQuery *query,
                                GError **error);
 
-    gboolean (*pool_totals)(CrpStore *store, CrpStorePoolTotals *totals,
-                            GError **error);
+    /* @user NULL: every user's live sessions. */
+    gboolean (*pool_totals)(CrpStore *store, const char *user,
+                            CrpStorePoolTotals *totals, GError **error);
     gboolean (*app_live_instances)(CrpStore *store, const char *app,
                                    guint *count, GError **error);
 

@@ -115,6 +115,16 @@ const char *const crp_store_sqlite_migrations[] = {
     "CREATE INDEX overlays_user ON overlays (user_id);"
     "CREATE INDEX usage_started ON usage (started);"
     "CREATE INDEX usage_user ON usage (user_id, started);",
+
+    /* 3: per-user limits (NULL: the broker's default; 0: none), an app's
+     * own QEMU accelerators (NULL: the broker's default). */
+    "ALTER TABLE users ADD COLUMN max_sessions INTEGER"
+    "  CHECK (max_sessions >= 0);"
+    "ALTER TABLE users ADD COLUMN max_vcpus INTEGER CHECK (max_vcpus >= 0);"
+    "ALTER TABLE users ADD COLUMN max_memory_mib INTEGER"
+    "  CHECK (max_memory_mib >= 0);"
+    "ALTER TABLE apps ADD COLUMN accel TEXT"
+    "  CHECK (accel IS NULL OR length(accel) BETWEEN 1 AND 256);",
 };
 
 const guint crp_store_sqlite_n_migrations =
@@ -124,18 +134,19 @@ const guint crp_store_sqlite_n_migrations =
 /* Statements */
 
 #define USER_SELECT                                                         \
-    "SELECT u.id, u.created, u.revoked_at, k.public_key, k.state, k.created" \
+    "SELECT u.id, u.created, u.revoked_at, k.public_key, k.state, k.created," \
+    " u.max_sessions, u.max_vcpus, u.max_memory_mib"                         \
     " FROM users u LEFT JOIN user_keys k ON k.rowid ="                      \
     " (SELECT max(rowid) FROM user_keys WHERE user_id = u.id)"
 
 #define APP_COLS                                                            \
     "name, title, description, kernel, initrd, disk, qemu_options, vcpus,"  \
     " memory_mib, audio, max_instances, persistent_storage, created,"       \
-    " unpublished_at"
+    " unpublished_at, accel"
 #define APP_COLS_A                                                          \
     "a.name, a.title, a.description, a.kernel, a.initrd, a.disk,"           \
     " a.qemu_options, a.vcpus, a.memory_mib, a.audio, a.max_instances,"     \
-    " a.persistent_storage, a.created, a.unpublished_at"
+    " a.persistent_storage, a.created, a.unpublished_at, a.accel"
 
 #define SESSION_COLS                                                        \
     "id, user_id, app_name, state, runtime_dir, qmp_socket,"                \
@@ -161,6 +172,9 @@ const char *const crp_store_sqlite_statements[N_STATEMENTS] = {
                       " WHERE id = ?1 AND revoked_at IS NULL",
     [S_USER_GET] = USER_SELECT " WHERE u.id = ?1",
     [S_USER_LIST] = USER_SELECT " ORDER BY u.id",
+    [S_USER_SET_LIMITS] = "UPDATE users SET max_sessions = ?2,"
+                          " max_vcpus = ?3, max_memory_mib = ?4"
+                          " WHERE id = ?1",
     [S_KEY_INSERT] = "INSERT INTO user_keys (public_key, user_id, state,"
                      " created) VALUES (?1, ?2, 'active', ?3)",
     [S_KEY_RETIRE] = "UPDATE user_keys SET state = ?2, retired_at = ?3"
@@ -169,13 +183,14 @@ const char *const crp_store_sqlite_statements[N_STATEMENTS] = {
                      " FROM user_keys k JOIN users u ON u.id = k.user_id"
                      " WHERE k.public_key = ?1",
     [S_APP_INSERT] = "INSERT INTO apps (" APP_COLS ") VALUES (?1, ?2, ?3,"
-                     " ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                     " ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+                     " ?15)",
     [S_APP_WRITE] = "UPDATE apps SET title = ?2, description = ?3,"
                     " kernel = ?4, initrd = ?5, disk = ?6,"
                     " qemu_options = ?7, vcpus = ?8, memory_mib = ?9,"
                     " audio = ?10, max_instances = ?11,"
-                    " persistent_storage = ?12, unpublished_at = ?14"
-                    " WHERE name = ?1",
+                    " persistent_storage = ?12, unpublished_at = ?14,"
+                    " accel = ?15 WHERE name = ?1",
     [S_APP_GET] = "SELECT " APP_COLS " FROM apps WHERE name = ?1",
     [S_APP_LIST] = "SELECT " APP_COLS " FROM apps"
                    " WHERE ?1 OR unpublished_at IS NULL ORDER BY name",
@@ -227,7 +242,8 @@ const char *const crp_store_sqlite_statements[N_STATEMENTS] = {
                        " GROUP BY u, a ORDER BY u, a",
     [S_POOL_TOTALS] = "SELECT count(*), coalesce(sum(vcpus), 0),"
                       " coalesce(sum(memory_mib), 0) FROM sessions"
-                      " WHERE state != 'closed'",
+                      " WHERE state != 'closed'"
+                      " AND (?1 IS NULL OR user_id = ?1)",
     [S_APP_LIVE] = "SELECT count(*) FROM sessions"
                    " WHERE state != 'closed' AND app_name = ?1",
     [S_OVERLAY_WRITE] = "INSERT INTO overlays (" OVERLAY_COLS ")"

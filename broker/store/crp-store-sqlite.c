@@ -272,6 +272,26 @@ session_state_parse(const char *s)
     return CRP_STORE_SESSION_CLOSED;
 }
 
+/* A limit column: NULL is the broker's default. */
+static gint64
+col_limit(Stmt *st, int i)
+{
+    if (sqlite3_column_type(st, i) == SQLITE_NULL) {
+        return CRP_STORE_LIMIT_DEFAULT;
+    }
+    return MAX(sqlite3_column_int64(st, i), 0);
+}
+
+static void
+bind_limit(Stmt *st, int i, gint64 limit)
+{
+    if (limit == CRP_STORE_LIMIT_DEFAULT) {
+        sqlite3_bind_null(st, i);
+    } else {
+        sqlite3_bind_int64(st, i, limit);
+    }
+}
+
 static CrpStoreUser *
 user_from_row(Stmt *st)
 {
@@ -285,6 +305,9 @@ user_from_row(Stmt *st)
             key_state_parse((const char *)sqlite3_column_text(st, 4));
         u->key_created = sqlite3_column_int64(st, 5);
     }
+    u->limits.sessions = col_limit(st, 6);
+    u->limits.vcpus = col_limit(st, 7);
+    u->limits.memory_mib = col_limit(st, 8);
     return u;
 }
 
@@ -305,6 +328,7 @@ bind_app(Stmt *st, const CrpStoreApp *app)
     sqlite3_bind_int(st, 12, app->persistent_storage ? 1 : 0);
     sqlite3_bind_int64(st, 13, app->created);
     bind_time(st, 14, app->unpublished_at);
+    bind_text(st, 15, app->accel);
 }
 
 static CrpStoreApp *
@@ -325,6 +349,7 @@ app_from_row(Stmt *st)
     a->persistent_storage = sqlite3_column_int(st, 11) != 0;
     a->created = sqlite3_column_int64(st, 12);
     a->unpublished_at = sqlite3_column_int64(st, 13);
+    a->accel = col_text(st, 14);
     return a;
 }
 
@@ -592,6 +617,22 @@ sqlite_user_list(CrpStore *store, GError **error)
     return fetch_all(self, st, (RowFunc)user_from_row,
                      (GDestroyNotify)crp_store_user_free, "listing users",
                      error);
+}
+
+static gboolean
+sqlite_user_set_limits(CrpStore *store, const char *id,
+                       const CrpStoreUserLimits *limits, GError **error)
+{
+    CrpStoreSqlite *self = SELF(store);
+    g_autoptr(Stmt) st = stmt_get(self, S_USER_SET_LIMITS, error);
+    if (!st) {
+        return FALSE;
+    }
+    bind_text(st, 1, id);
+    bind_limit(st, 2, limits->sessions);
+    bind_limit(st, 3, limits->vcpus);
+    bind_limit(st, 4, limits->memory_mib);
+    return run_one(self, st, "setting a user's limits", id, error);
 }
 
 static gboolean
@@ -939,12 +980,16 @@ sqlite_usage_report(CrpStore *store, const CrpStoreUsageQuery *q,
 /* Pools and overlays */
 
 static gboolean
-sqlite_pool_totals(CrpStore *store, CrpStorePoolTotals *totals,
-                   GError **error)
+sqlite_pool_totals(CrpStore *store, const char *user,
+                   CrpStorePoolTotals *totals, GError **error)
 {
     CrpStoreSqlite *self = SELF(store);
     g_autoptr(Stmt) st = stmt_get(self, S_POOL_TOTALS, error);
-    if (!st || !step(self, st, "summing live sessions", error)) {
+    if (!st) {
+        return FALSE;
+    }
+    bind_text(st, 1, user);
+    if (!step(self, st, "summing live sessions", error)) {
         return FALSE;
     }
     totals->sessions = col_u64(st, 0);
@@ -1056,6 +1101,7 @@ static const CrpStoreBackend sqlite_backend = {
     .user_set_revoked = sqlite_user_set_revoked,
     .user_get = sqlite_user_get,
     .user_list = sqlite_user_list,
+    .user_set_limits = sqlite_user_set_limits,
     .key_insert = sqlite_key_insert,
     .key_retire_active = sqlite_key_retire_active,
     .key_lookup = sqlite_key_lookup,

@@ -12,6 +12,7 @@ typedef enum {
     S_USER_REVOKE,
     S_USER_GET,
     S_USER_LIST,
+    S_USER_SET_LIMITS,
     S_KEY_INSERT,
     S_KEY_RETIRE,
     S_KEY_LOOKUP,

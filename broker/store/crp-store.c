@@ -196,6 +196,22 @@ check_path(const char *field, const char *s, GError **error)
     return !s || check_text(field, s, 1, CRP_STORE_PATH_MAX, error);
 }
 
+/* What can be stored; which accelerators QEMU gets is the broker's
+ * check (crp_broker_config_check_accel()). */
+static gboolean
+check_accel(const char *accel, GError **error)
+{
+    gsize len = strlen(accel);
+
+    if (len < 1 || len > CRP_STORE_APP_ACCEL_MAX ||
+        strspn(accel, "abcdefghijklmnopqrstuvwxyz0123456789:,=._-") != len) {
+        return fail(error, CRP_STORE_ERROR_CONSTRAINT,
+                    "accel must be 1..%d bytes of [a-z0-9:,=._-]",
+                    CRP_STORE_APP_ACCEL_MAX);
+    }
+    return TRUE;
+}
+
 static gboolean
 check_app(const CrpStoreApp *app, GError **error)
 {
@@ -212,6 +228,9 @@ check_app(const CrpStoreApp *app, GError **error)
         !check_path("kernel", app->kernel, error) ||
         !check_path("initrd", app->initrd, error) ||
         !check_path("disk", app->disk, error)) {
+        return FALSE;
+    }
+    if (app->accel && !check_accel(app->accel, error)) {
         return FALSE;
     }
     if (!app->kernel && !app->disk) {
@@ -368,6 +387,83 @@ crp_store_user_rotate(CrpStore *store, const char *id,
     return crp_store_transaction(store, user_rotate_txn, &args, error);
 }
 
+typedef struct {
+    const char *id;
+    const CrpStoreUserLimits *values;
+    CrpStoreLimitField fields;
+} UserLimitsArgs;
+
+static gboolean
+check_limit(const char *what, gint64 value, gint64 max, GError **error)
+{
+    if (value < CRP_STORE_LIMIT_DEFAULT || value > max) {
+        return fail(error, CRP_STORE_ERROR_CONSTRAINT,
+                    "the %s limit must be 0..%" G_GINT64_FORMAT
+                    " (0: none), or the default", what, max);
+    }
+    return TRUE;
+}
+
+static gboolean
+user_set_limits_txn(CrpStore *store, gpointer data, GError **error)
+{
+    UserLimitsArgs *a = data;
+    g_autoptr(CrpStoreUser) user = BACKEND(store)->user_get(store, a->id,
+                                                            error);
+    if (!user) {
+        return FALSE;
+    }
+    CrpStoreUserLimits limits = user->limits;
+    if (a->fields & CRP_STORE_LIMIT_SESSIONS) {
+        limits.sessions = a->values->sessions;
+    }
+    if (a->fields & CRP_STORE_LIMIT_VCPUS) {
+        limits.vcpus = a->values->vcpus;
+    }
+    if (a->fields & CRP_STORE_LIMIT_MEMORY) {
+        limits.memory_mib = a->values->memory_mib;
+    }
+    return check_limit("sessions", limits.sessions,
+                       CRP_STORE_LIMIT_SESSIONS_MAX, error) &&
+           check_limit("vCPUs", limits.vcpus, CRP_STORE_LIMIT_VCPUS_MAX,
+                       error) &&
+           check_limit("memory", limits.memory_mib,
+                       CRP_STORE_LIMIT_MEMORY_MAX, error) &&
+           BACKEND(store)->user_set_limits(store, a->id, &limits, error);
+}
+
+gboolean
+crp_store_user_set_limits(CrpStore *store, const char *id,
+                          const CrpStoreUserLimits *values,
+                          CrpStoreLimitField fields, GError **error)
+{
+    g_return_val_if_fail(store != NULL, FALSE);
+    g_return_val_if_fail(id != NULL, FALSE);
+    g_return_val_if_fail(values != NULL || fields == 0, FALSE);
+
+    UserLimitsArgs args = { id, values, fields };
+    return crp_store_transaction(store, user_set_limits_txn, &args, error);
+}
+
+static gint64
+limit_or_default(gint64 own, gint64 fallback)
+{
+    return own == CRP_STORE_LIMIT_DEFAULT ? MAX(fallback, 0) : own;
+}
+
+CrpStoreUserLimits
+crp_store_user_limits_effective(const CrpStoreUser *user,
+                                const CrpStoreUserLimits *defaults)
+{
+    return (CrpStoreUserLimits){
+        .sessions = limit_or_default(user->limits.sessions,
+                                     defaults->sessions),
+        .vcpus = limit_or_default(user->limits.vcpus, defaults->vcpus),
+        .memory_mib = limit_or_default(user->limits.memory_mib,
+                                       defaults->memory_mib),
+    };
+}
+
 /* ------------------------------------------------------------------------ */
 /* Apps */
 
@@ -384,6 +480,7 @@ app_copy(const CrpStoreApp *app)
     c->initrd = app->initrd && *app->initrd ? g_strdup(app->initrd) : NULL;
     c->disk = app->disk && *app->disk ? g_strdup(app->disk) : NULL;
     c->qemu_options = g_strdup(app->qemu_options);
+    c->accel = app->accel && *app->accel ? g_strdup(app->accel) : NULL;
     return c;
 }
 
@@ -464,6 +561,9 @@ app_update_txn(CrpStore *store, gpointer data, GError **error)
     }
     if (a->fields & CRP_STORE_APP_PERSISTENT_STORAGE) {
         cur->persistent_storage = v->persistent_storage;
+    }
+    if (a->fields & CRP_STORE_APP_ACCEL) {
+        set_str(&cur->accel, v->accel);
     }
     g_autoptr(CrpStoreApp) row = app_copy(cur);
     return check_app(row, error) &&
@@ -1062,7 +1162,16 @@ crp_store_pool_totals(CrpStore *store, CrpStorePoolTotals *totals,
 {
     g_return_val_if_fail(store != NULL, FALSE);
     g_return_val_if_fail(totals != NULL, FALSE);
-    return BACKEND(store)->pool_totals(store, totals, error);
+    return BACKEND(store)->pool_totals(store, NULL, totals, error);
+}
+
+gboolean
+crp_store_user_totals(CrpStore *store, const char *user,
+                      CrpStorePoolTotals *totals, GError **error)
+{
+    g_return_val_if_fail(store != NULL, FALSE);
+    g_return_val_if_fail(user != NULL && totals != NULL, FALSE);
+    return BACKEND(store)->pool_totals(store, user, totals, error);
 }
 
 gboolean
@@ -1177,6 +1286,7 @@ crp_store_app_free(CrpStoreApp *app)
         g_free(app->initrd);
         g_free(app->disk);
         g_free(app->qemu_options);
+        g_free(app->accel);
         g_free(app);
     }
 }

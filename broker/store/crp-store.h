@@ -152,6 +152,34 @@ typedef enum {
     CRP_STORE_KEY_ROTATED = 3,   /* replaced by a newer key */
 } CrpStoreKeyState;
 
+/** A limit that follows the broker's configured default. */
+#define CRP_STORE_LIMIT_DEFAULT (-1)
+
+/**
+ * CrpStoreUserLimits:
+ *
+ * What one user's live sessions (starting, running, closing) may hold at
+ * once. Each is a number >= 1, 0 for no limit (only the host's pools
+ * limit), or CRP_STORE_LIMIT_DEFAULT for the broker's default.
+ */
+typedef struct {
+    gint64 sessions;
+    gint64 vcpus;
+    gint64 memory_mib;
+} CrpStoreUserLimits;
+
+/** Fields of CrpStoreUserLimits, for crp_store_user_set_limits(). */
+typedef enum {
+    CRP_STORE_LIMIT_SESSIONS = 1 << 0,
+    CRP_STORE_LIMIT_VCPUS = 1 << 1,
+    CRP_STORE_LIMIT_MEMORY = 1 << 2,
+} CrpStoreLimitField;
+
+/** Largest value of each limit (sessions, vCPUs, MiB). */
+#define CRP_STORE_LIMIT_SESSIONS_MAX 1000000
+#define CRP_STORE_LIMIT_VCPUS_MAX 1000000
+#define CRP_STORE_LIMIT_MEMORY_MAX (G_GINT64_CONSTANT(1) << 40)
+
 typedef struct {
     char *id;
     gint64 created;
@@ -160,6 +188,7 @@ typedef struct {
     guint8 public_key[CRP_STORE_KEY_LEN];
     CrpStoreKeyState key_state;
     gint64 key_created;
+    CrpStoreUserLimits limits;               /* as set; see _effective() */
 } CrpStoreUser;
 
 void crp_store_user_free(CrpStoreUser *user);
@@ -233,6 +262,29 @@ gboolean crp_store_user_revoke(CrpStore *store, const char *id,
 gboolean crp_store_user_rotate(CrpStore *store, const char *id,
                                const guint8 *new_public_key, GError **error);
 
+/**
+ * crp_store_user_set_limits:
+ * @values: new values; only the fields in @fields are read.
+ *
+ * Changes some of a user's limits. CONSTRAINT for a value out of range
+ * (below CRP_STORE_LIMIT_DEFAULT or above its _MAX); NOT_FOUND for an
+ * unknown user. Live sessions are not touched: a lower limit applies to
+ * the next launch.
+ */
+gboolean crp_store_user_set_limits(CrpStore *store, const char *id,
+                                   const CrpStoreUserLimits *values,
+                                   CrpStoreLimitField fields, GError **error);
+
+/**
+ * crp_store_user_limits_effective:
+ * @defaults: the broker's defaults (each 0 or more).
+ *
+ * Returns: @user's limits with every CRP_STORE_LIMIT_DEFAULT replaced by
+ * the default: each is then 0 (no limit) or the limit.
+ */
+CrpStoreUserLimits crp_store_user_limits_effective(
+    const CrpStoreUser *user, const CrpStoreUserLimits *defaults);
+
 /* ------------------------------------------------------------------------ */
 /* Apps (the catalog) */
 
@@ -242,6 +294,7 @@ gboolean crp_store_user_rotate(CrpStore *store, const char *id,
 #define CRP_STORE_APP_DESCRIPTION_MAX 4096
 #define CRP_STORE_APP_OPTIONS_MAX 4096
 #define CRP_STORE_PATH_MAX 4096
+#define CRP_STORE_APP_ACCEL_MAX 256
 
 typedef struct {
     char *name;
@@ -251,6 +304,9 @@ typedef struct {
     char *initrd;               /* kernel or disk is required, initrd only */
     char *disk;                 /* with a kernel */
     char *qemu_options;         /* extra QEMU arguments; NULL reads as "" */
+    char *accel;                /* QEMU accelerators ("kvm:tcg"); NULL: the
+                                 * broker's default. 1..256 bytes of
+                                 * [a-z0-9:,=._-] (the broker checks more) */
     guint vcpus;                /* 1..65535 */
     guint32 memory_mib;         /* >= 1 */
     gboolean audio;
@@ -276,6 +332,7 @@ typedef enum {
     CRP_STORE_APP_AUDIO = 1 << 8,
     CRP_STORE_APP_MAX_INSTANCES = 1 << 9,
     CRP_STORE_APP_PERSISTENT_STORAGE = 1 << 10,
+    CRP_STORE_APP_ACCEL = 1 << 11,
 } CrpStoreAppField;
 
 /** App names are 1..64 bytes of [a-z0-9-], not starting with '-'. */
@@ -576,6 +633,10 @@ typedef struct {
 /** Sums the vcpus and memory of live sessions (compute pool in use). */
 gboolean crp_store_pool_totals(CrpStore *store, CrpStorePoolTotals *totals,
                                GError **error);
+
+/** Sums the live sessions of one user (for the user's limits). */
+gboolean crp_store_user_totals(CrpStore *store, const char *user,
+                               CrpStorePoolTotals *totals, GError **error);
 
 /** Counts the live sessions of @app (for max_instances). */
 gboolean crp_store_app_live_instances(CrpStore *store, const char *app,

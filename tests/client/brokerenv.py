@@ -24,9 +24,10 @@ class BrokerEnv(_BrokerEnv):
         self.address = f"unix:{self.sock}"
 
     def publish_guest(self, name, title, mode="demo", append=""):
-        """The test guest as an app: std VGA, TCG, the demo or the shell."""
+        """The test guest as an app: std VGA, the demo or the shell (TCG:
+        the broker's accel, set by crpbroker.py)."""
         super().publish_guest(name, mode=mode, title=title, append=append,
-                              qemu_options="-accel tcg -vga std",
+                              qemu_options="-vga std",
                               extra=("--description",
                                      f"the test guest ({mode})", "--audio"))
 

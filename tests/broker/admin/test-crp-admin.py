@@ -392,14 +392,34 @@ def step_apps(env):
     env.run("app", "publish", "ghost", "--title", "G", "--disk", disk,
             "--memory", "lots", expect=2)
     for opts in ("-display gtk", "-m 4G", "--qmp=unix:/x", "-smp 4",
-                 "-machine 'q35"):
-        env.run("app", "publish", "ghost", "--title", "G", "--disk", disk,
-                "--qemu-options", opts, expect=2)
+                 "-machine 'q35", "-accel kvm", "-enable-kvm",
+                 "-machine q35,accel=kvm", "-M accel=tcg", "--machine=pc,accel=kvm"):
+        r = env.run("app", "publish", "ghost", "--title", "G", "--disk", disk,
+                    "--qemu-options", opts, expect=2)
+        if "accel" in opts or "kvm" in opts:
+            check("use --accel" in r.stderr, r.stderr)
+    for accel in ("xen", "kvm::tcg", "tcg -S", "tcg,thread"):
+        r = env.run("app", "publish", "ghost", "--title", "G", "--disk", disk,
+                    "--accel", accel, expect=2)
+        check("--accel:" in r.stderr, r.stderr)
     r = env.run("app", "publish", "desktop", "--title", "Again", "--disk",
                 disk, expect=1)
     check("exists already" in r.stderr, r.stderr)
     check("ghost" not in apps(env, "--all"), "a refused app was published")
     check(apps(env)["desktop"]["title"] == "Desktop", "refusal changed it")
+
+    # The accelerator: the broker's unless the app has its own.
+    check(d["accel"] is None and s["accel"] is None, (d, s))
+    r = env.run("app", "publish", "fast", "--title", "Fast", "--disk", disk,
+                "--accel", "kvm:tcg,thread=single")
+    check("accel kvm:tcg,thread=single" in r.stdout, r.stdout)
+    check(apps(env)["fast"]["accel"] == "kvm:tcg,thread=single", apps(env))
+    env.run("app", "update", "fast", "--accel", "tcg")
+    check(apps(env)["fast"]["accel"] == "tcg", apps(env)["fast"])
+    env.run("app", "update", "fast", "--accel", "")
+    check(apps(env)["fast"]["accel"] is None, apps(env)["fast"])
+    check("ACCEL" in env.run("app", "list").stdout, "no ACCEL column")
+    env.run("app", "unpublish", "fast")
 
     # Update: only what is given changes.
     env.run("app", "update", "desktop", "--title", "New desktop", "--vcpus",
@@ -451,6 +471,50 @@ def step_user_subscribe(env):
         got = [a for (a,) in db.execute(
             "SELECT app_name FROM subscriptions WHERE user_id = 'alice'")]
     check(got == ["desktop"], got)
+
+
+def step_user_limits(env):
+    # The configuration's defaults: 4 sessions, no CPU or memory limit.
+    u = users(env)["alice"]
+    check((u["max_sessions"], u["max_vcpus"], u["max_memory_mib"],
+           u["limits"]) == (4, None, None, "default"), u)
+    r = env.run("user", "limits", "alice")
+    check("sessions 4 (default), vCPUs none (default), memory none "
+          "(default)" in r.stdout, r.stdout)
+
+    r = env.run("user", "limits", "alice", "--sessions", "3", "--vcpus", "4",
+                "--memory", "4096")
+    check("sessions 3, vCPUs 4, memory 4096 MiB" in r.stdout, r.stdout)
+    u = users(env)["alice"]
+    check((u["max_sessions"], u["max_vcpus"], u["max_memory_mib"],
+           u["limits"]) == (3, 4, 4096, "own"), u)
+    table = env.run("user", "list").stdout
+    check("MAX SESSIONS" in table and "4096" in table, table)
+    rows = {r["id"]: r for r in env.csv("user", "list")}
+    check(rows["alice"]["max_vcpus"] == "4", rows["alice"])
+    check(users(env)["dave"]["limits"] == "default", users(env)["dave"])
+
+    # Only what is given changes; 0 is no limit; 'default' goes back.
+    env.run("user", "limits", "alice", "--vcpus", "0", "--sessions",
+            "default")
+    u = users(env)["alice"]
+    check((u["max_sessions"], u["max_vcpus"], u["max_memory_mib"]) ==
+          (4, None, 4096), u)
+    r = env.run("user", "limits", "alice")
+    check("sessions 4 (default), vCPUs none, memory 4096 MiB" in r.stdout,
+          r.stdout)
+
+    # Refusals change nothing.
+    for args in (("--sessions", "-1"), ("--vcpus", "lots"),
+                 ("--memory", "1e9"), ("--sessions", "1000001")):
+        env.run("user", "limits", "alice", *args, expect=2)
+    r = env.run("user", "limits", "nobody", "--sessions", "1", expect=1)
+    check("nobody" in r.stderr, r.stderr)
+    env.run("user", "limits", expect=2)
+    u = users(env)["alice"]
+    check((u["max_sessions"], u["max_vcpus"], u["max_memory_mib"]) ==
+          (4, None, 4096), u)
+    env.run("user", "limits", "alice", "--memory", "default")
 
 
 T0 = 1736503200     # 2025-01-10T10:00:00Z
@@ -653,7 +717,7 @@ def step_no_secrets_printed(env):
 
 STEPS = [step_x25519_vector, step_usage_errors, step_before_init, step_init,
          step_user_add, step_user_rotate, step_user_revoke, step_apps,
-         step_user_subscribe,
+         step_user_subscribe, step_user_limits,
          step_pool, step_sessions, step_usage, step_broker_key_permissions,
          step_config, step_no_secrets_printed]
 

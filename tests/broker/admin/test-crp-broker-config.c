@@ -45,6 +45,13 @@ test_defaults(void)
     g_assert_cmpuint(c->ticket_lifetime_s, ==, 120);
     g_assert_cmpuint(c->handshake_timeout_s, ==, 10);
     g_assert_cmpuint(c->max_failures_per_minute, ==, 10);
+    g_assert_cmpuint(c->user_sessions, ==, 4);
+    g_assert_cmpuint(c->user_vcpus, ==, 0);
+    g_assert_cmpuint(c->user_memory_mib, ==, 0);
+    g_assert_cmpstr(c->accel, ==, "kvm:tcg");
+    g_assert_cmpuint(c->logs_max_age_days, ==, 30);
+    g_assert_cmpuint(c->logs_max_total_mib, ==, 1024);
+    g_assert_cmpuint(c->console_max_kib, ==, 1024);
     g_assert_cmpstr(crp_broker_config_sqlite_path(c), ==,
                     "/var/lib/crp-broker/crp.db");
     g_autofree char *key = crp_broker_config_broker_key_path(c);
@@ -62,12 +69,21 @@ static const char full_config[] =
     "[compute]\n"
     "vcpus = 12\n"
     "memory-mib = 65536\n"
+    "[user-limits]\n"
+    "sessions = 3\n"
+    "vcpus = 4\n"
+    "memory-mib = 4096\n"
     "[storage]\n"
     "images-dir = /srv/images\n"
     "overlays-dir = /srv/overlays\n"
     "user-quota-mib = 0\n"
     "[qemu]\n"
     "env-file = ~/qemu.env\n"
+    "accel = tcg,thread=single:kvm\n"
+    "[logs]\n"
+    "max-age-days = 7\n"
+    "max-total-mib = 0\n"
+    "console-max-kib = 256\n"
     "[sessions]\n"
     "idle-timeout-s = 0\n"
     "shutdown-grace-s = 5\n"
@@ -96,6 +112,13 @@ check_full(const CrpBrokerConfig *c)
     g_assert_cmpuint(c->ticket_lifetime_s, ==, 30);
     g_assert_cmpuint(c->handshake_timeout_s, ==, 3);
     g_assert_cmpuint(c->max_failures_per_minute, ==, 0);
+    g_assert_cmpuint(c->user_sessions, ==, 3);
+    g_assert_cmpuint(c->user_vcpus, ==, 4);
+    g_assert_cmpuint(c->user_memory_mib, ==, 4096);
+    g_assert_cmpstr(c->accel, ==, "tcg,thread=single:kvm");
+    g_assert_cmpuint(c->logs_max_age_days, ==, 7);
+    g_assert_cmpuint(c->logs_max_total_mib, ==, 0);
+    g_assert_cmpuint(c->console_max_kib, ==, 256);
 }
 
 static void
@@ -176,6 +199,19 @@ test_errors(void)
           "[sessions] ticket-lifetime-s: empty value" },
         { "[sessions]\nticket-lifetime-s = 0\n",
           CRP_BROKER_CONFIG_ERROR_INVALID, "ticket-lifetime-s" },
+        { "[qemu]\naccel = xen\n", CRP_BROKER_CONFIG_ERROR_INVALID,
+          "test.conf: [qemu] accel: 'xen': the accelerator must be kvm or "
+          "tcg" },
+        { "[qemu]\naccel = kvm::tcg\n", CRP_BROKER_CONFIG_ERROR_INVALID,
+          "[qemu] accel: '': the accelerator" },
+        { "[qemu]\naccel = tcg,thread\n", CRP_BROKER_CONFIG_ERROR_INVALID,
+          "a property must be NAME=VALUE" },
+        { "[qemu]\naccel = tcg,x=1,-S=2\n", CRP_BROKER_CONFIG_ERROR_INVALID,
+          "a property must be NAME=VALUE" },
+        { "[logs]\nconsole-max-kib = 8\n", CRP_BROKER_CONFIG_ERROR_INVALID,
+          "[logs] console-max-kib: '8' is not a whole number from 64" },
+        { "[user-limits]\nsessions = -1\n", CRP_BROKER_CONFIG_ERROR_INVALID,
+          "[user-limits] sessions" },
         { "[login\n", CRP_BROKER_CONFIG_ERROR_SYNTAX, "test.conf:" },
         { "vcpus = 2\n", CRP_BROKER_CONFIG_ERROR_SYNTAX, "test.conf:" },
     };
@@ -333,7 +369,39 @@ test_example(void)
         }
         keys++;
     }
-    g_assert_cmpuint(keys, ==, 15);
+    g_assert_cmpuint(keys, ==, 22);
+}
+
+/* What reaches QEMU's command line: one -accel per entry, in order. */
+static void
+test_accel_args(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_auto(GStrv) one = crp_broker_config_accel_args("tcg", &error);
+    g_auto(GStrv) two = crp_broker_config_accel_args(
+        "kvm:tcg,thread=single,tb-size=64", &error);
+    const char *const want_one[] = { "-accel", "tcg", NULL };
+    const char *const want_two[] = { "-accel", "kvm", "-accel",
+                                     "tcg,thread=single,tb-size=64", NULL };
+
+    g_assert_no_error(error);
+    g_assert_true(g_strv_equal((const char *const *)one, want_one));
+    g_assert_true(g_strv_equal((const char *const *)two, want_two));
+    static const char *const bad[] = {
+        "", "kvm:", ":tcg", "KVM", "tcg thread=single", "tcg,=x", "tcg,a=",
+        "tcg,a=b=c", "hvf", "tcg,a=$(x)",
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autoptr(GError) e = NULL;
+        g_test_message("accel '%s'", bad[i]);
+        g_assert_null(crp_broker_config_accel_args(bad[i], &e));
+        g_assert_error(e, CRP_BROKER_CONFIG_ERROR,
+                       CRP_BROKER_CONFIG_ERROR_INVALID);
+    }
+    g_autofree char *long_text = g_strnfill(300, 'a');
+    g_assert_false(crp_broker_config_check_accel(long_text, &error));
+    g_assert_error(error, CRP_BROKER_CONFIG_ERROR,
+                   CRP_BROKER_CONFIG_ERROR_INVALID);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -501,6 +569,7 @@ main(int argc, char **argv)
     g_test_add_func("/broker-config/load-file", test_load_file);
     g_test_add_func("/broker-config/qemu-env", test_qemu_env);
     g_test_add_func("/broker-config/example", test_example);
+    g_test_add_func("/broker-config/accel", test_accel_args);
     g_test_add_func("/broker-key/roundtrip", test_key_roundtrip);
     g_test_add_func("/broker-key/permissions", test_key_permissions);
     g_test_add_func("/broker-key/malformed", test_key_malformed);

@@ -28,6 +28,7 @@ BROKER, ADMIN, CLIENT, SEED = (os.path.abspath(a) for a in sys.argv[1:5])
 # Protocol status codes (docs/protocol.md section 6).
 BAD_REQUEST, AUTH_FAILED, UNKNOWN_KEY, KEY_REVOKED = 1, 3, 4, 5
 RATE_LIMITED, NO_SUCH_APP, NOT_SUBSCRIBED = 6, 7, 8
+QUOTA_EXCEEDED = 10
 NO_SUCH_SESSION, SESSION_ENDED, INTERNAL, TIMEOUT, SHUTDOWN = 11, 12, 13, 14, 15
 SUBSCRIBED, AUDIO = 0x01, 0x02
 HANDSHAKE_TIMEOUT_S = 2
@@ -332,6 +333,44 @@ def step_session_requests(env):
     check(r[10][0] == "APP_LIST", "connection unusable after an ERROR")
 
 
+def step_user_limits(env):
+    """The user's own limits, decided in the launch transaction: alice
+    holds s-alice-1 (desktop, 2 vCPUs, 1024 MiB) and s-alice-2 (shell, 1
+    vCPU, 1024 MiB). Refusals are QUOTA_EXCEEDED with what is used up."""
+    alice = env.key("alice.key")
+
+    def launch_desktop(key=alice):
+        r = replies(env.client(key, "subscribe:desktop", "launch:desktop"))
+        return r[2]
+
+    cases = (
+        (("--sessions", "2"), "2 sessions open and may have at most 2"),
+        (("--sessions", "0", "--vcpus", "4"),
+         "desktop needs 2 vCPUs and your sessions hold 3 of your 4"),
+        (("--vcpus", "0", "--memory", "2560"),
+         "desktop needs 1024 MiB and your sessions hold 2048 of your 2560"),
+    )
+    for args, message in cases:
+        env.admin("user", "limits", "alice", *args)
+        reply = launch_desktop()
+        check(reply[0] == "ERROR" and f"code={QUOTA_EXCEEDED} " in reply[1] and
+              message in reply[1], f"{args}: {reply}")
+    check("event=launch-refused user=alice app=desktop status=QUOTA_EXCEEDED"
+          in env.broker.text(), "refusal not logged")
+    # Another user is not limited by alice's limits.
+    reply = launch_desktop(env.key("dave.key"))
+    check(reply[0] == "ERROR" and f"code={INTERNAL} " in reply[1], reply)
+    # Within the limits again: the launch gets as far as starting QEMU
+    # (none here: INTERNAL), and nothing live is left by any of it.
+    env.admin("user", "limits", "alice", "--memory", "4096")
+    reply = launch_desktop()
+    check(reply[0] == "ERROR" and f"code={INTERNAL} " in reply[1], reply)
+    r = replies(env.client(alice, "sessions", "unsubscribe:desktop"))
+    got = {name for name, _ in r[1][2]}
+    check(got == {"s-alice-1", "s-alice-2"}, f"sessions after: {got}")
+    env.admin("user", "limits", "alice", "--memory", "default")
+
+
 def step_unknown_key(env):
     fields = read_key(env.key("alice.key"))
     fields["user"] = "mallory"
@@ -521,7 +560,7 @@ def step_no_secrets_logged(env):
 STEPS = [
     step_setup, step_login, step_catalog, step_subscribe,
     step_subscribe_errors, step_unsubscribe, step_sessions,
-    step_session_requests, step_unknown_key, step_revoked, step_rotated,
+    step_session_requests, step_user_limits, step_unknown_key, step_revoked, step_rotated,
     step_wrong_broker_key, step_garbage, step_handshake_timeout,
     step_idle_client_unaffected, step_one_broker_per_state_dir,
     step_rate_limited, step_tcp,

@@ -12,9 +12,11 @@ Python 3 standard library only.
 """
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 
@@ -27,9 +29,11 @@ class BrokerEnv:
     """
 
     def __init__(self, root, tools, qemu_env, vcpus=2, memory_mib=600,
-                 grace_s=2, idle_timeout_s=0, quota_mib=64, address=None):
+                 grace_s=2, idle_timeout_s=0, quota_mib=64, address=None,
+                 config=""):
         """@address: what key files name as the broker (default: its
-        socket; clients can always say --broker)."""
+        socket; clients can always say --broker). @config: more
+        configuration, appended (a group named again adds to it)."""
         self.root = root
         self.tools = tools
         self.qemu_env = qemu_env
@@ -53,11 +57,13 @@ images-dir = {self.images}
 user-quota-mib = {quota_mib}
 [qemu]
 env-file = {os.path.join(cache, "qemu-build.env")}
+# /dev/kvm is there on the test machines but nested guests hang in it.
+accel = tcg
 [sessions]
 shutdown-grace-s = {grace_s}
 idle-timeout-s = {idle_timeout_s}
 ticket-lifetime-s = 60
-""")
+{config}""")
         self.proc = None
         self.logf = None
         self.admin("init")
@@ -94,6 +100,21 @@ ticket-lifetime-s = 60
         if self.logf:
             self.logf.close()
             self.logf = None
+
+    def discard(self):
+        """After a test: whatever it left running goes (QEMUs killed, the
+        broker stopped), then the state, unless $CRP_KEEP_TEST_STATE."""
+        for s in self.sessions():
+            if s.get("qemu_pid"):
+                try:
+                    os.kill(s["qemu_pid"], signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        self.stop()
+        if os.environ.get("CRP_KEEP_TEST_STATE"):
+            print(f"# kept {self.root}", file=sys.stderr)
+        else:
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def kill9(self):
         self.proc.kill()
@@ -163,12 +184,19 @@ ticket-lifetime-s = 60
                              f"{self.session(sid)}\n{self.text()}")
 
     def console(self, sid):
-        """The guest's serial console: live, or kept after the session."""
-        for path in (os.path.join(self.state, "run", sid, "console.log"),
+        """The guest's serial console: live, or kept after the session
+        (the older part, console.log.1, first)."""
+        for base in (os.path.join(self.state, "run", sid, "console.log"),
                      os.path.join(self.state, "logs", f"{sid}-console.log")):
-            if os.path.exists(path):
-                with open(path, "rb") as f:
-                    return f.read().decode(errors="replace")
+            text = b""
+            for path in (base + ".1", base):
+                try:
+                    with open(path, "rb") as f:
+                        text += f.read()
+                except FileNotFoundError:
+                    pass
+            if text:
+                return text.decode(errors="replace")
         return ""
 
     def wait_console(self, sid, text, timeout=90):
@@ -216,3 +244,19 @@ def qemu_alive(pid):
             return f.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def flow_test_setup(tools, load_env):
+    """For a flow test's main(): takes crp-broker, crp-admin, crp-headless
+    and crp-broker-test-client from argv[1:5] into @tools (the rest is for
+    unittest) and returns @load_env()'s QEMU and guest env; exits 77 (skip)
+    when they are not built."""
+    for name, path in zip(("broker", "admin", "headless", "test_client"),
+                          sys.argv[1:5]):
+        tools[name] = os.path.abspath(path)
+    del sys.argv[1:5]
+    env = load_env()
+    if env is None:
+        print("1..0 # SKIP QEMU or the test guest is not built")
+        sys.exit(77)
+    return env

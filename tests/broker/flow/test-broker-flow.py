@@ -9,7 +9,6 @@ Skips (exit 77) when QEMU or the test guest are not built.
 """
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "integration"))
-from crpbroker import BrokerEnv, qemu_alive  # noqa: E402
+from crpbroker import BrokerEnv, flow_test_setup, qemu_alive  # noqa: E402
 from crpvm import load_env  # noqa: E402
 
 TOOLS = {}
@@ -48,18 +47,7 @@ class BrokerTest(unittest.TestCase):
         self.env.start()
 
     def tearDown(self):
-        # Whatever a failed test left running goes now.
-        for s in self.env.sessions():
-            if s.get("qemu_pid"):
-                try:
-                    os.kill(s["qemu_pid"], signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        self.env.stop()
-        if os.environ.get("CRP_KEEP_TEST_STATE"):
-            print(f"# kept {self.root}", file=sys.stderr)
-        else:
-            shutil.rmtree(self.root, ignore_errors=True)
+        self.env.discard()
 
     def open_session(self, key=None, subscribe=True):
         """Launches shell through the broker and returns its session id,
@@ -370,14 +358,7 @@ class Idle(BrokerTest):
 
 def main():
     global QEMU_ENV
-    for name, path in zip(("broker", "admin", "headless", "test_client"),
-                          sys.argv[1:5]):
-        TOOLS[name] = os.path.abspath(path)
-    del sys.argv[1:5]
-    QEMU_ENV = load_env()
-    if QEMU_ENV is None:
-        print("1..0 # SKIP QEMU or the test guest is not built")
-        sys.exit(77)
+    QEMU_ENV = flow_test_setup(TOOLS, load_env)
     unittest.main(verbosity=2)
 
 

@@ -131,6 +131,116 @@ test_crp_info_malformed(void)
     crp_qmp_crp_info_free(NULL);
 }
 
+/* ---- BLOCK_WRITE_THRESHOLD ------------------------------------------------------- */
+
+/* @msg is valid while @parser lives and parses nothing else. */
+static void
+parse_event(CrpQmpParser *parser, const char *text, CrpQmpMessage *msg)
+{
+    g_autoptr(GError) error = NULL;
+
+    crp_qmp_parser_feed(parser, text, strlen(text));
+    crp_qmp_parser_feed(parser, "\n", 1);
+    g_assert_cmpint(crp_qmp_parser_next(parser, msg, &error), ==, CRP_QMP_MSG_EVENT);
+    g_assert_no_error(error);
+}
+
+static void
+test_write_threshold_event(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CrpQmpParser) parser = crp_qmp_parser_new(0);
+    CrpQmpMessage event;
+    /* As QEMU 10.0.13 sent it when the test guest wrote to its disk. */
+    parse_event(parser,
+        "{\"timestamp\": {\"seconds\": 1796293349, \"microseconds\": 937088}, "
+        "\"event\": \"BLOCK_WRITE_THRESHOLD\", \"data\": {\"node-name\": "
+        "\"crp-overlay-file\", \"write-threshold\": 1048576, \"amount-exceeded\": 327680}}",
+        &event);
+    CrpQmpWriteThreshold wt = { 0 };
+
+    g_assert_true(crp_qmp_write_threshold_from_event(&event, &wt, &error));
+    g_assert_no_error(error);
+    g_assert_cmpstr(wt.node_name, ==, "crp-overlay-file");
+    g_assert_cmpuint(wt.amount_exceeded, ==, 327680);
+    g_assert_cmpuint(wt.write_threshold, ==, 1048576);
+
+    static const char *const bad[] = {
+        "{\"event\": \"BLOCK_WRITE_THRESHOLD\", \"data\": {\"amount-exceeded\": 1, "
+        "\"write-threshold\": 2}, \"timestamp\": {\"seconds\": 1, \"microseconds\": 0}}",
+        "{\"event\": \"BLOCK_WRITE_THRESHOLD\", \"data\": {\"node-name\": \"n\", "
+        "\"amount-exceeded\": \"1\", \"write-threshold\": 2}, "
+        "\"timestamp\": {\"seconds\": 1, \"microseconds\": 0}}",
+        "{\"event\": \"BLOCK_WRITE_THRESHOLD\", \"data\": {\"node-name\": \"n\", "
+        "\"amount-exceeded\": 1, \"write-threshold\": -2}, "
+        "\"timestamp\": {\"seconds\": 1, \"microseconds\": 0}}",
+        "{\"event\": \"BLOCK_WRITE_THRESHOLD\", "
+        "\"timestamp\": {\"seconds\": 1, \"microseconds\": 0}}",
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autoptr(GError) e = NULL;
+        CrpQmpMessage m;
+        g_test_message("%s", bad[i]);
+        parse_event(parser, bad[i], &m);
+        g_assert_false(crp_qmp_write_threshold_from_event(&m, &wt, &e));
+        g_assert_error(e, CRP_QMP_ERROR, CRP_QMP_ERROR_PROTOCOL);
+    }
+}
+
+/* ---- BLOCK_IO_ERROR --------------------------------------------------------------- */
+
+static void
+test_block_io_error_event(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CrpQmpParser) parser = crp_qmp_parser_new(0);
+    CrpQmpMessage event;
+    CrpQmpBlockIoError e = { 0 };
+
+    /* As QEMU 10.0.13 sent it when the guest wrote past its overlay's cap. */
+    parse_event(parser,
+        "{\"timestamp\": {\"seconds\": 1796294094, \"microseconds\": 586866}, "
+        "\"event\": \"BLOCK_IO_ERROR\", \"data\": {\"device\": \"\", \"nospace\": true, "
+        "\"node-name\": \"crp-overlay\", \"qom-path\": "
+        "\"/machine/peripheral-anon/device[0]/virtio-backend\", \"reason\": "
+        "\"No space left on device\", \"operation\": \"write\", \"action\": \"stop\"}}",
+        &event);
+    g_assert_true(crp_qmp_block_io_error_from_event(&event, &e, &error));
+    g_assert_no_error(error);
+    g_assert_cmpstr(e.node_name, ==, "crp-overlay");
+    g_assert_cmpstr(e.operation, ==, "write");
+    g_assert_cmpstr(e.action, ==, "stop");
+    g_assert_true(e.nospace);
+    g_assert_cmpstr(e.reason, ==, "No space left on device");
+
+    /* node-name and nospace are optional. */
+    parse_event(parser,
+        "{\"timestamp\": {\"seconds\": 1, \"microseconds\": 0}, \"event\": "
+        "\"BLOCK_IO_ERROR\", \"data\": {\"device\": \"ide0-hd0\", \"reason\": "
+        "\"Input/output error\", \"operation\": \"read\", \"action\": \"report\"}}",
+        &event);
+    g_assert_true(crp_qmp_block_io_error_from_event(&event, &e, &error));
+    g_assert_null(e.node_name);
+    g_assert_false(e.nospace);
+    g_assert_cmpstr(e.action, ==, "report");
+
+    parse_event(parser,
+        "{\"timestamp\": {\"seconds\": 1, \"microseconds\": 0}, \"event\": "
+        "\"BLOCK_IO_ERROR\", \"data\": {\"device\": \"\", \"nospace\": \"yes\", "
+        "\"reason\": \"x\", \"operation\": \"write\", \"action\": \"stop\"}}",
+        &event);
+    g_assert_false(crp_qmp_block_io_error_from_event(&event, &e, &error));
+    g_assert_error(error, CRP_QMP_ERROR, CRP_QMP_ERROR_PROTOCOL);
+    g_clear_error(&error);
+    parse_event(parser,
+        "{\"timestamp\": {\"seconds\": 1, \"microseconds\": 0}, \"event\": "
+        "\"BLOCK_IO_ERROR\", \"data\": {\"device\": \"\", \"reason\": \"x\", "
+        "\"operation\": \"write\"}}",
+        &event);
+    g_assert_false(crp_qmp_block_io_error_from_event(&event, &e, &error));
+    g_assert_error(error, CRP_QMP_ERROR, CRP_QMP_ERROR_PROTOCOL);
+}
+
 /* ---- every command, through a fake QEMU ----------------------------------------- */
 
 static void
@@ -199,6 +309,26 @@ script_all_commands(FakeQmpServer *s, gpointer data)
     fake_qmp_send(s, REPLY_OK, id);
     g_free(id);
 
+    expect_args(s, "stop", NULL, &id);
+    fake_qmp_send(s, EVENT("STOP"));
+    fake_qmp_send(s, REPLY_OK, id);
+    g_free(id);
+    expect_args(s, "cont", NULL, &id);
+    fake_qmp_send(s, EVENT("RESUME"));
+    fake_qmp_send(s, REPLY_OK, id);
+    g_free(id);
+
+    expect_args(s, "block-set-write-threshold",
+                "{\"node-name\": \"crp-overlay-file\", \"write-threshold\": 4194304}", &id);
+    fake_qmp_send(s, REPLY_OK, id);
+    g_free(id);
+    /* As QEMU 10.0.13 answers a node it does not have. */
+    expect_args(s, "block-set-write-threshold",
+                "{\"node-name\": \"nope\", \"write-threshold\": 0}", &id);
+    fake_qmp_send(s, "{\"id\": \"%s\", \"error\": {\"class\": \"GenericError\", "
+                     "\"desc\": \"Device 'nope' not found\"}}", id);
+    g_free(id);
+
     expect_args(s, "system_powerdown", NULL, &id);
     fake_qmp_send(s, EVENT("POWERDOWN"));
     fake_qmp_send(s, REPLY_OK, id);
@@ -213,6 +343,8 @@ script_all_commands(FakeQmpServer *s, gpointer data)
     g_free(id);
 }
 
+#define N_SLOTS 16
+
 typedef struct {
     guint ready;
     guint closed;
@@ -221,8 +353,8 @@ typedef struct {
     guint shutdown_seq;
     guint calls;
     /* one slot per command, in the order sent */
-    GError *errors[12];
-    guint seqs[12];
+    GError *errors[N_SLOTS];
+    guint seqs[N_SLOTS];
     gboolean running[2];
     char *status[2];
     CrpQmpCrpInfo *info;
@@ -236,7 +368,7 @@ typedef struct {
 static Slot *
 slot(Run *run, guint i)
 {
-    static Slot slots[12];
+    static Slot slots[N_SLOTS];
     slots[i].run = run;
     slots[i].slot = i;
     return &slots[i];
@@ -343,13 +475,18 @@ test_commands(void)
     crp_qmp_crp_set_ticket(client, "", 0, CRP_QMP_TICKET_CONNECTED_DEFAULT, on_done, slot(&run, 7));
     crp_qmp_crp_disconnect(client, 7, on_done, slot(&run, 8));
     crp_qmp_crp_disconnect(client, -1, on_done, slot(&run, 9));
-    crp_qmp_system_powerdown(client, on_done, slot(&run, 10));
-    crp_qmp_quit(client, on_done, slot(&run, 11));
+    crp_qmp_stop(client, on_done, slot(&run, 10));
+    crp_qmp_cont(client, on_done, slot(&run, 11));
+    crp_qmp_block_set_write_threshold(client, "crp-overlay-file", 4 << 20, on_done,
+                                      slot(&run, 12));
+    crp_qmp_block_set_write_threshold(client, "nope", 0, on_done, slot(&run, 13));
+    crp_qmp_system_powerdown(client, on_done, slot(&run, 14));
+    crp_qmp_quit(client, on_done, slot(&run, 15));
     qmp_test_run_until(&run.closed, 1, 10000);
     fake_qmp_server_free(server);
 
-    g_assert_cmpuint(run.calls, ==, 12);
-    for (guint i = 1; i < 12; i++) {
+    g_assert_cmpuint(run.calls, ==, N_SLOTS);
+    for (guint i = 1; i < N_SLOTS; i++) {
         g_assert_cmpuint(run.seqs[i - 1], <, run.seqs[i]);
     }
 
@@ -374,15 +511,20 @@ test_commands(void)
     g_assert_error(run.errors[8], CRP_QMP_ERROR, CRP_QMP_ERROR_GENERIC);
     g_assert_no_error(run.errors[9]);
     g_assert_no_error(run.errors[10]);
+    g_assert_no_error(run.errors[11]);
+    g_assert_no_error(run.errors[12]);
+    g_assert_error(run.errors[13], CRP_QMP_ERROR, CRP_QMP_ERROR_GENERIC);
+    g_assert_cmpstr(run.errors[13]->message, ==, "Device 'nope' not found");
+    g_assert_no_error(run.errors[14]);
 
     /* quit: SHUTDOWN, the reply, then the loss of the connection. */
-    g_assert_no_error(run.errors[11]);
-    g_assert_cmpuint(run.shutdown_seq, <, run.seqs[11]);
-    g_assert_cmpuint(run.seqs[11], <, run.closed_seq);
+    g_assert_no_error(run.errors[15]);
+    g_assert_cmpuint(run.shutdown_seq, <, run.seqs[15]);
+    g_assert_cmpuint(run.seqs[15], <, run.closed_seq);
     g_assert_cmpuint(run.closed, ==, 1);
 
     crp_qmp_client_destroy(client);
-    for (guint i = 0; i < 12; i++) {
+    for (guint i = 0; i < N_SLOTS; i++) {
         g_clear_error(&run.errors[i]);
     }
     g_free(run.status[0]);
@@ -397,6 +539,8 @@ main(int argc, char **argv)
     g_test_add_func("/qmp-commands/crp-info-parse", test_crp_info_parse);
     g_test_add_func("/qmp-commands/crp-info-disabled-and-empty", test_crp_info_disabled_and_empty);
     g_test_add_func("/qmp-commands/crp-info-malformed", test_crp_info_malformed);
+    g_test_add_func("/qmp-commands/write-threshold-event", test_write_threshold_event);
+    g_test_add_func("/qmp-commands/block-io-error-event", test_block_io_error_event);
     g_test_add_func("/qmp-commands/all", test_commands);
     return g_test_run();
 }

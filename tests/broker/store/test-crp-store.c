@@ -213,6 +213,42 @@ test_reopen_keeps_data(Fixture *f, gconstpointer data)
     g_assert_cmpint(again->state, ==, CRP_STORE_SESSION_STARTING);
 }
 
+/* SQL that takes migration 3 out of a current file. */
+#define UNDO_MIGRATION_3                                                    \
+    "ALTER TABLE users DROP COLUMN max_sessions;"                           \
+    " ALTER TABLE users DROP COLUMN max_vcpus;"                             \
+    " ALTER TABLE users DROP COLUMN max_memory_mib;"                        \
+    " ALTER TABLE apps DROP COLUMN accel;"
+
+/* A version 2 store with users, apps and sessions gains the limits (all
+ * at the broker's default) and the app accelerator (none). */
+static void
+test_migrate_2_to_3(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    add_user(f, "alice", 1);
+    publish(f, "editor", 2, 1024);
+    g_autoptr(CrpStoreSession) s = launch(f, "alice", "editor");
+    crp_store_free(f->store);
+    f->store = NULL;
+    raw_exec(f->path, UNDO_MIGRATION_3 " UPDATE schema_version SET version = 2");
+
+    f->store = open_store(f);
+    g_assert_cmpuint(crp_store_get_schema_version(f->store), ==, 3);
+    g_autoptr(CrpStoreUser) alice = crp_store_user_get(f->store, "alice",
+                                                       &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(alice->limits.sessions, ==, CRP_STORE_LIMIT_DEFAULT);
+    g_assert_cmpint(alice->limits.vcpus, ==, CRP_STORE_LIMIT_DEFAULT);
+    g_assert_cmpint(alice->limits.memory_mib, ==, CRP_STORE_LIMIT_DEFAULT);
+    g_autoptr(CrpStoreApp) app = crp_store_app_get(f->store, "editor",
+                                                   &error);
+    g_assert_null(app->accel);
+    CrpStorePoolTotals t;
+    g_assert_true(crp_store_user_totals(f->store, "alice", &t, &error));
+    g_assert_cmpuint(t.sessions, ==, 1);
+}
+
 static void
 test_migrate_older(Fixture *f, gconstpointer data)
 {
@@ -220,17 +256,17 @@ test_migrate_older(Fixture *f, gconstpointer data)
     publish(f, "editor", 2, 1024);
     crp_store_free(f->store);
     f->store = NULL;
-    /* Make the file look like schema version 1: without migration 2. */
-    raw_exec(f->path,
+    /* Make the file look like schema version 1: without migrations 2, 3. */
+    raw_exec(f->path, UNDO_MIGRATION_3
              "DROP TABLE overlays; DROP INDEX usage_started;"
              " DROP INDEX usage_user; UPDATE schema_version SET version = 1");
     g_assert_cmpint(raw_int(f->path, "SELECT count(*) FROM sqlite_master"
                                      " WHERE name = 'overlays'"), ==, 0);
 
     f->store = open_store(f);
-    g_assert_cmpuint(crp_store_get_schema_version(f->store), ==, 2);
+    g_assert_cmpuint(crp_store_get_schema_version(f->store), ==, 3);
     g_assert_cmpint(raw_int(f->path, "SELECT version FROM schema_version"),
-                    ==, 2);
+                    ==, 3);
     g_assert_cmpint(login(f, key(1), NULL), ==, CRP_STORE_LOGIN_OK);
     g_autoptr(GError) error = NULL;
     g_assert_true(crp_store_overlay_set(f->store, "/var/o/alice-editor.qcow2",
@@ -254,7 +290,7 @@ test_newer_refused(Fixture *f, gconstpointer data)
     /* Refused without being touched. */
     g_assert_cmpint(raw_int(f->path, "SELECT version FROM schema_version"),
                     ==, 999);
-    raw_exec(f->path, "UPDATE schema_version SET version = 2");
+    raw_exec(f->path, "UPDATE schema_version SET version = 3");
     f->store = open_store(f);
 }
 
@@ -1184,6 +1220,158 @@ test_transaction_capacity(Fixture *f, gconstpointer data)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Per-user limits and live totals */
+
+static void
+test_user_limits(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    add_user(f, "alice", 1);
+    add_user(f, "bob", 2);
+    const CrpStoreUserLimits defaults = { 4, 8, 4096 };
+
+    /* New users follow the defaults. */
+    g_autoptr(CrpStoreUser) alice = crp_store_user_get(f->store, "alice",
+                                                       &error);
+    CrpStoreUserLimits eff = crp_store_user_limits_effective(alice,
+                                                             &defaults);
+    g_assert_cmpint(eff.sessions, ==, 4);
+    g_assert_cmpint(eff.vcpus, ==, 8);
+    g_assert_cmpint(eff.memory_mib, ==, 4096);
+
+    /* Only the fields named change; 0 is "no limit", kept as such. */
+    CrpStoreUserLimits v = { .sessions = 3, .vcpus = 0, .memory_mib = 99 };
+    g_assert_true(crp_store_user_set_limits(f->store, "alice", &v,
+                                            CRP_STORE_LIMIT_SESSIONS |
+                                            CRP_STORE_LIMIT_VCPUS, &error));
+    g_assert_no_error(error);
+    g_clear_pointer(&alice, crp_store_user_free);
+    alice = crp_store_user_get(f->store, "alice", &error);
+    g_assert_cmpint(alice->limits.sessions, ==, 3);
+    g_assert_cmpint(alice->limits.vcpus, ==, 0);
+    g_assert_cmpint(alice->limits.memory_mib, ==, CRP_STORE_LIMIT_DEFAULT);
+    eff = crp_store_user_limits_effective(alice, &defaults);
+    g_assert_cmpint(eff.sessions, ==, 3);
+    g_assert_cmpint(eff.vcpus, ==, 0);
+    g_assert_cmpint(eff.memory_mib, ==, 4096);
+    /* Listed with the users, survives a reopen; bob is untouched. */
+    reopen(f);
+    g_autoptr(GPtrArray) users = crp_store_user_list(f->store, &error);
+    g_assert_cmpuint(users->len, ==, 2);
+    CrpStoreUser *a = users->pdata[0], *b = users->pdata[1];
+    g_assert_cmpint(a->limits.sessions, ==, 3);
+    g_assert_cmpint(b->limits.sessions, ==, CRP_STORE_LIMIT_DEFAULT);
+
+    /* Back to the default. */
+    v.sessions = CRP_STORE_LIMIT_DEFAULT;
+    g_assert_true(crp_store_user_set_limits(f->store, "alice", &v,
+                                            CRP_STORE_LIMIT_SESSIONS, &error));
+    g_clear_pointer(&alice, crp_store_user_free);
+    alice = crp_store_user_get(f->store, "alice", &error);
+    g_assert_cmpint(alice->limits.sessions, ==, CRP_STORE_LIMIT_DEFAULT);
+    g_assert_cmpint(alice->limits.vcpus, ==, 0);
+
+    /* Out of range, unknown user: refused, nothing written. */
+    v.memory_mib = -2;
+    g_assert_false(crp_store_user_set_limits(f->store, "alice", &v,
+                                             CRP_STORE_LIMIT_MEMORY, &error));
+    g_assert_error(error, CRP_STORE_ERROR, CRP_STORE_ERROR_CONSTRAINT);
+    g_clear_error(&error);
+    v.vcpus = CRP_STORE_LIMIT_VCPUS_MAX + 1;
+    g_assert_false(crp_store_user_set_limits(f->store, "alice", &v,
+                                             CRP_STORE_LIMIT_VCPUS, &error));
+    g_assert_error(error, CRP_STORE_ERROR, CRP_STORE_ERROR_CONSTRAINT);
+    g_clear_error(&error);
+    g_assert_false(crp_store_user_set_limits(f->store, "carol", &v, 0,
+                                             &error));
+    g_assert_error(error, CRP_STORE_ERROR, CRP_STORE_ERROR_NOT_FOUND);
+    g_clear_error(&error);
+    g_clear_pointer(&alice, crp_store_user_free);
+    alice = crp_store_user_get(f->store, "alice", &error);
+    g_assert_cmpint(alice->limits.vcpus, ==, 0);
+    g_assert_cmpint(alice->limits.memory_mib, ==, CRP_STORE_LIMIT_DEFAULT);
+}
+
+static void
+test_user_totals(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    add_user(f, "alice", 1);
+    add_user(f, "bob", 2);
+    publish(f, "editor", 2, 1024);
+    publish(f, "tiny", 1, 128);
+
+    g_autoptr(CrpStoreSession) a1 = launch(f, "alice", "editor");
+    g_autoptr(CrpStoreSession) a2 = launch(f, "alice", "tiny");
+    g_autoptr(CrpStoreSession) b1 = launch(f, "bob", "editor");
+    CrpStorePoolTotals t;
+    g_assert_true(crp_store_user_totals(f->store, "alice", &t, &error));
+    g_assert_no_error(error);
+    g_assert_cmpuint(t.sessions, ==, 2);
+    g_assert_cmpuint(t.vcpus, ==, 3);
+    g_assert_cmpuint(t.memory_mib, ==, 1152);
+    /* Closed sessions hold nothing; CLOSING ones still do. */
+    g_assert_true(crp_store_session_close(f->store, a1->id, 0, &error));
+    g_assert_true(crp_store_session_set_state(f->store, a2->id,
+                                              CRP_STORE_SESSION_CLOSING,
+                                              &error));
+    g_assert_true(crp_store_user_totals(f->store, "alice", &t, &error));
+    g_assert_cmpuint(t.sessions, ==, 1);
+    g_assert_cmpuint(t.vcpus, ==, 1);
+    g_assert_true(crp_store_user_totals(f->store, "carol", &t, &error));
+    g_assert_cmpuint(t.sessions, ==, 0);
+    g_assert_cmpuint(t.memory_mib, ==, 0);
+    /* The host's totals are everyone's. */
+    g_assert_true(crp_store_pool_totals(f->store, &t, &error));
+    g_assert_cmpuint(t.sessions, ==, 2);
+    g_assert_cmpuint(t.vcpus, ==, 3);
+}
+
+static void
+test_app_accel(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    CrpStoreApp app = app_template("editor");
+    app.accel = (char *)"kvm:tcg,thread=single";
+    g_assert_true(crp_store_app_publish(f->store, &app, &error));
+    g_assert_no_error(error);
+    publish(f, "plain", 1, 128);
+
+    g_autoptr(CrpStoreApp) got = crp_store_app_get(f->store, "editor",
+                                                   &error);
+    g_assert_cmpstr(got->accel, ==, "kvm:tcg,thread=single");
+    g_autoptr(CrpStoreApp) plain = crp_store_app_get(f->store, "plain",
+                                                     &error);
+    g_assert_null(plain->accel);
+
+    /* An update sets it; an empty value goes back to the default. */
+    CrpStoreApp v = { .accel = (char *)"tcg" };
+    g_assert_true(crp_store_app_update(f->store, "plain", &v,
+                                       CRP_STORE_APP_ACCEL, &error));
+    g_assert_no_error(error);
+    g_clear_pointer(&plain, crp_store_app_free);
+    plain = crp_store_app_get(f->store, "plain", &error);
+    g_assert_cmpstr(plain->accel, ==, "tcg");
+    v.accel = (char *)"";
+    g_assert_true(crp_store_app_update(f->store, "plain", &v,
+                                       CRP_STORE_APP_ACCEL, &error));
+    g_clear_pointer(&plain, crp_store_app_free);
+    plain = crp_store_app_get(f->store, "plain", &error);
+    g_assert_null(plain->accel);
+
+    /* Nothing that could become another QEMU option gets in. */
+    v.accel = (char *)"tcg -monitor stdio";
+    g_assert_false(crp_store_app_update(f->store, "plain", &v,
+                                        CRP_STORE_APP_ACCEL, &error));
+    g_assert_error(error, CRP_STORE_ERROR, CRP_STORE_ERROR_CONSTRAINT);
+    g_clear_error(&error);
+    app = app_template("other");
+    app.accel = (char *)"KVM";
+    g_assert_false(crp_store_app_publish(f->store, &app, &error));
+    g_assert_error(error, CRP_STORE_ERROR, CRP_STORE_ERROR_CONSTRAINT);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Overlays */
 
 static void
@@ -1253,6 +1441,7 @@ main(int argc, char **argv)
     ADD("/store/open/new", test_open_new);
     ADD("/store/open/reopen", test_reopen_keeps_data);
     ADD("/store/open/migrate-older", test_migrate_older);
+    ADD("/store/open/migrate-2-to-3", test_migrate_2_to_3);
     ADD("/store/open/newer-refused", test_newer_refused);
     ADD("/store/open/corrupt", test_corrupt_file);
     ADD("/store/users/add-login", test_users);
@@ -1266,6 +1455,9 @@ main(int argc, char **argv)
     ADD("/store/transaction/rollback", test_transaction_rollback);
     ADD("/store/transaction/nested", test_transaction_nested);
     ADD("/store/transaction/capacity", test_transaction_capacity);
+    ADD("/store/users/limits", test_user_limits);
+    ADD("/store/users/totals", test_user_totals);
+    ADD("/store/apps/accel", test_app_accel);
     ADD("/store/overlays", test_overlays);
     return g_test_run();
 }
