@@ -75,6 +75,14 @@ void hl_connection_set_software(const char *name)
     software_name = name;
 }
 
+/* CRP_CAP_* later connections offer; 0: all the viewer decodes. */
+static guint32 offered_capabilities;
+
+void hl_connection_set_capabilities(guint32 capabilities)
+{
+    offered_capabilities = capabilities;
+}
+
 static void done(HlConnection *c)
 {
     if (c->state == CONN_DONE) {
@@ -405,6 +413,7 @@ static HlConnection *connection_new(const char *address_text,
     CrpViewerConfig config = {
         .ticket = ticket,
         .software = software_name,
+        .capabilities = offered_capabilities,
     };
     CrpViewer *viewer = crp_viewer_new(&config, error);
     if (!viewer) {

@@ -63,6 +63,7 @@ typedef struct {
     gboolean no_ticket;
     char *record;
     char *record_frames;
+    char *disable;
     char *stats;
     char *screenshot;
     int timeout_s;
@@ -85,10 +86,48 @@ static void options_clear(Options *o)
     g_free(o->ticket_file);
     g_free(o->record);
     g_free(o->record_frames);
+    g_free(o->disable);
     g_free(o->stats);
     g_free(o->screenshot);
     g_free(o->script_file);
     g_free(o->run);
+}
+
+/* The capabilities left after --disable's list. */
+static gboolean offer_capabilities(const char *disable, GError **error)
+{
+    static const struct {
+        const char *name;
+        guint32 cap;
+    } caps[] = {
+        { "zlib", CRP_CAP_ZLIB }, { "jpeg", CRP_CAP_JPEG },
+        { "zstd", CRP_CAP_ZSTD }, { "audio-out", CRP_CAP_AUDIO_OUT },
+        { "audio-in", CRP_CAP_AUDIO_IN }, { "cursor", CRP_CAP_CURSOR },
+        { "resize", CRP_CAP_RESIZE },
+    };
+    g_auto(GStrv) names = g_strsplit(disable, ",", -1);
+    guint32 offer = CRP_CAP_DISPLAY_ALL;
+
+    for (char **n = names; *n; n++) {
+        gsize i = 0;
+        while (i < G_N_ELEMENTS(caps) && strcmp(caps[i].name, g_strstrip(*n))) {
+            i++;
+        }
+        if (i == G_N_ELEMENTS(caps)) {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "--disable: no capability '%s'", *n);
+            return FALSE;
+        }
+        offer &= ~caps[i].cap;
+    }
+    if (!offer) {
+        /* 0 would mean "all" to the viewer. */
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "--disable: a client offers at least one capability");
+        return FALSE;
+    }
+    hl_connection_set_capabilities(offer);
+    return TRUE;
 }
 
 static gboolean parse_options(Options *o, int *argc, char ***argv, GError **error)
@@ -119,6 +158,9 @@ static gboolean parse_options(Options *o, int *argc, char ***argv, GError **erro
           "Record all playback audio to FILE.wav", "FILE" },
         { "record-frames", 0, 0, G_OPTION_ARG_FILENAME, &o->record_frames,
           "Record every presented frame to FILE (for bench-encode --replay)", "FILE" },
+        { "disable", 0, 0, G_OPTION_ARG_STRING, &o->disable,
+          "Do not offer these capabilities (zlib,jpeg,zstd,audio-out,audio-in,"
+          "cursor,resize), as a simpler client would", "LIST" },
         { "stats", 0, 0, G_OPTION_ARG_FILENAME, &o->stats,
           "Write the session's statistics to FILE.json at exit", "FILE" },
         { "screenshot", 0, 0, G_OPTION_ARG_FILENAME, &o->screenshot,
@@ -519,6 +561,9 @@ int hl_main(int argc, char **argv)
     app.playback = hl_playback_new();
     if (!error && o.record) {
         hl_playback_record_all(app.playback, o.record, &error);
+    }
+    if (!error && o.disable) {
+        offer_capabilities(o.disable, &error);
     }
     if (!error && o.record_frames) {
         app.frames_rec = hl_frame_recorder_new(o.record_frames, &error);

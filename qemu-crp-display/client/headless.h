@@ -103,6 +103,10 @@ CrpViewer *hl_connection_get_viewer(HlConnection *conn);
  *  ("crp-headless VERSION" unless set; @name must stay valid). */
 void hl_connection_set_software(const char *name);
 
+/** The CRP_CAP_* later connections offer (0, the default: everything the
+ *  viewer decodes); tests use fewer to act as a simpler client. */
+void hl_connection_set_capabilities(guint32 capabilities);
+
 /** Writes what the viewer has queued; call after each crp_viewer_send_*(). */
 void hl_connection_flush(HlConnection *conn);
 

@@ -24,16 +24,26 @@
 #include "qemu/osdep.h"
 #include "crp-int.h"
 
-CrpGroup *crp_group_new(CrpServer *s)
+/* The capabilities that decide how a group encodes: its members all
+ * decode the same encodings. */
+uint32_t crp_group_caps_of(uint32_t client_caps)
+{
+    return client_caps & (CRP_CAP_ZLIB | CRP_CAP_JPEG | CRP_CAP_ZSTD);
+}
+
+CrpGroup *crp_group_new(CrpServer *s, uint32_t caps)
 {
     CrpGroup *g = g_new0(CrpGroup, 1);
     CrpEncoderConfig cfg = {
-        .encodings = (1u << CRP_ENCODING_ZLIB) | (1u << CRP_ENCODING_JPEG),
+        .encodings = ((caps & CRP_CAP_ZLIB) ? 1u << CRP_ENCODING_ZLIB : 0) |
+                     ((caps & CRP_CAP_JPEG) ? 1u << CRP_ENCODING_JPEG : 0) |
+                     ((caps & CRP_CAP_ZSTD) ? 1u << CRP_ENCODING_ZSTD : 0),
         .lossless = s->lossless,
         .jpeg_quality = s->jpeg_quality,
     };
 
     g->refcount = 1;
+    g->caps = caps;
     g->enc = crp_encoder_new(&cfg);
     g->need_full = true;
     pixman_region32_init(&g->damage);
@@ -47,6 +57,7 @@ CrpGroup *crp_group_fork(CrpGroup *from)
     CrpGroup *g = g_new0(CrpGroup, 1);
 
     g->refcount = 1;
+    g->caps = from->caps;
     g->enc = crp_encoder_copy(from->enc);
     g->need_full = from->need_full;
     if (from->prev) {

@@ -125,6 +125,18 @@ static void crp_head_move_members(CrpGroup *from, CrpGroup *to)
  * CRP_GROUP_MERGE_INTERVAL_US since each merge costs every client a whole
  * frame.
  */
+/* The first group whose members decode what @caps says, or NULL. */
+static CrpGroup *crp_head_group_for(CrpHead *h, uint32_t caps)
+{
+    for (guint i = 0; i < h->groups->len; i++) {
+        CrpGroup *g = g_ptr_array_index(h->groups, i);
+        if (g->caps == caps) {
+            return g;
+        }
+    }
+    return NULL;
+}
+
 static void crp_head_regroup(CrpHead *h, int64_t now_us)
 {
     CrpClient *c;
@@ -136,10 +148,13 @@ static void crp_head_regroup(CrpHead *h, int64_t now_us)
             continue;
         }
         if (!c->group) {
-            if (h->groups->len == 0) {
-                g_ptr_array_add(h->groups, crp_group_new(h->server));
+            /* Clients that decode different encodings never share. */
+            uint32_t caps = crp_group_caps_of(c->caps);
+            CrpGroup *g = crp_head_group_for(h, caps);
+            if (!g) {
+                g = crp_group_new(h->server, caps);
+                g_ptr_array_add(h->groups, g);
             }
-            CrpGroup *g = g_ptr_array_index(h->groups, 0);
             crp_group_add(g, c);
             g->need_full = true;
             continue;
@@ -148,9 +163,12 @@ static void crp_head_regroup(CrpHead *h, int64_t now_us)
     }
     if (h->groups->len > 1 && all_caught_up &&
         now_us - h->last_merge_us >= CRP_GROUP_MERGE_INTERVAL_US) {
-        CrpGroup *first = g_ptr_array_index(h->groups, 0);
         for (guint i = 1; i < h->groups->len; i++) {
-            crp_head_move_members(g_ptr_array_index(h->groups, i), first);
+            CrpGroup *g = g_ptr_array_index(h->groups, i);
+            CrpGroup *first = crp_head_group_for(h, g->caps);
+            if (first != g) {
+                crp_head_move_members(g, first);
+            }
         }
         crp_head_drop_empty_groups(h);
         h->last_merge_us = now_us;

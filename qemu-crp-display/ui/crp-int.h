@@ -174,6 +174,7 @@ struct CrpClient {
 /* One encoding and the clients that receive it (crp-group.c). */
 struct CrpGroup {
     int refcount;
+    uint32_t caps;                  /* crp_group_caps_of() its members */
     GPtrArray *members;             /* CrpClient *, not referenced */
     /* Worker-owned while in head->job. */
     CrpEncoder *enc;
@@ -195,7 +196,8 @@ void crp_head_wake(CrpHead *h);
 void crp_head_client_joined(CrpHead *h, CrpClient *c);
 
 /* crp-group.c */
-CrpGroup *crp_group_new(CrpServer *s);
+uint32_t crp_group_caps_of(uint32_t client_caps);
+CrpGroup *crp_group_new(CrpServer *s, uint32_t caps);
 CrpGroup *crp_group_fork(CrpGroup *from);
 CrpGroup *crp_group_ref(CrpGroup *g);
 void crp_group_unref(CrpGroup *g);

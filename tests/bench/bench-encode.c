@@ -34,9 +34,14 @@ typedef struct {
     CrpEncoderConfig config;
 } Setting;
 
+#define ZLIB (1u << CRP_ENCODING_ZLIB)
+#define ZSTD (1u << CRP_ENCODING_ZSTD)
+#define JPEG (1u << CRP_ENCODING_JPEG)
 static const Setting settings[] = {
-    { "default", { .encodings = (1u << CRP_ENCODING_ZLIB) | (1u << CRP_ENCODING_JPEG) } },
-    { "lossless", { .encodings = (1u << CRP_ENCODING_ZLIB), .lossless = TRUE } },
+    { "default", { .encodings = ZLIB | ZSTD | JPEG } },
+    { "lossless", { .encodings = ZLIB | ZSTD, .lossless = TRUE } },
+    { "zlib", { .encodings = ZLIB | JPEG } },
+    { "zlib-lossless", { .encodings = ZLIB, .lossless = TRUE } },
 };
 
 typedef struct {
@@ -287,7 +292,7 @@ run(Source *src, const Setting *setting, int width, int height,
         }
         res.totals.fill += stats.fill;
         res.totals.raw += stats.raw;
-        res.totals.zlib += stats.zlib;
+        res.totals.zlib += stats.zlib + stats.zstd;
         res.totals.jpeg += stats.jpeg;
         res.totals.copy += stats.copy;
         res.totals.refined += stats.refined;
@@ -307,6 +312,8 @@ main(int argc, char **argv)
     int frames = 120, width = 1920, height = 1080, every = 1;
     g_autofree char *only = NULL;
     g_autofree char *replay = NULL;
+    g_autofree char *only_setting = NULL;
+    int zstd_level = 0;
     GOptionEntry entries[] = {
         { "frames", 0, 0, G_OPTION_ARG_INT, &frames, "frames per sequence (120)", "N" },
         { "width", 0, 0, G_OPTION_ARG_INT, &width, "width (1920)", "W" },
@@ -314,6 +321,10 @@ main(int argc, char **argv)
         { "scene", 0, 0, G_OPTION_ARG_STRING, &only, "only this scene", "NAME" },
         { "replay", 0, 0, G_OPTION_ARG_FILENAME, &replay,
           "encode a crp-headless --record-frames file instead", "FILE" },
+        { "zstd-level", 0, 0, G_OPTION_ARG_INT, &zstd_level,
+          "zstd level of every setting (0: the encoder's default)", "N" },
+        { "setting", 0, 0, G_OPTION_ARG_STRING, &only_setting,
+          "only this setting (default, lossless)", "NAME" },
         { "every", 0, 0, G_OPTION_ARG_INT, &every,
           "replay: keep every Nth recorded frame (1)", "N" },
         { NULL },
@@ -338,7 +349,7 @@ main(int argc, char **argv)
             replay ? "replayed" : "synthetic scenes");
     g_print("| sequence | setting | frames | kbit/s | bytes/frame | raw tiles bytes/frame | ratio "
             "| encode ms/frame (mean) | (max) | fps on one core | PSNR dB (mean) "
-            "| (min) | exact frames | rects: fill/zlib/jpeg/copy/raw, refined |\n");
+            "| (min) | exact frames | rects: fill/zlib+zstd/jpeg/copy/raw, refined |\n");
     g_print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for (CrpSynthScene s = 0; s < CRP_SYNTH_N_SCENES; s++) {
         const char *name = replay ? g_path_get_basename(replay) : crp_synth_scene_name(s);
@@ -346,11 +357,16 @@ main(int argc, char **argv)
             continue;
         }
         for (gsize i = 0; i < G_N_ELEMENTS(settings); i++) {
+            if (only_setting && strcmp(only_setting, settings[i].name) != 0) {
+                continue;
+            }
             src.scene = s;
             if (!source_open(&src, replay, every, &width, &height)) {
                 return 1;
             }
-            Result r = run(&src, &settings[i], width, height, frames);
+            Setting setting = settings[i];
+            setting.config.zstd_level = zstd_level;
+            Result r = run(&src, &setting, width, height, frames);
             source_close(&src);
             double mean_ms = r.encode_ms / r.frames;
             guint lossy = r.frames - r.lossless_frames;

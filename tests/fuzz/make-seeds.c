@@ -18,6 +18,7 @@
 
 #include <turbojpeg.h>
 #include <zlib.h>
+#include <zstd.h>
 
 static const char *corpus_dir;
 static guint seeds_written;
@@ -401,6 +402,23 @@ deflate_rect(z_stream *zs, const guint8 *data, gsize len)
     return out;
 }
 
+/* @len bytes as the next flushed piece of @cctx's zstd stream. */
+static GByteArray *
+zstd_rect(ZSTD_CCtx *cctx, const guint8 *data, gsize len)
+{
+    GByteArray *out = g_byte_array_new();
+    g_byte_array_set_size(out, ZSTD_compressBound(len) + 64);
+    ZSTD_inBuffer in = { data, len, 0 };
+    ZSTD_outBuffer o = { out->data, out->len, 0 };
+    size_t left;
+    do {
+        left = ZSTD_compressStream2(cctx, &o, &in, ZSTD_e_flush);
+        g_assert_false(ZSTD_isError(left));
+    } while (left > 0);
+    g_byte_array_set_size(out, o.pos);
+    return out;
+}
+
 /* A 32x32 picture to decode: a frame of every encoding, to steer the
  * client target into the decoder's success paths. */
 static GPtrArray *
@@ -434,7 +452,7 @@ decoder_messages(void)
         palette[7 + y] = row;
     }
     g_autoptr(GByteArray) z1 = deflate_rect(&zs, palette, sizeof(palette));
-    m = (CrpMessage){ .type = CRP_MSG_RECT, .flags = CRP_RECT_FLAG_ZLIB_RESET,
+    m = (CrpMessage){ .type = CRP_MSG_RECT, .flags = CRP_RECT_FLAG_STREAM_RESET,
         .rect = { .x = 4, .y = 4, .width = 4, .height = 4,
                   .encoding = CRP_ENCODING_ZLIB, .data = { z1->data, z1->len } } };
     g_ptr_array_add(msgs, encode(&m));
@@ -448,6 +466,23 @@ decoder_messages(void)
         .height = 3, .encoding = CRP_ENCODING_ZLIB, .data = { z2->data, z2->len } } };
     g_ptr_array_add(msgs, encode(&m));
     deflateEnd(&zs);
+
+    /* ZSTD: the same palette payload on the first stream, the truecolor
+     * one on the picture stream, each opening its stream. */
+    ZSTD_CCtx *cctx = ZSTD_createCCtx();
+    g_autoptr(GByteArray) zs1 = zstd_rect(cctx, palette, sizeof(palette));
+    m = (CrpMessage){ .type = CRP_MSG_RECT, .flags = CRP_RECT_FLAG_STREAM_RESET,
+        .rect = { .x = 20, .y = 4, .width = 4, .height = 4,
+                  .encoding = CRP_ENCODING_ZSTD, .data = { zs1->data, zs1->len } } };
+    g_ptr_array_add(msgs, encode(&m));
+    ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only);
+    g_autoptr(GByteArray) zs2 = zstd_rect(cctx, truecolor, sizeof(truecolor));
+    m = (CrpMessage){ .type = CRP_MSG_RECT,
+        .flags = CRP_RECT_FLAG_STREAM_RESET | CRP_RECT_FLAG_PICTURE_STREAM,
+        .rect = { .x = 26, .y = 4, .width = 3, .height = 3,
+                  .encoding = CRP_ENCODING_ZSTD, .data = { zs2->data, zs2->len } } };
+    g_ptr_array_add(msgs, encode(&m));
+    ZSTD_freeCCtx(cctx);
 
     /* JPEG: a 16x16 gradient. */
     guint8 pixels[16 * 16 * 4];
@@ -482,7 +517,8 @@ decoder_seeds(void)
 {
     static const char *const names[] = {
         "frame-SURFACE", "frame-FILL", "frame-RAW", "frame-ZLIB-palette",
-        "frame-ZLIB-truecolor", "frame-JPEG", "frame-COPY", "frame-FRAME_END",
+        "frame-ZLIB-truecolor", "frame-ZSTD-palette", "frame-ZSTD-picture",
+        "frame-JPEG", "frame-COPY", "frame-FRAME_END",
     };
     g_autoptr(GPtrArray) msgs = decoder_messages();
     g_assert_cmpuint(msgs->len, ==, G_N_ELEMENTS(names));

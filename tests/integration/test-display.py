@@ -224,6 +224,40 @@ class ShellGuest(GuestTestCase):
             self.assertEqual(diff_pixels(read_png(shot), dump), 0,
                              f"client {i} differs from screendump")
 
+    def test_clients_that_decode_less_get_what_they_decode(self):
+        """A client that does not offer ZSTD (an older one), and one that
+        offers no compression at all, watch at the same time as a full
+        one: each gets only the encodings it offered (its viewer refuses
+        anything else as a protocol error), and all end with QEMU's
+        picture. Clients of different encodings never share a group."""
+        kinds = [(), ("--disable", "zstd"), ("--disable", "zstd,zlib,jpeg")]
+        shots = [os.path.join(self.vm.dir, f"caps-{i}.png") for i in range(len(kinds))]
+        results = [None] * len(kinds)
+
+        def client(i, ticket):
+            results[i] = headless(self.vm, ticket,
+                                  f"wait-frames 1; sleep 6000; screenshot {shots[i]}; quit",
+                                  *kinds[i])
+
+        threads = []
+        for i in range(len(kinds)):
+            threads.append(threading.Thread(target=client, args=(i, self.ticket())))
+            threads[-1].start()
+            self.wait_clients(i + 1)
+        start = len(self.vm.serial_text())
+        self.vm.run("(for i in $(seq 1 10); do echo caps line $i; usleep 50000; "
+                    "done >/dev/tty1; echo caps-$((1+1))-done) &")
+        self.vm.wait_serial(r"caps-2-done", start=start)
+        for t in threads:
+            t.join(timeout=120)
+        for code, out, stats in results:
+            self.assertEqual(code, 0, out)
+            self.assertGreaterEqual(stats["frames"], 2)
+        dump = self.vm.screendump(os.path.join(self.vm.dir, "caps.ppm"))
+        for i, shot in enumerate(shots):
+            self.assertEqual(diff_pixels(read_png(shot), dump), 0,
+                             f"client {kinds[i]} differs from screendump")
+
     def test_three_clients_share_diverge_and_agree(self):
         # Clients at the same point share one encoding; one that stalls
         # while the screen scrolls falls behind, goes on with a copy of the

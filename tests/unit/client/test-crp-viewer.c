@@ -298,6 +298,8 @@ static const struct {
         .encoding = CRP_ENCODING_ZLIB, .data = { not_zlib, sizeof(not_zlib) } } } },
     { CRP_CAP_JPEG, { .type = CRP_MSG_RECT, .rect = { .width = 8, .height = 8,
         .encoding = CRP_ENCODING_JPEG, .data = { not_jpeg, sizeof(not_jpeg) } } } },
+    { CRP_CAP_ZSTD, { .type = CRP_MSG_RECT, .rect = { .width = 1, .height = 1,
+        .encoding = CRP_ENCODING_ZSTD, .data = { not_zlib, sizeof(not_zlib) } } } },
 };
 
 static const char *
@@ -307,6 +309,7 @@ cap_name(guint32 cap)
     case CRP_CAP_AUDIO_OUT: return "AUDIO_OUT";
     case CRP_CAP_CURSOR: return "CURSOR";
     case CRP_CAP_ZLIB: return "ZLIB";
+    case CRP_CAP_ZSTD: return "ZSTD";
     default: return "JPEG";
     }
 }

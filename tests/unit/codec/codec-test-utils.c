@@ -160,10 +160,11 @@ ct_apply(CrpDecoder *dec, GByteArray *out, CtApplied *applied)
         g_assert_no_error(error);
         if (applied) {
             applied->rects++;
-            g_assert_cmpuint(msg.rect.encoding, <, 5);
+            g_assert_cmpuint(msg.rect.encoding, <, G_N_ELEMENTS(applied->by_encoding));
             applied->by_encoding[msg.rect.encoding]++;
             applied->lossy += (msg.flags & CRP_RECT_FLAG_LOSSY) != 0;
-            applied->zlib_reset += (msg.flags & CRP_RECT_FLAG_ZLIB_RESET) != 0;
+            applied->zlib_reset += (msg.flags & CRP_RECT_FLAG_STREAM_RESET) != 0;
+            applied->picture += (msg.flags & CRP_RECT_FLAG_PICTURE_STREAM) != 0;
         }
         pos += used;
     }

@@ -14,9 +14,10 @@
 /** Rects applied by ct_apply(), per encoding, and flags seen. */
 typedef struct {
     guint rects;
-    guint by_encoding[5];
+    guint by_encoding[6];
     guint lossy;            /* rects with CRP_RECT_FLAG_LOSSY */
-    guint zlib_reset;       /* rects with CRP_RECT_FLAG_ZLIB_RESET */
+    guint zlib_reset;       /* rects with CRP_RECT_FLAG_STREAM_RESET */
+    guint picture;          /* rects with CRP_RECT_FLAG_PICTURE_STREAM */
 } CtApplied;
 
 pixman_image_t *ct_image_new(int width, int height);

@@ -156,7 +156,7 @@ test_unknown_encoding(void)
     g_autoptr(CrpDecoder) dec = ct_decoder_new(W, H);
     static const guint8 data[4] = { 0 };
     CrpRectMsg rect = { .x = 0, .y = 0, .width = 1, .height = 1,
-                        .encoding = 5, .data = { data, sizeof(data) } };
+                        .encoding = 6, .data = { data, sizeof(data) } };
     expect_error(dec, &rect, 0, CRP_ERROR_PROTOCOL);
     rect.encoding = 255;
     expect_error(dec, &rect, 0, CRP_ERROR_PROTOCOL);

@@ -285,7 +285,7 @@ test_whole_frames(void)
     g_assert_cmpuint(st.rects, ==, first.rects);
     CrpMessage msg;
     g_assert_true(ct_find_rect(out, CRP_ENCODING_ZLIB, &msg));
-    g_assert_false(msg.flags & CRP_RECT_FLAG_ZLIB_RESET);
+    g_assert_false(msg.flags & CRP_RECT_FLAG_STREAM_RESET);
     ct_apply(dec, out, NULL);
 
     /* prev of another size: everything. */
@@ -301,7 +301,7 @@ test_whole_frames(void)
     crp_encoder_encode_frame(enc, a, a, NULL, 3000, out, &st);
     g_assert_cmpuint(st.rects, ==, first.rects);
     g_assert_true(ct_find_rect(out, CRP_ENCODING_ZLIB, &msg));
-    g_assert_true(msg.flags & CRP_RECT_FLAG_ZLIB_RESET);
+    g_assert_true(msg.flags & CRP_RECT_FLAG_STREAM_RESET);
     ct_apply(dec, out, NULL);
     g_assert_true(ct_images_equal(crp_decoder_get_image(dec), a));
 

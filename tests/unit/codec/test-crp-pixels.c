@@ -103,7 +103,7 @@ first_zlib_payload(GByteArray *out)
 {
     CrpMessage msg;
     g_assert_true(ct_find_rect(out, CRP_ENCODING_ZLIB, &msg));
-    g_assert_true(msg.flags & CRP_RECT_FLAG_ZLIB_RESET);
+    g_assert_true(msg.flags & CRP_RECT_FLAG_STREAM_RESET);
     z_stream zs = { 0 };
     g_assert_cmpint(inflateInit(&zs), ==, Z_OK);
     GByteArray *payload = g_byte_array_sized_new(64 * 64 * 3 + 1);

@@ -76,7 +76,7 @@ test_reset(void)
     ct_step(enc2, used, NULL, a, 0, NULL, NULL);
     CrpMessage msg;
     g_assert_true(ct_find_rect(out, CRP_ENCODING_ZLIB, &msg));
-    g_assert_true(msg.flags & CRP_RECT_FLAG_ZLIB_RESET);
+    g_assert_true(msg.flags & CRP_RECT_FLAG_STREAM_RESET);
     g_autoptr(GError) error = NULL;
     g_assert_false(crp_decoder_apply_rect(used, &msg.rect, 0, &error));
     g_assert_error(error, CRP_ERROR, CRP_ERROR_CODEC);
@@ -166,7 +166,7 @@ expect_codec_error(Sender *s, int w, int h, GByteArray *payload)
 {
     g_autoptr(GError) error = NULL;
     g_assert_false(send_payload(s, w, h, payload->data, payload->len,
-                                CRP_RECT_FLAG_ZLIB_RESET, &error));
+                                CRP_RECT_FLAG_STREAM_RESET, &error));
     g_assert_error(error, CRP_ERROR, CRP_ERROR_CODEC);
     /* The sender starts a fresh stream after each failed case. */
     deflateReset(&s->zs);
@@ -185,7 +185,7 @@ test_palette_packing(void)
         g_autoptr(GByteArray) p = palette_payload(ns[i], 13, 3, ns[i], 0);
         deflateReset(&s.zs);
         g_assert_true(send_payload(&s, 13, 3, p->data, p->len,
-                                   CRP_RECT_FLAG_ZLIB_RESET, &error));
+                                   CRP_RECT_FLAG_STREAM_RESET, &error));
         g_assert_no_error(error);
         pixman_image_t *fb = crp_decoder_get_image(s.dec);
         for (int y = 0; y < 3; y++) {
@@ -209,7 +209,7 @@ test_palette_stream(void)
     /* A good rect, then a second one on the same stream. */
     g_autoptr(GByteArray) good = palette_payload(3, 10, 4, 3, 0);
     g_assert_true(send_payload(&s, 10, 4, good->data, good->len,
-                               CRP_RECT_FLAG_ZLIB_RESET, &error));
+                               CRP_RECT_FLAG_STREAM_RESET, &error));
     g_assert_no_error(error);
     pixman_image_t *fb = crp_decoder_get_image(s.dec);
     g_assert_cmphex(ct_get_pixel(fb, 1, 2), ==, 0x000000);
@@ -233,7 +233,7 @@ test_palette_stream(void)
 
     /* After failures a reset rect decodes again. */
     g_assert_true(send_payload(&s, 10, 4, good->data, good->len,
-                               CRP_RECT_FLAG_ZLIB_RESET, &error));
+                               CRP_RECT_FLAG_STREAM_RESET, &error));
     g_assert_no_error(error);
     sender_finish(&s);
 }
@@ -247,7 +247,7 @@ test_truecolor_stream(void)
 
     guint8 good[1 + 2 * 2 * 3] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
     g_assert_true(send_payload(&s, 2, 2, good, sizeof(good),
-                               CRP_RECT_FLAG_ZLIB_RESET, &error));
+                               CRP_RECT_FLAG_STREAM_RESET, &error));
     g_assert_no_error(error);
     pixman_image_t *fb = crp_decoder_get_image(s.dec);
     g_assert_cmphex(ct_get_pixel(fb, 1, 2), ==, 0x030201);
@@ -284,13 +284,13 @@ test_bad_bytes(void)
     static const guint8 junk[] = { 0xde, 0xad, 0xbe, 0xef, 0x00, 0x11 };
     CrpRectMsg rect = { .x = 0, .y = 0, .width = 4, .height = 4,
                         .encoding = CRP_ENCODING_ZLIB, .data = { junk, sizeof(junk) } };
-    g_assert_false(crp_decoder_apply_rect(dec, &rect, CRP_RECT_FLAG_ZLIB_RESET, &error));
+    g_assert_false(crp_decoder_apply_rect(dec, &rect, CRP_RECT_FLAG_STREAM_RESET, &error));
     g_assert_error(error, CRP_ERROR, CRP_ERROR_CODEC);
     g_clear_error(&error);
 
     /* No data. */
     rect.data = (CrpView){ NULL, 0 };
-    g_assert_false(crp_decoder_apply_rect(dec, &rect, CRP_RECT_FLAG_ZLIB_RESET, &error));
+    g_assert_false(crp_decoder_apply_rect(dec, &rect, CRP_RECT_FLAG_STREAM_RESET, &error));
     g_assert_error(error, CRP_ERROR, CRP_ERROR_CODEC);
     g_clear_error(&error);
 
@@ -336,7 +336,7 @@ test_bad_bytes(void)
                          .encoding = CRP_ENCODING_ZLIB,
                          .data = { zbuf, sizeof(zbuf) - zs.avail_out } };
     deflateEnd(&zs);
-    g_assert_false(crp_decoder_apply_rect(dec, &ended, CRP_RECT_FLAG_ZLIB_RESET, &error));
+    g_assert_false(crp_decoder_apply_rect(dec, &ended, CRP_RECT_FLAG_STREAM_RESET, &error));
     g_assert_error(error, CRP_ERROR, CRP_ERROR_CODEC);
 
     pixman_image_unref(img);

@@ -15,6 +15,9 @@ typedef struct {
 
 static const guint8 raw_pixels[] = { 0x00, 0x00, 0xff, 0x00, 0x00, 0xff, 0x00, 0x00 };
 static const guint8 zlib_data[] = { 0xaa, 0xbb, 0xcc };
+/* docs/protocol.md's golden ZSTD rect data: a 1x1 truecolor payload. */
+static const guint8 zstd_data[] = { 0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58, 0x21, 0x00,
+                                    0x00, 0x00, 0xcc, 0xbb, 0xaa };
 static const guint8 jpeg_data[] = { 0xff, 0xd8, 0xff, 0xd9 };
 static const guint8 cursor_pixel[] = { 0xff, 0x10, 0x20, 0x30 };
 static const guint8 opus_out[] = { 0xfc, 0xff, 0xfe };
@@ -40,10 +43,15 @@ static const Golden goldens[] = {
     { "RECT raw", { .type = CRP_MSG_RECT, .rect = { .width = 2, .height = 1,
         .encoding = CRP_ENCODING_RAW, .data = { raw_pixels, sizeof(raw_pixels) } } },
       "02 00 00000011  0000 0000 0002 0001 01 0000ff00 00ff0000" },
-    { "RECT zlib", { .type = CRP_MSG_RECT, .flags = CRP_RECT_FLAG_ZLIB_RESET,
+    { "RECT zlib", { .type = CRP_MSG_RECT, .flags = CRP_RECT_FLAG_STREAM_RESET,
         .rect = { .width = 1, .height = 1, .encoding = CRP_ENCODING_ZLIB,
                   .data = { zlib_data, sizeof(zlib_data) } } },
       "02 02 0000000c  0000 0000 0001 0001 02 aabbcc" },
+    { "RECT zstd", { .type = CRP_MSG_RECT,
+        .flags = CRP_RECT_FLAG_STREAM_RESET | CRP_RECT_FLAG_PICTURE_STREAM,
+        .rect = { .width = 1, .height = 1, .encoding = CRP_ENCODING_ZSTD,
+                  .data = { zstd_data, sizeof(zstd_data) } } },
+      "02 06 00000016  0000 0000 0001 0001 05 28b52ffd005821000000ccbbaa" },
     { "RECT jpeg", { .type = CRP_MSG_RECT, .flags = CRP_RECT_FLAG_LOSSY,
         .rect = { .x = 16, .y = 32, .width = 8, .height = 8,
                   .encoding = CRP_ENCODING_JPEG,
@@ -185,6 +193,7 @@ test_golden(gconstpointer data)
     used = crp_message_decode(longer->data, longer->len, &decoded, &long_error);
     if (g->msg.type == CRP_MSG_RECT &&
         (g->msg.rect.encoding == CRP_ENCODING_ZLIB ||
+         g->msg.rect.encoding == CRP_ENCODING_ZSTD ||
          g->msg.rect.encoding == CRP_ENCODING_JPEG)) {
         /* Compressed data runs to the end of the body: it just got longer. */
         g_assert_no_error(long_error);

@@ -36,7 +36,8 @@ G_BEGIN_DECLS
 #define CRP_CAP_AUDIO_IN  (1u << 3)
 #define CRP_CAP_CURSOR    (1u << 4)
 #define CRP_CAP_RESIZE    (1u << 5)
-#define CRP_CAP_DISPLAY_ALL 0x3fu
+#define CRP_CAP_ZSTD      (1u << 6)
+#define CRP_CAP_DISPLAY_ALL 0x7fu
 
 /** Longest software name sent in the handshake. */
 #define CRP_MAX_SOFTWARE 64

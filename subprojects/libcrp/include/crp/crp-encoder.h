@@ -3,11 +3,11 @@
  *
  * One encoder serves one outgoing zlib stream, so every client fed from
  * the same encoder output must have received all of it (or the encoder is
- * reset, which flags the next zlib rect with CRP_RECT_FLAG_ZLIB_RESET).
+ * reset, which flags the next zlib rect with CRP_RECT_FLAG_STREAM_RESET).
  * Per tile it picks: FILL for uniform tiles, COPY for content that moved
  * vertically (scrolls) or sideways (a band scrolling across, a window
  * dragged sideways; then only the part of a tile the COPY did not bring is
- * sent), ZLIB with a palette for few-colour text/UI tiles,
+ * sent), ZSTD (or ZLIB) for text/UI tiles, lossless,
  * JPEG for photo-like or fast-changing tiles (unless lossless), and
  * refines lossy tiles losslessly once they have been still for a while.
  *
@@ -31,6 +31,9 @@ typedef struct {
     gboolean lossless;
     /** zlib level 1..9 (0 means the default, 1). */
     int zlib_level;
+    /** zstd level (0 means the default, 7), used when @encodings has
+     *  ZSTD: then lossless rects are ZSTD rather than ZLIB. */
+    int zstd_level;
     /** Re-send lossy tiles losslessly after this long unchanged
      *  (0 means the default, 250 ms). */
     guint32 refine_after_us;
@@ -39,7 +42,7 @@ typedef struct {
 /** Statistics of the last encode call, for logs, QMP and benchmarks. */
 typedef struct {
     guint rects;
-    guint fill, raw, zlib, jpeg, copy;
+    guint fill, raw, zlib, zstd, jpeg, copy;
     guint refined;              /* lossy tiles re-sent losslessly */
     gsize bytes;                /* encoded message bytes appended */
 } CrpEncodeStats;

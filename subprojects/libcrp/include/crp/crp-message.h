@@ -83,13 +83,22 @@ typedef enum {
     CRP_ENCODING_ZLIB = 2,
     CRP_ENCODING_JPEG = 3,
     CRP_ENCODING_COPY = 4,
+    CRP_ENCODING_ZSTD = 5,
 } CrpEncoding;
+
+/** The largest zstd window (log2 bytes) a ZSTD stream may use: a receiver
+ *  refuses a stream that asks for more instead of allocating it. */
+#define CRP_ZSTD_MAX_WINDOW_LOG 24
 
 /** RECT flag: lossy content the server will refine losslessly later. */
 #define CRP_RECT_FLAG_LOSSY 0x01
-/** RECT flag (ZLIB only): the sender started a fresh deflate stream with
- *  this rect; the receiver resets its inflater before decoding it. */
-#define CRP_RECT_FLAG_ZLIB_RESET 0x02
+/** RECT flag (ZLIB, ZSTD): the sender started its compressed stream
+ *  afresh with this rect; the receiver resets its decompressor first. */
+#define CRP_RECT_FLAG_STREAM_RESET 0x02
+/** RECT flag (ZSTD only): the rect belongs to the sender's second zstd
+ *  stream, for pictures (photo, video: little to find again, so coded
+ *  fast), not the first, for text and UI. STREAM_RESET then resets it. */
+#define CRP_RECT_FLAG_PICTURE_STREAM 0x04
 
 /**
  * Stable status codes, used in BYE, ERROR and handshake rejections.

@@ -382,6 +382,10 @@ capability_needed(const CrpMessage *m, const char **name)
             *name = "JPEG";
             return CRP_CAP_JPEG;
         }
+        if (m->rect.encoding == CRP_ENCODING_ZSTD) {
+            *name = "ZSTD";
+            return CRP_CAP_ZSTD;
+        }
         return 0;
     default:
         return 0;

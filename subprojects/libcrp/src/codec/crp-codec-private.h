@@ -10,6 +10,7 @@
 #include <glib.h>
 #include <pixman.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "crp/crp-message.h"
 #include "crp/crp-tiles.h"
@@ -136,50 +137,84 @@ guint crp_shift_detect(pixman_image_t *prev, pixman_image_t *cur,
                        const CrpTileMap *map, const guint8 *skip,
                        CrpShift *shifts, guint max_shifts);
 
+/* ---- crp-payload.c: what ZLIB and ZSTD rects carry, uncompressed ------- */
+
+/** A growable scratch buffer. */
+typedef struct {
+    guint8 *data;
+    gsize cap;
+} CrpBuffer;
+
+void crp_buffer_finish(CrpBuffer *buf);
+
+/** Bits per packed palette index for @n colours: 1, 2, 4 or 8. */
+guint crp_palette_bits(guint n);
+/** Bytes of one packed row of @width indices for @n colours. */
+gsize crp_palette_row_bytes(guint n, int width);
+/** Bytes of the payload of a @width x @height rect whose first byte is @n
+ *  (that byte included). */
+gsize crp_payload_size(guint8 n, int width, int height);
+
+/**
+ * Writes the payload of a palette rect into @buf: the @pal->n colours and
+ * @width x @height indices (one byte each, row-major), packed as
+ * docs/protocol.md says. Returns its length.
+ */
+gsize crp_payload_palette(const CrpPalette *pal, const guint8 *indices,
+                          int width, int height, CrpBuffer *buf);
+/** As crp_payload_palette() for a truecolor rect of @px. */
+gsize crp_payload_truecolor(CrpPixels px, CrpBuffer *buf);
+
+/**
+ * A decoder's side: after the first byte @n came out of a stream, makes
+ * room in @buf for the rest and returns where it goes; *@room is how many
+ * bytes to let the stream write there (one more than the rest, so that a
+ * stream holding too much is caught). crp_payload_end() then checks that
+ * @got bytes (and no input left) are exactly right and draws them.
+ */
+guint8 *crp_payload_begin(CrpBuffer *buf, guint8 n, int width, int height,
+                          gsize *room);
+gboolean crp_payload_end(CrpBuffer *buf, gsize got, gboolean input_left,
+                         CrpPixels dst, const char *what, GError **error);
+
+/**
+ * Draws a payload of exactly crp_payload_size(payload[0], ...) bytes for
+ * @dst's size into @dst; fails with CRP_ERROR_CODEC on a palette index
+ * out of range (@what names the encoding in the message).
+ */
+gboolean crp_payload_unpack(const guint8 *payload, CrpPixels dst,
+                            const char *what, GError **error);
+
 /* ---- crp-zlib.c: ZLIB rects over one persistent stream ---------------- */
 
 typedef struct {
     z_stream zs;
     int level;
-    /* The next rect starts a fresh stream (CRP_RECT_FLAG_ZLIB_RESET). */
+    /* The next rect starts a fresh stream (CRP_RECT_FLAG_STREAM_RESET). */
     gboolean fresh;
-    guint8 *in;             /* uncompressed truecolor payload */
-    gsize in_cap;
     guint8 *out;            /* compressed bytes of the last rect */
     gsize out_cap;
 } CrpZlibEncoder;
 
 void crp_zlib_encoder_init(CrpZlibEncoder *z, int level);
 void crp_zlib_encoder_finish(CrpZlibEncoder *z);
-/** Restarts the stream: the next rect carries CRP_RECT_FLAG_ZLIB_RESET. */
+/** Restarts the stream: the next rect carries CRP_RECT_FLAG_STREAM_RESET. */
 void crp_zlib_encoder_reset(CrpZlibEncoder *z);
 /** Initialises @dst as a copy of @src: the same stream at the same point
  *  (deflateCopy), so either can continue it. */
 void crp_zlib_encoder_copy(CrpZlibEncoder *dst, CrpZlibEncoder *src);
 
-/** Bits per packed palette index for @n colours: 1, 2, 4 or 8. */
-guint crp_palette_bits(guint n);
-/** Bytes of one packed row of @width indices for @n colours. */
-gsize crp_palette_row_bytes(guint n, int width);
-
 /**
- * Compresses one palette rect: the @pal->n colours and @width x @height
- * indices (one byte each, row-major), packed as docs/protocol.md says.
- * Returns the rect data (valid until the next call) and ORs the rect
- * flags it needs into @flags.
+ * Compresses one rect's @payload (crp-payload.c) as the next piece of the
+ * stream. Returns the rect data (valid until the next call) and ORs the
+ * rect flags it needs into @flags.
  */
-CrpView crp_zlib_encode_palette(CrpZlibEncoder *z, const CrpPalette *pal,
-                                const guint8 *indices, int width, int height,
-                                guint8 *flags);
-
-/** As crp_zlib_encode_palette() for a truecolor rect of @px. */
-CrpView crp_zlib_encode_truecolor(CrpZlibEncoder *z, CrpPixels px,
-                                  guint8 *flags);
+CrpView crp_zlib_encode(CrpZlibEncoder *z, const guint8 *payload, gsize len,
+                        guint8 *flags);
 
 typedef struct {
     z_stream zs;
-    guint8 *buf;            /* inflated bytes of one rect */
-    gsize cap;
+    CrpBuffer buf;          /* inflated bytes of one rect */
 } CrpZlibDecoder;
 
 void crp_zlib_decoder_init(CrpZlibDecoder *z);
@@ -191,6 +226,41 @@ void crp_zlib_decoder_finish(CrpZlibDecoder *z);
  * bytes @dst's size and the palette size imply, with valid indices.
  */
 gboolean crp_zlib_decode(CrpZlibDecoder *z, CrpView data, gboolean reset,
+                         CrpPixels dst, GError **error);
+
+/* ---- crp-zstd.c: ZSTD rects over one persistent stream ---------------- */
+
+typedef struct {
+    ZSTD_CCtx *cctx;
+    int level, window_log;
+    guint8 stream_flag;     /* 0, or CRP_RECT_FLAG_PICTURE_STREAM */
+    gboolean fresh;         /* the next rect restarts the stream */
+    CrpBuffer out;          /* compressed bytes of the last rect */
+} CrpZstdEncoder;
+
+/** @window_log at most CRP_ZSTD_MAX_WINDOW_LOG. Rects of the picture
+ *  stream: set z->stream_flag to CRP_RECT_FLAG_PICTURE_STREAM. */
+void crp_zstd_encoder_init(CrpZstdEncoder *z, int level, int window_log);
+void crp_zstd_encoder_finish(CrpZstdEncoder *z);
+/** Restarts the stream: the next rect carries CRP_RECT_FLAG_STREAM_RESET.
+ *  (A zstd stream cannot be copied midway: a copy of an encoder restarts
+ *  its stream this way, which costs bytes, never pixels.) */
+void crp_zstd_encoder_reset(CrpZstdEncoder *z);
+/** As crp_zlib_encode(). */
+CrpView crp_zstd_encode(CrpZstdEncoder *z, const guint8 *payload, gsize len,
+                        guint8 *flags);
+
+typedef struct {
+    ZSTD_DCtx *dctx;
+    CrpBuffer buf;          /* decompressed bytes of one rect */
+} CrpZstdDecoder;
+
+void crp_zstd_decoder_init(CrpZstdDecoder *z);
+void crp_zstd_decoder_finish(CrpZstdDecoder *z);
+/** As crp_zlib_decode() for a ZSTD rect of one of the sender's two zstd
+ *  streams (one decoder each); a stream whose window is larger than
+ *  CRP_ZSTD_MAX_WINDOW_LOG allows is an error, not an allocation. */
+gboolean crp_zstd_decode(CrpZstdDecoder *z, CrpView data, gboolean reset,
                          CrpPixels dst, GError **error);
 
 /* ---- crp-jpeg.c: JPEG rects through TurboJPEG ------------------------- */

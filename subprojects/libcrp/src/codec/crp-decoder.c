@@ -14,6 +14,7 @@ struct CrpDecoder {
     pixman_image_t *image;
     int width, height;
     CrpZlibDecoder zlib;
+    CrpZstdDecoder zstd[2];     /* text and UI, pictures */
     CrpJpegDecoder jpeg;
 };
 
@@ -22,6 +23,8 @@ crp_decoder_new(void)
 {
     CrpDecoder *dec = g_new0(CrpDecoder, 1);
     crp_zlib_decoder_init(&dec->zlib);
+    crp_zstd_decoder_init(&dec->zstd[0]);
+    crp_zstd_decoder_init(&dec->zstd[1]);
     crp_jpeg_decoder_init(&dec->jpeg);
     return dec;
 }
@@ -34,6 +37,8 @@ crp_decoder_free(CrpDecoder *dec)
     }
     g_clear_pointer(&dec->image, pixman_image_unref);
     crp_zlib_decoder_finish(&dec->zlib);
+    crp_zstd_decoder_finish(&dec->zstd[0]);
+    crp_zstd_decoder_finish(&dec->zstd[1]);
     crp_jpeg_decoder_finish(&dec->jpeg);
     g_free(dec);
 }
@@ -116,7 +121,11 @@ crp_decoder_apply_rect(CrpDecoder *dec, const CrpRectMsg *rect, guint8 flags,
         return TRUE;
     case CRP_ENCODING_ZLIB:
         return crp_zlib_decode(&dec->zlib, rect->data,
-                               (flags & CRP_RECT_FLAG_ZLIB_RESET) != 0, dst, error);
+                               (flags & CRP_RECT_FLAG_STREAM_RESET) != 0, dst, error);
+    case CRP_ENCODING_ZSTD:
+        return crp_zstd_decode(&dec->zstd[(flags & CRP_RECT_FLAG_PICTURE_STREAM) != 0],
+                               rect->data,
+                               (flags & CRP_RECT_FLAG_STREAM_RESET) != 0, dst, error);
     case CRP_ENCODING_JPEG:
         return crp_jpeg_decode(&dec->jpeg, rect->data, dst, error);
     case CRP_ENCODING_COPY:

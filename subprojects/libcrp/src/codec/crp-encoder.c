@@ -21,13 +21,34 @@
 
 #define DEFAULT_JPEG_QUALITY 75
 #define DEFAULT_ZLIB_LEVEL 1
+#define DEFAULT_ZSTD_LEVEL 7
+/* The text and UI stream's window: 8 MiB holds a few screens, so glyphs,
+ * lines and windows seen before are found again. */
+#define ZSTD_WINDOW_LOG 23
+/* Pictures have little to find again, and a thorough search costs them
+ * five times the time: their own stream, fast, with a small window. */
+#define ZSTD_PICTURE_LEVEL 1
+#define ZSTD_PICTURE_WINDOW_LOG 20
 #define DEFAULT_REFINE_AFTER_US 250000
 
-/* Colours counted per tile; above this a tile is photo-like. */
-#define SCAN_MAX_COLOURS 64
+/* Colours counted per tile; above this a tile is photo-like. Anti-aliased
+ * text and UI stay well below it. */
+#define SCAN_MAX_COLOURS CRP_PALETTE_MAX
 /* At or below this a tile is text or UI and stays lossless even while it
  * changes every frame (a cursor, a spinner, typing). */
 #define FEW_COLOURS 16
+/* Tiles with at most this many colours go out as a palette; above it, as
+ * truecolor. deflate's 32 KiB window favours packing (more pixels fit);
+ * zstd's 8 MiB window favours truecolor, which is the same bytes wherever
+ * a glyph or an icon appears, so it is found again across tiles and
+ * frames -- palette indices depend on each tile's palette and are not
+ * (measured on the real-desktop recordings: docs/performance.md). */
+#define ZLIB_PALETTE_MAX 64
+#define ZSTD_PALETTE_MAX 16
+/* A tile that keeps changing is video only if it looks like a picture:
+ * less than this share of its pixels equal their left neighbour (text,
+ * however anti-aliased, sits on flat background). In 1/256. */
+#define VIDEO_MAX_FLAT_SHARE 64
 /* A tile is video once it changed this many frames in a row, each within
  * VIDEO_INTERVAL_US of the last. */
 #define VIDEO_MIN_STREAK 5
@@ -76,6 +97,7 @@ typedef struct {
 struct CrpEncoder {
     CrpEncoderConfig config;
     gboolean zlib_ok;
+    gboolean zstd_ok;       /* lossless rects go as ZSTD, not ZLIB */
     gboolean jpeg_ok;
     gboolean send_all;
 
@@ -97,6 +119,9 @@ struct CrpEncoder {
     guint8 indices[CRP_TILE_SIZE * CRP_TILE_SIZE];
     guint8 raw[CRP_TILE_SIZE * CRP_TILE_SIZE * 4];
     CrpZlibEncoder zlib;
+    CrpZstdEncoder zstd;        /* text and UI */
+    CrpZstdEncoder zstd_pic;    /* pictures (photo, video) */
+    CrpBuffer payload;      /* of the lossless rect being made */
     CrpJpegEncoder jpeg;
     CrpScrollCache scroll;  /* row hashes of the last frame's new image */
 
@@ -106,6 +131,14 @@ struct CrpEncoder {
     CrpEncodeStats stats;
     gint64 now_us;
 };
+
+static void
+zstd_init(CrpEncoder *enc)
+{
+    crp_zstd_encoder_init(&enc->zstd, enc->config.zstd_level, ZSTD_WINDOW_LOG);
+    crp_zstd_encoder_init(&enc->zstd_pic, ZSTD_PICTURE_LEVEL, ZSTD_PICTURE_WINDOW_LOG);
+    enc->zstd_pic.stream_flag = CRP_RECT_FLAG_PICTURE_STREAM;
+}
 
 CrpEncoder *
 crp_encoder_new(const CrpEncoderConfig *config)
@@ -124,11 +157,17 @@ crp_encoder_new(const CrpEncoderConfig *config)
     if (c->refine_after_us == 0) {
         c->refine_after_us = DEFAULT_REFINE_AFTER_US;
     }
+    c->zstd_level = c->zstd_level > 0 ? MIN(c->zstd_level, ZSTD_maxCLevel())
+                                      : DEFAULT_ZSTD_LEVEL;
     enc->zlib_ok = (c->encodings & (1u << CRP_ENCODING_ZLIB)) != 0;
+    enc->zstd_ok = (c->encodings & (1u << CRP_ENCODING_ZSTD)) != 0;
     enc->jpeg_ok = (c->encodings & (1u << CRP_ENCODING_JPEG)) != 0 && !c->lossless;
     enc->send_all = TRUE;
 
     crp_zlib_encoder_init(&enc->zlib, c->zlib_level);
+    if (enc->zstd_ok) {
+        zstd_init(enc);
+    }
     crp_jpeg_encoder_init(&enc->jpeg, c->jpeg_quality);
     return enc;
 }
@@ -156,6 +195,11 @@ crp_encoder_free(CrpEncoder *enc)
     free_grid(enc);
     crp_scroll_cache_finish(&enc->scroll);
     crp_zlib_encoder_finish(&enc->zlib);
+    if (enc->zstd_ok) {
+        crp_zstd_encoder_finish(&enc->zstd);
+        crp_zstd_encoder_finish(&enc->zstd_pic);
+    }
+    crp_buffer_finish(&enc->payload);
     crp_jpeg_encoder_finish(&enc->jpeg);
     g_free(enc);
 }
@@ -165,6 +209,10 @@ crp_encoder_reset(CrpEncoder *enc)
 {
     g_return_if_fail(enc);
     crp_zlib_encoder_reset(&enc->zlib);
+    if (enc->zstd_ok) {
+        crp_zstd_encoder_reset(&enc->zstd);
+        crp_zstd_encoder_reset(&enc->zstd_pic);
+    }
     crp_scroll_cache_invalidate(&enc->scroll);
     enc->send_all = TRUE;
 }
@@ -194,6 +242,7 @@ crp_encoder_copy(CrpEncoder *src)
     CrpEncoder *enc = g_new0(CrpEncoder, 1);
     enc->config = src->config;
     enc->zlib_ok = src->zlib_ok;
+    enc->zstd_ok = src->zstd_ok;
     enc->jpeg_ok = src->jpeg_ok;
     enc->send_all = src->send_all;
     if (src->tiles) {
@@ -204,6 +253,11 @@ crp_encoder_copy(CrpEncoder *src)
         memcpy(enc->tiles, src->tiles, ntiles * sizeof(TileState));
     }
     crp_zlib_encoder_copy(&enc->zlib, &src->zlib);
+    if (enc->zstd_ok) {
+        /* A zstd stream cannot be copied midway: the copy's first rect
+         * restarts it (STREAM_RESET), which costs bytes, not pixels. */
+        zstd_init(enc);
+    }
     crp_jpeg_encoder_init(&enc->jpeg, enc->config.jpeg_quality);
     /* The scroll cache starts empty: one frame hashes both images. */
     return enc;
@@ -229,6 +283,9 @@ emit(CrpEncoder *enc, const CrpRectMsg *rect, guint8 flags)
     case CRP_ENCODING_ZLIB:
         enc->stats.zlib++;
         break;
+    case CRP_ENCODING_ZSTD:
+        enc->stats.zstd++;
+        break;
     case CRP_ENCODING_JPEG:
         enc->stats.jpeg++;
         break;
@@ -253,6 +310,23 @@ emit_fill(CrpEncoder *enc, int x, int y, int w, int h, guint32 rgb)
     emit(enc, &rect, 0);
 }
 
+/* Whether a tile that keeps changing looks like video: a picture, not
+ * text or UI (see VIDEO_MAX_FLAT_SHARE). */
+static gboolean
+looks_like_video(CrpPixels px)
+{
+    guint flat = 0, total = 0;
+
+    for (int y = 0; y < px.height; y++) {
+        const guint32 *row = crp_pixels_row(px, y);
+        for (int x = 1; x < px.width; x++) {
+            flat += !((row[x] ^ row[x - 1]) & CRP_PIXEL_RGB_MASK);
+        }
+        total += px.width - 1;
+    }
+    return total > 0 && flat * 256 < total * VIDEO_MAX_FLAT_SHARE;
+}
+
 /* Sends @px, at (@x, @y), losslessly; enc->palette and enc->indices hold
  * its scan, which found @ncolours (SCAN_MAX_COLOURS + 1: more). */
 static void
@@ -261,21 +335,30 @@ emit_lossless(CrpEncoder *enc, int x, int y, CrpPixels px, guint ncolours)
     CrpRectMsg rect;
     guint8 flags = 0;
 
-    if (!enc->zlib_ok) {
+    if (!enc->zlib_ok && !enc->zstd_ok) {
         rect = rect_at(x, y, px.width, px.height, CRP_ENCODING_RAW);
         crp_raw_pack(px, enc->raw);
         rect.data = (CrpView){ enc->raw, (gsize)px.width * px.height * 4 };
-    } else if (ncolours <= SCAN_MAX_COLOURS) {
-        rect = rect_at(x, y, px.width, px.height, CRP_ENCODING_ZLIB);
-        rect.data = crp_zlib_encode_palette(&enc->zlib, &enc->palette,
-                                            enc->indices, px.width, px.height,
-                                            &flags);
+        emit(enc, &rect, 0);
+        return;
+    }
+    gsize len = ncolours <= (enc->zstd_ok ? ZSTD_PALETTE_MAX : ZLIB_PALETTE_MAX)
+        ? crp_payload_palette(&enc->palette, enc->indices, px.width, px.height,
+                              &enc->payload)
+        : crp_payload_truecolor(px, &enc->payload);
+    if (enc->zstd_ok) {
+        gboolean picture = ncolours > ZSTD_PALETTE_MAX &&
+                           (ncolours > SCAN_MAX_COLOURS || looks_like_video(px));
+        rect = rect_at(x, y, px.width, px.height, CRP_ENCODING_ZSTD);
+        rect.data = crp_zstd_encode(picture ? &enc->zstd_pic : &enc->zstd,
+                                    enc->payload.data, len, &flags);
     } else {
         rect = rect_at(x, y, px.width, px.height, CRP_ENCODING_ZLIB);
-        rect.data = crp_zlib_encode_truecolor(&enc->zlib, px, &flags);
+        rect.data = crp_zlib_encode(&enc->zlib, enc->payload.data, len, &flags);
     }
     emit(enc, &rect, flags);
 }
+
 
 /* ---- tiles ------------------------------------------------------------ */
 
@@ -305,7 +388,8 @@ encode_tile(CrpEncoder *enc, guint c, guint r, gboolean lossy_ok,
         *fill = enc->palette.colours[0];
         return TILE_FILL;
     }
-    if (lossy_ok && (n > SCAN_MAX_COLOURS || (video && n > FEW_COLOURS))) {
+    if (lossy_ok && (n > SCAN_MAX_COLOURS ||
+                     (video && n > FEW_COLOURS && looks_like_video(px)))) {
         return TILE_JPEG;
     }
     emit_lossless(enc, x, y, px, n);
@@ -334,7 +418,7 @@ encode_part(CrpEncoder *enc, guint c, guint r, TilePart part,
     /* A JPEG's headers outweigh a narrow strip, which would then be
      * refined all the same. */
     if (lossy_ok && px.width * px.height >= PART_MIN_JPEG &&
-        (n > SCAN_MAX_COLOURS || (video && n > FEW_COLOURS))) {
+        (n > SCAN_MAX_COLOURS || (video && n > FEW_COLOURS && looks_like_video(px)))) {
         Pending p = { TILE_JPEG, 0, x, y, px.width, px.height, r };
         emit_jpeg(enc, &p);
         return TRUE;

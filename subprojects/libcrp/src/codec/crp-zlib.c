@@ -5,11 +5,10 @@
  * Each rect is the next chunk of the stream up to a Z_SYNC_FLUSH point, so
  * later rects reuse the dictionary built by earlier ones (text repeats
  * across tiles and frames) and the receiver can inflate each rect on its
- * own. Inflated layout: u8 n; n == 0: B,G,R per pixel; else n palette
- * entries B,G,R and the indices packed crp_palette_bits(n) to a byte, most
- * significant bits first, each row starting on a byte (as in ZRLE and
- * Tight: text tiles have two colours, and eight pixels to a byte let the
- * 32 KB deflate window see eight times more of the text before).
+ * own. What is inflated is a payload (crp-payload.c); packed palette
+ * indices suit deflate's small window (as in ZRLE and Tight: text tiles
+ * have two colours, and eight pixels to a byte let the 32 KB window see
+ * eight times more of the text before).
  */
 #include "codec/crp-codec-private.h"
 #include "crp/crp-error.h"
@@ -35,7 +34,6 @@ void
 crp_zlib_encoder_finish(CrpZlibEncoder *z)
 {
     deflateEnd(&z->zs);
-    g_free(z->in);
     g_free(z->out);
     memset(z, 0, sizeof(*z));
 }
@@ -91,103 +89,19 @@ static void
 begin_rect(CrpZlibEncoder *z, guint8 *flags)
 {
     if (z->fresh) {
-        *flags |= CRP_RECT_FLAG_ZLIB_RESET;
+        *flags |= CRP_RECT_FLAG_STREAM_RESET;
         z->fresh = FALSE;
     }
 }
 
-guint
-crp_palette_bits(guint n)
-{
-    return n <= 2 ? 1 : n <= 4 ? 2 : n <= 16 ? 4 : 8;
-}
-
-gsize
-crp_palette_row_bytes(guint n, int width)
-{
-    return ((gsize)width * crp_palette_bits(n) + 7) / 8;
-}
-
-/* Packs @bits-wide indices of a @width x @height rect into @out. */
-static void
-pack_indices(const guint8 *indices, int width, int height, guint bits,
-             guint8 *out)
-{
-    gsize row_bytes = ((gsize)width * bits + 7) / 8;
-    guint per_byte = 8 / bits;
-
-    for (int y = 0; y < height; y++, out += row_bytes) {
-        const guint8 *in = indices + (gsize)y * width;
-        for (gsize b = 0; b < row_bytes; b++) {
-            guint8 v = 0;
-            for (guint k = 0; k < per_byte; k++) {
-                gsize x = b * per_byte + k;
-                v = (guint8)(v << bits) | (x < (gsize)width ? in[x] : 0);
-            }
-            out[b] = v;
-        }
-    }
-}
-
 CrpView
-crp_zlib_encode_palette(CrpZlibEncoder *z, const CrpPalette *pal,
-                        const guint8 *indices, int width, int height,
-                        guint8 *flags)
+crp_zlib_encode(CrpZlibEncoder *z, const guint8 *payload, gsize len,
+                guint8 *flags)
 {
-    guint8 head[1 + 3 * CRP_PALETTE_MAX];
-    guint bits = crp_palette_bits(pal->n);
-    gsize packed_len = crp_palette_row_bytes(pal->n, width) * height;
-    gsize head_len = 1 + 3 * (gsize)pal->n;
-
-    g_assert(pal->n >= 1 && pal->n <= CRP_PALETTE_MAX);
-    head[0] = (guint8)pal->n;
-    for (guint i = 0; i < pal->n; i++) {
-        guint32 c = pal->colours[i];
-        head[1 + 3 * i] = c & 0xff;
-        head[2 + 3 * i] = (c >> 8) & 0xff;
-        head[3 + 3 * i] = (c >> 16) & 0xff;
-    }
-
-    if (bits < 8) {
-        if (packed_len > z->in_cap) {
-            z->in_cap = packed_len;
-            z->in = g_realloc(z->in, packed_len);
-        }
-        pack_indices(indices, width, height, bits, z->in);
-        indices = z->in;
-    }
-    begin_rect(z, flags);
     gsize produced = 0;
-    deflate_chunk(z, head, head_len, Z_NO_FLUSH, &produced);
-    deflate_chunk(z, indices, packed_len, Z_SYNC_FLUSH, &produced);
-    return (CrpView){ z->out, produced };
-}
-
-CrpView
-crp_zlib_encode_truecolor(CrpZlibEncoder *z, CrpPixels px, guint8 *flags)
-{
-    gsize len = 1 + (gsize)px.width * px.height * 3;
-    if (len > z->in_cap) {
-        z->in_cap = len;
-        z->in = g_realloc(z->in, len);
-    }
-
-    guint8 *p = z->in;
-    *p++ = 0;
-    for (int y = 0; y < px.height; y++) {
-        const guint32 *row = crp_pixels_row(px, y);
-        for (int x = 0; x < px.width; x++) {
-            guint32 c = row[x];
-            p[0] = c & 0xff;
-            p[1] = (c >> 8) & 0xff;
-            p[2] = (c >> 16) & 0xff;
-            p += 3;
-        }
-    }
 
     begin_rect(z, flags);
-    gsize produced = 0;
-    deflate_chunk(z, z->in, len, Z_SYNC_FLUSH, &produced);
+    deflate_chunk(z, payload, len, Z_SYNC_FLUSH, &produced);
     return (CrpView){ z->out, produced };
 }
 
@@ -204,7 +118,7 @@ void
 crp_zlib_decoder_finish(CrpZlibDecoder *z)
 {
     inflateEnd(&z->zs);
-    g_free(z->buf);
+    crp_buffer_finish(&z->buf);
     memset(z, 0, sizeof(*z));
 }
 
@@ -230,51 +144,10 @@ inflate_into(z_stream *zs, guint8 *out, gsize len)
     return (gssize)(len - zs->avail_out);
 }
 
-static gboolean
-unpack_palette(const guint8 *in, guint n, CrpPixels dst, GError **error)
-{
-    guint32 lut[256];
-    guint bits = crp_palette_bits(n);
-    guint mask = (1u << bits) - 1;
-    gsize row_bytes = crp_palette_row_bytes(n, dst.width);
-
-    for (guint i = 0; i < n; i++) {
-        lut[i] = in[0] | (in[1] << 8) | ((guint32)in[2] << 16);
-        in += 3;
-    }
-    for (int y = 0; y < dst.height; y++, in += row_bytes) {
-        guint32 *row = crp_pixels_row(dst, y);
-        for (int x = 0; x < dst.width; x++) {
-            gsize bit = (gsize)x * bits;
-            guint index = (in[bit / 8] >> (8 - bits - bit % 8)) & mask;
-            if (G_UNLIKELY(index >= n)) {
-                g_set_error(error, CRP_ERROR, CRP_ERROR_CODEC,
-                            "ZLIB rect: palette index %u of %u colours", index, n);
-                return FALSE;
-            }
-            row[x] = lut[index];
-        }
-    }
-    return TRUE;
-}
-
-static void
-unpack_truecolor(const guint8 *in, CrpPixels dst)
-{
-    for (int y = 0; y < dst.height; y++) {
-        guint32 *row = crp_pixels_row(dst, y);
-        for (int x = 0; x < dst.width; x++) {
-            row[x] = in[0] | (in[1] << 8) | ((guint32)in[2] << 16);
-            in += 3;
-        }
-    }
-}
-
 gboolean
 crp_zlib_decode(CrpZlibDecoder *z, CrpView data, gboolean reset,
                 CrpPixels dst, GError **error)
 {
-    gsize npixels = (gsize)dst.width * dst.height;
     guint8 n = 0;
 
     if (reset) {
@@ -299,29 +172,12 @@ crp_zlib_decode(CrpZlibDecoder *z, CrpView data, gboolean reset,
         return FALSE;
     }
 
-    gsize want = n == 0 ? npixels * 3
-                        : 3 * (gsize)n + crp_palette_row_bytes(n, dst.width) * dst.height;
-    if (want + 1 > z->cap) {
-        g_free(z->buf);
-        z->cap = want + 1;
-        z->buf = g_malloc(z->cap);
-    }
-    got = inflate_into(&z->zs, z->buf, want + 1);
+    gsize room;
+    guint8 *rest = crp_payload_begin(&z->buf, n, dst.width, dst.height, &room);
+    got = inflate_into(&z->zs, rest, room);
     if (got < 0) {
         g_set_error(error, CRP_ERROR, CRP_ERROR_CODEC, "ZLIB rect: corrupt stream");
         return FALSE;
     }
-    if ((gsize)got != want || z->zs.avail_in != 0) {
-        g_set_error(error, CRP_ERROR, CRP_ERROR_CODEC,
-                    "ZLIB rect: %s data for %dx%d pixels",
-                    (gsize)got < want ? "too little" : "too much",
-                    dst.width, dst.height);
-        return FALSE;
-    }
-
-    if (n == 0) {
-        unpack_truecolor(z->buf, dst);
-        return TRUE;
-    }
-    return unpack_palette(z->buf, n, dst, error);
+    return crp_payload_end(&z->buf, got, z->zs.avail_in != 0, dst, "ZLIB", error);
 }

@@ -353,6 +353,7 @@ read_rect(CrpReader *r, CrpRectMsg *rect)
         break;
     case CRP_ENCODING_ZLIB:
     case CRP_ENCODING_JPEG:
+    case CRP_ENCODING_ZSTD:
         rect->data = crp_reader_rest(r);
         if (rect->data.len == 0) {
             crp_reader_fail(r);
