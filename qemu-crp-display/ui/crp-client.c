@@ -249,7 +249,7 @@ static void crp_client_input_applied(CrpClient *c, uint32_t serial)
         c->probe_serial = serial;
         c->probe_us = g_get_monotonic_time();
     }
-    crp_head_wake(c->head);
+    crp_head_input(c->head);
 }
 
 static void crp_client_message(CrpClient *c, const CrpMessage *m)

@@ -20,6 +20,21 @@
 /* Refresh backs off to this when nothing changes, and snaps back to the
  * configured rate at the first change or input event. */
 #define CRP_IDLE_REFRESH_MS 250
+/*
+ * Frame pacing. For a while after a client's input, frames go out at the
+ * full rate (refresh-rate): the user is waiting for them, and that is
+ * where key-to-screen latency is won. Change that goes on by itself for
+ * longer (a terminal flooding, a document scrolling, an animation) is
+ * sent at most CRP_CONTINUOUS_MS apart: nobody reads text scrolling at 60
+ * frames a second, and every frame of it is bytes (QEMU's VNC sends such
+ * content at about half that rate). A slow link slows frames further
+ * through flow control.
+ */
+#define CRP_INTERACTIVE_US (300 * 1000)
+#define CRP_CONTINUOUS_AFTER_US (500 * 1000)
+#define CRP_CONTINUOUS_MS 33
+/* Refreshes without change that end a run of continuous change. */
+#define CRP_CONTINUOUS_PAUSE 3
 
 static void crp_head_set_rate(CrpHead *h, unsigned ms)
 {
@@ -28,10 +43,38 @@ static void crp_head_set_rate(CrpHead *h, unsigned ms)
     }
 }
 
+/* The refresh interval for what the screen is doing now. */
+static unsigned crp_head_pace_ms(CrpHead *h, int64_t now_us)
+{
+    unsigned full = h->server->refresh_ms;
+
+    if (now_us - h->input_us < CRP_INTERACTIVE_US || !h->changing_since_us ||
+        now_us - h->changing_since_us < CRP_CONTINUOUS_AFTER_US) {
+        return full;
+    }
+    return MAX(full, CRP_CONTINUOUS_MS);
+}
+
+/* The screen changed (@now_us: when it was captured). */
+static void crp_head_changed(CrpHead *h, int64_t now_us)
+{
+    h->idle_refreshes = 0;
+    if (!h->changing_since_us) {
+        h->changing_since_us = now_us;
+    }
+    crp_head_set_rate(h, crp_head_pace_ms(h, now_us));
+}
+
 void crp_head_wake(CrpHead *h)
 {
     h->idle_refreshes = 0;
     crp_head_set_rate(h, h->server->refresh_ms);
+}
+
+void crp_head_input(CrpHead *h)
+{
+    h->input_us = g_get_monotonic_time();
+    crp_head_wake(h);
 }
 
 /* The surface changed size: every client restarts with a SURFACE. */
@@ -269,9 +312,15 @@ static void crp_refresh(DisplayChangeListener *dcl)
             CrpGroup *g = g_ptr_array_index(h->groups, i);
             pixman_region32_union(&g->damage, &g->damage, &captured);
         }
-        crp_head_wake(h);
-    } else if (++h->idle_refreshes > 20) {
-        crp_head_set_rate(h, CRP_IDLE_REFRESH_MS);
+        crp_head_changed(h, now_us);
+    } else {
+        ++h->idle_refreshes;
+        if (h->idle_refreshes >= CRP_CONTINUOUS_PAUSE) {
+            h->changing_since_us = 0;
+        }
+        if (h->idle_refreshes > 20) {
+            crp_head_set_rate(h, CRP_IDLE_REFRESH_MS);
+        }
     }
     pixman_region32_fini(&captured);
 

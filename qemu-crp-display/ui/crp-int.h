@@ -98,6 +98,8 @@ struct CrpHead {
     pixman_image_t *fb;             /* server framebuffer (x8r8g8b8) */
     CrpCapture *capture;            /* guest damage not yet in fb */
     int idle_refreshes;
+    int64_t input_us;               /* last client input (pacing) */
+    int64_t changing_since_us;      /* change every refresh since; 0: not */
 
     /* Worker. */
     QemuThread thread;
@@ -193,6 +195,8 @@ void crp_server_remove_client(CrpServer *s, CrpClient *c);
 /* crp-head.c */
 CrpHead *crp_head_new(CrpServer *s, QemuConsole *con);
 void crp_head_wake(CrpHead *h);
+/* A client's input was applied: frames at the full rate for a while. */
+void crp_head_input(CrpHead *h);
 void crp_head_client_joined(CrpHead *h, CrpClient *c);
 
 /* crp-group.c */
