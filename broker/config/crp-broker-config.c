@@ -549,31 +549,28 @@ crp_broker_config_sqlite_path(const CrpBrokerConfig *config)
 }
 
 GHashTable *
-crp_broker_config_read_qemu_env(const CrpBrokerConfig *config, GError **error)
+crp_broker_config_parse_qemu_env(const char *text, const char *name,
+                                 GError **error)
 {
     g_autoptr(GHashTable) vars =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    g_autofree char *text = NULL;
-    g_auto(GStrv) lines = NULL;
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
     guint lineno = 0;
 
-    if (!g_file_get_contents(config->qemu_env_file, &text, NULL, error)) {
-        return NULL;
-    }
-    lines = g_strsplit(text, "\n", -1);
     for (char **line = lines; *line; line++) {
-        char *eq = strchr(*line, '=');
         g_autofree char *value = NULL;
 
         lineno++;
+        /* Stripped before looking for '=': g_strstrip() moves the text. */
         g_strstrip(*line);
         if (!**line || **line == '#') {
             continue;
         }
+        char *eq = strchr(*line, '=');
         if (!eq || eq == *line) {
             g_set_error(error, CRP_BROKER_CONFIG_ERROR,
                         CRP_BROKER_CONFIG_ERROR_SYNTAX,
-                        "%s:%u: not KEY=VALUE", config->qemu_env_file, lineno);
+                        "%s:%u: not KEY=VALUE", name, lineno);
             return NULL;
         }
         *eq = '\0';
@@ -581,11 +578,22 @@ crp_broker_config_read_qemu_env(const CrpBrokerConfig *config, GError **error)
         if (!value) {
             g_set_error(error, CRP_BROKER_CONFIG_ERROR,
                         CRP_BROKER_CONFIG_ERROR_SYNTAX,
-                        "%s:%u: badly quoted value", config->qemu_env_file,
-                        lineno);
+                        "%s:%u: badly quoted value", name, lineno);
             return NULL;
         }
         g_hash_table_replace(vars, g_strdup(*line), g_steal_pointer(&value));
     }
     return g_steal_pointer(&vars);
+}
+
+GHashTable *
+crp_broker_config_read_qemu_env(const CrpBrokerConfig *config, GError **error)
+{
+    g_autofree char *text = NULL;
+
+    if (!g_file_get_contents(config->qemu_env_file, &text, NULL, error)) {
+        return NULL;
+    }
+    return crp_broker_config_parse_qemu_env(text, config->qemu_env_file,
+                                            error);
 }

@@ -174,4 +174,14 @@ CrpBrokerAddress *crp_broker_address_parse(const char *text, GError **error);
 GHashTable *crp_broker_config_read_qemu_env(const CrpBrokerConfig *config,
                                             GError **error);
 
+/**
+ * crp_broker_config_parse_qemu_env:
+ * @name: the file name to use in error messages.
+ *
+ * The same for the file's text.
+ */
+GHashTable *crp_broker_config_parse_qemu_env(const char *text,
+                                             const char *name,
+                                             GError **error);
+
 G_END_DECLS
