@@ -449,6 +449,31 @@ test_key_malformed(void)
     g_rmdir(dir);
 }
 
+/* The parser the loader uses, on bytes. */
+static void
+test_key_parse(void)
+{
+    g_autoptr(GError) error = NULL;
+    static const char text[] = "[crp-broker-key]\nversion=1\n"
+        "secret-key=AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=\n";
+    g_autoptr(CrpBrokerKey) key = crp_broker_key_parse(text, sizeof(text) - 1,
+                                                       "K", &error);
+    g_assert_no_error(error);
+    for (int i = 0; i < CRP_BROKER_KEY_LEN; i++) {
+        g_assert_cmpuint(key->secret_key[i], ==, i + 1);
+    }
+    guint8 public_key[CRP_BROKER_KEY_LEN];
+    crypto_scalarmult_base(public_key, key->secret_key);
+    g_assert_cmpmem(key->public_key, sizeof(public_key), public_key,
+                    sizeof(public_key));
+
+    /* Errors name the file and never quote it. */
+    g_assert_null(crp_broker_key_parse(text, sizeof(text) - 3, "K", &error));
+    g_assert_error(error, CRP_ERROR, CRP_ERROR_KEY_FILE);
+    g_assert_true(g_str_has_prefix(error->message, "K: "));
+    g_assert_null(strstr(error->message, "AQID"));
+}
+
 static void
 test_key_load_or_create(void)
 {
@@ -508,6 +533,7 @@ main(int argc, char **argv)
     g_test_add_func("/broker-key/roundtrip", test_key_roundtrip);
     g_test_add_func("/broker-key/permissions", test_key_permissions);
     g_test_add_func("/broker-key/malformed", test_key_malformed);
+    g_test_add_func("/broker-key/parse", test_key_parse);
     g_test_add_func("/broker-key/load-or-create", test_key_load_or_create);
     g_test_add_func("/broker-key/fingerprint", test_fingerprint);
     return g_test_run();
