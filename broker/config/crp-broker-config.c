@@ -548,6 +548,22 @@ crp_broker_config_sqlite_path(const CrpBrokerConfig *config)
     return NULL;
 }
 
+/* What a shell takes for an assignment's name: build-qemu's env file is
+ * sourced as well as read here, and both must see the same variables. */
+static gboolean
+valid_env_name(const char *name)
+{
+    if (!g_ascii_isalpha(*name) && *name != '_') {
+        return FALSE;
+    }
+    for (const char *p = name; *p; p++) {
+        if (!g_ascii_isalnum(*p) && *p != '_') {
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 GHashTable *
 crp_broker_config_parse_qemu_env(const char *text, const char *name,
                                  GError **error)
@@ -567,13 +583,15 @@ crp_broker_config_parse_qemu_env(const char *text, const char *name,
             continue;
         }
         char *eq = strchr(*line, '=');
-        if (!eq || eq == *line) {
+        if (eq) {
+            *eq = '\0';
+        }
+        if (!eq || !valid_env_name(*line)) {
             g_set_error(error, CRP_BROKER_CONFIG_ERROR,
                         CRP_BROKER_CONFIG_ERROR_SYNTAX,
                         "%s:%u: not KEY=VALUE", name, lineno);
             return NULL;
         }
-        *eq = '\0';
         value = g_shell_unquote(eq + 1, NULL);
         if (!value) {
             g_set_error(error, CRP_BROKER_CONFIG_ERROR,

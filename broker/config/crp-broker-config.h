@@ -167,7 +167,8 @@ CrpBrokerAddress *crp_broker_address_parse(const char *text, GError **error);
  * crp_broker_config_read_qemu_env:
  *
  * Reads the [qemu] env-file (KEY=VALUE lines as written by
- * qemu-crp-display/build-qemu, values optionally shell-quoted).
+ * qemu-crp-display/build-qemu: KEY a shell variable name, VALUE
+ * optionally shell-quoted; '#' comments and blank lines).
  *
  * Returns: (transfer full): a table of its variables, or NULL with @error.
  */

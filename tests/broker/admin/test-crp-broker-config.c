@@ -292,10 +292,19 @@ test_qemu_env(void)
                     "/opt/q/qemu-img");
     g_assert_cmpuint(g_hash_table_size(vars), ==, 3);
 
-    g_assert_true(g_file_set_contents(path, "QEMU\n", -1, &error));
-    g_assert_null(crp_broker_config_read_qemu_env(c, &error));
-    g_assert_error(error, CRP_BROKER_CONFIG_ERROR,
-                   CRP_BROKER_CONFIG_ERROR_SYNTAX);
+    /* Not assignments a shell would make: refused, not stored under a
+     * name nobody looks up. */
+    static const char *const bad[] = {
+        "QEMU\n", "QEMU =/x\n", "export QEMU=/x\n", "1QEMU=/x\n", "Q-EMU=/x\n",
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_clear_error(&error);
+        g_assert_true(g_file_set_contents(path, bad[i], -1, &error));
+        g_assert_null(crp_broker_config_read_qemu_env(c, &error));
+        g_assert_error(error, CRP_BROKER_CONFIG_ERROR,
+                       CRP_BROKER_CONFIG_ERROR_SYNTAX);
+        g_assert_true(g_str_has_suffix(error->message, ":1: not KEY=VALUE"));
+    }
     g_unlink(path);
     g_rmdir(dir);
 }
