@@ -420,7 +420,8 @@ crp_broker_config_load_data(const char *data, gsize len, const char *name,
                 return NULL;
             }
             value = g_key_file_get_string(kf, *group, *key, &local);
-            if (!value) {
+            /* A bad escape gives the raw text and an error (GLib 2.74). */
+            if (!value || local) {
                 g_set_error(error, CRP_BROKER_CONFIG_ERROR,
                             CRP_BROKER_CONFIG_ERROR_INVALID, "%s: [%s] %s: %s",
                             name, *group, *key, local->message);

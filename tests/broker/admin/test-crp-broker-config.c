@@ -176,6 +176,12 @@ test_errors(void)
           "[sessions] ticket-lifetime-s: empty value" },
         { "[sessions]\nticket-lifetime-s = 0\n",
           CRP_BROKER_CONFIG_ERROR_INVALID, "ticket-lifetime-s" },
+        /* GKeyFile hands back the raw text of a value with a bad escape,
+         * and an error: the error counts. */
+        { "[broker]\nstate-dir = /srv/a\\qb\n", CRP_BROKER_CONFIG_ERROR_INVALID,
+          "test.conf: [broker] state-dir: " },
+        { "[compute]\nvcpus = 2\\q\nmemory-mib = 1\n",
+          CRP_BROKER_CONFIG_ERROR_INVALID, "test.conf: [compute] vcpus: " },
         { "[login\n", CRP_BROKER_CONFIG_ERROR_SYNTAX, "test.conf:" },
         { "vcpus = 2\n", CRP_BROKER_CONFIG_ERROR_SYNTAX, "test.conf:" },
     };
