@@ -497,6 +497,36 @@ crp_broker_config_load(const char *path, GError **error)
 /* ------------------------------------------------------------------------ */
 /* Output and helpers */
 
+/* @value as GKeyFile reads it back: backslash, newline, tab and CR
+ * escaped. (Parsed values have no whitespace at their ends and no '#'
+ * after whitespace: reading strips and cuts those.) */
+static char *
+escape_value(const char *value)
+{
+    GString *out = g_string_new(NULL);
+
+    for (const char *p = value; *p; p++) {
+        switch (*p) {
+        case '\\':
+            g_string_append(out, "\\\\");
+            break;
+        case '\n':
+            g_string_append(out, "\\n");
+            break;
+        case '\t':
+            g_string_append(out, "\\t");
+            break;
+        case '\r':
+            g_string_append(out, "\\r");
+            break;
+        default:
+            g_string_append_c(out, *p);
+            break;
+        }
+    }
+    return g_string_free(out, FALSE);
+}
+
 char *
 crp_broker_config_to_string(const CrpBrokerConfig *config)
 {
@@ -526,7 +556,8 @@ crp_broker_config_to_string(const CrpBrokerConfig *config)
             /* Accessed through a const struct: copy the pointer out. */
             const char *value = *(char *const *)G_STRUCT_MEMBER_P(
                 (gpointer)config, spec->offset);
-            g_string_append_printf(out, "%s = %s\n", spec->key, value);
+            escaped = escape_value(value);
+            g_string_append_printf(out, "%s = %s\n", spec->key, escaped);
             break;
         }
         }

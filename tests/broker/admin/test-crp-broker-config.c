@@ -114,6 +114,26 @@ test_every_key(void)
     check_full(again);
 }
 
+/* Values with characters GKeyFile escapes come back from the effective
+ * configuration as they were. */
+static void
+test_effective_escapes(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CrpBrokerConfig) c = load_text(
+        "[broker]\nstate-dir = /srv/a\\\\b\\tc\nlisten = unix:/run/x\\\\y\n", &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(c->state_dir, ==, "/srv/a\\b\tc");
+    g_assert_cmpstr(c->listen, ==, "unix:/run/x\\y");
+
+    g_autofree char *text = crp_broker_config_to_string(c);
+    g_autoptr(CrpBrokerConfig) again = load_text(text, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(again->state_dir, ==, c->state_dir);
+    g_assert_cmpstr(again->listen, ==, c->listen);
+    g_assert_cmpstr(again->images_dir, ==, c->images_dir);
+}
+
 static void
 test_derived(void)
 {
@@ -540,6 +560,7 @@ main(int argc, char **argv)
     g_test_add_func("/broker-config/defaults", test_defaults);
     g_test_add_func("/broker-config/every-key", test_every_key);
     g_test_add_func("/broker-config/derived", test_derived);
+    g_test_add_func("/broker-config/effective-escapes", test_effective_escapes);
     g_test_add_func("/broker-config/errors", test_errors);
     g_test_add_func("/broker-config/address", test_address);
     g_test_add_func("/broker-config/load-file", test_load_file);
