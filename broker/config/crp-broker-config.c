@@ -311,6 +311,17 @@ strip_comment(char *value)
 }
 
 static gboolean
+has_control(const char *value)
+{
+    for (const char *p = value; *p; p++) {
+        if (g_ascii_iscntrl(*p)) {
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+static gboolean
 parse_value(CrpBrokerConfig *config, const KeySpec *spec, const char *value,
             GError **error)
 {
@@ -428,6 +439,15 @@ crp_broker_config_load_data(const char *data, gsize len, const char *name,
                 return NULL;
             }
             strip_comment(value);
+            if (has_control(value)) {
+                /* Never meant, and the effective configuration could not
+                 * say it (a CR at the end of a path would be stripped). */
+                g_set_error(error, CRP_BROKER_CONFIG_ERROR,
+                            CRP_BROKER_CONFIG_ERROR_INVALID,
+                            "%s: [%s] %s: control character in the value",
+                            name, *group, *key);
+                return NULL;
+            }
             if (!*value) {
                 g_set_error(error, CRP_BROKER_CONFIG_ERROR,
                             CRP_BROKER_CONFIG_ERROR_INVALID,
@@ -497,34 +517,15 @@ crp_broker_config_load(const char *path, GError **error)
 /* ------------------------------------------------------------------------ */
 /* Output and helpers */
 
-/* @value as GKeyFile reads it back: backslash, newline, tab and CR
- * escaped. (Parsed values have no whitespace at their ends and no '#'
- * after whitespace: reading strips and cuts those.) */
+/* @value as GKeyFile reads it back: backslashes doubled. (Parsed values
+ * hold no control characters, no whitespace at their ends and no '#'
+ * after whitespace: reading refuses, strips and cuts those.) */
 static char *
 escape_value(const char *value)
 {
-    GString *out = g_string_new(NULL);
+    g_auto(GStrv) parts = g_strsplit(value, "\\", -1);
 
-    for (const char *p = value; *p; p++) {
-        switch (*p) {
-        case '\\':
-            g_string_append(out, "\\\\");
-            break;
-        case '\n':
-            g_string_append(out, "\\n");
-            break;
-        case '\t':
-            g_string_append(out, "\\t");
-            break;
-        case '\r':
-            g_string_append(out, "\\r");
-            break;
-        default:
-            g_string_append_c(out, *p);
-            break;
-        }
-    }
-    return g_string_free(out, FALSE);
+    return g_strjoinv("\\\\", parts);
 }
 
 char *

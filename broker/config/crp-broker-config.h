@@ -12,8 +12,9 @@
  * Syntax notes beyond GKeyFile: whitespace around '=' is ignored, and a '#'
  * preceded by whitespace starts a comment that runs to the end of the line
  * (so "vcpus = 2   # two cores" works). Paths must be absolute; a leading
- * "~/" is the home directory. Unknown groups and keys are errors (a typo
- * must not silently fall back to a default).
+ * "~/" is the home directory. Values hold no control characters. Unknown
+ * groups and keys are errors (a typo must not silently fall back to a
+ * default).
  *
  * Errors are in CRP_BROKER_CONFIG_ERROR and read "FILE: [group] key: what
  * is wrong", e.g. "/etc/crp/crp-broker.conf: [compute] vcpus: 'two' is not
