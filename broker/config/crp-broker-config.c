@@ -297,6 +297,20 @@ parse_path(const char *value)
     return g_canonicalize_filename(expanded, "/");
 }
 
+/* A canonical path can end in whitespace ("/a /." is "/a "), which
+ * reading strips: the effective configuration could not say it. */
+static gboolean
+check_path_end(const char *path, const char *value, GError **error)
+{
+    if (g_ascii_isspace(path[strlen(path) - 1])) {
+        g_set_error(error, CRP_BROKER_CONFIG_ERROR,
+                    CRP_BROKER_CONFIG_ERROR_INVALID,
+                    "'%s' names a path that ends in whitespace", value);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /* Strips a trailing " # comment" and surrounding whitespace, in place. */
 static void
 strip_comment(char *value)
@@ -340,15 +354,18 @@ parse_value(CrpBrokerConfig *config, const KeySpec *spec, const char *value,
         break;
     }
     case T_PATH: {
-        char *path = parse_path(value);
+        g_autofree char *path = parse_path(value);
         if (!path) {
             g_set_error(error, CRP_BROKER_CONFIG_ERROR,
                         CRP_BROKER_CONFIG_ERROR_INVALID,
                         "'%s' is not an absolute path", value);
             return FALSE;
         }
+        if (!check_path_end(path, value, error)) {
+            return FALSE;
+        }
         g_free(*FIELD(config, spec, char *));
-        *FIELD(config, spec, char *) = path;
+        *FIELD(config, spec, char *) = g_steal_pointer(&path);
         return TRUE;
     }
     case T_DATABASE:
@@ -358,6 +375,9 @@ parse_value(CrpBrokerConfig *config, const KeySpec *spec, const char *value,
                 g_set_error(error, CRP_BROKER_CONFIG_ERROR,
                             CRP_BROKER_CONFIG_ERROR_INVALID,
                             "'%s': sqlite: needs an absolute path", value);
+                return FALSE;
+            }
+            if (!check_path_end(path, value, error)) {
                 return FALSE;
             }
             g_free(*FIELD(config, spec, char *));

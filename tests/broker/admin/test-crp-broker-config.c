@@ -208,6 +208,13 @@ test_errors(void)
           "test.conf: [broker] state-dir: control character" },
         { "[database]\nurl = sqlite:/srv/c\r/\n", CRP_BROKER_CONFIG_ERROR_INVALID,
           "test.conf: [database] url: control character" },
+        /* A path whose canonical form ends in a space ("/srv/b " from
+         * "/srv/b /."): reading would strip it. */
+        { "[storage]\nimages-dir = /srv/b /.\n", CRP_BROKER_CONFIG_ERROR_INVALID,
+          "test.conf: [storage] images-dir: '/srv/b /.' names a path that ends "
+          "in whitespace" },
+        { "[database]\nurl = sqlite:/srv/c //\n", CRP_BROKER_CONFIG_ERROR_INVALID,
+          "[database] url: 'sqlite:/srv/c //' names a path" },
         { "[login\n", CRP_BROKER_CONFIG_ERROR_SYNTAX, "test.conf:" },
         { "vcpus = 2\n", CRP_BROKER_CONFIG_ERROR_SYNTAX, "test.conf:" },
     };
