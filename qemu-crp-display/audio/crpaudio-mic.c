@@ -25,7 +25,10 @@ CrpMic *crp_mic_new(GError **error)
     }
     mic = g_new0(CrpMic, 1);
     mic->decoder = decoder;
-    mic->pcm = g_byte_array_new();
+    /* Room for all it keeps from the start: no reallocation on the way,
+     * and never the NULL data of an empty GByteArray, which memcpy()
+     * must not be given even for 0 bytes. */
+    mic->pcm = g_byte_array_sized_new(CRP_MIC_MAX_MS * CRP_MIC_BYTES_PER_MS);
     return mic;
 }
 
