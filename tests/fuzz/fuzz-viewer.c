@@ -78,6 +78,9 @@ match_answer(GArray *sent, guint *next, gconstpointer answer,
         i++;
     }
     g_assert_cmpuint(i, <, sent->len);
+    if (i > *next) {
+        fuzz_trace("  answer to %u of %u: %u coalesced\n", i, sent->len, i - *next);
+    }
     *next = i + 1;
 }
 

@@ -735,6 +735,22 @@ viewer_seeds(void)
         viewer_seed("ping-bye-ping", 0, TRUE, msgs2);
         GByteArray *msgs3[] = { ping1, end1, NULL };
         viewer_seed("ping-server-closes", FUZZ_VIEWER_BYE | FUZZ_VIEWER_INPUT, FALSE, msgs3);
+
+        /* A flood in one record: 1400 PINGs and FRAME_ENDs, each
+         * different, whose answers run past what a viewer may queue
+         * unread before it coalesces them. */
+        g_autoptr(GByteArray) flood = g_byte_array_new();
+        for (guint32 i = 1; i <= 1400; i++) {
+            CrpMessage m = { .type = CRP_MSG_PING, .ping = { i, 1000 * i } };
+            g_autoptr(GByteArray) ping = encode(&m);
+            m = (CrpMessage){ .type = CRP_MSG_FRAME_END, .frame_end = { i, 0, 0, 0 } };
+            g_autoptr(GByteArray) end = encode(&m);
+            g_byte_array_append(flood, ping->data, ping->len);
+            g_byte_array_append(flood, end->data, end->len);
+        }
+        GByteArray *msgs4[] = { flood, NULL };
+        viewer_seed("ping-frame-flood", 0, FALSE, msgs4);
+        viewer_seed("ping-frame-flood-manual-ack", FUZZ_VIEWER_MANUAL_ACK, FALSE, msgs4);
     }
 }
 
