@@ -399,6 +399,20 @@ parse_path(const char *value)
     return g_canonicalize_filename(expanded, "/");
 }
 
+/* A canonical path can end in whitespace ("/a /." is "/a "), which
+ * reading strips: the effective configuration could not say it. */
+static gboolean
+check_path_end(const char *path, const char *value, GError **error)
+{
+    if (g_ascii_isspace(path[strlen(path) - 1])) {
+        g_set_error(error, CRP_BROKER_CONFIG_ERROR,
+                    CRP_BROKER_CONFIG_ERROR_INVALID,
+                    "'%s' names a path that ends in whitespace", value);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /* Strips a trailing " # comment" and surrounding whitespace, in place. */
 static void
 strip_comment(char *value)
@@ -410,6 +424,17 @@ strip_comment(char *value)
         }
     }
     g_strstrip(value);
+}
+
+static gboolean
+has_control(const char *value)
+{
+    for (const char *p = value; *p; p++) {
+        if (g_ascii_iscntrl(*p)) {
+            return TRUE;
+        }
+    }
+    return FALSE;
 }
 
 static gboolean
@@ -431,15 +456,18 @@ parse_value(CrpBrokerConfig *config, const KeySpec *spec, const char *value,
         break;
     }
     case T_PATH: {
-        char *path = parse_path(value);
+        g_autofree char *path = parse_path(value);
         if (!path) {
             g_set_error(error, CRP_BROKER_CONFIG_ERROR,
                         CRP_BROKER_CONFIG_ERROR_INVALID,
                         "'%s' is not an absolute path", value);
             return FALSE;
         }
+        if (!check_path_end(path, value, error)) {
+            return FALSE;
+        }
         g_free(*FIELD(config, spec, char *));
-        *FIELD(config, spec, char *) = path;
+        *FIELD(config, spec, char *) = g_steal_pointer(&path);
         return TRUE;
     }
     case T_DATABASE:
@@ -449,6 +477,9 @@ parse_value(CrpBrokerConfig *config, const KeySpec *spec, const char *value,
                 g_set_error(error, CRP_BROKER_CONFIG_ERROR,
                             CRP_BROKER_CONFIG_ERROR_INVALID,
                             "'%s': sqlite: needs an absolute path", value);
+                return FALSE;
+            }
+            if (!check_path_end(path, value, error)) {
                 return FALSE;
             }
             g_free(*FIELD(config, spec, char *));
@@ -527,13 +558,23 @@ crp_broker_config_load_data(const char *data, gsize len, const char *name,
                 return NULL;
             }
             value = g_key_file_get_string(kf, *group, *key, &local);
-            if (!value) {
+            /* A bad escape gives the raw text and an error (GLib 2.74). */
+            if (!value || local) {
                 g_set_error(error, CRP_BROKER_CONFIG_ERROR,
                             CRP_BROKER_CONFIG_ERROR_INVALID, "%s: [%s] %s: %s",
                             name, *group, *key, local->message);
                 return NULL;
             }
             strip_comment(value);
+            if (has_control(value)) {
+                /* Never meant, and the effective configuration could not
+                 * say it (a CR at the end of a path would be stripped). */
+                g_set_error(error, CRP_BROKER_CONFIG_ERROR,
+                            CRP_BROKER_CONFIG_ERROR_INVALID,
+                            "%s: [%s] %s: control character in the value",
+                            name, *group, *key);
+                return NULL;
+            }
             if (!*value) {
                 g_set_error(error, CRP_BROKER_CONFIG_ERROR,
                             CRP_BROKER_CONFIG_ERROR_INVALID,
@@ -603,6 +644,17 @@ crp_broker_config_load(const char *path, GError **error)
 /* ------------------------------------------------------------------------ */
 /* Output and helpers */
 
+/* @value as GKeyFile reads it back: backslashes doubled. (Parsed values
+ * hold no control characters, no whitespace at their ends and no '#'
+ * after whitespace: reading refuses, strips and cuts those.) */
+static char *
+escape_value(const char *value)
+{
+    g_auto(GStrv) parts = g_strsplit(value, "\\", -1);
+
+    return g_strjoinv("\\\\", parts);
+}
+
 char *
 crp_broker_config_to_string(const CrpBrokerConfig *config)
 {
@@ -632,7 +684,8 @@ crp_broker_config_to_string(const CrpBrokerConfig *config)
             /* Accessed through a const struct: copy the pointer out. */
             const char *value = *(char *const *)G_STRUCT_MEMBER_P(
                 (gpointer)config, spec->offset);
-            g_string_append_printf(out, "%s = %s\n", spec->key, value);
+            escaped = escape_value(value);
+            g_string_append_printf(out, "%s = %s\n", spec->key, escaped);
             break;
         }
         }
@@ -655,44 +708,70 @@ crp_broker_config_sqlite_path(const CrpBrokerConfig *config)
     return NULL;
 }
 
+/* What a shell takes for an assignment's name: build-qemu's env file is
+ * sourced as well as read here, and both must see the same variables. */
+static gboolean
+valid_env_name(const char *name)
+{
+    if (!g_ascii_isalpha(*name) && *name != '_') {
+        return FALSE;
+    }
+    for (const char *p = name; *p; p++) {
+        if (!g_ascii_isalnum(*p) && *p != '_') {
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 GHashTable *
-crp_broker_config_read_qemu_env(const CrpBrokerConfig *config, GError **error)
+crp_broker_config_parse_qemu_env(const char *text, const char *name,
+                                 GError **error)
 {
     g_autoptr(GHashTable) vars =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    g_autofree char *text = NULL;
-    g_auto(GStrv) lines = NULL;
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
     guint lineno = 0;
 
-    if (!g_file_get_contents(config->qemu_env_file, &text, NULL, error)) {
-        return NULL;
-    }
-    lines = g_strsplit(text, "\n", -1);
     for (char **line = lines; *line; line++) {
-        char *eq = strchr(*line, '=');
         g_autofree char *value = NULL;
 
         lineno++;
+        /* Stripped before looking for '=': g_strstrip() moves the text. */
         g_strstrip(*line);
         if (!**line || **line == '#') {
             continue;
         }
-        if (!eq || eq == *line) {
+        char *eq = strchr(*line, '=');
+        if (eq) {
+            *eq = '\0';
+        }
+        if (!eq || !valid_env_name(*line)) {
             g_set_error(error, CRP_BROKER_CONFIG_ERROR,
                         CRP_BROKER_CONFIG_ERROR_SYNTAX,
-                        "%s:%u: not KEY=VALUE", config->qemu_env_file, lineno);
+                        "%s:%u: not KEY=VALUE", name, lineno);
             return NULL;
         }
-        *eq = '\0';
         value = g_shell_unquote(eq + 1, NULL);
         if (!value) {
             g_set_error(error, CRP_BROKER_CONFIG_ERROR,
                         CRP_BROKER_CONFIG_ERROR_SYNTAX,
-                        "%s:%u: badly quoted value", config->qemu_env_file,
-                        lineno);
+                        "%s:%u: badly quoted value", name, lineno);
             return NULL;
         }
         g_hash_table_replace(vars, g_strdup(*line), g_steal_pointer(&value));
     }
     return g_steal_pointer(&vars);
+}
+
+GHashTable *
+crp_broker_config_read_qemu_env(const CrpBrokerConfig *config, GError **error)
+{
+    g_autofree char *text = NULL;
+
+    if (!g_file_get_contents(config->qemu_env_file, &text, NULL, error)) {
+        return NULL;
+    }
+    return crp_broker_config_parse_qemu_env(text, config->qemu_env_file,
+                                            error);
 }

@@ -12,8 +12,9 @@
  * Syntax notes beyond GKeyFile: whitespace around '=' is ignored, and a '#'
  * preceded by whitespace starts a comment that runs to the end of the line
  * (so "vcpus = 2   # two cores" works). Paths must be absolute; a leading
- * "~/" is the home directory. Unknown groups and keys are errors (a typo
- * must not silently fall back to a default).
+ * "~/" is the home directory. Values hold no control characters. Unknown
+ * groups and keys are errors (a typo must not silently fall back to a
+ * default).
  *
  * Errors are in CRP_BROKER_CONFIG_ERROR and read "FILE: [group] key: what
  * is wrong", e.g. "/etc/crp/crp-broker.conf: [compute] vcpus: 'two' is not
@@ -197,11 +198,22 @@ CrpBrokerAddress *crp_broker_address_parse(const char *text, GError **error);
  * crp_broker_config_read_qemu_env:
  *
  * Reads the [qemu] env-file (KEY=VALUE lines as written by
- * qemu-crp-display/build-qemu, values optionally shell-quoted).
+ * qemu-crp-display/build-qemu: KEY a shell variable name, VALUE
+ * optionally shell-quoted; '#' comments and blank lines).
  *
  * Returns: (transfer full): a table of its variables, or NULL with @error.
  */
 GHashTable *crp_broker_config_read_qemu_env(const CrpBrokerConfig *config,
                                             GError **error);
+
+/**
+ * crp_broker_config_parse_qemu_env:
+ * @name: the file name to use in error messages.
+ *
+ * The same for the file's text.
+ */
+GHashTable *crp_broker_config_parse_qemu_env(const char *text,
+                                             const char *name,
+                                             GError **error);
 
 G_END_DECLS

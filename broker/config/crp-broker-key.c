@@ -42,15 +42,16 @@ crp_broker_key_generate(void)
     return key;
 }
 
-/* Parses the file's text; errors name @path but never quote the text. */
-static CrpBrokerKey *
-parse(const char *path, const char *text, gsize len, GError **error)
+CrpBrokerKey *
+crp_broker_key_parse(const char *text, gsize len, const char *path,
+                     GError **error)
 {
     g_autoptr(GKeyFile) kf = g_key_file_new();
     g_autoptr(CrpBrokerKey) key = g_new0(CrpBrokerKey, 1);
     g_autofree char *secret = NULL;
     size_t decoded = 0;
 
+    ensure_sodium();
     if (!g_key_file_load_from_data(kf, text, len, G_KEY_FILE_NONE, NULL) ||
         !g_key_file_has_group(kf, GROUP)) {
         g_set_error(error, CRP_ERROR, CRP_ERROR_KEY_FILE,
@@ -121,7 +122,7 @@ crp_broker_key_load(const char *path, GError **error)
         sodium_memzero(buf, sizeof(buf));
         return NULL;
     }
-    CrpBrokerKey *key = parse(path, buf, (gsize)n, error);
+    CrpBrokerKey *key = crp_broker_key_parse(buf, (gsize)n, path, error);
     sodium_memzero(buf, sizeof(buf));
     return key;
 }

@@ -49,6 +49,15 @@ CrpBrokerKey *crp_broker_key_generate(void);
 CrpBrokerKey *crp_broker_key_load(const char *path, GError **error);
 
 /**
+ * crp_broker_key_parse:
+ * @path: the file name to use in error messages, which never quote @text.
+ *
+ * The same for the file's contents, @len bytes.
+ */
+CrpBrokerKey *crp_broker_key_parse(const char *text, gsize len,
+                                   const char *path, GError **error);
+
+/**
  * crp_broker_key_save:
  *
  * Writes @key to @path with mode 0600. The file appears whole or not at

@@ -6,6 +6,12 @@
 #include "crp-address.h"
 
 #include <gio/gunixsocketaddress.h>
+#include <string.h>
+#include <sys/un.h>
+
+/* Bytes of a socket address's path, with its NUL (or an abstract name's
+ * leading NUL): GLib cuts longer ones short, which names another socket. */
+#define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)NULL)->sun_path))
 
 gboolean
 crp_address_is_tcp(const char *text)
@@ -16,7 +22,8 @@ crp_address_is_tcp(const char *text)
 GSocketConnectable *
 crp_address_parse(const char *text, GError **error)
 {
-    if (g_str_has_prefix(text, "unix:") && text[5]) {
+    if (g_str_has_prefix(text, "unix:") && text[5] &&
+        strlen(text + 5 + (text[5] == '@')) < SUN_PATH_MAX) {
         const char *path = text + 5;
         if (path[0] == '@') {
             return G_SOCKET_CONNECTABLE(g_unix_socket_address_new_with_type(
@@ -32,7 +39,8 @@ crp_address_parse(const char *text, GError **error)
         g_clear_object(&addr);
     }
     g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                "bad address '%s' (want unix:/path or tcp:host:port)", text);
+                "bad address '%s' (want unix:/path, at most %zu bytes, or "
+                "tcp:host:port)", text, SUN_PATH_MAX - 1);
     return NULL;
 }
 

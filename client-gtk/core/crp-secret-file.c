@@ -14,6 +14,33 @@
 /* A ticket is a short token; anything bigger is the wrong file. */
 #define MAX_SECRET 4096
 
+char *crp_secret_parse(const char *data, gsize len, const char *name,
+                       GError **error)
+{
+    if (len > MAX_SECRET) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                    "%s: too big for a ticket", name);
+        return NULL;
+    }
+    /* With its length: a NUL inside is not text either. */
+    if (!g_utf8_validate_len(data, len, NULL)) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                    "%s is not UTF-8 text", name);
+        return NULL;
+    }
+    char *text = g_strndup(data, len);
+    char *secret = g_strdup(g_strstrip(text));
+    explicit_bzero(text, len);
+    g_free(text);
+    if (!*secret) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s is empty",
+                    name);
+        crp_secret_free(secret);
+        return NULL;
+    }
+    return secret;
+}
+
 char *crp_secret_file_read(const char *path, GError **error)
 {
     struct stat st;
@@ -51,21 +78,14 @@ char *crp_secret_file_read(const char *path, GError **error)
     } while (len < 0 && errno == EINTR);
     int e = errno;
     close(fd);
-    if (len < 0 || len > MAX_SECRET) {
+    if (len < 0) {
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: %s", path,
-                    len < 0 ? g_strerror(e) : "too big for a ticket");
-        explicit_bzero(buf, sizeof(buf));
+                    g_strerror(e));
         return NULL;
     }
-    buf[len] = '\0';
-    char *secret = g_strdup(g_strstrip(buf));
+    /* One byte more than a ticket may have says it is too big. */
+    char *secret = crp_secret_parse(buf, len, path, error);
     explicit_bzero(buf, sizeof(buf));
-    if (!*secret || !g_utf8_validate(secret, -1, NULL)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s %s", path,
-                    *secret ? "is not UTF-8 text" : "is empty");
-        crp_secret_free(secret);
-        return NULL;
-    }
     return secret;
 }
 

@@ -15,6 +15,11 @@ G_BEGIN_DECLS
  *  oversized, non-regular or group/world-accessible file is an error. */
 char *crp_secret_file_read(const char *path, GError **error);
 
+/** The same for the file's contents, @len bytes (any bytes); @name says
+ *  where they came from in error messages, which never quote them. */
+char *crp_secret_parse(const char *data, gsize len, const char *name,
+                       GError **error);
+
 /** Overwrites and frees @secret; accepts NULL. */
 void crp_secret_free(char *secret);
 

@@ -8,11 +8,8 @@
  * in 10 ms Opus packets and handed to the crp display through the
  * CrpAudioPeer registered under the audiodev's id; with no display or no
  * client attached the sound is simply dropped. Microphone packets from a
- * client are decoded into a short FIFO that the capture voice drains.
- * The FIFO is a jitter buffer: after running dry it plays silence until
- * CRP_MIC_PREFILL_MS have arrived again, so that packets arriving a few
- * milliseconds late (network, a busy TCG host) do not chop the sound
- * into 10 ms pieces with a click between each.
+ * client are decoded into a short FIFO that the capture voice drains, a
+ * jitter buffer (crpaudio-mic.c).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -27,23 +24,17 @@
 #include "audio_int.h"
 
 #include "crp/crp-opus.h"
+#include "crpaudio-mic.h"
 
 #define CRP_AUDIO_RATE 48000
 #define CRP_AUDIO_CHANNELS 2
 #define CRP_AUDIO_FRAME_MS 10
-/* The microphone FIFO keeps at most this much; older audio is dropped so
- * that latency cannot build up. */
-#define CRP_MIC_MAX_MS 200
-#define CRP_MIC_PREFILL_MS 60
-#define CRP_MIC_BYTES_PER_MS (CRP_AUDIO_RATE / 1000 * CRP_AUDIO_CHANNELS * 2)
 
 typedef struct CrpAudio {
     char *id;
     CrpAudioPeer peer;
     CrpOpusEncoder *encoder;
-    CrpOpusDecoder *decoder;
-    GByteArray *mic;                /* decoded microphone PCM */
-    bool mic_primed;                /* prefill reached since it ran dry */
+    CrpMic *mic;
 } CrpAudio;
 
 typedef struct CrpVoiceOut {
@@ -138,21 +129,10 @@ static void crp_fini_in(HWVoiceIn *hw)
 static size_t crp_read(HWVoiceIn *hw, void *buf, size_t size)
 {
     CrpVoiceIn *vi = (CrpVoiceIn *)hw;
-    CrpAudio *a = vi->audio;
-    GByteArray *mic = a->mic;
     size_t bytes = audio_rate_get_bytes(&vi->rate, &hw->info, size);
-    size_t have;
+    size_t have = crp_mic_read(vi->audio->mic, buf, bytes,
+                               hw->info.bytes_per_frame);
 
-    if (mic->len >= CRP_MIC_PREFILL_MS * CRP_MIC_BYTES_PER_MS) {
-        a->mic_primed = true;
-    }
-    have = a->mic_primed ? MIN(bytes, mic->len) : 0;
-    have -= have % hw->info.bytes_per_frame;
-    if (a->mic_primed && have < bytes) {
-        a->mic_primed = false;      /* ran dry: refill before playing on */
-    }
-    memcpy(buf, mic->data, have);
-    g_byte_array_remove_range(mic, 0, have);
     audio_pcm_info_clear_buf(&hw->info, (uint8_t *)buf + have,
                              (bytes - have) / hw->info.bytes_per_frame);
     return bytes;
@@ -164,28 +144,17 @@ static void crp_enable_in(HWVoiceIn *hw, bool enable)
 
     if (enable) {
         audio_rate_start(&vi->rate);
-        g_byte_array_set_size(vi->audio->mic, 0);
-        vi->audio->mic_primed = false;
+        crp_mic_reset(vi->audio->mic);
     }
 }
 
 /* From the display: one Opus packet of a client's microphone. */
-static void crp_mic_packet(void *opaque, const uint8_t *packet, size_t len)
+static void crp_audio_mic_packet(void *opaque, const uint8_t *packet,
+                                 size_t len)
 {
     CrpAudio *a = opaque;
-    gint16 pcm[CRP_OPUS_MAX_FRAME_SAMPLES * 6 * CRP_AUDIO_CHANNELS];
-    int n = crp_opus_decoder_decode(a->decoder, packet, len, pcm,
-                                    G_N_ELEMENTS(pcm) / CRP_AUDIO_CHANNELS,
-                                    NULL);
 
-    if (n <= 0) {
-        return;             /* a bad packet costs its 10-20 ms, no more */
-    }
-    g_byte_array_append(a->mic, (guint8 *)pcm, n * CRP_AUDIO_CHANNELS * 2);
-    if (a->mic->len > CRP_MIC_MAX_MS * CRP_MIC_BYTES_PER_MS) {
-        size_t drop = a->mic->len - CRP_MIC_MAX_MS * CRP_MIC_BYTES_PER_MS;
-        g_byte_array_remove_range(a->mic, 0, drop - drop % 4);
-    }
+    crp_mic_packet(a->mic, packet, len);
 }
 
 /* Opus runs at 48 kHz: make both directions' voices match it. */
@@ -208,19 +177,19 @@ static void *crp_audio_init(Audiodev *dev, Error **errp)
     crp_force_format(dev->u.crp.in);
     a->encoder = crp_opus_encoder_new(CRP_AUDIO_CHANNELS, CRP_AUDIO_FRAME_MS,
                                       0, &gerr);
-    a->decoder = crp_opus_decoder_new(CRP_AUDIO_CHANNELS, &gerr);
-    if (!a->encoder || !a->decoder) {
+    if (a->encoder) {
+        a->mic = crp_mic_new(&gerr);
+    }
+    if (!a->encoder || !a->mic) {
         error_setg(errp, "crp audio: %s", gerr->message);
         crp_opus_encoder_free(a->encoder);
-        crp_opus_decoder_free(a->decoder);
         g_free(a);
         return NULL;
     }
     a->id = g_strdup(dev->id);
-    a->mic = g_byte_array_new();
     a->peer.channels = CRP_AUDIO_CHANNELS;
     a->peer.audio_opaque = a;
-    a->peer.mic_packet = crp_mic_packet;
+    a->peer.mic_packet = crp_audio_mic_packet;
     crp_audio_peer_register(a->id, &a->peer);
     return a;
 }
@@ -231,8 +200,7 @@ static void crp_audio_fini(void *opaque)
 
     crp_audio_peer_unregister(a->id);
     crp_opus_encoder_free(a->encoder);
-    crp_opus_decoder_free(a->decoder);
-    g_byte_array_unref(a->mic);
+    crp_mic_free(a->mic);
     g_free(a->id);
     g_free(a);
 }

@@ -14,21 +14,12 @@
 #include "qemu/error-report.h"
 #include "qemu/main-loop.h"
 #include "qapi/qapi-events-ui.h"
-#include "ui/input.h"
 #include "crp-int.h"
+#include "crp-input.h"
 
 #include "crp/crp-error.h"
 
 #define CRP_READ_CHUNK 65536
-
-/* CRP_BUTTON_* for each QEMU button. */
-static uint32_t crp_button_map[INPUT_BUTTON__MAX] = {
-    [INPUT_BUTTON_LEFT]   = CRP_BUTTON_LEFT,
-    [INPUT_BUTTON_MIDDLE] = CRP_BUTTON_MIDDLE,
-    [INPUT_BUTTON_RIGHT]  = CRP_BUTTON_RIGHT,
-    [INPUT_BUTTON_SIDE]   = CRP_BUTTON_SIDE,
-    [INPUT_BUTTON_EXTRA]  = CRP_BUTTON_EXTRA,
-};
 
 static gboolean crp_client_io(QIOChannel *ioc, GIOCondition cond,
                               gpointer opaque);
@@ -125,12 +116,7 @@ void crp_client_disconnect(CrpClient *c, guint16 status, const char *reason)
         qkbd_state_free(c->kbd);
         c->kbd = NULL;
     }
-    if (c->buttons) {
-        qemu_input_update_buttons(c->head->dcl.con, crp_button_map,
-                                  c->buttons, 0);
-        qemu_input_event_sync();
-        c->buttons = 0;
-    }
+    crp_input_release_buttons(c->head->dcl.con, &c->buttons);
     c->ready = false;
     /* Off its group now: the group's next frames are not for it. */
     crp_group_remove(c);
@@ -150,66 +136,6 @@ static void crp_client_handshake_timeout(void *opaque)
 
     crp_client_disconnect(c, CRP_STATUS_TIMEOUT,
                           "handshake not completed in time");
-}
-
-/* ---- input ---------------------------------------------------------- */
-
-static void crp_client_key(CrpClient *c, const CrpKeyMsg *key)
-{
-    int qcode = qemu_input_linux_to_qcode(key->code);
-
-    if (qcode == Q_KEY_CODE_UNMAPPED) {
-        return;
-    }
-    qkbd_state_key_event(c->kbd, qcode, key->down);
-}
-
-static void crp_client_pointer(CrpClient *c, const CrpPointerMsg *p)
-{
-    QemuConsole *con = c->head->dcl.con;
-    int w = qemu_console_get_width(con, 640);
-    int h = qemu_console_get_height(con, 480);
-
-    qemu_input_queue_abs(con, INPUT_AXIS_X, MIN(p->x, w - 1), 0, w);
-    qemu_input_queue_abs(con, INPUT_AXIS_Y, MIN(p->y, h - 1), 0, h);
-    if (p->buttons != c->buttons) {
-        qemu_input_update_buttons(con, crp_button_map, c->buttons, p->buttons);
-        c->buttons = p->buttons;
-    }
-    qemu_input_event_sync();
-}
-
-static void crp_client_wheel_axis(QemuConsole *con, int detents,
-                                  InputButton neg, InputButton pos)
-{
-    InputButton btn = detents < 0 ? neg : pos;
-
-    for (int i = 0; i < MIN(abs(detents), 10); i++) {
-        qemu_input_queue_btn(con, btn, true);
-        qemu_input_event_sync();
-        qemu_input_queue_btn(con, btn, false);
-        qemu_input_event_sync();
-    }
-}
-
-static void crp_client_wheel(CrpClient *c, const CrpWheelMsg *w)
-{
-    QemuConsole *con = c->head->dcl.con;
-
-    crp_client_wheel_axis(con, w->dy, INPUT_BUTTON_WHEEL_UP,
-                          INPUT_BUTTON_WHEEL_DOWN);
-    crp_client_wheel_axis(con, w->dx, INPUT_BUTTON_WHEEL_LEFT,
-                          INPUT_BUTTON_WHEEL_RIGHT);
-}
-
-static void crp_client_resize(CrpClient *c, const CrpResizeMsg *r)
-{
-    QemuConsole *con = c->head->dcl.con;
-    QemuUIInfo info = { .width = r->width, .height = r->height };
-
-    if (dpy_ui_info_supported(con)) {
-        dpy_set_ui_info(con, &info, true);
-    }
 }
 
 /* ---- protocol ------------------------------------------------------- */
@@ -258,15 +184,15 @@ static void crp_client_message(CrpClient *c, const CrpMessage *m)
 
     switch (m->type) {
     case CRP_MSG_KEY:
-        crp_client_key(c, &m->key);
+        crp_input_key(c->kbd, &m->key);
         crp_client_input_applied(c, m->key.serial);
         break;
     case CRP_MSG_POINTER:
-        crp_client_pointer(c, &m->pointer);
+        crp_input_pointer(c->head->dcl.con, &c->buttons, &m->pointer);
         crp_client_input_applied(c, m->pointer.serial);
         break;
     case CRP_MSG_WHEEL:
-        crp_client_wheel(c, &m->wheel);
+        crp_input_wheel(c->head->dcl.con, &m->wheel);
         crp_client_input_applied(c, m->wheel.serial);
         break;
     case CRP_MSG_FRAME_ACK:
@@ -291,7 +217,7 @@ static void crp_client_message(CrpClient *c, const CrpMessage *m)
         break;
     case CRP_MSG_RESIZE_REQUEST:
         if (c->caps & CRP_CAP_RESIZE) {
-            crp_client_resize(c, &m->resize);
+            crp_input_resize(c->head->dcl.con, &m->resize);
         }
         break;
     case CRP_MSG_CLOSE_APP:

@@ -6,7 +6,8 @@
  *                 server framebuffer, damage, the encoder worker thread,
  *                 which clients share an encoding
  *   crp-group.c   one encoding shared by the clients at the same point
- *   crp-client.c  one connection: the libcrp channel, input, flow control
+ *   crp-client.c  one connection: the libcrp channel, flow control
+ *   crp-input.c   its input messages as QEMU input events (crp-input.h)
  *
  * Threads: everything runs in the main loop with the BQL, except
  * crp_head's worker, which encodes from the head's framebuffer and the

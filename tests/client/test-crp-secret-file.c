@@ -1,6 +1,6 @@
 /*
  * test-crp-secret-file.c: ticket files: trimmed, and refused when others
- * may read them, empty, oversized or not regular files.
+ * may read them, empty, oversized, not text or not regular files.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -36,12 +36,17 @@ static void test_refusals(void)
     memset(big_text, 'x', 5000);
     g_autofree char *big = write_file("big", big_text, 5000, 0600);
     g_autofree char *missing = g_build_filename(g_get_tmp_dir(), "missing", NULL);
+    /* Not cut short at the NUL: a ticket with bytes after it is not text. */
+    g_autofree char *nul = write_file("nul", "abc\0def\n", 8, 0600);
+    g_autofree char *latin1 = write_file("latin1", "caf\xe9\n", -1, 0600);
     struct { const char *path; int code; const char *says; } cases[] = {
         { loose, G_FILE_ERROR_PERM, "chmod 600" },
         { empty, G_FILE_ERROR_INVAL, "empty" },
         { big, G_FILE_ERROR_INVAL, "too big" },
         { missing, G_FILE_ERROR_NOENT, "Cannot open" },
         { g_get_tmp_dir(), G_FILE_ERROR_INVAL, "not a regular file" },
+        { nul, G_FILE_ERROR_INVAL, "not UTF-8 text" },
+        { latin1, G_FILE_ERROR_INVAL, "not UTF-8 text" },
     };
     for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
         g_autoptr(GError) error = NULL;
@@ -53,10 +58,36 @@ static void test_refusals(void)
     }
 }
 
+/* The parser the file reader uses, on bytes. */
+static void test_parse(void)
+{
+    struct { const char *data; gsize len; const char *secret; } cases[] = {
+        { "\t t0k\u00e9n \r\n", 11, "t0k\u00e9n" },
+        { "a b", 3, "a b" },
+        { "", 0, NULL },
+        { "\n\n", 2, NULL },
+        { "t\0", 2, NULL },
+        { "\xff", 1, NULL },
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(GError) error = NULL;
+        char *secret = crp_secret_parse(cases[i].data, cases[i].len, "T", &error);
+        g_assert_cmpstr(secret, ==, cases[i].secret);
+        if (secret) {
+            g_assert_no_error(error);
+        } else {
+            g_assert_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL);
+            g_assert_true(g_str_has_prefix(error->message, "T"));
+        }
+        crp_secret_free(secret);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
     g_test_add_func("/secret-file/read", test_reads_and_trims);
     g_test_add_func("/secret-file/refusals", test_refusals);
+    g_test_add_func("/secret-file/parse", test_parse);
     return g_test_run();
 }

@@ -507,3 +507,11 @@ fuzz_run_handshake(CrpChannelKind kind, guint8 flags, const guint8 *data,
     fuzz_discard_output(ch);
     crp_channel_free(ch);
 }
+
+/* ---- the viewer target ------------------------------------------------- */
+
+/* Flags byte of fuzz-viewer. */
+#define FUZZ_VIEWER_MANUAL_ACK  0x01    /* acknowledge frames when "presented" */
+#define FUZZ_VIEWER_BYE         0x02    /* the server closes after the input */
+#define FUZZ_VIEWER_INPUT       0x04    /* the viewer sends input after each chunk */
+#define FUZZ_VIEWER_MIC         0x08    /* ... and 20 ms of microphone audio */

@@ -24,8 +24,9 @@ run_file(const char *path, guint *count)
     if (g_getenv("CRP_FUZZ_TRACE")) {
         g_printerr("%s\n", path);
     }
-    /* An allocation of exactly the input's size, as libFuzzer makes. */
-    g_autofree guint8 *data = g_memdup2(contents, len);
+    /* An allocation of exactly the input's size, as libFuzzer makes (and
+     * never NULL: g_memdup2() of nothing is). */
+    g_autofree guint8 *data = len ? g_memdup2(contents, len) : g_malloc(1);
     LLVMFuzzerTestOneInput(data, len);
     (*count)++;
     return TRUE;

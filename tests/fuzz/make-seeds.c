@@ -15,7 +15,13 @@
  */
 #include "fuzz-common.h"
 #include "crp-test-forge.h"
+#include "crp-broker-key.h"
+#include <crp/crp-keyfile.h>
+#include <crp/crp-opus.h>
 
+#include <glib/gstdio.h>
+
+#include <math.h>
 #include <turbojpeg.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -582,6 +588,551 @@ broker_list_seeds(void)
                  msgs, names);
 }
 
+/* ---- the viewer target -------------------------------------------------- */
+
+/* A seed of fuzz-viewer: @flags, then each message of @msgs (NULL-ended)
+ * as its own record, or all in one. */
+static void
+viewer_seed(const char *name, guint8 flags, gboolean one_record,
+            GByteArray *const *msgs)
+{
+    GByteArray *seed = seed_new(flags);
+    g_autoptr(GByteArray) all = g_byte_array_new();
+    for (; *msgs; msgs++) {
+        if (one_record) {
+            g_byte_array_append(all, (*msgs)->data, (*msgs)->len);
+        } else {
+            seed_chunk_array(seed, *msgs);
+        }
+    }
+    if (one_record) {
+        seed_chunk_array(seed, all);
+    }
+    seed_write("viewer", name, seed);
+}
+
+static void
+collect_packet(const guint8 *packet, gsize len, guint64 timestamp_us,
+               gpointer user_data)
+{
+    CrpMessage m = { .type = CRP_MSG_AUDIO_OUT,
+                     .audio = { timestamp_us, { packet, len } } };
+    g_ptr_array_add(user_data, encode(&m));
+}
+
+/* AUDIO_OUT messages of 40 ms of a tone, @channels, in @frame_ms packets. */
+static GPtrArray *
+opus_messages(int channels, int frame_ms)
+{
+    GPtrArray *msgs = g_ptr_array_new_with_free_func((GDestroyNotify)g_byte_array_unref);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CrpOpusEncoder) enc = crp_opus_encoder_new(channels, frame_ms, 0, &error);
+    g_assert_no_error(error);
+    gint16 pcm[1920 * 2];
+    for (int i = 0; i < 1920; i++) {
+        for (int c = 0; c < channels; c++) {
+            pcm[i * channels + c] = (gint16)(8000 * sin(i * 2 * G_PI * (440 + 220 * c) / 48000));
+        }
+    }
+    g_assert_true(crp_opus_encoder_push(enc, pcm, 1920, collect_packet, msgs, &error));
+    g_assert_no_error(error);
+    g_assert_cmpuint(msgs->len, ==, 40 / frame_ms);
+    return msgs;
+}
+
+/*
+ * What a server shows a CrpViewer: every golden display message it may
+ * send, the decoder's frame, surfaces over 1024 and the largest the wire
+ * allows, cursors, audio in both formats and switching between them,
+ * PINGs among FRAME_ENDs, and goodbyes; under each of the flags.
+ */
+static void
+viewer_seeds(void)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(goldens); i++) {
+        g_autoptr(GByteArray) m = bytes_from_hex(goldens[i].hex);
+        if (!crp_message_type_allowed(CRP_CHANNEL_DISPLAY, CRP_ROLE_SERVER, m->data[0])) {
+            continue;
+        }
+        g_autofree char *name = g_strdup_printf("golden-%s", goldens[i].name);
+        GByteArray *msgs[] = { m, NULL };
+        viewer_seed(name, 0, FALSE, msgs);
+    }
+
+    g_autoptr(GPtrArray) frame = decoder_messages();
+    GByteArray *f[16] = { NULL };
+    g_assert_cmpuint(frame->len, <, G_N_ELEMENTS(f));
+    memcpy(f, frame->pdata, frame->len * sizeof(f[0]));
+    viewer_seed("frame-records", 0, FALSE, f);
+    viewer_seed("frame-one-record", 0, TRUE, f);
+    viewer_seed("frame-manual-ack-input", FUZZ_VIEWER_MANUAL_ACK | FUZZ_VIEWER_INPUT,
+                FALSE, f);
+    viewer_seed("frame-bye", FUZZ_VIEWER_BYE, FALSE, f);
+
+    /* Larger surfaces: drawn into at the far corner and the middle, a
+     * piece copied from the far corner, ended. Only those up to 1920x1080
+     * are filled whole: touching every page of the largest costs the
+     * fuzzer 150 ms an input. */
+    static const guint16 sizes[][2] = {
+        { 1920, 1080 }, { 1025, 768 }, { 8192, 4320 }, { 8192, 1 }, { 1, 8192 },
+        { 4096, 8192 },
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(sizes); i++) {
+        guint16 w = sizes[i][0], h = sizes[i][1];
+        GPtrArray *msgs = g_ptr_array_new_with_free_func((GDestroyNotify)g_byte_array_unref);
+        CrpMessage m = { .type = CRP_MSG_SURFACE, .surface = { w, h } };
+        g_ptr_array_add(msgs, encode(&m));
+        if ((guint32)w * h <= 1920 * 1080) {
+            m = (CrpMessage){ .type = CRP_MSG_RECT, .rect = { .x = 0, .y = 0, .width = w,
+                .height = h, .encoding = CRP_ENCODING_FILL, .fill = 0x102030 } };
+            g_ptr_array_add(msgs, encode(&m));
+        }
+        static const guint8 raw[4] = { 1, 2, 3, 0 };
+        m = (CrpMessage){ .type = CRP_MSG_RECT, .rect = { .x = w - 1, .y = h - 1,
+            .width = 1, .height = 1, .encoding = CRP_ENCODING_RAW,
+            .data = { raw, sizeof(raw) } } };
+        g_ptr_array_add(msgs, encode(&m));
+        m = (CrpMessage){ .type = CRP_MSG_RECT, .rect = { .x = w / 2, .y = h / 2,
+            .width = MIN(w - w / 2, 64), .height = MIN(h - h / 2, 64),
+            .encoding = CRP_ENCODING_FILL, .fill = 0xffffff } };
+        g_ptr_array_add(msgs, encode(&m));
+        m = (CrpMessage){ .type = CRP_MSG_RECT, .rect = { .x = 0, .y = 0,
+            .width = MIN(w, 32), .height = MIN(h, 32), .encoding = CRP_ENCODING_COPY,
+            .src_x = w - MIN(w, 32), .src_y = h - MIN(h, 32) } };
+        g_ptr_array_add(msgs, encode(&m));
+        m = (CrpMessage){ .type = CRP_MSG_FRAME_END, .frame_end = { 7, 0, 0, 0 } };
+        g_ptr_array_add(msgs, encode(&m));
+        g_ptr_array_add(msgs, NULL);
+        g_autofree char *name = g_strdup_printf("surface-%ux%u", w, h);
+        viewer_seed(name, 0, FALSE, (GByteArray **)msgs->pdata);
+        g_ptr_array_steal_index(msgs, msgs->len - 1);
+        g_ptr_array_unref(msgs);
+    }
+    /* Past the limits: a rect outside the surface, then a surface too big. */
+    {
+        g_autoptr(GByteArray) surface = bytes_from_hex("01 00 00000004  0500 0400");
+        g_autoptr(GByteArray) outside = bytes_from_hex(
+            "02 00 0000000d  04ff 0000 0002 0001 00 00336699");
+        g_autoptr(GByteArray) huge = bytes_from_hex("01 00 00000004  2000 2000");
+        GByteArray *msgs[] = { surface, outside, NULL };
+        viewer_seed("surface-rect-outside", 0, FALSE, msgs);
+        GByteArray *msgs2[] = { surface, huge, NULL };
+        viewer_seed("surface-too-many-pixels", 0, FALSE, msgs2);
+    }
+
+    /* Cursors: opaque, half transparent, hidden, and moved. */
+    {
+        g_autoptr(GByteArray) shape = bytes_from_hex(
+            "04 00 00000010  0002 0001 0001 0000 ff102030 80ffffff");
+        g_autoptr(GByteArray) big = NULL;
+        g_autoptr(GByteArray) hidden = bytes_from_hex("04 00 00000008  0000 0000 0000 0000");
+        g_autoptr(GByteArray) pos = bytes_from_hex("05 00 00000005  0064 00c8 01");
+        g_autoptr(GByteArray) off = bytes_from_hex("05 00 00000005  ffff ffff 00");
+        /* The widest cursor, as tall as fits in one chunk. */
+        guint8 *pixels = g_malloc0(256 * 63 * 4);
+        CrpMessage m = { .type = CRP_MSG_CURSOR_SHAPE, .cursor_shape = {
+            256, 63, 255, 62, { pixels, 256 * 63 * 4 } } };
+        big = encode(&m);
+        g_free(pixels);
+        GByteArray *msgs[] = { shape, pos, big, off, hidden, pos, NULL };
+        viewer_seed("cursor", 0, FALSE, msgs);
+        viewer_seed("cursor-one-record", 0, TRUE, msgs);
+    }
+
+    /* Audio: stereo 10 ms packets, then mono 20 ms ones after a format
+     * change, then stereo again; a bad packet; the microphone too. */
+    {
+        g_autoptr(GPtrArray) stereo = opus_messages(2, 10);
+        g_autoptr(GPtrArray) mono = opus_messages(1, 20);
+        g_autoptr(GByteArray) fmt2 = bytes_from_hex("06 00 00000006  01 02 0000bb80");
+        g_autoptr(GByteArray) fmt1 = bytes_from_hex("06 00 00000006  01 01 0000bb80");
+        g_autoptr(GByteArray) bad = bytes_from_hex("07 00 0000000b  0000000000004e20 fcfffe");
+        GByteArray *msgs[] = { fmt2, stereo->pdata[0], stereo->pdata[1], fmt1,
+                               mono->pdata[0], mono->pdata[1], fmt2, stereo->pdata[2],
+                               bad, NULL };
+        viewer_seed("audio-formats", 0, FALSE, msgs);
+        viewer_seed("audio-formats-mic", FUZZ_VIEWER_INPUT | FUZZ_VIEWER_MIC, FALSE, msgs);
+        GByteArray *msgs2[] = { stereo->pdata[0], mono->pdata[0], NULL };
+        viewer_seed("audio-without-format", 0, TRUE, msgs2);
+    }
+
+    /* PINGs among frames, in one record and apart: every one answered. */
+    {
+        g_autoptr(GByteArray) ping1 = bytes_from_hex("08 00 0000000c  00000001 0000000000000064");
+        g_autoptr(GByteArray) ping2 = bytes_from_hex("08 00 0000000c  ffffffff ffffffffffffffff");
+        g_autoptr(GByteArray) end1 = bytes_from_hex(
+            "03 00 00000014  00000001 00000000 0000000000000000 00000000");
+        g_autoptr(GByteArray) end2 = bytes_from_hex(
+            "03 00 00000014  fffffffe 00000005 00000000000f4240 000003e8");
+        GByteArray *msgs[] = { ping1, end1, ping2, end2, ping1, NULL };
+        viewer_seed("ping-frames", FUZZ_VIEWER_INPUT, FALSE, msgs);
+        viewer_seed("ping-frames-one-record", FUZZ_VIEWER_MANUAL_ACK, TRUE, msgs);
+        g_autoptr(GByteArray) bye = bytes_from_hex("3f 00 00000007  000f 0003 627965");
+        GByteArray *msgs2[] = { ping1, bye, ping2, NULL };
+        viewer_seed("ping-bye-ping", 0, TRUE, msgs2);
+        GByteArray *msgs3[] = { ping1, end1, NULL };
+        viewer_seed("ping-server-closes", FUZZ_VIEWER_BYE | FUZZ_VIEWER_INPUT, FALSE, msgs3);
+
+        /* A flood in one record: 1400 PINGs and FRAME_ENDs, each
+         * different, whose answers run past what a viewer may queue
+         * unread before it coalesces them. */
+        g_autoptr(GByteArray) flood = g_byte_array_new();
+        for (guint32 i = 1; i <= 1400; i++) {
+            CrpMessage m = { .type = CRP_MSG_PING, .ping = { i, 1000 * i } };
+            g_autoptr(GByteArray) ping = encode(&m);
+            m = (CrpMessage){ .type = CRP_MSG_FRAME_END, .frame_end = { i, 0, 0, 0 } };
+            g_autoptr(GByteArray) end = encode(&m);
+            g_byte_array_append(flood, ping->data, ping->len);
+            g_byte_array_append(flood, end->data, end->len);
+        }
+        GByteArray *msgs4[] = { flood, NULL };
+        viewer_seed("ping-frame-flood", 0, FALSE, msgs4);
+        viewer_seed("ping-frame-flood-manual-ack", FUZZ_VIEWER_MANUAL_ACK, FALSE, msgs4);
+    }
+}
+
+/* ---- the QEMU module targets --------------------------------------------- */
+
+/* A chunk of fuzz-qemu-input that gives the console a @w x @h surface. */
+static GByteArray *
+console_chunk(guint16 w, guint16 h)
+{
+    GByteArray *c = g_byte_array_new();
+    crp_put_u8(c, 0);
+    crp_put_u16(c, w - 1);
+    crp_put_u16(c, h - 1);
+    return c;
+}
+
+/* A client's input against consoles of several sizes: typing, a drag
+ * that ends off the surface, buttons left pressed, wheels in every
+ * direction and beyond the 10-detent cap, resize requests. */
+static void
+qemu_input_seeds(void)
+{
+    static const char *const inputs[] = {
+        /* KEY a down, up; shift down (never released); an unmapped code;
+         * KEY_MAX */
+        "21 00 00000007 00000001 001e 01  21 00 00000007 00000002 001e 00"
+        " 21 00 00000007 00000003 002a 01  21 00 00000007 00000004 0003 01"
+        " 21 00 00000007 00000005 02ff 01",
+        /* left pressed at 10,10, dragged to 5000,5000, released; right
+         * and side pressed and left so */
+        "22 00 0000000c 00000006 000a 000a 00000001"
+        " 22 00 0000000c 00000007 1388 1388 00000001"
+        " 22 00 0000000c 00000008 ffff ffff 00000000"
+        " 22 00 0000000c 00000009 0001 0002 0000000c"
+        " 22 00 0000000c 0000000a 0001 0002 ffffffff",
+        /* wheel: 3 down, 1 up, 40 left, -32768 both ways */
+        "23 00 00000008 0000000b 0000 0003  23 00 00000008 0000000c 0000 ffff"
+        " 23 00 00000008 0000000d ffd8 0000  23 00 00000008 0000000e 8000 8000",
+        /* resize requests */
+        "26 00 00000004 0500 0320  26 00 00000004 2000 2000  26 00 00000004 0001 0001",
+        /* frames acknowledged, a PONG, an empty record's worth of nothing,
+         * then a KEY: not input, ignored */
+        "25 00 00000008 00000007 000001f4  28 00 0000000c 00000001 0000000000000064"
+        " 21 00 00000007 0000000f 001c 01",
+    };
+    static const char *const names[] = { "keys", "pointer", "wheel", "resize", "other" };
+    g_autoptr(GByteArray) small = console_chunk(320, 200);
+    g_autoptr(GByteArray) big = console_chunk(16384, 1);
+    static const guint8 no_surface[] = { 0 };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(inputs); i++) {
+        g_autoptr(GByteArray) msgs = bytes_from_hex(inputs[i]);
+        for (guint8 flags = 0; flags < 8; flags++) {
+            g_autofree char *name = g_strdup_printf("%s-flags-%u", names[i], flags);
+            GByteArray *seed = seed_new(flags);
+            seed_chunk_array(seed, msgs);
+            seed_write("qemu-input", name, seed);
+        }
+        /* The console changes between records. */
+        g_autofree char *name = g_strdup_printf("%s-console-changes", names[i]);
+        GByteArray *seed = seed_new(0x07);
+        seed_chunk_array(seed, small);
+        seed_chunk_array(seed, msgs);
+        seed_chunk_array(seed, big);
+        seed_chunk_array(seed, msgs);
+        seed_chunk(seed, no_surface, sizeof(no_surface));
+        seed_chunk_array(seed, msgs);
+        seed_write("qemu-input", name, seed);
+    }
+    /* A record that breaks the channel half-way: the client is dropped. */
+    g_autoptr(GByteArray) broken = bytes_from_hex(
+        "22 00 0000000c 00000006 000a 000a 00000007  21 00 00000007 00000005 0300 01");
+    GByteArray *seed = seed_new(0x03);
+    seed_chunk_array(seed, broken);
+    seed_write("qemu-input", "buttons-then-bad-key", seed);
+}
+
+static void
+collect_mic_packet(const guint8 *packet, gsize len, guint64 timestamp_us,
+                   gpointer user_data)
+{
+    GByteArray *chunk = g_byte_array_new();
+    crp_put_u8(chunk, 'p');
+    crp_put_bytes(chunk, packet, len);
+    g_ptr_array_add(user_data, chunk);
+}
+
+/* Opus packets of @ms of a tone, as 'p' chunks of fuzz-qemu-mic. */
+static GPtrArray *
+mic_packets(int channels, int frame_ms, int ms)
+{
+    GPtrArray *chunks = g_ptr_array_new_with_free_func((GDestroyNotify)g_byte_array_unref);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CrpOpusEncoder) enc = crp_opus_encoder_new(channels, frame_ms, 0, &error);
+    g_assert_no_error(error);
+    gsize n = 48 * ms;
+    g_autofree gint16 *pcm = g_new(gint16, n * channels);
+    for (gsize i = 0; i < n * channels; i++) {
+        pcm[i] = (gint16)(6000 * sin(i / channels * 2 * G_PI * 1000 / 48000));
+    }
+    g_assert_true(crp_opus_encoder_push(enc, pcm, n, collect_mic_packet, chunks, &error));
+    g_assert_no_error(error);
+    return chunks;
+}
+
+/* A read of @frames by the capture voice. */
+static void
+mic_read(GByteArray *seed, guint16 frames)
+{
+    guint8 read[3] = { 'r', frames >> 8, frames & 0xff };
+    seed_chunk(seed, read, sizeof(read));
+}
+
+/* A client's microphone as QEMU's capture voice drains it: steady, late
+ * (the FIFO runs dry and refills), in a burst past the cap, after a
+ * reset, with a corrupt packet. */
+static void
+qemu_mic_seeds(void)
+{
+    g_autoptr(GPtrArray) stereo = mic_packets(2, 10, 300);
+    g_autoptr(GPtrArray) stereo20 = mic_packets(2, 20, 100);
+    g_autoptr(GPtrArray) mono = mic_packets(1, 20, 100);
+
+    GByteArray *seed = seed_new(0);
+    for (guint i = 0; i < 20; i++) {
+        seed_chunk_array(seed, stereo->pdata[i]);
+        mic_read(seed, 480);
+    }
+    seed_write("qemu-mic", "steady", seed);
+
+    seed = seed_new(0);
+    for (guint i = 0; i < 10; i++) {
+        seed_chunk_array(seed, stereo->pdata[i]);
+    }
+    for (guint i = 0; i < 8; i++) {
+        mic_read(seed, 480);
+    }
+    for (guint i = 10; i < 20; i++) {
+        seed_chunk_array(seed, stereo->pdata[i]);
+        mic_read(seed, 480);
+    }
+    seed_write("qemu-mic", "runs-dry", seed);
+
+    seed = seed_new(0);
+    for (guint i = 0; i < stereo->len; i++) {
+        seed_chunk_array(seed, stereo->pdata[i]);
+    }
+    mic_read(seed, 1920);
+    mic_read(seed, 65535);
+    seed_write("qemu-mic", "burst", seed);
+
+    seed = seed_new(0);
+    for (guint i = 0; i < stereo20->len; i++) {
+        seed_chunk_array(seed, stereo20->pdata[i]);
+        seed_chunk_array(seed, mono->pdata[i]);
+    }
+    mic_read(seed, 441);
+    static const guint8 reset[] = { 'x' };
+    seed_chunk(seed, reset, sizeof(reset));
+    mic_read(seed, 480);
+    GByteArray *bad = stereo20->pdata[0];
+    bad->data[1] ^= 0xff;
+    seed_chunk_array(seed, bad);
+    mic_read(seed, 0);
+    seed_write("qemu-mic", "mixed-reset-corrupt", seed);
+}
+
+/* ---- the text targets ------------------------------------------------------ */
+
+/* A seed that is @text, after a flags byte unless @flags is negative. */
+static void
+text_seed(const char *target, const char *name, int flags, const char *text)
+{
+    GByteArray *seed = g_byte_array_new();
+    if (flags >= 0) {
+        crp_put_u8(seed, flags);
+    }
+    crp_put_bytes(seed, (const guint8 *)text, strlen(text));
+    seed_write(target, name, seed);
+}
+
+static void
+text_seeds(const char *target, int flags, const char *const *texts, gsize n)
+{
+    for (gsize i = 0; i < n; i++) {
+        g_autofree char *name = g_strdup_printf("%" G_GSIZE_FORMAT, i);
+        text_seed(target, name, flags, texts[i]);
+    }
+}
+
+/* Links and addresses as the guides, tests and key files write them, and
+ * near misses. */
+static void
+address_seeds(void)
+{
+    static const char *const uris[] = {
+        "crp://broker.example.org/office", "crp://broker.example.org:6000/office",
+        "crp:///office", "crp://[::1]:5930/shell", "CRP://Host/app/",
+        "crp://10.0.0.1/%C3%A9dit", "crp://h/a/b", "crp://alice@h/app",
+        "crp://h/app?x=1", "crp://h/app#f", "http://h/app", "crp://h/",
+        "crp://h:99999/app", "crp:office", "crp://h/%2Fetc",
+    };
+    static const char *const addresses[] = {
+        "unix:/run/crp/vm1.sock", "unix:@crp-abstract", "tcp:localhost:5930",
+        "tcp:[::1]:5930", "tcp:192.0.2.1:1", "tcp:broker.example.org:65535",
+        "tcp:host", "tcp:host:0", "tcp:host:99999", "unix:", "udp:h:1",
+        "tcp::5930", "tcp:[fe80::1%eth0]:5930",
+    };
+    text_seeds("uri", -1, uris, G_N_ELEMENTS(uris));
+    text_seeds("address", -1, addresses, G_N_ELEMENTS(addresses));
+}
+
+/* Key files as crp-admin writes them, and broken ones. */
+static void
+key_seeds(void)
+{
+    guint8 broker_public[32];
+    for (int i = 0; i < 32; i++) {
+        broker_public[i] = 0x80 + i;
+    }
+    g_autoptr(CrpUserKey) key = crp_user_key_generate("alice", broker_public,
+                                                      "tcp:broker.example.org:5930");
+    g_autofree char *text = crp_user_key_to_string(key);
+    g_autofree char *crlf = NULL;
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    crlf = g_strjoinv("\r\n", lines);
+    static const char *const broken[] = {
+        "[crp-user-key]\nversion=2\nuser=a\n",
+        "[crp-user-key]\nversion=1\nuser=\nbroker-address=tcp:h:1\n"
+        "secret-key=AAAA\nbroker-public-key=AAAA\n",
+        "[other]\nversion=1\n",
+        "no group at all",
+        "[crp-user-key]\nversion=1\nuser=a\\sb\\n\nbroker-address=unix:/x\n"
+        "secret-key=AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=\n"
+        "broker-public-key=AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=\n",
+    };
+    text_seed("user-key", "issued", -1, text);
+    text_seed("user-key", "issued-crlf", -1, crlf);
+    text_seeds("user-key", -1, broken, G_N_ELEMENTS(broken));
+
+    g_autoptr(GError) error = NULL;
+    g_autofree char *dir = g_dir_make_tmp("crp-seeds-XXXXXX", &error);
+    g_assert_no_error(error);
+    g_autofree char *path = g_build_filename(dir, "broker.key", NULL);
+    g_autoptr(CrpBrokerKey) broker = crp_broker_key_generate();
+    g_assert_true(crp_broker_key_save(broker, path, &error));
+    g_autofree char *saved = NULL;
+    g_assert_true(g_file_get_contents(path, &saved, NULL, &error));
+    g_unlink(path);
+    g_rmdir(dir);
+    static const char *const broken_broker[] = {
+        "[crp-broker-key]\nversion=1\nsecret-key=AAAA\n",
+        "[crp-broker-key]\nversion=7\n",
+        "[crp-user-key]\nversion=1\n",
+        "[crp-broker-key]\nversion=1\nsecret-key=AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA\n",
+    };
+    text_seed("broker-key", "saved", -1, saved);
+    text_seeds("broker-key", -1, broken_broker, G_N_ELEMENTS(broken_broker));
+
+    static const char *const tickets[] = {
+        "s3cret-ticket\n", "  t0k\xc3\xa9n \r\n", "", " \n\t", "caf\xe9\n",
+        "one\ntwo\n",
+    };
+    text_seeds("secret-file", -1, tickets, G_N_ELEMENTS(tickets));
+}
+
+/* The shipped example configuration, configurations like the tests', and
+ * a QEMU env file like build-qemu's. */
+static void
+config_seeds(void)
+{
+    g_autofree char *example_path = g_build_filename(corpus_dir, "..", "..", "..",
+                                                     "broker", "crp-broker.conf.example",
+                                                     NULL);
+    g_autofree char *example = NULL;
+    if (g_file_get_contents(example_path, &example, NULL, NULL)) {
+        text_seed("broker-config", "example", 0, example);
+    }
+    static const char *const configs[] = {
+        "",
+        "[broker]\nlisten = tcp:0.0.0.0:5930\naddress = tcp:broker.example.org:5930\n"
+        "state-dir = /var/lib/crp-broker\n",
+        "[broker]\nlisten = unix:/run/crp/broker.sock   # local only\n"
+        "[compute]\nvcpus = 2   # two cores\nmemory-mib=4096\n",
+        "[database]\nurl = postgresql://crp@db/crp\n[storage]\nimages-dir = ~/images\n"
+        "overlays-dir=/srv/../srv/overlays/\nuser-quota-mib = 0\n",
+        "[sessions]\nidle-timeout-s = 0\nshutdown-grace-s = 3600\nticket-lifetime-s = 1\n"
+        "[login]\nhandshake-timeout-s = 10\nmax-failures-per-minute = 1000000\n"
+        "[qemu]\nenv-file = /root/.cache/crp/qemu-build.env\n",
+        "[broker]\nlisten = tcp:[::1]:5930\n[database]\nurl = sqlite:~/crp.db\n",
+        "[compute]\nvcpus = two\n",
+        "[broker]\nlisten = tcp:host\n",
+        "[nope]\nx = 1\n",
+        "[broker]\nlisten =\n",
+        "[broker\nlisten = tcp:h:1\n",
+    };
+    text_seeds("broker-config", 0, configs, G_N_ELEMENTS(configs));
+    text_seed("broker-config", "qemu-env", 1,
+              "# Generated by qemu-crp-display/build-qemu; use: set -a; . FILE; set +a\n"
+              "QEMU_VERSION=10.0.13\n"
+              "QEMU=/root/.cache/crp/qemu/10.0.13/build/qemu-system-x86_64\n"
+              "QEMU_FIRMWARE_DIRS='/a b/seabios':/c\n"
+              "  INDENTED=\"x y\"\n");
+    text_seed("broker-config", "qemu-env-bad", 1, "QEMU\n=x\nA='unterminated\n");
+}
+
+/* Scripts as tests/headless and tools/crp-run write them, one line and
+ * as files, and the errors they can make. */
+static void
+script_seeds(void)
+{
+    static const char *const one_line[] = {
+        "wait-surface; wait-frames 2; screenshot /tmp/s.png; quit",
+        "wait-frames 1; wait-pixel 100 100 ff0000 5000; type aB; key enter; quit",
+        "wait-frames 1; type x\\;!\\n; quit",
+        "wait-frames 1; click 200 120; wait-pixel 200 120 ffffff 5000; quit",
+        "wait-frames 1; click 150 50 right; click 150 50; wait-change 140 40 20 20 5000; quit",
+        "wait-frames 1; record-start /tmp/w.wav; sleep 1000; expect-audio 440 5; "
+        "record-stop; quit",
+        "wait-surface; mic /tmp/tone.wav; sleep 200; quit",
+        "wait-frames 2; wheel 3; wheel -2; resize 1280 800; wait-surface 1280 800 3000; quit",
+        "keydown shift; key KEY_A; keyup leftshift; move 0 65535; stall 50; close-app",
+        "wait-cursor 10 20 500; save-cursor /tmp/c.pam; wait-frames x",
+        "quit; wait-frames 1",
+        "type \xc3\xa9",
+    };
+    static const char *const files[] = {
+        "# a script file\n"
+        "wait-surface\n"
+        "type echo hello # typed, with the hash\n"
+        "key enter   # not typed\n"
+        "\n"
+        "wait-change 0 0 640 480\n"
+        "screenshot /tmp/after.png\n"
+        "quit\n",
+        "wait-frames 1\nresize 0 10\n",
+        "bogus-command 1 2 3\n",
+    };
+    text_seeds("headless-script", 1, one_line, G_N_ELEMENTS(one_line));
+    for (gsize i = 0; i < G_N_ELEMENTS(files); i++) {
+        g_autofree char *name = g_strdup_printf("file-%" G_GSIZE_FORMAT, i);
+        text_seed("headless-script", name, 0, files[i]);
+    }
+}
+
 /* ---- the handshake targets ---------------------------------------------- */
 
 /* Records @kind's golden exchange: the client's HELLO, the server's answer
@@ -762,6 +1313,13 @@ main(int argc, char **argv)
     bad_parser_seeds("client-parser", CRP_ROLE_SERVER);
     decoder_seeds();
     broker_list_seeds();
+    viewer_seeds();
+    qemu_input_seeds();
+    qemu_mic_seeds();
+    address_seeds();
+    key_seeds();
+    config_seeds();
+    script_seeds();
 
     handshake_seeds(CRP_CHANNEL_DISPLAY);
     handshake_seeds(CRP_CHANNEL_BROKER);

@@ -13,6 +13,9 @@
 
 #include <string.h>
 
+/* Bytes each of a channel's buffers starts with. */
+#define CRP_CHANNEL_INITIAL_BUFFER 1024
+
 typedef enum {
     PHASE_HANDSHAKE,        /* client: HELLO sent or not; server: waiting */
     PHASE_AUTHORIZING,      /* server: HELLO verified, verdict pending */
@@ -68,10 +71,13 @@ crp_channel_new(const CrpChannelConfig *config, GError **error)
         g_free(ch);
         return NULL;
     }
-    ch->in = g_byte_array_new();
-    ch->plain = g_byte_array_new();
-    ch->pending = g_byte_array_new();
-    ch->out = g_byte_array_new();
+    /* Allocated from the start: an empty GByteArray's data is NULL, and
+     * the offsets taken into these (data + pos, even with pos 0) would be
+     * undefined behaviour on NULL. */
+    ch->in = g_byte_array_sized_new(CRP_CHANNEL_INITIAL_BUFFER);
+    ch->plain = g_byte_array_sized_new(CRP_CHANNEL_INITIAL_BUFFER);
+    ch->pending = g_byte_array_sized_new(CRP_CHANNEL_INITIAL_BUFFER);
+    ch->out = g_byte_array_sized_new(CRP_CHANNEL_INITIAL_BUFFER);
     return ch;
 }
 
