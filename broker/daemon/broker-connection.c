@@ -129,9 +129,9 @@ finish(BrokerConnection *c)
     if (!c->handed_over) {
         g_io_stream_close(G_IO_STREAM(c->conn), NULL, NULL);
     }
-    g_info("event=%s conn=%u peer=%s user=%s",
-           c->handed_over ? "handed-over" : "disconnect", c->id, c->peer,
-           c->user ? c->user : "-");
+    broker_info("event=%s conn=%u peer=%s user=%s",
+                c->handed_over ? "handed-over" : "disconnect", c->id, c->peer,
+                c->user ? c->user : "-");
     broker_server_connection_done(c->server, c);
     maybe_free(c);
 }
@@ -179,8 +179,8 @@ broker_connection_send(BrokerConnection *c, const CrpMessage *msg)
         return;
     }
     if (!crp_channel_send(c->ch, msg, &error)) {
-        g_warning("event=send-failed conn=%u user=%s error=\"%s\"", c->id,
-                  c->user ? c->user : "-", error->message);
+        broker_warning("event=send-failed conn=%u user=%s error=\"%s\"", c->id,
+                       c->user ? c->user : "-", error->message);
         broker_connection_close(c, CRP_STATUS_INTERNAL,
                                 "the broker could not encode a reply");
     }
@@ -199,8 +199,8 @@ void
 broker_connection_refuse_attach(BrokerConnection *c, guint32 request_id,
                                 guint16 status, const char *message)
 {
-    g_message("event=attach-refused conn=%u user=%s status=%s", c->id,
-              c->user, broker_status_name(status));
+    broker_message("event=attach-refused conn=%u user=%s status=%s", c->id,
+                   c->user, broker_status_name(status));
     broker_connection_send_error(c, request_id, status, message);
     /* The answer is the stream's final record; then the client hangs up. */
     crp_channel_finish(c->ch, NULL);
@@ -250,8 +250,8 @@ on_written(GObject *source, GAsyncResult *res, gpointer data)
     if (!g_output_stream_write_all_finish(G_OUTPUT_STREAM(source), res, NULL,
                                           &error)) {
         if (!c->done) {
-            g_info("event=write-failed conn=%u peer=%s error=\"%s\"", c->id,
-                   c->peer, error->message);
+            broker_info("event=write-failed conn=%u peer=%s error=\"%s\"", c->id,
+                        c->peer, error->message);
             finish(c);          /* frees @c unless a read is pending */
         } else {
             maybe_free(c);
@@ -329,8 +329,8 @@ authorize(BrokerConnection *c, const CrpEvent *ev)
 
     if (!crp_store_user_get_by_key(server->store, ev->peer_static_public,
                                    &result, &user, &error)) {
-        g_warning("event=login-error conn=%u peer=%s error=\"%s\"", c->id,
-                  c->peer, error->message);
+        broker_warning("event=login-error conn=%u peer=%s error=\"%s\"", c->id,
+                       c->peer, error->message);
         crp_channel_authorize(c->ch, CRP_STATUS_INTERNAL,
                               "the broker cannot check keys right now; "
                               "try again later", NULL);
@@ -340,14 +340,14 @@ authorize(BrokerConnection *c, const CrpEvent *ev)
     switch (result) {
     case CRP_STORE_LOGIN_OK:
         if (!crp_channel_authorize(c->ch, CRP_STATUS_OK, NULL, &error)) {
-            g_warning("event=login-error conn=%u peer=%s error=\"%s\"", c->id,
-                      c->peer, error->message);
+            broker_warning("event=login-error conn=%u peer=%s error=\"%s\"", c->id,
+                           c->peer, error->message);
             finish(c);
             return;
         }
         c->user = g_steal_pointer(&user);
-        g_message("event=login conn=%u user=%s peer=%s software=\"%s\"",
-                  c->id, c->user, c->peer, ev->peer_software);
+        broker_message("event=login conn=%u user=%s peer=%s software=\"%s\"",
+                       c->id, c->user, c->peer, ev->peer_software);
         return;
     case CRP_STORE_LOGIN_KEY_REVOKED:
         status = CRP_STATUS_KEY_REVOKED;
@@ -360,8 +360,8 @@ authorize(BrokerConnection *c, const CrpEvent *ev)
         message = "this broker does not know this key";
         break;
     }
-    g_message("event=login-refused conn=%u user=%s peer=%s status=%s",
-              c->id, user ? user : "-", c->peer, broker_status_name(status));
+    broker_message("event=login-refused conn=%u user=%s peer=%s status=%s",
+                   c->id, user ? user : "-", c->peer, broker_status_name(status));
     broker_server_record_failure(server, c->peer);
     crp_channel_authorize(c->ch, status, message, NULL);
     begin_closing(c);
@@ -399,9 +399,9 @@ process_events(BrokerConnection *c)
                 c->attach_session = g_strndup(ev.message.request.arg.ptr,
                                               ev.message.request.arg.len);
             } else if (ev.message.type == CRP_MSG_BYE) {
-                g_info("event=bye conn=%u user=%s code=%s", c->id,
-                       c->user ? c->user : "-",
-                       broker_status_name(ev.message.bye.code));
+                broker_info("event=bye conn=%u user=%s code=%s", c->id,
+                            c->user ? c->user : "-",
+                            broker_status_name(ev.message.bye.code));
             } else {
                 broker_handle_request(c, &ev.message);
             }
@@ -420,10 +420,10 @@ process_events(BrokerConnection *c)
             break;
         case CRP_EVENT_ERROR:
         default:
-            g_message("event=%s conn=%u peer=%s user=%s error=\"%s\"",
-                      c->ready ? "protocol-error" : "handshake-failed",
-                      c->id, c->peer, c->user ? c->user : "-",
-                      error ? error->message : "?");
+            broker_message("event=%s conn=%u peer=%s user=%s error=\"%s\"",
+                           c->ready ? "protocol-error" : "handshake-failed",
+                           c->id, c->peer, c->user ? c->user : "-",
+                           error ? error->message : "?");
             if (!c->ready) {
                 broker_server_record_failure(c->server, c->peer);
             }
@@ -452,16 +452,16 @@ on_read(GObject *source, GAsyncResult *res, gpointer data)
         return;
     }
     if (n < 0) {
-        g_info("event=read-failed conn=%u peer=%s error=\"%s\"", c->id,
-               c->peer, error->message);
+        broker_info("event=read-failed conn=%u peer=%s error=\"%s\"", c->id,
+                    c->peer, error->message);
         finish(c);
         return;
     }
     if (n == 0) {
         c->eof = TRUE;
         if (!c->closing && !c->ready) {
-            g_info("event=hangup-in-handshake conn=%u peer=%s", c->id,
-                   c->peer);
+            broker_info("event=hangup-in-handshake conn=%u peer=%s", c->id,
+                        c->peer);
         }
         /* Nothing more can come in: whatever is still queued goes out,
          * then the connection ends. */
@@ -508,7 +508,7 @@ on_handshake_timeout(gpointer data)
     BrokerConnection *c = data;
 
     c->timer = 0;
-    g_message("event=handshake-timeout conn=%u peer=%s", c->id, c->peer);
+    broker_message("event=handshake-timeout conn=%u peer=%s", c->id, c->peer);
     broker_connection_close(c, CRP_STATUS_TIMEOUT,
                             "the handshake took too long");
     return G_SOURCE_REMOVE;
@@ -558,13 +558,13 @@ broker_connection_new(BrokerServer *server, GSocketConnection *conn)
     c->ch = crp_channel_new(&cfg, &error);
     if (!c->ch) {
         /* Only an incomplete config fails; the key is always there. */
-        g_critical("event=channel-failed error=\"%s\"", error->message);
+        broker_critical("event=channel-failed error=\"%s\"", error->message);
         g_io_stream_close(G_IO_STREAM(conn), NULL, NULL);
         c->done = TRUE;
         broker_connection_free(c);
         return NULL;
     }
-    g_info("event=connect conn=%u peer=%s", c->id, c->peer);
+    broker_info("event=connect conn=%u peer=%s", c->id, c->peer);
     if (!g_str_has_prefix(c->peer, "unix")) {
         /* Replies are small, and once attached, input latency is what
          * users feel: no Nagle delay. */
@@ -574,7 +574,7 @@ broker_connection_new(BrokerServer *server, GSocketConnection *conn)
 
     if (broker_server_rate_limited(server, c->peer)) {
         /* No crypto for this peer: a REJECT straight away. */
-        g_message("event=rate-limited conn=%u peer=%s", c->id, c->peer);
+        broker_message("event=rate-limited conn=%u peer=%s", c->id, c->peer);
         crp_channel_close(c->ch, CRP_STATUS_RATE_LIMITED,
                           "too many failed logins from this address; "
                           "try again in a minute");

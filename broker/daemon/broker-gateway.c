@@ -45,10 +45,10 @@ on_spliced(GObject *source, GAsyncResult *res, gpointer data)
 
     if (!g_io_stream_splice_finish(res, &error) &&
         !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-        g_info("event=gateway-error session=%s error=\"%s\"", s->session_id,
-               error->message);
+        broker_info("event=gateway-error session=%s error=\"%s\"",
+                    s->session_id, error->message);
     }
-    g_message("event=detach session=%s user=%s", s->session_id, s->user);
+    broker_message("event=detach session=%s user=%s", s->session_id, s->user);
     splice_free(s);
 }
 
@@ -64,8 +64,8 @@ on_handed_over(GSocketConnection *client, GBytes *rest, gpointer data)
     const guint8 *bytes;
 
     if (!client) {
-        g_info("event=attach-abandoned session=%s user=%s", s->session_id,
-               s->user);
+        broker_info("event=attach-abandoned session=%s user=%s", s->session_id,
+                    s->user);
         g_io_stream_close(G_IO_STREAM(s->vm), NULL, NULL);
         splice_free(s);
         return;
@@ -77,13 +77,13 @@ on_handed_over(GSocketConnection *client, GBytes *rest, gpointer data)
     if (len > 0 &&
         !g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(s->vm)),
                                    bytes, len, NULL, NULL, &error)) {
-        g_info("event=gateway-error session=%s error=\"%s\"", s->session_id,
-               error->message);
+        broker_info("event=gateway-error session=%s error=\"%s\"", s->session_id,
+                    error->message);
         g_io_stream_close(G_IO_STREAM(client), NULL, NULL);
         splice_free(s);
         return;
     }
-    g_message("event=attach session=%s user=%s", s->session_id, s->user);
+    broker_message("event=attach session=%s user=%s", s->session_id, s->user);
     g_io_stream_splice_async(G_IO_STREAM(client), G_IO_STREAM(s->vm),
                              G_IO_STREAM_SPLICE_CLOSE_STREAM1 |
                              G_IO_STREAM_SPLICE_CLOSE_STREAM2 |
@@ -113,8 +113,8 @@ on_vm_connected(GObject *source, GAsyncResult *res, gpointer data)
         return;
     }
     if (!s->vm) {
-        g_warning("event=gateway-error session=%s error=\"%s\"", s->session_id,
-                  error->message);
+        broker_warning("event=gateway-error session=%s error=\"%s\"", s->session_id,
+                       error->message);
         broker_connection_refuse_attach(c, s->request_id, CRP_STATUS_INTERNAL,
                                         "the session's display is not "
                                         "reachable; see the broker's log");

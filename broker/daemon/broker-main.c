@@ -128,8 +128,8 @@ on_shutdown_timeout(gpointer data)
 {
     BrokerServer *server = data;
 
-    g_message("event=shutdown-timeout clients=%u",
-              g_list_length(server->connections));
+    broker_message("event=shutdown-timeout clients=%u",
+                   g_list_length(server->connections));
     g_main_loop_quit(server->loop);
     return G_SOURCE_REMOVE;
 }
@@ -144,7 +144,8 @@ on_signal(gpointer data)
         return G_SOURCE_CONTINUE;
     }
     server->stopping = TRUE;
-    g_message("event=shutdown clients=%u", g_list_length(server->connections));
+    broker_message("event=shutdown clients=%u",
+                   g_list_length(server->connections));
     g_socket_service_stop(server->service);
     g_socket_listener_close(G_SOCKET_LISTENER(server->service));
     if (server->unix_path) {
@@ -279,8 +280,8 @@ setup(BrokerServer *server, const char *config_path, GError **error)
         return FALSE;
     }
     crp_broker_key_fingerprint(server->key->public_key, fingerprint);
-    g_message("event=broker-key path=%s fingerprint=%s%s", key_path,
-              fingerprint, created ? " created=yes" : "");
+    broker_message("event=broker-key path=%s fingerprint=%s created=%s",
+                   key_path, fingerprint, created ? "yes" : "no");
     server->store = crp_store_open(server->config->database_url, error);
     if (!server->store) {
         g_prefix_error(error, "%s: ", server->config->database_url);
@@ -374,12 +375,12 @@ main(int argc, char **argv)
     g_unix_signal_add(SIGTERM, on_signal, &server);
     g_unix_signal_add(SIGINT, on_signal, &server);
     g_socket_service_start(server.service);
-    g_message("event=listening address=%s store=%s", server.config->listen,
-              server.config->database_url);
+    broker_message("event=listening address=%s store=%s", server.config->listen,
+                   server.config->database_url);
 
     g_main_loop_run(server.loop);
 
-    g_message("event=stopped");
+    broker_message("event=stopped");
     server_clear(&server);
     return 0;
 }

@@ -389,8 +389,8 @@ broker_vm_files_refresh_usage(BrokerServer *server, const char *user)
         }
     }
     if (error) {
-        g_warning("event=store-error request=overlay-sizes user=%s "
-                  "error=\"%s\"", user, error->message);
+        broker_warning("event=store-error request=overlay-sizes user=%s "
+                       "error=\"%s\"", user, error->message);
     }
 }
 
@@ -429,8 +429,8 @@ broker_vm_files_release(BrokerVmFiles *f, CrpStore *store, const char *user,
     }
     if (g_file_test(f->runtime_dir, G_FILE_TEST_IS_DIR) &&
         g_rmdir(f->runtime_dir) < 0) {
-        g_warning("event=cleanup-failed session=%s path=%s error=\"%s\"",
-                  f->session_id, f->runtime_dir, g_strerror(errno));
+        broker_warning("event=cleanup-failed session=%s path=%s error=\"%s\"",
+                       f->session_id, f->runtime_dir, g_strerror(errno));
     }
     if (!f->overlay) {
         return;
@@ -438,18 +438,18 @@ broker_vm_files_release(BrokerVmFiles *f, CrpStore *store, const char *user,
     if (f->overlay_persistent) {
         if (!crp_store_overlay_set(store, f->overlay, user, app,
                                    file_bytes(f->overlay), &error)) {
-            g_warning("event=store-error session=%s error=\"%s\"",
-                      f->session_id, error->message);
+            broker_warning("event=store-error session=%s error=\"%s\"",
+                           f->session_id, error->message);
         }
         return;
     }
     if (g_unlink(f->overlay) < 0 && errno != ENOENT) {
-        g_warning("event=cleanup-failed session=%s path=%s error=\"%s\"",
-                  f->session_id, f->overlay, g_strerror(errno));
+        broker_warning("event=cleanup-failed session=%s path=%s error=\"%s\"",
+                       f->session_id, f->overlay, g_strerror(errno));
     }
     if (!crp_store_overlay_remove(store, f->overlay, &error) &&
         !g_error_matches(error, CRP_STORE_ERROR, CRP_STORE_ERROR_NOT_FOUND)) {
-        g_warning("event=store-error session=%s error=\"%s\"", f->session_id,
-                  error->message);
+        broker_warning("event=store-error session=%s error=\"%s\"",
+                       f->session_id, error->message);
     }
 }

@@ -149,8 +149,8 @@ on_ticket_set(CrpQmpClient *qmp, const GError *error, gpointer data)
         t->request.func(vm, NULL, 0, CRP_STATUS_SESSION_ENDED,
                         "the session ended", t->request.data);
     } else if (error) {
-        g_warning("event=ticket-failed session=%s error=\"%s\"", vm->id,
-                  error->message);
+        broker_warning("event=ticket-failed session=%s error=\"%s\"", vm->id,
+                       error->message);
         t->request.func(vm, NULL, 0, CRP_STATUS_INTERNAL,
                         "the VM did not take a ticket; see the broker's log",
                         t->request.data);
@@ -231,14 +231,14 @@ account(BrokerVm *vm, const CrpQmpCrpInfo *info)
     gint64 now = g_get_monotonic_time();
 
     if (!info->has_totals) {
-        g_warning("event=no-usage-counters session=%s: this QEMU's query-crp "
-                  "has no totals", vm->id);
+        broker_warning("event=no-usage-counters session=%s: this QEMU's "
+                       "query-crp has no totals", vm->id);
     } else if (!crp_store_session_update_counters(
                    vm->server->store, vm->id, (guint64)info->bytes_in,
                    (guint64)info->bytes_out, (guint64)info->frames_sent,
                    &error)) {
-        g_warning("event=store-error session=%s error=\"%s\"", vm->id,
-                  error->message);
+        broker_warning("event=store-error session=%s error=\"%s\"", vm->id,
+                       error->message);
     }
     broker_vm_files_heartbeat(vm->files);
 
@@ -261,8 +261,8 @@ on_polled(CrpQmpClient *qmp, const CrpQmpCrpInfo *info, const GError *error,
     vm->polling = FALSE;
     if (error) {
         if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-            g_info("event=poll-failed session=%s error=\"%s\"", vm->id,
-                   error->message);
+            broker_info("event=poll-failed session=%s error=\"%s\"", vm->id,
+                        error->message);
         }
         return;
     }
@@ -294,7 +294,7 @@ process_gone(BrokerVm *vm, const char *how)
         return;
     }
     vm->gone = TRUE;
-    g_message("event=qemu-exited session=%s how=\"%s\"", vm->id, how);
+    broker_message("event=qemu-exited session=%s how=\"%s\"", vm->id, how);
     vm_finish(vm, 0);
 }
 
@@ -417,8 +417,8 @@ on_qmp_ready(CrpQmpClient *qmp, const GError *error, gpointer data)
     g_autoptr(GError) store_error = NULL;
 
     if (error) {
-        g_warning("event=qmp-failed session=%s error=\"%s\"", vm->id,
-                  error->message);
+        broker_warning("event=qmp-failed session=%s error=\"%s\"", vm->id,
+                       error->message);
         g_clear_pointer(&vm->qmp, crp_qmp_client_destroy);
         broker_vm_close(vm, "qmp-failed");
         return;
@@ -441,12 +441,12 @@ on_qmp_ready(CrpQmpClient *qmp, const GError *error, gpointer data)
     }
     if (!crp_store_session_set_state(vm->server->store, vm->id,
                                      CRP_STORE_SESSION_RUNNING, &store_error)) {
-        g_warning("event=store-error session=%s error=\"%s\"", vm->id,
-                  store_error->message);
+        broker_warning("event=store-error session=%s error=\"%s\"", vm->id,
+                       store_error->message);
     }
     vm->state = VM_RUNNING;
-    g_message("event=session-running session=%s user=%s app=%s", vm->id,
-              vm->user, vm->app);
+    broker_message("event=session-running session=%s user=%s app=%s", vm->id,
+                   vm->user, vm->app);
     serve_ticket_requests(vm);
 }
 
@@ -455,8 +455,8 @@ on_qmp_closed(CrpQmpClient *qmp, const GError *error, gpointer data)
 {
     BrokerVm *vm = data;
 
-    g_info("event=qmp-closed session=%s reason=\"%s\"", vm->id,
-           error ? error->message : "-");
+    broker_info("event=qmp-closed session=%s reason=\"%s\"", vm->id,
+                error ? error->message : "-");
     g_clear_pointer(&vm->qmp, crp_qmp_client_destroy);
     /* QEMU is quitting or gone; the process watch finishes the session.
      * Should it linger without QMP, the close sequence kills it. */
@@ -490,7 +490,7 @@ on_kill_timer(gpointer data)
     BrokerVm *vm = data;
 
     vm->close_timer = 0;
-    g_message("event=qemu-kill session=%s", vm->id);
+    broker_message("event=qemu-kill session=%s", vm->id);
     kill_now(vm);
     return G_SOURCE_REMOVE;
 }
@@ -507,7 +507,7 @@ on_grace_over(gpointer data)
 
     vm->close_timer = g_timeout_add(VM_QUIT_WAIT_MS, on_kill_timer, vm);
     if (vm->qmp && crp_qmp_client_is_ready(vm->qmp)) {
-        g_info("event=qemu-quit session=%s", vm->id);
+        broker_info("event=qemu-quit session=%s", vm->id);
         crp_qmp_quit(vm->qmp, on_quit_sent, vm);
     } else if (vm->pid > 0 && !vm->gone) {
         kill(vm->pid, SIGTERM);
@@ -543,15 +543,15 @@ broker_vm_close(BrokerVm *vm, const char *reason)
     if (vm->state == VM_CLOSING) {
         return;
     }
-    g_message("event=session-closing session=%s user=%s app=%s reason=%s",
-              vm->id, vm->user, vm->app, reason);
+    broker_message("event=session-closing session=%s user=%s app=%s reason=%s",
+                   vm->id, vm->user, vm->app, reason);
     vm->state = VM_CLOSING;
     answer_ticket_requests(vm, CRP_STATUS_SESSION_ENDED,
                            "the session ended before it was ready");
     if (!crp_store_session_set_state(vm->server->store, vm->id,
                                      CRP_STORE_SESSION_CLOSING, &error)) {
-        g_warning("event=store-error session=%s error=\"%s\"", vm->id,
-                  error->message);
+        broker_warning("event=store-error session=%s error=\"%s\"", vm->id,
+                       error->message);
     }
     g_clear_handle_id(&vm->poll_timer, g_source_remove);
     if (vm->gone) {
@@ -584,14 +584,14 @@ vm_finish(BrokerVm *vm, gint64 ended)
         /* The row stays live and the files stay (the heartbeat says when
          * the VM was last seen): the next start's reconciliation closes
          * it with the right end time. */
-        g_warning("event=store-error session=%s error=\"%s\"", vm->id,
-                  error->message);
+        broker_warning("event=store-error session=%s error=\"%s\"", vm->id,
+                       error->message);
     } else {
         broker_vm_files_release(vm->files, vm->server->store, vm->user,
                                 vm->app);
     }
-    g_message("event=session-closed session=%s user=%s app=%s", vm->id,
-              vm->user, vm->app);
+    broker_message("event=session-closed session=%s user=%s app=%s", vm->id,
+                   vm->user, vm->app);
     g_hash_table_remove(vm->server->vms, vm->id);
     vm_free(vm);
 }
@@ -612,11 +612,11 @@ broker_vm_launch(BrokerServer *server, const CrpStoreSession *session,
         vm->our_child = TRUE;
         watch_process(vm);
         connect_qmp(vm);
-        g_message("event=qemu-started session=%s pid=%d", vm->id, vm->pid);
+        broker_message("event=qemu-started session=%s pid=%d", vm->id, vm->pid);
         return vm;
     }
-    g_warning("event=launch-failed session=%s app=%s error=\"%s\"", vm->id,
-              app->name, local->message);
+    broker_warning("event=launch-failed session=%s app=%s error=\"%s\"", vm->id,
+                   app->name, local->message);
     vm->gone = TRUE;
     vm_finish(vm, 0);
     g_propagate_error(error, g_steal_pointer(&local));
@@ -640,16 +640,21 @@ broker_vm_adopt(BrokerServer *server, const CrpStoreSession *session)
                 session->state == CRP_STORE_SESSION_STARTING
                     ? "interrupted-launch" : "closing-before-restart");
         }
-        g_message("event=session-adopted session=%s pid=%d%s%s", vm->id,
-                  vm->pid, vm->close_reason ? " then=close reason=" : "",
-                  vm->close_reason ? vm->close_reason : "");
+        if (vm->close_reason) {
+            broker_message("event=session-adopted session=%s pid=%d "
+                           "then=close reason=%s", vm->id, vm->pid,
+                           vm->close_reason);
+        } else {
+            broker_message("event=session-adopted session=%s pid=%d", vm->id,
+                           vm->pid);
+        }
         watch_process(vm);
         connect_qmp(vm);
         return vm;
     }
     /* It died while we were away: it ended when it was last seen. */
     last_seen = broker_vm_files_last_seen(vm->files);
-    g_message("event=session-lost session=%s pid=%d", vm->id, vm->pid);
+    broker_message("event=session-lost session=%s pid=%d", vm->id, vm->pid);
     vm->gone = TRUE;
     vm_finish(vm, last_seen);
     return NULL;

@@ -9,6 +9,7 @@
  * broker-requests.c    one function per broker request (protocol 5.4).
  * broker-sessions.c    LAUNCH, SESSION_TICKET, SESSION_CLOSE; restart
  *                  reconciliation; sessions closed from outside.
+ * broker-log.c     key=value log lines with every value escaped.
  * broker-vm.c, broker-vm-files.c   one session's QEMU (broker-vm.h).
  * broker-gateway.c     ATTACH: splicing a client to a VM's display.
  */
@@ -19,6 +20,7 @@
 #include "crp-store.h"
 #include "crp-broker-config.h"
 #include "crp-broker-key.h"
+#include "broker-log.h"
 
 G_BEGIN_DECLS
 
