@@ -7,11 +7,14 @@
  * QEMU; the client never learns where the VM runs.
  *
  * Splices are remembered per session, so that a session's end cuts its
- * clients off even if they would keep their side open.
+ * clients off even if they would keep their side open, and with the key
+ * the client logged in with, so that rotating or revoking it cuts them off
+ * too (a leaked key's holder must not keep watching).
  */
 #include "broker.h"
 #include "broker-vm.h"
 
+#include <string.h>
 #include <gio/gunixsocketaddress.h>
 
 typedef struct {
@@ -20,6 +23,8 @@ typedef struct {
     guint32 request_id;
     char *session_id;
     char *user;
+    guint8 key[CRP_KEY_BYTES];      /* the key the client logged in with */
+    gboolean withdrawn;             /* cut off for that key */
     GSocketConnection *vm;          /* the display socket, once connected */
     GCancellable *cancel;
 } Splice;
@@ -154,6 +159,7 @@ broker_gateway_attach(BrokerConnection *c, guint32 request_id,
     s->request_id = request_id;
     s->session_id = g_strdup(session_id);
     s->user = g_strdup(broker_connection_user(c));
+    memcpy(s->key, broker_connection_key(c), CRP_KEY_BYTES);
     s->cancel = g_cancellable_new();
     server->splices = g_list_prepend(server->splices, s);
     client = g_socket_client_new();
@@ -168,6 +174,21 @@ broker_gateway_end_session(BrokerServer *server, const char *session_id)
     for (GList *l = server->splices; l; l = l->next) {
         Splice *s = l->data;
         if (g_str_equal(s->session_id, session_id)) {
+            g_cancellable_cancel(s->cancel);
+        }
+    }
+}
+
+void
+broker_gateway_check_keys(BrokerServer *server, GHashTable *verdicts)
+{
+    for (GList *l = server->splices; l; l = l->next) {
+        Splice *s = l->data;
+        if (!s->withdrawn &&
+            !broker_server_key_valid(server, s->key, verdicts)) {
+            s->withdrawn = TRUE;
+            broker_message("event=key-withdrawn session=%s user=%s",
+                           s->session_id, s->user);
             g_cancellable_cancel(s->cancel);
         }
     }

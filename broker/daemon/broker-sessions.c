@@ -285,7 +285,8 @@ broker_sessions_reconcile(BrokerServer *server, GError **error)
     return TRUE;
 }
 
-/* Sessions closed from outside the broker, or whose user was revoked. */
+/* Sessions closed from outside the broker, or whose user was revoked;
+ * and connections whose key was rotated or revoked. */
 static gboolean
 on_watch(gpointer data)
 {
@@ -293,6 +294,7 @@ on_watch(gpointer data)
     g_autoptr(GError) error = NULL;
     g_autoptr(GPtrArray) live = NULL;
 
+    broker_server_check_keys(server);
     if (g_hash_table_size(server->vms) == 0) {
         return G_SOURCE_CONTINUE;
     }
