@@ -62,6 +62,14 @@ static const KeySpec key_specs[] = {
       G_GUINT64_CONSTANT(1) << 30 },
     { "logs", "console-max-kib", T_UINT, OFF(console_max_kib), 64,
       4 << 20 },
+    { "login", "idle-timeout-s", T_UINT, OFF(login_idle_timeout_s), 0,
+      30 * 86400 },
+    { "login", "max-connections", T_UINT, OFF(max_connections), 0, 1000000 },
+    { "login", "max-connections-per-address", T_UINT,
+      OFF(max_connections_per_address), 0, 1000000 },
+    { "login", "max-handshakes", T_UINT, OFF(max_handshakes), 0, 1000000 },
+    { "login", "max-handshakes-per-address", T_UINT,
+      OFF(max_handshakes_per_address), 0, 1000000 },
 };
 
 #define FIELD(config, spec, type) \
@@ -333,6 +341,13 @@ config_new(void)
     config->ticket_lifetime_s = 120;
     config->handshake_timeout_s = 10;
     config->max_failures_per_minute = 10;
+    /* Clients send a request at least every 30 s (crp-broker-client's
+     * keepalive): ten times that. */
+    config->login_idle_timeout_s = 300;
+    config->max_connections = 1000;
+    config->max_connections_per_address = 100;
+    config->max_handshakes = 200;
+    config->max_handshakes_per_address = 16;
     return config;
 }
 

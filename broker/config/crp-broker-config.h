@@ -93,8 +93,15 @@ typedef struct {
     guint ticket_lifetime_s;
 
     /* [login] */
-    guint handshake_timeout_s;
+    guint handshake_timeout_s;  /* until the client's first record */
     guint max_failures_per_minute; /* per source address; 0: no limit */
+    guint login_idle_timeout_s; /* logged in, saying nothing; 0: never */
+    /* Caps on broker connections, 0: no limit. Per address: an IPv4
+     * address, an IPv6 /64, or a local user (unix sockets). */
+    guint max_connections;
+    guint max_connections_per_address;
+    guint max_handshakes;       /* connections not yet logged in */
+    guint max_handshakes_per_address;
 } CrpBrokerConfig;
 
 /** Frees the config; accepts NULL. */

@@ -8,6 +8,16 @@
  * handshake) is written, the write side is shut down, and input is drained
  * until the peer hangs up (or a short grace period ends), so that the peer
  * reads the farewell instead of a reset.
+ *
+ * Login is not over when the handshake is: Noise IK's first message can be
+ * replayed by anyone who recorded it, and the broker answers a replay as
+ * it would the real client. Only the client's first authenticated record
+ * proves it holds the key, so the handshake timeout runs until that record
+ * and only then is the connection counted and logged as a login. From then
+ * on a connection that says nothing for [login] idle-timeout-s is closed.
+ *
+ * Connections over a cap (broker-peers.h) are refused at accept with a
+ * REJECT written straight to the socket, without a BrokerConnection.
  */
 #include "broker.h"
 
@@ -21,6 +31,8 @@
 /* Replies waiting to be written beyond which the connection stops reading
  * requests (a client that sends without reading cannot grow them). */
 #define BROKER_MAX_BACKLOG (1024 * 1024)
+#define BROKER_RATE_LIMITED_MESSAGE                                         \
+    "too many failed logins from this address; try again in a minute"
 
 struct _BrokerConnection {
     BrokerServer *server;
@@ -28,15 +40,24 @@ struct _BrokerConnection {
     GSocketConnection *conn;
     CrpChannel *ch;
     char *peer;                 /* "unix:uid=N" ("unix"), or the client's IP */
-    char *user;                 /* set at login */
+    char *bucket;               /* its key in the server's BrokerPeers */
+    char *claimed_user;         /* the key's owner, once it is accepted */
+    char *user;                 /* ... once the first record proved it */
+    guint8 key[CRP_KEY_BYTES];  /* the user's public key, then */
+    char *software;             /* what the client calls itself */
     GCancellable *cancel;
     guint8 rbuf[16384];
     GBytes *wbuf;               /* the write in flight */
     gboolean reading, writing;
+    gboolean authorized;        /* the key was accepted */
     gboolean ready;             /* handshake completed */
+    gboolean logged_in;         /* the client's first record arrived */
     gboolean closing;           /* farewell queued; draining */
     gboolean shut_wr, eof, done;
-    guint timer;                /* handshake timeout, then close grace */
+    guint timer;                /* handshake timeout, idle timeout or close
+                                 * grace */
+    gint64 last_activity;       /* monotonic us of the last record either
+                                 * way, once logged in */
     /* ATTACH (protocol section 7): the request, read until the client's
      * final record; then no more reading until the gateway decides. */
     char *attach_session;
@@ -88,6 +109,12 @@ broker_connection_server(BrokerConnection *c)
     return c->server;
 }
 
+const guint8 *
+broker_connection_key(BrokerConnection *c)
+{
+    return c->authorized ? c->key : NULL;
+}
+
 void
 broker_connection_free(BrokerConnection *c)
 {
@@ -97,7 +124,10 @@ broker_connection_free(BrokerConnection *c)
     g_clear_object(&c->cancel);
     g_clear_pointer(&c->wbuf, g_bytes_unref);
     g_free(c->peer);
+    g_free(c->bucket);
+    g_free(c->claimed_user);
     g_free(c->user);
+    g_free(c->software);
     g_free(c->attach_session);
     g_free(c);
 }
@@ -121,6 +151,14 @@ finish(BrokerConnection *c)
     c->done = TRUE;
     g_clear_handle_id(&c->timer, g_source_remove);
     g_cancellable_cancel(c->cancel);
+    if (c->ready && !c->logged_in && !c->handed_over) {
+        /* The handshake's work was done, and nobody proved the key: a
+         * replayed HELLO, or a client that gave up. */
+        broker_peers_record_failure(c->server->peers, c->bucket,
+                                    g_get_monotonic_time());
+    }
+    broker_peers_leave(c->server->peers, c->bucket, !c->logged_in,
+                       g_get_monotonic_time());
     if (c->hand_over) {
         /* Ended before the OK was out: the gateway lets go of the VM. */
         BrokerHandOverFunc func = g_steal_pointer(&c->hand_over);
@@ -129,9 +167,9 @@ finish(BrokerConnection *c)
     if (!c->handed_over) {
         g_io_stream_close(G_IO_STREAM(c->conn), NULL, NULL);
     }
-    g_info("event=%s conn=%u peer=%s user=%s",
-           c->handed_over ? "handed-over" : "disconnect", c->id, c->peer,
-           c->user ? c->user : "-");
+    broker_info("event=%s conn=%u peer=%s user=%s",
+                c->handed_over ? "handed-over" : "disconnect", c->id, c->peer,
+                c->user);
     broker_server_connection_done(c->server, c);
     maybe_free(c);
 }
@@ -178,9 +216,10 @@ broker_connection_send(BrokerConnection *c, const CrpMessage *msg)
     if (c->closing || c->done) {
         return;
     }
+    c->last_activity = g_get_monotonic_time();
     if (!crp_channel_send(c->ch, msg, &error)) {
-        g_warning("event=send-failed conn=%u user=%s error=\"%s\"", c->id,
-                  c->user ? c->user : "-", error->message);
+        broker_warning("event=send-failed conn=%u user=%s error=\"%s\"",
+                       c->id, c->user, error->message);
         broker_connection_close(c, CRP_STATUS_INTERNAL,
                                 "the broker could not encode a reply");
     }
@@ -199,8 +238,8 @@ void
 broker_connection_refuse_attach(BrokerConnection *c, guint32 request_id,
                                 guint16 status, const char *message)
 {
-    g_message("event=attach-refused conn=%u user=%s status=%s", c->id,
-              c->user, broker_status_name(status));
+    broker_message("event=attach-refused conn=%u user=%s status=%s", c->id,
+                   c->user, broker_status_name(status));
     broker_connection_send_error(c, request_id, status, message);
     /* The answer is the stream's final record; then the client hangs up. */
     crp_channel_finish(c->ch, NULL);
@@ -250,8 +289,8 @@ on_written(GObject *source, GAsyncResult *res, gpointer data)
     if (!g_output_stream_write_all_finish(G_OUTPUT_STREAM(source), res, NULL,
                                           &error)) {
         if (!c->done) {
-            g_info("event=write-failed conn=%u peer=%s error=\"%s\"", c->id,
-                   c->peer, error->message);
+            broker_info("event=write-failed conn=%u peer=%s error=\"%s\"",
+                        c->id, c->peer, error->message);
             finish(c);          /* frees @c unless a read is pending */
         } else {
             maybe_free(c);
@@ -317,6 +356,8 @@ start_write(BrokerConnection *c)
 /* ------------------------------------------------------------------------ */
 /* Login */
 
+static gboolean on_idle_check(gpointer data);
+
 static void
 authorize(BrokerConnection *c, const CrpEvent *ev)
 {
@@ -329,8 +370,8 @@ authorize(BrokerConnection *c, const CrpEvent *ev)
 
     if (!crp_store_user_get_by_key(server->store, ev->peer_static_public,
                                    &result, &user, &error)) {
-        g_warning("event=login-error conn=%u peer=%s error=\"%s\"", c->id,
-                  c->peer, error->message);
+        broker_warning("event=login-error conn=%u peer=%s error=\"%s\"",
+                       c->id, c->peer, error->message);
         crp_channel_authorize(c->ch, CRP_STATUS_INTERNAL,
                               "the broker cannot check keys right now; "
                               "try again later", NULL);
@@ -340,19 +381,20 @@ authorize(BrokerConnection *c, const CrpEvent *ev)
     switch (result) {
     case CRP_STORE_LOGIN_OK:
         if (!crp_channel_authorize(c->ch, CRP_STATUS_OK, NULL, &error)) {
-            g_warning("event=login-error conn=%u peer=%s error=\"%s\"", c->id,
-                      c->peer, error->message);
+            broker_warning("event=login-error conn=%u peer=%s error=\"%s\"",
+                           c->id, c->peer, error->message);
             finish(c);
             return;
         }
-        c->user = g_steal_pointer(&user);
-        g_message("event=login conn=%u user=%s peer=%s software=\"%s\"",
-                  c->id, c->user, c->peer, ev->peer_software);
+        /* Not logged in yet: a replayed HELLO gets this far too. */
+        c->authorized = TRUE;
+        c->claimed_user = g_steal_pointer(&user);
+        memcpy(c->key, ev->peer_static_public, CRP_KEY_BYTES);
+        c->software = g_strdup(ev->peer_software);
         return;
     case CRP_STORE_LOGIN_KEY_REVOKED:
         status = CRP_STATUS_KEY_REVOKED;
-        message = "this key was revoked or replaced by a newer one; "
-                  "ask your administrator for a new key file";
+        message = BROKER_KEY_REVOKED_MESSAGE;
         break;
     case CRP_STORE_LOGIN_UNKNOWN_KEY:
     default:
@@ -360,11 +402,66 @@ authorize(BrokerConnection *c, const CrpEvent *ev)
         message = "this broker does not know this key";
         break;
     }
-    g_message("event=login-refused conn=%u user=%s peer=%s status=%s",
-              c->id, user ? user : "-", c->peer, broker_status_name(status));
-    broker_server_record_failure(server, c->peer);
+    broker_message("event=login-refused conn=%u user=%s peer=%s status=%s",
+                   c->id, user, c->peer, broker_status_name(status));
+    broker_peers_record_failure(server->peers, c->bucket,
+                                g_get_monotonic_time());
     crp_channel_authorize(c->ch, status, message, NULL);
     begin_closing(c);
+}
+
+/* The client's first record arrived: it holds the key. */
+static void
+logged_in(BrokerConnection *c)
+{
+    guint idle_s = c->server->config->login_idle_timeout_s;
+
+    c->logged_in = TRUE;
+    c->user = g_steal_pointer(&c->claimed_user);
+    broker_peers_logged_in(c->server->peers, c->bucket);
+    g_clear_handle_id(&c->timer, g_source_remove);
+    c->last_activity = g_get_monotonic_time();
+    if (idle_s) {
+        c->timer = g_timeout_add_seconds(idle_s, on_idle_check, c);
+    }
+    broker_message("event=login conn=%u user=%s peer=%s software=%s", c->id,
+                   c->user, c->peer, c->software);
+}
+
+/* The idle timer fires at the earliest moment the connection could have
+ * been silent long enough; a record since then moves it on. */
+static gboolean
+on_idle_check(gpointer data)
+{
+    BrokerConnection *c = data;
+    gint64 idle_us = (gint64)c->server->config->login_idle_timeout_s *
+                     G_USEC_PER_SEC;
+    gint64 silent = g_get_monotonic_time() - c->last_activity;
+
+    c->timer = 0;
+    if (silent < idle_us || c->attaching || c->hand_over) {
+        gint64 left_ms = MAX((idle_us - silent) / 1000, 1000);
+        c->timer = g_timeout_add(left_ms, on_idle_check, c);
+        return G_SOURCE_REMOVE;
+    }
+    broker_message("event=idle-timeout conn=%u user=%s peer=%s idle_s=%"
+                   G_GINT64_FORMAT, c->id, c->user, c->peer,
+                   silent / G_USEC_PER_SEC);
+    broker_connection_close(c, CRP_STATUS_TIMEOUT,
+                            "the connection was idle for too long");
+    return G_SOURCE_REMOVE;
+}
+
+void
+broker_connection_withdraw_key(BrokerConnection *c)
+{
+    if (c->closing || c->done) {
+        return;
+    }
+    broker_message("event=key-withdrawn conn=%u user=%s peer=%s", c->id,
+                   c->user ? c->user : c->claimed_user, c->peer);
+    broker_connection_close(c, CRP_STATUS_KEY_REVOKED,
+                            BROKER_KEY_REVOKED_MESSAGE);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -379,6 +476,12 @@ process_events(BrokerConnection *c)
         g_autoptr(GError) error = NULL;
         CrpEventType t = crp_channel_next_event(c->ch, &ev, &error);
 
+        if ((t == CRP_EVENT_MESSAGE || t == CRP_EVENT_CLOSED) && c->ready) {
+            if (!c->logged_in) {
+                logged_in(c);
+            }
+            c->last_activity = g_get_monotonic_time();
+        }
         switch (t) {
         case CRP_EVENT_NONE:
             goto out;
@@ -386,8 +489,8 @@ process_events(BrokerConnection *c)
             authorize(c, &ev);
             break;
         case CRP_EVENT_READY:
+            /* The handshake timer runs on until the first record. */
             c->ready = TRUE;
-            g_clear_handle_id(&c->timer, g_source_remove);
             break;
         case CRP_EVENT_MESSAGE:
             if (c->attach_session) {
@@ -399,9 +502,8 @@ process_events(BrokerConnection *c)
                 c->attach_session = g_strndup(ev.message.request.arg.ptr,
                                               ev.message.request.arg.len);
             } else if (ev.message.type == CRP_MSG_BYE) {
-                g_info("event=bye conn=%u user=%s code=%s", c->id,
-                       c->user ? c->user : "-",
-                       broker_status_name(ev.message.bye.code));
+                broker_info("event=bye conn=%u user=%s code=%s", c->id,
+                            c->user, broker_status_name(ev.message.bye.code));
             } else {
                 broker_handle_request(c, &ev.message);
             }
@@ -420,12 +522,15 @@ process_events(BrokerConnection *c)
             break;
         case CRP_EVENT_ERROR:
         default:
-            g_message("event=%s conn=%u peer=%s user=%s error=\"%s\"",
-                      c->ready ? "protocol-error" : "handshake-failed",
-                      c->id, c->peer, c->user ? c->user : "-",
-                      error ? error->message : "?");
+            broker_message("event=%s conn=%u peer=%s user=%s error=\"%s\"",
+                           c->logged_in ? "protocol-error"
+                                        : "handshake-failed",
+                           c->id, c->peer, c->user,
+                           error ? error->message : "?");
             if (!c->ready) {
-                broker_server_record_failure(c->server, c->peer);
+                /* After READY, finish() counts it. */
+                broker_peers_record_failure(c->server->peers, c->bucket,
+                                            g_get_monotonic_time());
             }
             begin_closing(c);      /* the farewell is queued */
             break;
@@ -452,16 +557,16 @@ on_read(GObject *source, GAsyncResult *res, gpointer data)
         return;
     }
     if (n < 0) {
-        g_info("event=read-failed conn=%u peer=%s error=\"%s\"", c->id,
-               c->peer, error->message);
+        broker_info("event=read-failed conn=%u peer=%s error=\"%s\"", c->id,
+                    c->peer, error->message);
         finish(c);
         return;
     }
     if (n == 0) {
         c->eof = TRUE;
-        if (!c->closing && !c->ready) {
-            g_info("event=hangup-in-handshake conn=%u peer=%s", c->id,
-                   c->peer);
+        if (!c->closing && !c->logged_in) {
+            broker_info("event=hangup-in-handshake conn=%u peer=%s", c->id,
+                        c->peer);
         }
         /* Nothing more can come in: whatever is still queued goes out,
          * then the connection ends. */
@@ -469,13 +574,21 @@ on_read(GObject *source, GAsyncResult *res, gpointer data)
             finish(c);
         } else {
             c->closing = TRUE;     /* finish when the last write completes */
-            if (!c->timer) {
-                c->timer = g_timeout_add(BROKER_CLOSE_GRACE_MS,
-                                         on_close_grace, c);
-            }
+            g_clear_handle_id(&c->timer, g_source_remove);
+            c->timer = g_timeout_add(BROKER_CLOSE_GRACE_MS, on_close_grace,
+                                     c);
             start_write(c);
         }
         return;
+    }
+    if (!c->closing && !c->authorized && !c->ready &&
+        broker_peers_rate_limited(c->server->peers, c->bucket,
+                                  g_get_monotonic_time())) {
+        /* Failures from this address since it connected (its other
+         * connections): no handshake work for this one either. */
+        broker_message("event=rate-limited conn=%u peer=%s", c->id, c->peer);
+        broker_connection_close(c, CRP_STATUS_RATE_LIMITED,
+                                BROKER_RATE_LIMITED_MESSAGE);
     }
     if (!c->closing) {
         crp_channel_receive(c->ch, c->rbuf, n);
@@ -508,7 +621,8 @@ on_handshake_timeout(gpointer data)
     BrokerConnection *c = data;
 
     c->timer = 0;
-    g_message("event=handshake-timeout conn=%u peer=%s", c->id, c->peer);
+    broker_message("event=handshake-timeout conn=%u peer=%s waiting-for=%s",
+                   c->id, c->peer, c->ready ? "first-record" : "hello");
     broker_connection_close(c, CRP_STATUS_TIMEOUT,
                             "the handshake took too long");
     return G_SOURCE_REMOVE;
@@ -538,11 +652,104 @@ peer_name(GSocketConnection *conn)
     return g_strdup("unix");
 }
 
+/* ------------------------------------------------------------------------ */
+/* Refusing at accept */
+
+/* What a refused client is told, by BrokerAdmit. */
+static const struct {
+    guint16 status;
+    const char *reason;
+} refusals[] = {
+    [BROKER_ADMIT_FULL] = { CRP_STATUS_NO_CAPACITY,
+        "the broker has too many connections; try again later" },
+    [BROKER_ADMIT_BUSY] = { CRP_STATUS_NO_CAPACITY,
+        "the broker has too many logins in progress; try again later" },
+    [BROKER_ADMIT_RATE_LIMITED] = { CRP_STATUS_RATE_LIMITED,
+        BROKER_RATE_LIMITED_MESSAGE },
+    [BROKER_ADMIT_PEER_FULL] = { CRP_STATUS_RATE_LIMITED,
+        "too many connections from this address" },
+    [BROKER_ADMIT_PEER_BUSY] = { CRP_STATUS_RATE_LIMITED,
+        "too many logins in progress from this address; try again later" },
+};
+
+/* The REJECT frame for @why, encoded once by a channel of its own. */
+static GBytes *
+refusal_frame(BrokerServer *server, BrokerAdmit why)
+{
+    if (!server->refusals[why]) {
+        CrpChannelConfig cfg = {
+            .kind = CRP_CHANNEL_BROKER,
+            .role = CRP_ROLE_SERVER,
+            .static_secret = server->key->secret_key,
+        };
+        g_autoptr(CrpChannel) ch = crp_channel_new(&cfg, NULL);
+        gsize len = 0;
+        const guint8 *data;
+
+        crp_channel_close(ch, refusals[why].status, refusals[why].reason);
+        data = crp_channel_peek_output(ch, &len);
+        server->refusals[why] = g_bytes_new(data, len);
+    }
+    return server->refusals[why];
+}
+
+/* Under a flood, one line a second says how many were refused. */
+static void
+log_refusal(BrokerServer *server, const char *peer, BrokerAdmit why)
+{
+    gint64 now = g_get_monotonic_time();
+
+    if (server->refused_logged_at &&
+        now - server->refused_logged_at < G_USEC_PER_SEC) {
+        server->refused_unlogged++;
+        return;
+    }
+    broker_message("event=%s peer=%s reason=%s connections=%u handshakes=%u "
+                   "also_refused=%u",
+                   why == BROKER_ADMIT_RATE_LIMITED ? "rate-limited"
+                                                    : "refused",
+                   peer, broker_admit_name(why),
+                   broker_peers_connections(server->peers),
+                   broker_peers_handshakes(server->peers),
+                   server->refused_unlogged);
+    server->refused_logged_at = now;
+    server->refused_unlogged = 0;
+}
+
+/* A REJECT and the end, without waiting: what could not be written at
+ * once (a full socket buffer) is dropped with the connection. */
+static void
+refuse(BrokerServer *server, GSocketConnection *conn, const char *peer,
+       BrokerAdmit why)
+{
+    GSocket *sock = g_socket_connection_get_socket(conn);
+    gsize len;
+    const guint8 *frame = g_bytes_get_data(refusal_frame(server, why), &len);
+    char drain[4096];
+
+    log_refusal(server, peer, why);
+    g_socket_set_blocking(sock, FALSE);
+    g_socket_send(sock, (const char *)frame, len, NULL, NULL);
+    g_socket_shutdown(sock, FALSE, TRUE, NULL);
+    /* What the client already sent is read, so that closing sends a FIN
+     * after the REJECT rather than a reset that could destroy it. */
+    for (int i = 0; i < 4 &&
+         g_socket_receive(sock, drain, sizeof drain, NULL, NULL) > 0; i++) {
+    }
+    g_socket_close(sock, NULL);
+}
+
 BrokerConnection *
 broker_connection_new(BrokerServer *server, GSocketConnection *conn)
 {
-    BrokerConnection *c = g_new0(BrokerConnection, 1);
+    BrokerConnection *c;
     g_autoptr(GError) error = NULL;
+    g_autofree char *peer = peer_name(conn);
+    g_autofree char *bucket = g_str_has_prefix(peer, "unix")
+                                  ? g_strdup(peer)
+                                  : broker_peers_key_for_ip(peer);
+    BrokerAdmit admit = broker_peers_admit(server->peers, bucket,
+                                           g_get_monotonic_time());
     CrpChannelConfig cfg = {
         .kind = CRP_CHANNEL_BROKER,
         .role = CRP_ROLE_SERVER,
@@ -550,39 +757,37 @@ broker_connection_new(BrokerServer *server, GSocketConnection *conn)
         .software = "crp-broker " CRP_VERSION,
     };
 
+    if (admit != BROKER_ADMIT_OK) {
+        refuse(server, conn, peer, admit);
+        return NULL;
+    }
+    c = g_new0(BrokerConnection, 1);
     c->server = server;
     c->id = ++server->next_conn_id;
     c->conn = g_object_ref(conn);
     c->cancel = g_cancellable_new();
-    c->peer = peer_name(conn);
+    c->peer = g_steal_pointer(&peer);
+    c->bucket = g_steal_pointer(&bucket);
     c->ch = crp_channel_new(&cfg, &error);
     if (!c->ch) {
         /* Only an incomplete config fails; the key is always there. */
-        g_critical("event=channel-failed error=\"%s\"", error->message);
+        broker_critical("event=channel-failed error=\"%s\"", error->message);
         g_io_stream_close(G_IO_STREAM(conn), NULL, NULL);
+        broker_peers_leave(server->peers, c->bucket, TRUE,
+                           g_get_monotonic_time());
         c->done = TRUE;
         broker_connection_free(c);
         return NULL;
     }
-    g_info("event=connect conn=%u peer=%s", c->id, c->peer);
+    broker_info("event=connect conn=%u peer=%s", c->id, c->peer);
     if (!g_str_has_prefix(c->peer, "unix")) {
         /* Replies are small, and once attached, input latency is what
          * users feel: no Nagle delay. */
         g_socket_set_option(g_socket_connection_get_socket(conn), IPPROTO_TCP,
                             TCP_NODELAY, 1, NULL);
     }
-
-    if (broker_server_rate_limited(server, c->peer)) {
-        /* No crypto for this peer: a REJECT straight away. */
-        g_message("event=rate-limited conn=%u peer=%s", c->id, c->peer);
-        crp_channel_close(c->ch, CRP_STATUS_RATE_LIMITED,
-                          "too many failed logins from this address; "
-                          "try again in a minute");
-        begin_closing(c);
-    } else {
-        c->timer = g_timeout_add_seconds(
-            server->config->handshake_timeout_s, on_handshake_timeout, c);
-    }
+    c->timer = g_timeout_add_seconds(server->config->handshake_timeout_s,
+                                     on_handshake_timeout, c);
     start_read(c);
     return c;
 }

@@ -7,11 +7,14 @@
  * QEMU; the client never learns where the VM runs.
  *
  * Splices are remembered per session, so that a session's end cuts its
- * clients off even if they would keep their side open.
+ * clients off even if they would keep their side open, and with the key
+ * the client logged in with, so that rotating or revoking it cuts them off
+ * too (a leaked key's holder must not keep watching).
  */
 #include "broker.h"
 #include "broker-vm.h"
 
+#include <string.h>
 #include <gio/gunixsocketaddress.h>
 
 typedef struct {
@@ -20,6 +23,8 @@ typedef struct {
     guint32 request_id;
     char *session_id;
     char *user;
+    guint8 key[CRP_KEY_BYTES];      /* the key the client logged in with */
+    gboolean withdrawn;             /* cut off for that key */
     GSocketConnection *vm;          /* the display socket, once connected */
     GCancellable *cancel;
 } Splice;
@@ -45,10 +50,10 @@ on_spliced(GObject *source, GAsyncResult *res, gpointer data)
 
     if (!g_io_stream_splice_finish(res, &error) &&
         !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-        g_info("event=gateway-error session=%s error=\"%s\"", s->session_id,
-               error->message);
+        broker_info("event=gateway-error session=%s error=\"%s\"",
+                    s->session_id, error->message);
     }
-    g_message("event=detach session=%s user=%s", s->session_id, s->user);
+    broker_message("event=detach session=%s user=%s", s->session_id, s->user);
     splice_free(s);
 }
 
@@ -64,8 +69,8 @@ on_handed_over(GSocketConnection *client, GBytes *rest, gpointer data)
     const guint8 *bytes;
 
     if (!client) {
-        g_info("event=attach-abandoned session=%s user=%s", s->session_id,
-               s->user);
+        broker_info("event=attach-abandoned session=%s user=%s", s->session_id,
+                    s->user);
         g_io_stream_close(G_IO_STREAM(s->vm), NULL, NULL);
         splice_free(s);
         return;
@@ -77,13 +82,13 @@ on_handed_over(GSocketConnection *client, GBytes *rest, gpointer data)
     if (len > 0 &&
         !g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(s->vm)),
                                    bytes, len, NULL, NULL, &error)) {
-        g_info("event=gateway-error session=%s error=\"%s\"", s->session_id,
-               error->message);
+        broker_info("event=gateway-error session=%s error=\"%s\"", s->session_id,
+                    error->message);
         g_io_stream_close(G_IO_STREAM(client), NULL, NULL);
         splice_free(s);
         return;
     }
-    g_message("event=attach session=%s user=%s", s->session_id, s->user);
+    broker_message("event=attach session=%s user=%s", s->session_id, s->user);
     g_io_stream_splice_async(G_IO_STREAM(client), G_IO_STREAM(s->vm),
                              G_IO_STREAM_SPLICE_CLOSE_STREAM1 |
                              G_IO_STREAM_SPLICE_CLOSE_STREAM2 |
@@ -113,8 +118,8 @@ on_vm_connected(GObject *source, GAsyncResult *res, gpointer data)
         return;
     }
     if (!s->vm) {
-        g_warning("event=gateway-error session=%s error=\"%s\"", s->session_id,
-                  error->message);
+        broker_warning("event=gateway-error session=%s error=\"%s\"", s->session_id,
+                       error->message);
         broker_connection_refuse_attach(c, s->request_id, CRP_STATUS_INTERNAL,
                                         "the session's display is not "
                                         "reachable; see the broker's log");
@@ -154,6 +159,7 @@ broker_gateway_attach(BrokerConnection *c, guint32 request_id,
     s->request_id = request_id;
     s->session_id = g_strdup(session_id);
     s->user = g_strdup(broker_connection_user(c));
+    memcpy(s->key, broker_connection_key(c), CRP_KEY_BYTES);
     s->cancel = g_cancellable_new();
     server->splices = g_list_prepend(server->splices, s);
     client = g_socket_client_new();
@@ -168,6 +174,21 @@ broker_gateway_end_session(BrokerServer *server, const char *session_id)
     for (GList *l = server->splices; l; l = l->next) {
         Splice *s = l->data;
         if (g_str_equal(s->session_id, session_id)) {
+            g_cancellable_cancel(s->cancel);
+        }
+    }
+}
+
+void
+broker_gateway_check_keys(BrokerServer *server, GHashTable *verdicts)
+{
+    for (GList *l = server->splices; l; l = l->next) {
+        Splice *s = l->data;
+        if (!s->withdrawn &&
+            !broker_server_key_valid(server, s->key, verdicts)) {
+            s->withdrawn = TRUE;
+            broker_message("event=key-withdrawn session=%s user=%s",
+                           s->session_id, s->user);
             g_cancellable_cancel(s->cancel);
         }
     }

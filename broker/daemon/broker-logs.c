@@ -92,8 +92,8 @@ broker_logs_expire(BrokerServer *server)
             break;              /* the rest is younger */
         }
         if (g_unlink(f->path) < 0 && errno != ENOENT) {
-            g_warning("event=log-expiry-failed path=%s error=\"%s\"",
-                      f->path, g_strerror(errno));
+            broker_warning("event=log-expiry-failed path=%s error=\"%s\"",
+                           f->path, g_strerror(errno));
             continue;
         }
         total -= f->bytes;
@@ -101,9 +101,9 @@ broker_logs_expire(BrokerServer *server)
         removed++;
     }
     if (removed) {
-        g_message("event=logs-expired removed=%u freed_bytes=%"
-                  G_GUINT64_FORMAT " kept_bytes=%" G_GUINT64_FORMAT, removed,
-                  freed, total);
+        broker_message("event=logs-expired removed=%u freed_bytes=%"
+                       G_GUINT64_FORMAT " kept_bytes=%" G_GUINT64_FORMAT, removed,
+                       freed, total);
     }
 }
 

@@ -16,7 +16,9 @@
 #include <fcntl.h>
 #include <locale.h>
 #include <unistd.h>
+#include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <glib-unix.h>
 #include <glib/gstdio.h>
@@ -25,63 +27,12 @@
 /* How long shutdown waits for clients to read their BYE. */
 #define BROKER_SHUTDOWN_WAIT_MS 3000
 #define FAILURE_WINDOW_US (60 * G_USEC_PER_SEC)
-
-/* ------------------------------------------------------------------------ */
-/* Failed-login rate limiter: per peer, failures in the last minute. */
-
-static GArray *
-failures_of(BrokerServer *server, const char *peer, gboolean create)
-{
-    GArray *times = g_hash_table_lookup(server->failures, peer);
-    gint64 now = g_get_monotonic_time();
-
-    if (!times && create) {
-        times = g_array_new(FALSE, FALSE, sizeof(gint64));
-        g_hash_table_insert(server->failures, g_strdup(peer), times);
-    }
-    if (times) {
-        guint old = 0;
-        while (old < times->len &&
-               now - g_array_index(times, gint64, old) >= FAILURE_WINDOW_US) {
-            old++;
-        }
-        g_array_remove_range(times, 0, old);
-    }
-    return times;
-}
-
-gboolean
-broker_server_rate_limited(BrokerServer *server, const char *peer)
-{
-    guint max = server->config->max_failures_per_minute;
-    GArray *times;
-
-    if (max == 0) {
-        return FALSE;
-    }
-    times = failures_of(server, peer, FALSE);
-    if (times && times->len == 0) {
-        g_hash_table_remove(server->failures, peer);
-        return FALSE;
-    }
-    return times && times->len >= max;
-}
-
-void
-broker_server_record_failure(BrokerServer *server, const char *peer)
-{
-    gint64 now = g_get_monotonic_time();
-    GArray *times;
-
-    if (server->config->max_failures_per_minute == 0) {
-        return;
-    }
-    times = failures_of(server, peer, TRUE);
-    /* Enough to decide; a flood does not grow the table without bound. */
-    if (times->len < server->config->max_failures_per_minute + 1) {
-        g_array_append_val(times, now);
-    }
-}
+/* Addresses remembered for their failed logins alone (a few hundred bytes
+ * each): beyond, the oldest are forgotten. */
+#define MAX_REMEMBERED_PEERS 10000
+/* File descriptors kept for what is not a client connection: the store,
+ * sessions' QMP and display sockets, QEMU's pipes, attached clients. */
+#define FD_RESERVE 256
 
 /* ------------------------------------------------------------------------ */
 /* Connections and shutdown */
@@ -106,21 +57,105 @@ broker_server_find_connection(BrokerServer *server, guint id)
     return NULL;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Keys withdrawn under live connections */
+
+static guint
+key_hash(gconstpointer key)
+{
+    guint h;
+
+    memcpy(&h, key, sizeof h);      /* a public key: already uniform */
+    return h;
+}
+
 static gboolean
-on_incoming(GSocketService *service, GSocketConnection *conn,
-            GObject *source, gpointer data)
+key_equal(gconstpointer a, gconstpointer b)
+{
+    return memcmp(a, b, CRP_KEY_BYTES) == 0;
+}
+
+gboolean
+broker_server_key_valid(BrokerServer *server, const guint8 *key,
+                        GHashTable *verdicts)
+{
+    g_autoptr(GError) error = NULL;
+    gpointer verdict;
+    CrpStoreLogin result;
+
+    if (g_hash_table_lookup_extended(verdicts, key, NULL, &verdict)) {
+        return GPOINTER_TO_INT(verdict);
+    }
+    if (!crp_store_user_get_by_key(server->store, key, &result, NULL,
+                                   &error)) {
+        broker_warning("event=store-error request=key-check error=\"%s\"",
+                       error->message);
+        result = CRP_STORE_LOGIN_OK;    /* no one is cut off for that */
+    }
+    g_hash_table_insert(verdicts, g_memdup2(key, CRP_KEY_BYTES),
+                        GINT_TO_POINTER(result == CRP_STORE_LOGIN_OK));
+    return result == CRP_STORE_LOGIN_OK;
+}
+
+void
+broker_server_check_keys(BrokerServer *server)
+{
+    g_autoptr(GHashTable) verdicts = g_hash_table_new_full(key_hash,
+                                                           key_equal, g_free,
+                                                           NULL);
+    /* Closing may finish a connection at once: walk a copy. */
+    GList *copy = g_list_copy(server->connections);
+
+    for (GList *l = copy; l; l = l->next) {
+        const guint8 *key = broker_connection_key(l->data);
+        if (key && !broker_server_key_valid(server, key, verdicts)) {
+            broker_connection_withdraw_key(l->data);
+        }
+    }
+    g_list_free(copy);
+    broker_gateway_check_keys(server, verdicts);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Accepting */
+
+static void
+on_incoming(GSocketConnection *conn, gpointer data)
 {
     BrokerServer *server = data;
     BrokerConnection *c;
 
     if (server->stopping) {
-        return TRUE;
+        return;
     }
     c = broker_connection_new(server, conn);
     if (c) {
         server->connections = g_list_prepend(server->connections, c);
     }
-    return TRUE;
+}
+
+/* A connection is a file descriptor: make the soft limit the hard one,
+ * and say so if the caps need more than that. */
+static void
+raise_fd_limit(BrokerServer *server)
+{
+    struct rlimit rl;
+    guint64 need = (guint64)server->config->max_connections + FD_RESERVE;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        return;
+    }
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (server->config->max_connections == 0 ||
+        (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)) {
+        broker_warning("event=fd-limit limit=%" G_GUINT64_FORMAT
+                       " max_connections=%u reserve=%u", (guint64)rl.rlim_cur,
+                       server->config->max_connections, FD_RESERVE);
+    }
 }
 
 static gboolean
@@ -128,8 +163,8 @@ on_shutdown_timeout(gpointer data)
 {
     BrokerServer *server = data;
 
-    g_message("event=shutdown-timeout clients=%u",
-              g_list_length(server->connections));
+    broker_message("event=shutdown-timeout clients=%u",
+                   g_list_length(server->connections));
     g_main_loop_quit(server->loop);
     return G_SOURCE_REMOVE;
 }
@@ -144,12 +179,9 @@ on_signal(gpointer data)
         return G_SOURCE_CONTINUE;
     }
     server->stopping = TRUE;
-    g_message("event=shutdown clients=%u", g_list_length(server->connections));
-    g_socket_service_stop(server->service);
-    g_socket_listener_close(G_SOCKET_LISTENER(server->service));
-    if (server->unix_path) {
-        g_unlink(server->unix_path);
-    }
+    broker_message("event=shutdown clients=%u",
+                   g_list_length(server->connections));
+    g_clear_pointer(&server->listener, broker_listener_free);
     if (!server->connections) {
         g_main_loop_quit(server->loop);
         return G_SOURCE_CONTINUE;
@@ -167,63 +199,6 @@ on_signal(gpointer data)
 
 /* ------------------------------------------------------------------------ */
 /* Setup */
-
-static gboolean
-listen_on(BrokerServer *server, GError **error)
-{
-    g_autoptr(CrpBrokerAddress) address = NULL;
-    g_autoptr(GSocketAddress) sockaddr = NULL;
-    g_autoptr(GSocketAddress) effective = NULL;
-    GSocketListener *listener = G_SOCKET_LISTENER(server->service);
-
-    address = crp_broker_address_parse(server->config->listen, error);
-    if (!address) {
-        g_prefix_error(error, "listen address %s: ", server->config->listen);
-        return FALSE;
-    }
-    if (address->kind == CRP_BROKER_ADDRESS_UNIX) {
-        struct stat st;
-        /* A socket left by an earlier run: replace it. Anything else at
-         * that path is not ours to remove. */
-        if (lstat(address->path, &st) == 0 && S_ISSOCK(st.st_mode)) {
-            g_unlink(address->path);
-        }
-        sockaddr = g_unix_socket_address_new(address->path);
-        server->unix_path = g_strdup(address->path);
-    } else {
-        g_autoptr(GInetAddress) ip = g_inet_address_new_from_string(address->host);
-        if (!ip) {
-            g_autoptr(GResolver) resolver = g_resolver_get_default();
-            GList *ips = g_resolver_lookup_by_name(resolver, address->host,
-                                                   NULL, error);
-            if (!ips) {
-                g_prefix_error(error, "listen address %s: ",
-                               server->config->listen);
-                return FALSE;
-            }
-            ip = g_object_ref(ips->data);
-            g_resolver_free_addresses(ips);
-        }
-        sockaddr = g_inet_socket_address_new(ip, address->port);
-    }
-    if (!g_socket_listener_add_address(listener, sockaddr, G_SOCKET_TYPE_STREAM,
-                                       G_SOCKET_PROTOCOL_DEFAULT, NULL,
-                                       &effective, error)) {
-        g_prefix_error(error, "cannot listen on %s: ", server->config->listen);
-        g_clear_pointer(&server->unix_path, g_free);
-        return FALSE;
-    }
-    /* Like a TCP port, the socket is open to every local user: the
-     * handshake (Noise IK with the user's key) is the access control. The
-     * directory holding it can restrict it further. */
-    if (server->unix_path && g_chmod(server->unix_path, 0666) < 0) {
-        int e = errno;
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
-                    "cannot chmod %s: %s", server->unix_path, g_strerror(e));
-        return FALSE;
-    }
-    return TRUE;
-}
 
 /* One broker per state directory: a second one would take over the
  * first one's socket and fight it for the same VMs. */
@@ -279,19 +254,29 @@ setup(BrokerServer *server, const char *config_path, GError **error)
         return FALSE;
     }
     crp_broker_key_fingerprint(server->key->public_key, fingerprint);
-    g_message("event=broker-key path=%s fingerprint=%s%s", key_path,
-              fingerprint, created ? " created=yes" : "");
+    broker_message("event=broker-key path=%s fingerprint=%s created=%s",
+                   key_path, fingerprint, created ? "yes" : "no");
     server->store = crp_store_open(server->config->database_url, error);
     if (!server->store) {
         g_prefix_error(error, "%s: ", server->config->database_url);
         return FALSE;
     }
-    server->service = g_socket_service_new();
-    if (!listen_on(server, error)) {
+    BrokerPeersLimits limits = {
+        .max_connections = server->config->max_connections,
+        .max_connections_per_peer = server->config->max_connections_per_address,
+        .max_handshakes = server->config->max_handshakes,
+        .max_handshakes_per_peer = server->config->max_handshakes_per_address,
+        .max_failures = server->config->max_failures_per_minute,
+        .failure_window_us = FAILURE_WINDOW_US,
+        .max_remembered = MAX_REMEMBERED_PEERS,
+    };
+    server->peers = broker_peers_new(&limits);
+    raise_fd_limit(server);
+    server->listener = broker_listener_new(server->config->listen, on_incoming,
+                                           server, error);
+    if (!server->listener) {
         return FALSE;
     }
-    g_signal_connect(server->service, "incoming", G_CALLBACK(on_incoming),
-                     server);
     return broker_sessions_start(server, error);
 }
 
@@ -310,15 +295,7 @@ server_clear(BrokerServer *server)
     g_list_free(copy);
     broker_sessions_stop(server);
     g_clear_pointer(&server->splices, g_list_free);
-    if (server->service) {
-        g_socket_service_stop(server->service);
-        g_socket_listener_close(G_SOCKET_LISTENER(server->service));
-        g_clear_object(&server->service);
-    }
-    if (server->unix_path) {
-        g_unlink(server->unix_path);
-        g_clear_pointer(&server->unix_path, g_free);
-    }
+    g_clear_pointer(&server->listener, broker_listener_free);
     g_clear_pointer(&server->store, crp_store_free);
     if (server->lock_fd > 0) {
         close(server->lock_fd);
@@ -326,7 +303,10 @@ server_clear(BrokerServer *server)
     }
     g_clear_pointer(&server->key, crp_broker_key_free);
     g_clear_pointer(&server->config, crp_broker_config_free);
-    g_clear_pointer(&server->failures, g_hash_table_unref);
+    g_clear_pointer(&server->peers, broker_peers_free);
+    for (guint i = 0; i < G_N_ELEMENTS(server->refusals); i++) {
+        g_clear_pointer(&server->refusals[i], g_bytes_unref);
+    }
     g_clear_pointer(&server->loop, g_main_loop_unref);
 }
 
@@ -363,8 +343,6 @@ main(int argc, char **argv)
         return 2;
     }
 
-    server.failures = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                            (GDestroyNotify)g_array_unref);
     server.loop = g_main_loop_new(NULL, FALSE);
     if (!setup(&server, config_path, &error)) {
         g_printerr("crp-broker: %s\n", error->message);
@@ -373,13 +351,13 @@ main(int argc, char **argv)
     }
     g_unix_signal_add(SIGTERM, on_signal, &server);
     g_unix_signal_add(SIGINT, on_signal, &server);
-    g_socket_service_start(server.service);
-    g_message("event=listening address=%s store=%s", server.config->listen,
-              server.config->database_url);
+    broker_listener_start(server.listener);
+    broker_message("event=listening address=%s store=%s", server.config->listen,
+                   server.config->database_url);
 
     g_main_loop_run(server.loop);
 
-    g_message("event=stopped");
+    broker_message("event=stopped");
     server_clear(&server);
     return 0;
 }

@@ -23,8 +23,8 @@ static void
 store_failed(BrokerConnection *c, const CrpMessage *msg, const char *what,
              const GError *error)
 {
-    g_warning("event=store-error request=%s user=%s error=\"%s\"", what,
-              broker_connection_user(c), error->message);
+    broker_warning("event=store-error request=%s user=%s error=\"%s\"", what,
+                   broker_connection_user(c), error->message);
     broker_connection_send_error(c, msg->request.request_id,
                                  CRP_STATUS_INTERNAL, BROKER_STORE_FAILED);
 }
@@ -55,8 +55,8 @@ send_app_list(BrokerConnection *c, guint32 request_id, GPtrArray *apps,
         }
     }
     if (apps->len > count) {
-        g_warning("event=list-truncated user=%s apps=%u",
-                  broker_connection_user(c), apps->len);
+        broker_warning("event=list-truncated user=%s apps=%u",
+                       broker_connection_user(c), apps->len);
     }
     CrpMessage reply = {
         .type = CRP_MSG_APP_LIST,
@@ -137,9 +137,9 @@ request_subscription(BrokerConnection *c, const CrpMessage *msg,
                                    &error);
     }
     if (ok) {
-        g_message("event=%s user=%s app=%s",
-                  subscribe ? "subscribe" : "unsubscribe",
-                  broker_connection_user(c), app);
+        broker_message("event=%s user=%s app=%s",
+                       subscribe ? "subscribe" : "unsubscribe",
+                       broker_connection_user(c), app);
         send_ok(c, msg->request.request_id);
     } else if (g_error_matches(error, CRP_STORE_ERROR,
                                CRP_STORE_ERROR_NOT_FOUND)) {

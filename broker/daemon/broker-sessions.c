@@ -49,7 +49,7 @@ on_ticket(BrokerVm *vm, const char *ticket, guint expires_s, guint16 status,
     if (!c) {
         /* The client left meanwhile; the session lives on and can be
          * attached with SESSION_TICKET. */
-        g_info("event=ticket-unclaimed session=%s", w->session_id);
+        broker_info("event=ticket-unclaimed session=%s", w->session_id);
     } else if (status != CRP_STATUS_OK) {
         broker_connection_send_error(c, w->request_id, status, message);
         broker_connection_flush(c);
@@ -63,8 +63,8 @@ on_ticket(BrokerVm *vm, const char *ticket, guint expires_s, guint16 status,
         };
         broker_connection_send(c, &reply);
         broker_connection_flush(c);
-        g_message("event=ticket-issued session=%s user=%s",
-                  w->session_id, broker_connection_user(c));
+        broker_message("event=ticket-issued session=%s user=%s",
+                       w->session_id, broker_connection_user(c));
     }
     g_free(w->session_id);
     g_free(w);
@@ -232,23 +232,23 @@ broker_request_launch(BrokerConnection *c, const CrpMessage *msg)
         broker_vm_files_refresh_usage(server, l.user);
     }
     if (!crp_store_transaction(server->store, launch_txn, &l, &error)) {
-        g_warning("event=store-error request=LAUNCH user=%s error=\"%s\"",
-                  l.user, error->message);
+        broker_warning("event=store-error request=LAUNCH user=%s error=\"%s\"",
+                       l.user, error->message);
         broker_connection_send_error(c, id, CRP_STATUS_INTERNAL,
                                      "the broker's state store failed; see "
                                      "its log");
         return;
     }
     if (l.status != CRP_STATUS_OK) {
-        g_message("event=launch-refused user=%s app=%s status=%s", l.user,
-                  name, broker_status_name(l.status));
+        broker_message("event=launch-refused user=%s app=%s status=%s", l.user,
+                       name, broker_status_name(l.status));
         broker_connection_send_error(c, id, l.status, l.message);
         g_free(l.message);
         return;
     }
-    g_message("event=launch session=%s user=%s app=%s vcpus=%u memory_mib=%u",
-              l.session->id, l.user, name, l.session->vcpus,
-              l.session->memory_mib);
+    broker_message("event=launch session=%s user=%s app=%s vcpus=%u "
+                   "memory_mib=%u", l.session->id, l.user, name, l.session->vcpus,
+                   l.session->memory_mib);
     vm = broker_vm_launch(server, l.session, app, &error);
     if (!vm) {
         broker_connection_send_error(c, id, CRP_STATUS_INTERNAL,
@@ -329,14 +329,15 @@ broker_sessions_reconcile(BrokerServer *server, GError **error)
         g_prefix_error(error, "cannot read the live sessions to adopt: ");
         return FALSE;
     }
-    g_message("event=reconcile live_sessions=%u", live->len);
+    broker_message("event=reconcile live_sessions=%u", live->len);
     for (guint i = 0; i < live->len; i++) {
         broker_vm_adopt(server, g_ptr_array_index(live, i));
     }
     return TRUE;
 }
 
-/* Sessions closed from outside the broker, or whose user was revoked. */
+/* Sessions closed from outside the broker, or whose user was revoked;
+ * and connections whose key was rotated or revoked. */
 static gboolean
 on_watch(gpointer data)
 {
@@ -344,14 +345,15 @@ on_watch(gpointer data)
     g_autoptr(GError) error = NULL;
     g_autoptr(GPtrArray) live = NULL;
 
+    broker_server_check_keys(server);
     if (g_hash_table_size(server->vms) == 0) {
         return G_SOURCE_CONTINUE;
     }
     live = crp_store_session_list(server->store, NULL, CRP_STORE_SESSIONS_LIVE,
                                   &error);
     if (!live) {
-        g_warning("event=store-error request=watch error=\"%s\"",
-                  error->message);
+        broker_warning("event=store-error request=watch error=\"%s\"",
+                       error->message);
         return G_SOURCE_CONTINUE;
     }
     for (guint i = 0; i < live->len; i++) {

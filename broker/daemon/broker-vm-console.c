@@ -3,6 +3,7 @@
  * broker-vm-console.h).
  */
 #include "broker-vm-console.h"
+#include "broker-log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -96,8 +97,8 @@ failed:
     /* Disk full or the like: the console is lost, the session goes on. */
     if (!c->write_failed) {
         c->write_failed = TRUE;
-        g_warning("event=console-log-failed path=%s error=\"%s\"", c->path,
-                  g_strerror(errno));
+        broker_warning("event=console-log-failed path=%s error=\"%s\"", c->path,
+                       g_strerror(errno));
     }
 }
 
@@ -204,8 +205,8 @@ broker_vm_console_free(BrokerVmConsole *c)
     if (c->log_fd >= 0) {
         close(c->log_fd);
     }
-    g_message("event=console-closed session=%s read_bytes=%" G_GUINT64_FORMAT
-              " rotations=%u", c->session, c->read_bytes, c->rotations);
+    broker_message("event=console-closed session=%s read_bytes=%" G_GUINT64_FORMAT
+                   " rotations=%u", c->session, c->read_bytes, c->rotations);
     g_free(c->session);
     g_free(c->path);
     g_free(c->old_path);

@@ -385,8 +385,8 @@ trim_overlay(const char *path)
     }
     end = (end + 511) & ~(off_t)511;
     if (size > 0 && end < size && ftruncate(fd, end) < 0) {
-        g_warning("event=cleanup-failed path=%s error=\"%s\"", path,
-                  g_strerror(errno));
+        broker_warning("event=cleanup-failed path=%s error=\"%s\"", path,
+                       g_strerror(errno));
     }
     close(fd);
 }
@@ -561,8 +561,8 @@ broker_vm_files_refresh_usage(BrokerServer *server, const char *user)
         }
     }
     if (error) {
-        g_warning("event=store-error request=overlay-sizes user=%s "
-                  "error=\"%s\"", user, error->message);
+        broker_warning("event=store-error request=overlay-sizes user=%s "
+                       "error=\"%s\"", user, error->message);
     }
 }
 
@@ -588,8 +588,8 @@ broker_vm_files_overlay_room(BrokerVmFiles *f, BrokerServer *server,
         }
     }
     if (!overlays) {
-        g_warning("event=store-error request=overlay-room user=%s "
-                  "error=\"%s\"", user, error->message);
+        broker_warning("event=store-error request=overlay-room user=%s "
+                       "error=\"%s\"", user, error->message);
     }
     *size = file_bytes(f->overlay);
     *allowed = others >= quota ? 0 : quota - others;
@@ -632,8 +632,8 @@ broker_vm_files_release(BrokerVmFiles *f, CrpStore *store, const char *user,
     }
     if (g_file_test(f->runtime_dir, G_FILE_TEST_IS_DIR) &&
         g_rmdir(f->runtime_dir) < 0) {
-        g_warning("event=cleanup-failed session=%s path=%s error=\"%s\"",
-                  f->session_id, f->runtime_dir, g_strerror(errno));
+        broker_warning("event=cleanup-failed session=%s path=%s error=\"%s\"",
+                       f->session_id, f->runtime_dir, g_strerror(errno));
     }
     if (!f->overlay) {
         return;
@@ -642,18 +642,18 @@ broker_vm_files_release(BrokerVmFiles *f, CrpStore *store, const char *user,
         trim_overlay(f->overlay);
         if (!crp_store_overlay_set(store, f->overlay, user, app,
                                    file_bytes(f->overlay), &error)) {
-            g_warning("event=store-error session=%s error=\"%s\"",
-                      f->session_id, error->message);
+            broker_warning("event=store-error session=%s error=\"%s\"",
+                           f->session_id, error->message);
         }
         return;
     }
     if (g_unlink(f->overlay) < 0 && errno != ENOENT) {
-        g_warning("event=cleanup-failed session=%s path=%s error=\"%s\"",
-                  f->session_id, f->overlay, g_strerror(errno));
+        broker_warning("event=cleanup-failed session=%s path=%s error=\"%s\"",
+                       f->session_id, f->overlay, g_strerror(errno));
     }
     if (!crp_store_overlay_remove(store, f->overlay, &error) &&
         !g_error_matches(error, CRP_STORE_ERROR, CRP_STORE_ERROR_NOT_FOUND)) {
-        g_warning("event=store-error session=%s error=\"%s\"", f->session_id,
-                  error->message);
+        broker_warning("event=store-error session=%s error=\"%s\"",
+                       f->session_id, error->message);
     }
 }

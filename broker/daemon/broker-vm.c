@@ -162,8 +162,8 @@ on_ticket_set(CrpQmpClient *qmp, const GError *error, gpointer data)
         t->request.func(vm, NULL, 0, CRP_STATUS_SESSION_ENDED,
                         "the session ended", t->request.data);
     } else if (error) {
-        g_warning("event=ticket-failed session=%s error=\"%s\"", vm->id,
-                  error->message);
+        broker_warning("event=ticket-failed session=%s error=\"%s\"", vm->id,
+                       error->message);
         t->request.func(vm, NULL, 0, CRP_STATUS_INTERNAL,
                         "the VM did not take a ticket; see the broker's log",
                         t->request.data);
@@ -244,14 +244,14 @@ account(BrokerVm *vm, const CrpQmpCrpInfo *info)
     gint64 now = g_get_monotonic_time();
 
     if (!info->has_totals) {
-        g_warning("event=no-usage-counters session=%s: this QEMU's query-crp "
-                  "has no totals", vm->id);
+        broker_warning("event=no-usage-counters session=%s: this QEMU's "
+                       "query-crp has no totals", vm->id);
     } else if (!crp_store_session_update_counters(
                    vm->server->store, vm->id, (guint64)info->bytes_in,
                    (guint64)info->bytes_out, (guint64)info->frames_sent,
                    &error)) {
-        g_warning("event=store-error session=%s error=\"%s\"", vm->id,
-                  error->message);
+        broker_warning("event=store-error session=%s error=\"%s\"", vm->id,
+                       error->message);
     }
     broker_vm_files_heartbeat(vm->files);
 
@@ -274,8 +274,8 @@ on_polled(CrpQmpClient *qmp, const CrpQmpCrpInfo *info, const GError *error,
     vm->polling = FALSE;
     if (error) {
         if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-            g_info("event=poll-failed session=%s error=\"%s\"", vm->id,
-                   error->message);
+            broker_info("event=poll-failed session=%s error=\"%s\"", vm->id,
+                        error->message);
         }
         return;
     }
@@ -307,7 +307,7 @@ process_gone(BrokerVm *vm, const char *how)
         return;
     }
     vm->gone = TRUE;
-    g_message("event=qemu-exited session=%s how=\"%s\"", vm->id, how);
+    broker_message("event=qemu-exited session=%s how=\"%s\"", vm->id, how);
     vm_finish(vm, 0);
 }
 
@@ -388,8 +388,8 @@ on_threshold_set(CrpQmpClient *qmp, const GError *error, gpointer data)
     BrokerVm *vm = data;
 
     if (error && !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-        g_warning("event=storage-watch-failed session=%s error=\"%s\"",
-                  vm->id, error->message);
+        broker_warning("event=storage-watch-failed session=%s error=\"%s\"",
+                       vm->id, error->message);
     }
 }
 
@@ -400,8 +400,8 @@ on_stop_or_cont(CrpQmpClient *qmp, const GError *error, gpointer data)
     BrokerVm *vm = data;
 
     if (error && !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-        g_warning("event=stop-or-cont-failed session=%s error=\"%s\"", vm->id,
-                  error->message);
+        broker_warning("event=stop-or-cont-failed session=%s error=\"%s\"", vm->id,
+                       error->message);
     }
 }
 
@@ -409,17 +409,17 @@ static void
 log_storage_stop(BrokerVm *vm, const char *event, guint64 size,
                  guint64 allowed, const char *action)
 {
-    g_message("event=%s session=%s user=%s overlay_bytes=%" G_GUINT64_FORMAT
-              " allowed_bytes=%" G_GUINT64_FORMAT " quota_mib=%"
-              G_GUINT64_FORMAT " action=%s", event, vm->id, vm->user, size,
-              allowed, vm->server->config->user_quota_mib, action);
+    broker_message("event=%s session=%s user=%s overlay_bytes=%" G_GUINT64_FORMAT
+                   " allowed_bytes=%" G_GUINT64_FORMAT " quota_mib=%"
+                   G_GUINT64_FORMAT " action=%s", event, vm->id, vm->user, size,
+                   allowed, vm->server->config->user_quota_mib, action);
 }
 
 static void
 bad_event(BrokerVm *vm, const GError *error)
 {
-    g_warning("event=qmp-bad-event session=%s error=\"%s\"", vm->id,
-              error->message);
+    broker_warning("event=qmp-bad-event session=%s error=\"%s\"", vm->id,
+                   error->message);
 }
 
 /*
@@ -457,7 +457,7 @@ vm_watch_storage(BrokerVm *vm, guint64 written_to)
     if (vm->guest_stopped) {
         /* Stopped on the room it had, which has grown since (another of
          * the user's overlays went away). */
-        g_message("event=storage-quota-resumed session=%s", vm->id);
+        broker_message("event=storage-quota-resumed session=%s", vm->id);
         vm->guest_stopped = FALSE;
         crp_qmp_cont(vm->qmp, on_stop_or_cont, vm);
     }
@@ -469,11 +469,11 @@ vm_watch_storage(BrokerVm *vm, guint64 written_to)
         next = allowed;
         if (!vm->storage_warned) {
             vm->storage_warned = TRUE;
-            g_warning("event=storage-quota-warning session=%s user=%s "
-                      "overlay_bytes=%" G_GUINT64_FORMAT " allowed_bytes=%"
-                      G_GUINT64_FORMAT " quota_mib=%" G_GUINT64_FORMAT,
-                      vm->id, vm->user, size, allowed,
-                      vm->server->config->user_quota_mib);
+            broker_warning("event=storage-quota-warning session=%s user=%s "
+                           "overlay_bytes=%" G_GUINT64_FORMAT " allowed_bytes=%"
+                           G_GUINT64_FORMAT " quota_mib=%" G_GUINT64_FORMAT,
+                           vm->id, vm->user, size, allowed,
+                           vm->server->config->user_quota_mib);
         }
     }
     crp_qmp_block_set_write_threshold(vm->qmp, BROKER_VM_OVERLAY_NODE, next,
@@ -527,8 +527,8 @@ on_write_threshold(CrpQmpClient *qmp, const CrpQmpMessage *event,
         return;                 /* an app's own drive */
     }
     written_to = wt.write_threshold + wt.amount_exceeded;
-    g_info("event=storage-threshold session=%s written_to=%" G_GUINT64_FORMAT,
-           vm->id, written_to);
+    broker_info("event=storage-threshold session=%s written_to=%" G_GUINT64_FORMAT,
+                vm->id, written_to);
     if (vm->storage_allowed && written_to >= vm->storage_allowed &&
         !vm->guest_stopped && vm->state == VM_RUNNING) {
         /* Stop first, count after: while it runs, it writes on. */
@@ -561,8 +561,8 @@ on_block_io_error(CrpQmpClient *qmp, const CrpQmpMessage *event,
     }
     if (g_strcmp0(e.node_name, BROKER_VM_OVERLAY_DISK_NODE) != 0 ||
         !e.nospace || !g_str_equal(e.action, "stop")) {
-        g_info("event=block-io-error session=%s node=%s reason=\"%s\"",
-               vm->id, e.node_name ? e.node_name : "-", e.reason);
+        broker_info("event=block-io-error session=%s node=%s reason=\"%s\"",
+                    vm->id, e.node_name ? e.node_name : "-", e.reason);
         return;
     }
     vm->guest_stopped = TRUE;       /* by QEMU */
@@ -656,8 +656,8 @@ on_qmp_ready(CrpQmpClient *qmp, const GError *error, gpointer data)
     g_autoptr(GError) store_error = NULL;
 
     if (error) {
-        g_warning("event=qmp-failed session=%s error=\"%s\"", vm->id,
-                  error->message);
+        broker_warning("event=qmp-failed session=%s error=\"%s\"", vm->id,
+                       error->message);
         g_clear_pointer(&vm->qmp, crp_qmp_client_destroy);
         broker_vm_close(vm, "qmp-failed");
         return;
@@ -683,12 +683,12 @@ on_qmp_ready(CrpQmpClient *qmp, const GError *error, gpointer data)
     }
     if (!crp_store_session_set_state(vm->server->store, vm->id,
                                      CRP_STORE_SESSION_RUNNING, &store_error)) {
-        g_warning("event=store-error session=%s error=\"%s\"", vm->id,
-                  store_error->message);
+        broker_warning("event=store-error session=%s error=\"%s\"", vm->id,
+                       store_error->message);
     }
     vm->state = VM_RUNNING;
-    g_message("event=session-running session=%s user=%s app=%s", vm->id,
-              vm->user, vm->app);
+    broker_message("event=session-running session=%s user=%s app=%s", vm->id,
+                   vm->user, vm->app);
     vm_watch_storage(vm, 0);
     serve_ticket_requests(vm);
 }
@@ -698,8 +698,8 @@ on_qmp_closed(CrpQmpClient *qmp, const GError *error, gpointer data)
 {
     BrokerVm *vm = data;
 
-    g_info("event=qmp-closed session=%s reason=\"%s\"", vm->id,
-           error ? error->message : "-");
+    broker_info("event=qmp-closed session=%s reason=\"%s\"", vm->id,
+                error ? error->message : "-");
     g_clear_pointer(&vm->qmp, crp_qmp_client_destroy);
     /* QEMU is quitting or gone; the process watch finishes the session.
      * Should it linger without QMP, the close sequence kills it. */
@@ -733,7 +733,7 @@ on_kill_timer(gpointer data)
     BrokerVm *vm = data;
 
     vm->close_timer = 0;
-    g_message("event=qemu-kill session=%s", vm->id);
+    broker_message("event=qemu-kill session=%s", vm->id);
     kill_now(vm);
     return G_SOURCE_REMOVE;
 }
@@ -750,7 +750,7 @@ on_grace_over(gpointer data)
 
     vm->close_timer = g_timeout_add(VM_QUIT_WAIT_MS, on_kill_timer, vm);
     if (vm->qmp && crp_qmp_client_is_ready(vm->qmp)) {
-        g_info("event=qemu-quit session=%s", vm->id);
+        broker_info("event=qemu-quit session=%s", vm->id);
         crp_qmp_quit(vm->qmp, on_quit_sent, vm);
     } else if (vm->pid > 0 && !vm->gone) {
         kill(vm->pid, SIGTERM);
@@ -787,15 +787,15 @@ broker_vm_close(BrokerVm *vm, const char *reason)
     if (vm->state == VM_CLOSING) {
         return;
     }
-    g_message("event=session-closing session=%s user=%s app=%s reason=%s",
-              vm->id, vm->user, vm->app, reason);
+    broker_message("event=session-closing session=%s user=%s app=%s reason=%s",
+                   vm->id, vm->user, vm->app, reason);
     vm->state = VM_CLOSING;
     answer_ticket_requests(vm, CRP_STATUS_SESSION_ENDED,
                            "the session ended before it was ready");
     if (!crp_store_session_set_state(vm->server->store, vm->id,
                                      CRP_STORE_SESSION_CLOSING, &error)) {
-        g_warning("event=store-error session=%s error=\"%s\"", vm->id,
-                  error->message);
+        broker_warning("event=store-error session=%s error=\"%s\"", vm->id,
+                       error->message);
     }
     g_clear_handle_id(&vm->poll_timer, g_source_remove);
     if (vm->gone) {
@@ -833,15 +833,15 @@ vm_finish(BrokerVm *vm, gint64 ended)
         /* The row stays live and the files stay (the heartbeat says when
          * the VM was last seen): the next start's reconciliation closes
          * it with the right end time. */
-        g_warning("event=store-error session=%s error=\"%s\"", vm->id,
-                  error->message);
+        broker_warning("event=store-error session=%s error=\"%s\"", vm->id,
+                       error->message);
     } else {
         broker_vm_files_release(vm->files, vm->server->store, vm->user,
                                 vm->app);
         broker_logs_expire(vm->server);
     }
-    g_message("event=session-closed session=%s user=%s app=%s", vm->id,
-              vm->user, vm->app);
+    broker_message("event=session-closed session=%s user=%s app=%s", vm->id,
+                   vm->user, vm->app);
     g_hash_table_remove(vm->server->vms, vm->id);
     vm_free(vm);
 }
@@ -866,11 +866,11 @@ broker_vm_launch(BrokerServer *server, const CrpStoreSession *session,
         vm->our_child = TRUE;
         watch_process(vm);
         connect_qmp(vm);
-        g_message("event=qemu-started session=%s pid=%d", vm->id, vm->pid);
+        broker_message("event=qemu-started session=%s pid=%d", vm->id, vm->pid);
         return vm;
     }
-    g_warning("event=launch-failed session=%s app=%s error=\"%s\"", vm->id,
-              app->name, local->message);
+    broker_warning("event=launch-failed session=%s app=%s error=\"%s\"", vm->id,
+                   app->name, local->message);
     vm->gone = TRUE;
     vm_finish(vm, 0);
     g_propagate_error(error, g_steal_pointer(&local));
@@ -888,8 +888,8 @@ adopt_console(BrokerVm *vm)
         (guint64)vm->server->config->console_max_kib << 10, &error);
     if (!vm->console) {
         /* A QEMU from before the console socket, or it is going away. */
-        g_info("event=console-lost session=%s error=\"%s\"", vm->id,
-               error->message);
+        broker_info("event=console-lost session=%s error=\"%s\"", vm->id,
+                    error->message);
     }
 }
 
@@ -910,9 +910,14 @@ broker_vm_adopt(BrokerServer *server, const CrpStoreSession *session)
                 session->state == CRP_STORE_SESSION_STARTING
                     ? "interrupted-launch" : "closing-before-restart");
         }
-        g_message("event=session-adopted session=%s pid=%d%s%s", vm->id,
-                  vm->pid, vm->close_reason ? " then=close reason=" : "",
-                  vm->close_reason ? vm->close_reason : "");
+        if (vm->close_reason) {
+            broker_message("event=session-adopted session=%s pid=%d "
+                           "then=close reason=%s", vm->id, vm->pid,
+                           vm->close_reason);
+        } else {
+            broker_message("event=session-adopted session=%s pid=%d", vm->id,
+                           vm->pid);
+        }
         adopt_console(vm);
         watch_process(vm);
         connect_qmp(vm);
@@ -920,7 +925,7 @@ broker_vm_adopt(BrokerServer *server, const CrpStoreSession *session)
     }
     /* It died while we were away: it ended when it was last seen. */
     last_seen = broker_vm_files_last_seen(vm->files);
-    g_message("event=session-lost session=%s pid=%d", vm->id, vm->pid);
+    broker_message("event=session-lost session=%s pid=%d", vm->id, vm->pid);
     vm->gone = TRUE;
     vm_finish(vm, last_seen);
     return NULL;

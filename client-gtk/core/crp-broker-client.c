@@ -5,6 +5,12 @@
  * its reply (or the end of the link) completes it. Replies may come in any
  * order (protocol section 5.4). Attaching runs a second link of its own.
  *
+ * The broker closes a logged-in connection that says nothing for a while
+ * ([login] idle-timeout-s, 300 s by default), and a user may keep one open
+ * for hours without asking anything (crp-headless does for its whole
+ * session). So a client that has sent no request for KEEPALIVE_S asks for
+ * its sessions, and drops the answer. That also keeps NAT mappings alive.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "crp-broker-client.h"
@@ -16,6 +22,10 @@
 
 G_DEFINE_QUARK(crp-broker-client-error-quark, crp_broker_client_error)
 
+/* Longest silence of a logged-in client: well under the broker's idle
+ * timeout (docs/operator-guide.md: keep that above 60 s). */
+#define KEEPALIVE_S 30
+
 struct _CrpBrokerClient {
     GObject parent;
     CrpUserKey *key;
@@ -24,6 +34,8 @@ struct _CrpBrokerClient {
     GTask *login;                   /* until the link is ready */
     GHashTable *pending;            /* request id -> GTask */
     guint32 next_id;
+    gint64 last_request;            /* monotonic us */
+    guint keepalive_timer;
     CrpBrokerClientClosedFunc closed_func;
     gpointer closed_data;
 };
@@ -207,11 +219,35 @@ on_link_message(CrpBrokerLink *link, const CrpMessage *msg, gpointer data)
 
 /* ---- the link --------------------------------------------------------- */
 
+static void request(CrpBrokerClient *client, guint8 type, const char *arg,
+                    const Expect *expect, gpointer source_tag,
+                    GCancellable *cancellable, GAsyncReadyCallback callback,
+                    gpointer user_data);
+
+static gboolean
+on_keepalive(gpointer data)
+{
+    CrpBrokerClient *client = data;
+    Expect e = { CRP_MSG_SESSIONS };
+
+    if (g_get_monotonic_time() - client->last_request >=
+        (KEEPALIVE_S - 1) * G_USEC_PER_SEC) {
+        /* No callback: the answer is dropped with its task. */
+        request(client, CRP_MSG_SESSION_LIST, NULL, &e, on_keepalive, NULL,
+                NULL, NULL);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
 static void
 on_link_ready(CrpBrokerLink *link, gpointer data)
 {
     CrpBrokerClient *client = data;
     GTask *login = g_steal_pointer(&client->login);
+
+    client->last_request = g_get_monotonic_time();
+    client->keepalive_timer = g_timeout_add_seconds(KEEPALIVE_S, on_keepalive,
+                                                    client);
 
     g_task_return_pointer(login, g_object_ref(client), g_object_unref);
     g_object_unref(login);
@@ -232,6 +268,7 @@ on_link_ended(CrpBrokerLink *link, const GError *error, gpointer data)
         g_object_unref(login);
         return;
     }
+    g_clear_handle_id(&client->keepalive_timer, g_source_remove);
     fail_pending(client, why);
     if (client->closed_func) {
         client->closed_func(client->closed_data, why);
@@ -290,6 +327,7 @@ crp_broker_client_finalize(GObject *object)
     CrpBrokerClient *client = CRP_BROKER_CLIENT(object);
 
     /* Pending tasks hold references: none is left by now. */
+    g_clear_handle_id(&client->keepalive_timer, g_source_remove);
     crp_broker_link_close(client->link);
     crp_broker_link_unref(client->link);
     g_hash_table_unref(client->pending);
@@ -313,6 +351,7 @@ crp_broker_client_free(CrpBrokerClient *client)
     g_autoptr(GError) cancelled = g_error_new_literal(
         G_IO_ERROR, G_IO_ERROR_CANCELLED, "the broker client was closed");
     client->closed_func = NULL;
+    g_clear_handle_id(&client->keepalive_timer, g_source_remove);
     crp_broker_link_close(client->link);
     fail_pending(client, cancelled);
     g_object_unref(client);
@@ -355,6 +394,7 @@ request(CrpBrokerClient *client, guint8 type, const char *arg,
         g_object_unref(task);
         return;
     }
+    client->last_request = g_get_monotonic_time();
     if (!crp_broker_link_send(client->link, &msg)) {
         g_task_return_new_error(task, CRP_BROKER_CLIENT_ERROR,
                                 CRP_STATUS_SHUTDOWN,

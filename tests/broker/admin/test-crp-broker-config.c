@@ -52,6 +52,11 @@ test_defaults(void)
     g_assert_cmpuint(c->logs_max_age_days, ==, 30);
     g_assert_cmpuint(c->logs_max_total_mib, ==, 1024);
     g_assert_cmpuint(c->console_max_kib, ==, 1024);
+    g_assert_cmpuint(c->login_idle_timeout_s, ==, 300);
+    g_assert_cmpuint(c->max_connections, ==, 1000);
+    g_assert_cmpuint(c->max_connections_per_address, ==, 100);
+    g_assert_cmpuint(c->max_handshakes, ==, 200);
+    g_assert_cmpuint(c->max_handshakes_per_address, ==, 16);
     g_assert_cmpstr(crp_broker_config_sqlite_path(c), ==,
                     "/var/lib/crp-broker/crp.db");
     g_autofree char *key = crp_broker_config_broker_key_path(c);
@@ -90,7 +95,12 @@ static const char full_config[] =
     "ticket-lifetime-s = 30\n"
     "[login]\n"
     "handshake-timeout-s = 3\n"
-    "max-failures-per-minute = 0\n";
+    "max-failures-per-minute = 0\n"
+    "idle-timeout-s = 0\n"
+    "max-connections = 5000\n"
+    "max-connections-per-address = 0\n"
+    "max-handshakes = 300\n"
+    "max-handshakes-per-address = 4\n";
 
 static void
 check_full(const CrpBrokerConfig *c)
@@ -119,6 +129,11 @@ check_full(const CrpBrokerConfig *c)
     g_assert_cmpuint(c->logs_max_age_days, ==, 7);
     g_assert_cmpuint(c->logs_max_total_mib, ==, 0);
     g_assert_cmpuint(c->console_max_kib, ==, 256);
+    g_assert_cmpuint(c->login_idle_timeout_s, ==, 0);
+    g_assert_cmpuint(c->max_connections, ==, 5000);
+    g_assert_cmpuint(c->max_connections_per_address, ==, 0);
+    g_assert_cmpuint(c->max_handshakes, ==, 300);
+    g_assert_cmpuint(c->max_handshakes_per_address, ==, 4);
 }
 
 static void
@@ -406,6 +421,14 @@ test_example(void)
     g_assert_cmpuint(c->idle_timeout_s, ==, defaults->idle_timeout_s);
     g_assert_cmpuint(c->max_failures_per_minute, ==,
                      defaults->max_failures_per_minute);
+    g_assert_cmpuint(c->login_idle_timeout_s, ==,
+                     defaults->login_idle_timeout_s);
+    g_assert_cmpuint(c->max_connections, ==, defaults->max_connections);
+    g_assert_cmpuint(c->max_connections_per_address, ==,
+                     defaults->max_connections_per_address);
+    g_assert_cmpuint(c->max_handshakes, ==, defaults->max_handshakes);
+    g_assert_cmpuint(c->max_handshakes_per_address, ==,
+                     defaults->max_handshakes_per_address);
 
     guint keys = 0;
     for (char **line = lines; *line; line++) {
@@ -421,7 +444,7 @@ test_example(void)
         }
         keys++;
     }
-    g_assert_cmpuint(keys, ==, 22);
+    g_assert_cmpuint(keys, ==, 27);
 }
 
 /* What reaches QEMU's command line: one -accel per entry, in order. */

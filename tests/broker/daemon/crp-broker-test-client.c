@@ -2,7 +2,7 @@
  * crp-broker-test-client: a minimal broker client on libcrp, for
  * test-crp-broker.py.
  *
- *     crp-broker-test-client KEY_FILE ADDRESS [COMMAND...]
+ *     crp-broker-test-client [--software NAME] KEY_FILE ADDRESS [COMMAND...]
  *
  * Loads the user key file (crp_user_key_load), connects to ADDRESS
  * (unix:/PATH or tcp:HOST:PORT; the key file's own address names the
@@ -14,6 +14,11 @@
  *                                           a request, its reply (ATTACH
  *                                           goes in the final record)
  *     wait                                  waits for the broker's BYE
+ *     idle:SECONDS                          sends nothing for that long,
+ *                                           printing what the broker says
+ *
+ * --software names the client in its HELLO (default
+ * "crp-broker-test-client"): tests of how the broker logs it.
  *
  * Output (stdout): "ready", then per reply "OK id=N",
  * "ERROR id=N code=N message=TEXT", "LAUNCHED id=N session=ID
@@ -157,6 +162,50 @@ print_reply(const CrpMessage *m)
     }
 }
 
+/* Reads and prints until the broker closes or @seconds pass. Returns
+ * FALSE once the connection is over (after printing "closed" or the
+ * failure). */
+static gboolean
+idle_for(Client *c, guint seconds)
+{
+    GSocket *sock = g_socket_connection_get_socket(c->conn);
+    gint64 end = g_get_monotonic_time() + seconds * G_USEC_PER_SEC;
+
+    for (;;) {
+        g_autoptr(GError) error = NULL;
+        CrpEvent ev;
+        CrpEventType t = crp_channel_next_event(c->ch, &ev, &error);
+        gint64 left = end - g_get_monotonic_time();
+
+        if (t == CRP_EVENT_MESSAGE) {
+            print_reply(&ev.message);
+            continue;
+        }
+        if (t == CRP_EVENT_CLOSED) {
+            printf("closed\n");
+            return FALSE;
+        }
+        if (t == CRP_EVENT_ERROR) {
+            fail(error);
+            return FALSE;
+        }
+        if (left <= 0) {
+            return TRUE;
+        }
+        if (!g_socket_condition_timed_wait(sock, G_IO_IN, left, NULL, NULL)) {
+            return TRUE;
+        }
+        guint8 buf[16384];
+        gssize n = g_socket_receive(sock, (gchar *)buf, sizeof buf, NULL,
+                                    &error);
+        if (n <= 0) {
+            printf("hung up\n");
+            return FALSE;
+        }
+        crp_channel_receive(c->ch, buf, n);
+    }
+}
+
 static const struct {
     const char *name;
     guint8 type;
@@ -183,10 +232,17 @@ main(int argc, char **argv)
     g_autoptr(GSocketClient) sc = g_socket_client_new();
     Client c = { 0 };
     CrpEvent ev;
+    const char *software = "crp-broker-test-client";
 
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc >= 3 && g_str_equal(argv[1], "--software")) {
+        software = argv[2];
+        argv += 2;
+        argc -= 2;
+    }
     if (argc < 3) {
-        fprintf(stderr, "usage: %s KEY_FILE ADDRESS [COMMAND...]\n", argv[0]);
+        fprintf(stderr, "usage: %s [--software NAME] KEY_FILE ADDRESS "
+                "[COMMAND...]\n", argv[0]);
         return 2;
     }
     key = crp_user_key_load(argv[1], &error);
@@ -218,7 +274,7 @@ main(int argc, char **argv)
         .role = CRP_ROLE_CLIENT,
         .static_secret = key->secret_key,
         .remote_static_public = key->broker_public_key,
-        .software = "crp-broker-test-client",
+        .software = software,
     };
     c.ch = crp_channel_new(&cfg, &error);
     if (!c.ch || !crp_channel_start(c.ch, &error)) {
@@ -245,6 +301,15 @@ main(int argc, char **argv)
                 } else {
                     return fail(error);
                 }
+            }
+            continue;
+        }
+        if (g_str_has_prefix(cmd, "idle:")) {
+            /* Whatever is queued (the stream header, at least) goes out
+             * first: the broker sees a client that then says nothing. */
+            flush_out(&c, NULL);
+            if (!idle_for(&c, (guint)g_ascii_strtoull(cmd + 5, NULL, 10))) {
+                return 1;
             }
             continue;
         }

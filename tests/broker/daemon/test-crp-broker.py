@@ -248,6 +248,12 @@ def step_setup(env):
 def step_login(env):
     lines = env.client(env.key("alice.key"))
     check(lines and lines[0].startswith("ready software=crp-broker"), lines)
+    # Logged when the client's first record (here its BYE) arrives, which
+    # may be after the client is gone.
+    deadline = time.monotonic() + 5
+    while "event=login " not in env.broker.text() and \
+            time.monotonic() < deadline:
+        time.sleep(0.05)
     check("event=login " in env.broker.text() and "user=alice" in
           env.broker.text(), "no login log line")
 

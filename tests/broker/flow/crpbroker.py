@@ -30,10 +30,11 @@ class BrokerEnv:
 
     def __init__(self, root, tools, qemu_env, vcpus=2, memory_mib=600,
                  grace_s=2, idle_timeout_s=0, quota_mib=64, address=None,
-                 config=""):
+                 listen=None, config=""):
         """@address: what key files name as the broker (default: its
-        socket; clients can always say --broker). @config: more
-        configuration, appended (a group named again adds to it)."""
+        socket; clients can always say --broker). @listen: tcp:HOST:PORT
+        instead of the unix socket. @config: more configuration, appended
+        (a group named again adds to it)."""
         self.root = root
         self.tools = tools
         self.qemu_env = qemu_env
@@ -42,12 +43,13 @@ class BrokerEnv:
         self.conf = os.path.join(root, "broker.conf")
         self.log = os.path.join(root, "broker.log")
         self.images = os.path.join(root, "img")
+        self.listen = listen or f"unix:{self.sock}"
         os.makedirs(self.images, exist_ok=True)
         cache = os.environ.get("CRP_CACHE", os.path.expanduser("~/.cache/crp"))
         with open(self.conf, "w") as f:
             f.write(f"""[broker]
-listen = unix:{self.sock}
-address = {address or f"unix:{self.sock}"}
+listen = {self.listen}
+address = {address or self.listen}
 state-dir = {self.state}
 [compute]
 vcpus = {vcpus}
@@ -82,8 +84,7 @@ ticket-lifetime-s = 60
             # Connect, not just look: a broker killed with -9 leaves its
             # socket file behind until the next one replaces it.
             try:
-                with socket.socket(socket.AF_UNIX) as s:
-                    s.connect(self.sock)
+                self.connect().close()
                 return
             except OSError:
                 time.sleep(0.05)
@@ -115,6 +116,19 @@ ticket-lifetime-s = 60
             print(f"# kept {self.root}", file=sys.stderr)
         else:
             shutil.rmtree(self.root, ignore_errors=True)
+
+    def connect(self):
+        """A plain socket connected to the broker's listen address."""
+        if self.listen.startswith("tcp:"):
+            host, port = self.listen[4:].rsplit(":", 1)
+            return socket.create_connection((host, int(port)), 5)
+        s = socket.socket(socket.AF_UNIX)
+        try:
+            s.connect(self.sock)
+        except OSError:
+            s.close()
+            raise
+        return s
 
     def kill9(self):
         self.proc.kill()
@@ -214,7 +228,7 @@ ticket-lifetime-s = 60
         """crp-headless in broker mode; returns (exit code, stdout+stderr,
         session id or None)."""
         cmd = [self.tools["headless"], "--key", key, "--broker",
-               f"unix:{self.sock}", "--timeout", str(timeout - 10), *args]
+               self.listen, "--timeout", str(timeout - 10), *args]
         if run:
             cmd += ["--run", run]
         r = subprocess.run(cmd, capture_output=True, text=True,
@@ -227,7 +241,7 @@ ticket-lifetime-s = 60
 
     def requests(self, key, *commands):
         """crp-broker-test-client: one line per reply (see its header)."""
-        r = subprocess.run([self.tools["test_client"], key, f"unix:{self.sock}",
+        r = subprocess.run([self.tools["test_client"], key, self.listen,
                             *commands], capture_output=True, text=True,
                            timeout=120)
         return r.returncode, r.stdout.splitlines()

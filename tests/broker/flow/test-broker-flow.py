@@ -356,6 +356,54 @@ class Idle(BrokerTest):
         self.assert_pools_full()
 
 
+class LiveConnections(BrokerTest):
+    """Broker connections that live as long as a session: they must last
+    while the user is there, and end when the user's key does."""
+
+    # A real client says something at least every 30 s (its keepalive).
+    broker_args = {"config": "[login]\nidle-timeout-s = 40\n"}
+
+    def test_idle_client_keeps_its_broker_connection(self):
+        # crp-headless keeps its broker connection for the whole session
+        # and sends nothing of its own: 55 s is past the idle timeout.
+        code, out, sid = self.env.headless(
+            self.alice, "--open", "shell", "--subscribe",
+            run="wait-frames 1; sleep 55000; quit", timeout=120)
+        self.assertEqual(code, 0, out)
+        self.assertNotIn("event=idle-timeout", self.env.text())
+
+    def test_rotation_cuts_attached_display(self):
+        self.env.requests(self.alice, "subscribe:shell")
+        proc = subprocess.Popen(
+            [self.env.tools["headless"], "--key", self.alice, "--broker",
+             self.env.listen, "--open", "shell", "--timeout", "110",
+             "--run", "wait-frames 1; sleep 100000; quit"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while "event=attach " not in self.env.text():
+                if proc.poll() is not None:
+                    self.fail(proc.stdout.read())
+                self.assertLess(time.monotonic(), deadline, self.env.text())
+                time.sleep(0.2)
+            time.sleep(2)       # the guest draws its first frame
+            t0 = time.monotonic()
+            self.env.admin("user", "rotate", "alice", "--key-file",
+                           os.path.join(self.root, "alice-new.key"))
+            out, _ = proc.communicate(timeout=30)
+            self.assertLess(time.monotonic() - t0, 10, out)
+            self.assertNotEqual(proc.returncode, 0, out)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.assertIn("event=key-withdrawn session=", self.env.text())
+        # The session itself lives on for the new key.
+        sid = re.search(r"event=attach session=(\w+)",
+                        self.env.text()).group(1)
+        self.assertEqual(self.env.session(sid)["state"], "running")
+
+
 def main():
     global QEMU_ENV
     QEMU_ENV = flow_test_setup(TOOLS, load_env)
