@@ -2,13 +2,17 @@
  * crp-demo-guest - animated, audible, interactive test scene for CRP
  *
  * usage: crp-demo-guest [--tone HZ] [--amp A] [--fps N] [--fb DEV]
- *                       [--no-audio] [--no-mic] [--pointer]
+ *                       [--no-audio] [--no-mic] [--pointer] [--video S]
  *
  * Screen (/dev/fb0, any 16/24/32 bpp layout): a solid background, a title,
  * a status block (last key, clicks, tone, microphone frequency, frame
  * counter) and a band with a scrolling colour gradient and a bouncing white
  * bar that changes every frame. A key press cycles the background colour;
  * a left/right/middle click draws a marker at the pointer position.
+ * With --video S the band plays a film instead (a moving picture with
+ * grain, what a classifier takes for video) for S seconds; then the whole
+ * scene stops (nothing is drawn any more), so that what a client shows
+ * can be compared with a screendump once the motion is over.
  *
  * Sound: a continuous sine tone (default 440 Hz, S16 stereo 48 kHz) on
  * /dev/snd/pcmC0D0p; the microphone (/dev/snd/pcmC0D0c) is analysed once
@@ -23,6 +27,7 @@
  *   CRP-POINTER x=X y=Y                           (only with --pointer)
  *   CRP-MIC freq=HZ rms=R peak=P                  (freq=0: silence)
  *   CRP-DEMO ...                                   (informational)
+ *   CRP-VIDEO-STOPPED frames=N                     (--video: the scene is still)
  * Missing pieces (no fb, no sound card, no tablet) are reported and
  * skipped; the program keeps running.
  */
@@ -107,6 +112,11 @@ typedef struct Demo {
     double amp;
     int no_audio, no_mic;
     char audio_state[64];
+
+    /* --video: seconds the film plays (0: the gradient band); then the
+     * scene is frozen */
+    double video_s;
+    int frozen;
 } Demo;
 
 static volatile sig_atomic_t quit;
@@ -359,9 +369,60 @@ static uint32_t hue(double h)
            (uint32_t)(b * 255);
 }
 
+/* Integer sine, 1024 steps a turn, amplitude 64: TCG is slow at libm. */
+static int film_sin(unsigned i)
+{
+    static int table[1024];
+    static int ready;
+
+    if (!ready) {
+        for (int k = 0; k < 1024; k++) {
+            table[k] = (int)lround(64.0 * sin(k * 2.0 * M_PI / 1024.0));
+        }
+        ready = 1;
+    }
+    return table[i & 1023];
+}
+
+static uint8_t film_clamp(int v)
+{
+    return v < 0 ? 0 : v > 255 ? 255 : (uint8_t)v;
+}
+
+/* The film: drifting colour waves with grain that changes every frame,
+ * like camera footage (few neighbouring pixels are equal). */
+static void draw_film(Demo *d, double t)
+{
+    int y0 = band_y(d);
+    unsigned p = (unsigned)(t * 300.0);
+    uint32_t seed = (uint32_t)d->frame * 2654435761u;
+
+    for (int row = 0; row < BAND_H; row++) {
+        uint32_t *dst = d->canvas + (size_t)(y0 + row) * d->w;
+        for (int x = 0; x < d->w; x++) {
+            uint32_t h = seed ^ ((uint32_t)row * 73856093u) ^ ((uint32_t)x * 19349663u);
+            h ^= h >> 13;
+            h *= 0x5bd1e995u;
+            h ^= h >> 15;
+            int grain = (int)(h % 13) - 6;
+            int r = 128 + film_sin(x * 3 + p) + film_sin(row * 7 - p / 2) / 2 + grain;
+            int g = 128 + film_sin(x * 2 - row * 5 + p / 3) + grain;
+            int b = 128 + film_sin(x + row * 4 + p * 2) / 2 + film_sin(x * 5 - p) / 2 + grain;
+            dst[x] = (uint32_t)film_clamp(r) << 16 | (uint32_t)film_clamp(g) << 8 |
+                     film_clamp(b);
+        }
+    }
+    present(d, 0, y0, d->w, BAND_H);
+}
+
 static void draw_band(Demo *d, double t)
 {
     int y0 = band_y(d);
+
+    if (d->video_s > 0) {
+        draw_film(d, t);
+        return;
+    }
     int off = (int)(t * 240.0) % d->w;
     int bar_w = 24;
     double phase = fmod(t / 3.0, 2.0);
@@ -786,9 +847,12 @@ int crp_demo_main(int argc, char **argv)
             d->no_mic = 1;
         } else if (!strcmp(argv[i], "--pointer")) {
             d->verbose_pointer = 1;
+        } else if (!strcmp(argv[i], "--video") && next) {
+            d->video_s = atof(argv[++i]);
         } else {
             fprintf(stderr, "usage: %s [--tone HZ] [--amp A] [--fps N] "
-                    "[--fb DEV] [--no-audio] [--no-mic] [--pointer]\n",
+                    "[--fb DEV] [--no-audio] [--no-mic] [--pointer] "
+                    "[--video S]\n",
                     argv[0]);
             return 2;
         }
@@ -846,11 +910,15 @@ int crp_demo_main(int argc, char **argv)
     while (!quit) {
         double t = now_s();
 
+        if (d->video_s > 0 && !d->frozen && t - t0 >= d->video_s) {
+            d->frozen = 1;
+            printf("CRP-VIDEO-STOPPED frames=%lu\n", d->frame);
+        }
         if (t >= next) {
             int mf = atomic_load(&mic_freq);
 
             d->frame++;
-            if (d->canvas) {
+            if (d->canvas && !d->frozen) {
                 draw_band(d, t - t0);
                 if (t - t0 >= next_log) {
                     char line[64];
