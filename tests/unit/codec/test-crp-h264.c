@@ -313,6 +313,67 @@ test_sps_limits(void)
     g_assert_nonnull(strstr(error->message, "interlaced"));
 }
 
+/* Start code and the start of a PPS NAL: @cabac, @groups slice groups
+ * (then a stop bit: the rest is never read when the start is refused). */
+static void
+put_pps(GByteArray *out, gboolean cabac, guint groups)
+{
+    Bits b = { out, 0, 0 };
+    g_byte_array_append(out, (const guint8 *)"\0\0\1\x68", 4);
+    put_ue(&b, 0);                  /* id */
+    put_ue(&b, 0);                  /* SPS id */
+    put_bit(&b, cabac);
+    put_bit(&b, 0);                 /* bottom_field_pic_order_in_frame */
+    put_ue(&b, groups - 1);
+    put_bit(&b, 1);
+    while (b.n) {
+        put_bit(&b, 0);
+    }
+}
+
+/* What a PPS may declare: CAVLC and one slice group (Constrained
+ * Baseline); slice group maps and CABAC never reach openh264. */
+static void
+test_pps_limits(void)
+{
+    static const struct {
+        gboolean cabac;
+        guint groups;
+        const char *why;
+    } cases[] = {
+        { FALSE, 1, NULL },
+        { TRUE, 1, "CABAC" },
+        { FALSE, 2, "2 slice groups" },
+        { FALSE, 8, "8 slice groups" },
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(GByteArray) au = g_byte_array_new();
+        g_autoptr(GError) error = NULL;
+        put_sps(au, 4, 4, 1, TRUE);
+        put_pps(au, cases[i].cabac, cases[i].groups);
+        g_byte_array_append(au, (const guint8 *)"\0\0\1\x65\x88", 5);
+        gboolean ok = crp_h264_check_au((CrpView){ au->data, au->len }, TRUE, 64, 64, &error);
+        if (!cases[i].why) {
+            g_assert_no_error(error);
+            g_assert_true(ok);
+        } else {
+            g_assert_false(ok);
+            g_assert_error(error, CRP_ERROR, CRP_ERROR_CODEC);
+            g_assert_nonnull(strstr(error->message, cases[i].why));
+        }
+    }
+
+    /* A PPS far larger than any encoder writes. */
+    g_autoptr(GByteArray) big = g_byte_array_new();
+    g_byte_array_append(big, (const guint8 *)"\0\0\1\x68", 4);
+    for (int i = 0; i < 300; i++) {
+        g_byte_array_append(big, (const guint8 *)"\xce", 1);
+    }
+    g_autoptr(GError) error = NULL;
+    g_assert_false(crp_h264_check_au((CrpView){ big->data, big->len }, FALSE, 64, 64, &error));
+    g_assert_nonnull(strstr(error->message, "a PPS of"));
+}
+
 /* Streams are numbered, sized by their start, and must be started. */
 static void
 test_streams(void)
@@ -435,6 +496,7 @@ main(int argc, char **argv)
     g_test_add_func("/h264/golden-access-unit", test_golden_access_unit);
     g_test_add_func("/h264/malformed-access-units", test_malformed_access_units);
     g_test_add_func("/h264/sps-limits", test_sps_limits);
+    g_test_add_func("/h264/pps-limits", test_pps_limits);
     g_test_add_func("/h264/streams", test_streams);
     g_test_add_func("/h264/garbage-slice-ends-the-stream", test_garbage_slice_ends_the_stream);
     g_test_add_func("/h264/random-access-units", test_random_access_units);

@@ -313,6 +313,7 @@ CrpView crp_h264_encode(CrpH264Encoder *e, CrpPixels px);
  * Checks an access unit without decoding it: Annex B NAL units of the
  * types docs/protocol.md allows, exactly one slice, every SPS Baseline
  * with at most CRP_H264_MAX_REF_FRAMES for @width x @height pictures,
+ * every PPS CAVLC with one slice group,
  * and with @reset an SPS, a PPS and an IDR slice.
  */
 gboolean crp_h264_check_au(CrpView au, gboolean reset, int width, int height,

@@ -30,8 +30,9 @@ enum {
     NALU_AUD = 9,
 };
 
-/* An SPS is a few dozen bytes; a larger one is not from a real encoder. */
-#define MAX_SPS_BYTES 256
+/* An SPS or a PPS is a few dozen bytes; a larger one is not from a real
+ * encoder. */
+#define MAX_PARAM_BYTES 256
 /* Baseline, which Constrained Baseline is with a constraint flag. */
 #define PROFILE_BASELINE 66
 
@@ -213,18 +214,17 @@ fail_au(GError **error, const char *fmt, ...)
     return FALSE;
 }
 
-/* Reads the SPS in @nal (its header byte included) and checks it against
- * what CRP allows and the rect's @width x @height. */
-static gboolean
-check_sps(const guint8 *nal, gsize len, int width, int height, GError **error)
+/* The payload of the parameter set @nal (its header byte included) into
+ * @rbsp (MAX_PARAM_BYTES), emulation prevention bytes (00 00 03) dropped;
+ * its length, or 0 if it is too long. */
+static gsize
+param_rbsp(const guint8 *nal, gsize len, guint8 *rbsp)
 {
-    guint8 rbsp[MAX_SPS_BYTES];
     gsize n = 0;
 
-    if (len > MAX_SPS_BYTES) {
-        return fail_au(error, "an SPS of %" G_GSIZE_FORMAT " bytes", len);
+    if (len > MAX_PARAM_BYTES) {
+        return 0;
     }
-    /* Drop the emulation prevention bytes (00 00 03). */
     for (gsize i = 1, zeros = 0; i < len; i++) {
         if (zeros >= 2 && nal[i] == 3) {
             zeros = 0;
@@ -232,6 +232,20 @@ check_sps(const guint8 *nal, gsize len, int width, int height, GError **error)
         }
         zeros = nal[i] == 0 ? zeros + 1 : 0;
         rbsp[n++] = nal[i];
+    }
+    return n;
+}
+
+/* Reads the SPS in @nal (its header byte included) and checks it against
+ * what CRP allows and the rect's @width x @height. */
+static gboolean
+check_sps(const guint8 *nal, gsize len, int width, int height, GError **error)
+{
+    guint8 rbsp[MAX_PARAM_BYTES];
+    gsize n = param_rbsp(nal, len, rbsp);
+
+    if (n == 0) {
+        return fail_au(error, "an SPS of %" G_GSIZE_FORMAT " bytes", len);
     }
     BitReader b = { rbsp, n, 0, FALSE };
     guint32 profile = read_bits(&b, 8);
@@ -288,6 +302,36 @@ check_sps(const guint8 *nal, gsize len, int width, int height, GError **error)
     if (w != width || h != height) {
         return fail_au(error, "an SPS for %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT
                        " pictures in a %dx%d rect", w, h, width, height);
+    }
+    return TRUE;
+}
+
+/* Reads the start of the PPS in @nal: CAVLC and one slice group, as
+ * Constrained Baseline has (openh264's decoder need not run its code for
+ * slice group maps or CABAC on what a peer sends). */
+static gboolean
+check_pps(const guint8 *nal, gsize len, GError **error)
+{
+    guint8 rbsp[MAX_PARAM_BYTES];
+    gsize n = param_rbsp(nal, len, rbsp);
+
+    if (n == 0) {
+        return fail_au(error, "a PPS of %" G_GSIZE_FORMAT " bytes", len);
+    }
+    BitReader b = { rbsp, n, 0, FALSE };
+    guint32 id = read_ue(&b);
+    guint32 sps_id = read_ue(&b);
+    guint32 cabac = read_bits(&b, 1);
+    read_bits(&b, 1);                       /* bottom_field_pic_order_in_frame */
+    guint32 slice_groups = read_ue(&b) + 1;
+    if (b.overrun || id > 255 || sps_id > 31) {
+        return fail_au(error, "a malformed PPS");
+    }
+    if (cabac) {
+        return fail_au(error, "a PPS with CABAC, not (Constrained) Baseline");
+    }
+    if (slice_groups != 1) {
+        return fail_au(error, "a PPS with %u slice groups", slice_groups);
     }
     return TRUE;
 }
@@ -349,6 +393,9 @@ crp_h264_check_au(CrpView au, gboolean reset, int width, int height,
             sps = TRUE;
             break;
         case NALU_PPS:
+            if (!check_pps(d + start, end - start, error)) {
+                return FALSE;
+            }
             pps = TRUE;
             break;
         case NALU_SEI:
