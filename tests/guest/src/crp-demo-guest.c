@@ -51,6 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "film.h"
 #include "font.h"
 #include "guest-tools.h"
 #include "pcm.h"
@@ -369,49 +370,13 @@ static uint32_t hue(double h)
            (uint32_t)(b * 255);
 }
 
-/* Integer sine, 1024 steps a turn, amplitude 64: TCG is slow at libm. */
-static int film_sin(unsigned i)
-{
-    static int table[1024];
-    static int ready;
-
-    if (!ready) {
-        for (int k = 0; k < 1024; k++) {
-            table[k] = (int)lround(64.0 * sin(k * 2.0 * M_PI / 1024.0));
-        }
-        ready = 1;
-    }
-    return table[i & 1023];
-}
-
-static uint8_t film_clamp(int v)
-{
-    return v < 0 ? 0 : v > 255 ? 255 : (uint8_t)v;
-}
-
-/* The film: drifting colour waves with grain that changes every frame,
- * like camera footage (few neighbouring pixels are equal). */
+/* The film (film.h) in the band. */
 static void draw_film(Demo *d, double t)
 {
     int y0 = band_y(d);
-    unsigned p = (unsigned)(t * 300.0);
-    uint32_t seed = (uint32_t)d->frame * 2654435761u;
 
-    for (int row = 0; row < BAND_H; row++) {
-        uint32_t *dst = d->canvas + (size_t)(y0 + row) * d->w;
-        for (int x = 0; x < d->w; x++) {
-            uint32_t h = seed ^ ((uint32_t)row * 73856093u) ^ ((uint32_t)x * 19349663u);
-            h ^= h >> 13;
-            h *= 0x5bd1e995u;
-            h ^= h >> 15;
-            int grain = (int)(h % 13) - 6;
-            int r = 128 + film_sin(x * 3 + p) + film_sin(row * 7 - p / 2) / 2 + grain;
-            int g = 128 + film_sin(x * 2 - row * 5 + p / 3) + grain;
-            int b = 128 + film_sin(x + row * 4 + p * 2) / 2 + film_sin(x * 5 - p) / 2 + grain;
-            dst[x] = (uint32_t)film_clamp(r) << 16 | (uint32_t)film_clamp(g) << 8 |
-                     film_clamp(b);
-        }
-    }
+    crp_film_draw(d->canvas + (size_t)y0 * d->w, d->w, d->w, BAND_H, d->frame,
+                  (unsigned)(t * 1000.0));
     present(d, 0, y0, d->w, BAND_H);
 }
 
