@@ -101,7 +101,8 @@ static gboolean offer_capabilities(const char *disable, GError **error)
         guint32 cap;
     } caps[] = {
         { "zlib", CRP_CAP_ZLIB }, { "jpeg", CRP_CAP_JPEG },
-        { "zstd", CRP_CAP_ZSTD }, { "audio-out", CRP_CAP_AUDIO_OUT },
+        { "zstd", CRP_CAP_ZSTD }, { "h264", CRP_CAP_H264 },
+        { "audio-out", CRP_CAP_AUDIO_OUT },
         { "audio-in", CRP_CAP_AUDIO_IN }, { "cursor", CRP_CAP_CURSOR },
         { "resize", CRP_CAP_RESIZE },
     };
@@ -159,7 +160,7 @@ static gboolean parse_options(Options *o, int *argc, char ***argv, GError **erro
         { "record-frames", 0, 0, G_OPTION_ARG_FILENAME, &o->record_frames,
           "Record every presented frame to FILE (for bench-encode --replay)", "FILE" },
         { "disable", 0, 0, G_OPTION_ARG_STRING, &o->disable,
-          "Do not offer these capabilities (zlib,jpeg,zstd,audio-out,audio-in,"
+          "Do not offer these capabilities (zlib,jpeg,zstd,h264,audio-out,audio-in,"
           "cursor,resize), as a simpler client would", "LIST" },
         { "stats", 0, 0, G_OPTION_ARG_FILENAME, &o->stats,
           "Write the session's statistics to FILE.json at exit", "FILE" },
@@ -439,6 +440,18 @@ static gboolean write_stats(HlApp *app, const char *path, double duration_s,
     U64("capabilities", app->capabilities);
     U64("exit_code", app->exit_code);
 #undef U64
+    /* Rects and their bytes per encoding (CrpEncoding order), to see
+     * what a scene went out as. */
+    static const char *const encodings[CRP_VIEWER_ENCODINGS] = {
+        "fill", "raw", "zlib", "jpeg", "copy", "zstd", "h264", "other",
+    };
+    g_string_append(s, "  \"encodings\": {");
+    for (int i = 0; i < CRP_VIEWER_ENCODINGS; i++) {
+        g_string_append_printf(s, "%s\"%s\": [%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT "]",
+                               i ? ", " : "", encodings[i], st.encoding_rects[i],
+                               st.encoding_bytes[i]);
+    }
+    g_string_append(s, "},\n");
     append_double(s, "input_latency_ms", st.input_latency_ms, FALSE);
     append_double(s, "fps", st.fps, FALSE);
     append_double(s, "duration_s", duration_s, TRUE);

@@ -28,7 +28,7 @@
  * decode the same encodings. */
 uint32_t crp_group_caps_of(uint32_t client_caps)
 {
-    return client_caps & (CRP_CAP_ZLIB | CRP_CAP_JPEG | CRP_CAP_ZSTD);
+    return client_caps & (CRP_CAP_ZLIB | CRP_CAP_JPEG | CRP_CAP_ZSTD | CRP_CAP_H264);
 }
 
 CrpGroup *crp_group_new(CrpServer *s, uint32_t caps)
@@ -37,7 +37,8 @@ CrpGroup *crp_group_new(CrpServer *s, uint32_t caps)
     CrpEncoderConfig cfg = {
         .encodings = ((caps & CRP_CAP_ZLIB) ? 1u << CRP_ENCODING_ZLIB : 0) |
                      ((caps & CRP_CAP_JPEG) ? 1u << CRP_ENCODING_JPEG : 0) |
-                     ((caps & CRP_CAP_ZSTD) ? 1u << CRP_ENCODING_ZSTD : 0),
+                     ((caps & CRP_CAP_ZSTD) ? 1u << CRP_ENCODING_ZSTD : 0) |
+                     ((caps & CRP_CAP_H264) ? 1u << CRP_ENCODING_H264 : 0),
         .lossless = s->lossless,
         .jpeg_quality = s->jpeg_quality,
     };

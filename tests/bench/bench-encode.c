@@ -37,8 +37,10 @@ typedef struct {
 #define ZLIB (1u << CRP_ENCODING_ZLIB)
 #define ZSTD (1u << CRP_ENCODING_ZSTD)
 #define JPEG (1u << CRP_ENCODING_JPEG)
+#define H264 (1u << CRP_ENCODING_H264)
 static const Setting settings[] = {
-    { "default", { .encodings = ZLIB | ZSTD | JPEG } },
+    { "default", { .encodings = ZLIB | ZSTD | JPEG | H264 } },
+    { "no-h264", { .encodings = ZLIB | ZSTD | JPEG } },
     { "lossless", { .encodings = ZLIB | ZSTD, .lossless = TRUE } },
     { "zlib", { .encodings = ZLIB | JPEG } },
     { "zlib-lossless", { .encodings = ZLIB, .lossless = TRUE } },
@@ -295,6 +297,7 @@ run(Source *src, const Setting *setting, int width, int height,
         res.totals.zlib += stats.zlib + stats.zstd;
         res.totals.jpeg += stats.jpeg;
         res.totals.copy += stats.copy;
+        res.totals.h264 += stats.h264;
         res.totals.refined += stats.refined;
         res.frames++;
     }
@@ -349,7 +352,7 @@ main(int argc, char **argv)
             replay ? "replayed" : "synthetic scenes");
     g_print("| sequence | setting | frames | kbit/s | bytes/frame | raw tiles bytes/frame | ratio "
             "| encode ms/frame (mean) | (max) | fps on one core | PSNR dB (mean) "
-            "| (min) | exact frames | rects: fill/zlib+zstd/jpeg/copy/raw, refined |\n");
+            "| (min) | exact frames | rects: fill/zlib+zstd/jpeg/copy/raw/h264, refined |\n");
     g_print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for (CrpSynthScene s = 0; s < CRP_SYNTH_N_SCENES; s++) {
         const char *name = replay ? g_path_get_basename(replay) : crp_synth_scene_name(s);
@@ -375,7 +378,7 @@ main(int argc, char **argv)
             g_autofree char *psnr_min = lossy ? g_strdup_printf("%.1f", r.psnr_min)
                                               : g_strdup("exact");
             g_print("| %s | %s | %u | %.0f | %.0f | %.0f | %.1f%% | %.2f | %.2f | %.0f | %s | %s "
-                    "| %u/%u | %u/%u/%u/%u/%u, %u |\n",
+                    "| %u/%u | %u/%u/%u/%u/%u/%u, %u |\n",
                     name, settings[i].name, r.frames,
                     r.seconds > 0 ? r.bytes * 8 / r.seconds / 1000 : 0.0,
                     r.bytes / r.frames, r.raw_bytes / r.frames,
@@ -383,7 +386,7 @@ main(int argc, char **argv)
                     mean_ms, r.max_encode_ms, mean_ms > 0 ? 1000.0 / mean_ms : 0.0,
                     psnr_mean, psnr_min, r.lossless_frames, r.frames,
                     r.totals.fill, r.totals.zlib, r.totals.jpeg, r.totals.copy,
-                    r.totals.raw, r.totals.refined);
+                    r.totals.raw, r.totals.h264, r.totals.refined);
         }
         if (replay) {
             break;

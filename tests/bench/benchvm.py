@@ -139,10 +139,12 @@ class SerialConsole(LineReader):
 
 
 def busybox_guest_args(env, workload):
-    """The busybox test guest in mode @workload (shell or demo)."""
+    """The busybox test guest in mode @workload (shell or demo; film is
+    the shell on virtio-vga, where crp-drm plays the film)."""
+    mode = "shell" if workload == "film" else workload
     return ["-m", "256", "-device", "virtio-tablet-pci",
             "-kernel", env["GUEST_KERNEL"], "-initrd", env["GUEST_INITRD"],
-            "-append", f"{env['GUEST_APPEND']} crp.mode={workload}"]
+            "-append", f"{env['GUEST_APPEND']} crp.mode={mode}"]
 
 
 def desktop_guest_args(env, memory=1536, smp=2):
@@ -157,11 +159,13 @@ def desktop_guest_args(env, memory=1536, smp=2):
 
 
 class BenchQemu:
-    """QEMU under TCG with the guest of @guest_args, -vga std, -display crp
-    and -vnc on unix sockets in @workdir, QMP, the serial console on a
-    socket (also logged to workdir/serial.log)."""
+    """QEMU under TCG with the guest of @guest_args, -vga std (or
+    virtio-vga with @virtio), -display crp and -vnc on unix sockets in
+    @workdir, QMP, the serial console on a socket (also logged to
+    workdir/serial.log)."""
 
-    def __init__(self, env, workdir, guest_args, lossless=False, module_dir=None):
+    def __init__(self, env, workdir, guest_args, lossless=False, module_dir=None,
+                 virtio=False):
         self.dir = workdir
         self.crp_sock = os.path.join(workdir, "crp.sock")
         self.vnc_sock = os.path.join(workdir, "vnc.sock")
@@ -174,7 +178,9 @@ class BenchQemu:
         for d in env["QEMU_FIRMWARE_DIRS"].split(":"):
             cmd += ["-L", d]
         cmd += ["-name", "bench,debug-threads=on", "-accel", "tcg",
-                "-nic", "none", "-vga", "std", *guest_args,
+                "-nic", "none",
+                *(["-vga", "none", "-device", "virtio-vga"] if virtio else ["-vga", "std"]),
+                *guest_args,
                 "-display", crp,
                 # lossy=on: without it QEMU ignores the client's JPEG
                 # quality level and Tight never sends JPEG.

@@ -16,6 +16,7 @@
 #include "fuzz-common.h"
 #include "crp-test-forge.h"
 #include "crp-broker-key.h"
+#include "codec/crp-codec-private.h"
 #include <crp/crp-keyfile.h>
 #include <crp/crp-opus.h>
 
@@ -490,6 +491,25 @@ decoder_messages(void)
     g_ptr_array_add(msgs, encode(&m));
     ZSTD_freeCCtx(cctx);
 
+    /* H264: a 16x16 stream on stream 2, its IDR picture (SPS, PPS and
+     * the slice, opening the stream) and a P picture after it. */
+    guint32 frame[16 * 16];
+    CrpH264Encoder h264;
+    g_assert_true(crp_h264_encoder_init(&h264, 16, 16, 28));
+    for (int f = 0; f < 2; f++) {
+        for (int i = 0; i < 16 * 16; i++) {
+            frame[i] = (guint32)((i * 3 + f * 5) & 0xff) << 16 | (i & 0xff) << 8 | (255 - i);
+        }
+        CrpView au = crp_h264_encode(&h264, (CrpPixels){ frame, 16, 16, 16 });
+        g_assert_cmpuint(au.len, >, 0);
+        m = (CrpMessage){ .type = CRP_MSG_RECT,
+            .flags = CRP_RECT_FLAG_LOSSY | (f == 0 ? CRP_RECT_FLAG_STREAM_RESET : 0),
+            .rect = { .x = 0, .y = 16, .width = 16, .height = 16,
+                      .encoding = CRP_ENCODING_H264, .stream = 2, .data = au } };
+        g_ptr_array_add(msgs, encode(&m));
+    }
+    crp_h264_encoder_finish(&h264);
+
     /* JPEG: a 16x16 gradient. */
     guint8 pixels[16 * 16 * 4];
     for (int i = 0; i < 16 * 16; i++) {
@@ -524,7 +544,7 @@ decoder_seeds(void)
     static const char *const names[] = {
         "frame-SURFACE", "frame-FILL", "frame-RAW", "frame-ZLIB-palette",
         "frame-ZLIB-truecolor", "frame-ZSTD-palette", "frame-ZSTD-picture",
-        "frame-JPEG", "frame-COPY", "frame-FRAME_END",
+        "frame-H264-idr", "frame-H264-p", "frame-JPEG", "frame-COPY", "frame-FRAME_END",
     };
     g_autoptr(GPtrArray) msgs = decoder_messages();
     g_assert_cmpuint(msgs->len, ==, G_N_ELEMENTS(names));

@@ -552,6 +552,58 @@ def read_pam(path):
             (int(hot[0]), int(hot[1])), body)
 
 
+class VideoGuest(GuestTestCase):
+    """The demo program playing a film in its band (--video): a region
+    that keeps changing like video, then stops."""
+
+    VIDEO_S = 15
+
+    @classmethod
+    def setUpClass(cls):
+        cls.start_vm("video", mode="demo",
+                     append=f"crp.demo=--video,{cls.VIDEO_S},--no-audio")
+
+    def test_video_goes_h264_and_settles_exact(self):
+        """A client that offers H264 gets the film as H264 rects, one that
+        does not gets JPEG there (and no H264 rect, which its viewer would
+        refuse); once the film stops, both show exactly QEMU's picture:
+        the region was refined losslessly."""
+        kinds = [(), ("--disable", "h264")]
+        shots = [os.path.join(self.vm.dir, f"video-{i}.png") for i in range(len(kinds))]
+        results = [None] * len(kinds)
+        # Past the film's end (it started before READY) with time to settle.
+        sleep_ms = (self.VIDEO_S + 6) * 1000
+
+        def client(i, ticket):
+            results[i] = headless(self.vm, ticket,
+                                  f"wait-frames 1; sleep {sleep_ms}; "
+                                  f"screenshot {shots[i]}; quit", *kinds[i],
+                                  timeout=120)
+
+        threads = []
+        for i in range(len(kinds)):
+            threads.append(threading.Thread(target=client, args=(i, self.ticket())))
+            threads[-1].start()
+            self.wait_clients(i + 1)
+        self.vm.wait_serial(r"CRP-VIDEO-STOPPED", timeout=60)
+        for t in threads:
+            t.join(timeout=180)
+        for code, out, stats in results:
+            self.assertEqual(code, 0, out)
+        h264, jpeg = results[0][2]["encodings"], results[1][2]["encodings"]
+        print(f"video: H264 client {results[0][2]['bytes_in']} bytes "
+              f"({h264['h264'][0]} H264 rects, {h264['h264'][1]} bytes), "
+              f"JPEG client {results[1][2]['bytes_in']} bytes "
+              f"({jpeg['jpeg'][0]} JPEG rects, {jpeg['jpeg'][1]} bytes)", file=sys.stderr)
+        self.assertGreaterEqual(h264["h264"][0], 20)
+        self.assertEqual(jpeg["h264"][0], 0)
+        self.assertGreaterEqual(jpeg["jpeg"][0], 20)
+        dump = self.vm.screendump(os.path.join(self.vm.dir, "video.ppm"))
+        for i, shot in enumerate(shots):
+            self.assertEqual(diff_pixels(read_png(shot), dump), 0,
+                             f"client {kinds[i]} differs from screendump")
+
+
 class VirtioGpuGuest(GuestTestCase):
     """virtio-vga with the guest's virtio_gpu driver, driven by crp-drm as
     a desktop would: a hardware cursor (shape, hot spot, moves) and a mode

@@ -2,13 +2,17 @@
  * crp-demo-guest - animated, audible, interactive test scene for CRP
  *
  * usage: crp-demo-guest [--tone HZ] [--amp A] [--fps N] [--fb DEV]
- *                       [--no-audio] [--no-mic] [--pointer]
+ *                       [--no-audio] [--no-mic] [--pointer] [--video S]
  *
  * Screen (/dev/fb0, any 16/24/32 bpp layout): a solid background, a title,
  * a status block (last key, clicks, tone, microphone frequency, frame
  * counter) and a band with a scrolling colour gradient and a bouncing white
  * bar that changes every frame. A key press cycles the background colour;
  * a left/right/middle click draws a marker at the pointer position.
+ * With --video S the band plays a film instead (a moving picture with
+ * grain, what a classifier takes for video) for S seconds; then the whole
+ * scene stops (nothing is drawn any more), so that what a client shows
+ * can be compared with a screendump once the motion is over.
  *
  * Sound: a continuous sine tone (default 440 Hz, S16 stereo 48 kHz) on
  * /dev/snd/pcmC0D0p; the microphone (/dev/snd/pcmC0D0c) is analysed once
@@ -23,6 +27,7 @@
  *   CRP-POINTER x=X y=Y                           (only with --pointer)
  *   CRP-MIC freq=HZ rms=R peak=P                  (freq=0: silence)
  *   CRP-DEMO ...                                   (informational)
+ *   CRP-VIDEO-STOPPED frames=N                     (--video: the scene is still)
  * Missing pieces (no fb, no sound card, no tablet) are reported and
  * skipped; the program keeps running.
  */
@@ -46,6 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "film.h"
 #include "font.h"
 #include "guest-tools.h"
 #include "pcm.h"
@@ -107,6 +113,11 @@ typedef struct Demo {
     double amp;
     int no_audio, no_mic;
     char audio_state[64];
+
+    /* --video: seconds the film plays (0: the gradient band); then the
+     * scene is frozen */
+    double video_s;
+    int frozen;
 } Demo;
 
 static volatile sig_atomic_t quit;
@@ -359,9 +370,24 @@ static uint32_t hue(double h)
            (uint32_t)(b * 255);
 }
 
+/* The film (film.h) in the band. */
+static void draw_film(Demo *d, double t)
+{
+    int y0 = band_y(d);
+
+    crp_film_draw(d->canvas + (size_t)y0 * d->w, d->w, d->w, BAND_H, d->frame,
+                  (unsigned)(t * 1000.0));
+    present(d, 0, y0, d->w, BAND_H);
+}
+
 static void draw_band(Demo *d, double t)
 {
     int y0 = band_y(d);
+
+    if (d->video_s > 0) {
+        draw_film(d, t);
+        return;
+    }
     int off = (int)(t * 240.0) % d->w;
     int bar_w = 24;
     double phase = fmod(t / 3.0, 2.0);
@@ -786,9 +812,12 @@ int crp_demo_main(int argc, char **argv)
             d->no_mic = 1;
         } else if (!strcmp(argv[i], "--pointer")) {
             d->verbose_pointer = 1;
+        } else if (!strcmp(argv[i], "--video") && next) {
+            d->video_s = atof(argv[++i]);
         } else {
             fprintf(stderr, "usage: %s [--tone HZ] [--amp A] [--fps N] "
-                    "[--fb DEV] [--no-audio] [--no-mic] [--pointer]\n",
+                    "[--fb DEV] [--no-audio] [--no-mic] [--pointer] "
+                    "[--video S]\n",
                     argv[0]);
             return 2;
         }
@@ -846,11 +875,15 @@ int crp_demo_main(int argc, char **argv)
     while (!quit) {
         double t = now_s();
 
+        if (d->video_s > 0 && !d->frozen && t - t0 >= d->video_s) {
+            d->frozen = 1;
+            printf("CRP-VIDEO-STOPPED frames=%lu\n", d->frame);
+        }
         if (t >= next) {
             int mf = atomic_load(&mic_freq);
 
             d->frame++;
-            if (d->canvas) {
+            if (d->canvas && !d->frozen) {
                 draw_band(d, t - t0);
                 if (t - t0 >= next_log) {
                     char line[64];

@@ -8,7 +8,9 @@
  * dpy_mouse_set() for the display. Then it waits for
  *   - lines on the FIFO /run/crp-drm: "move X Y", "hide", "show",
  *     "mode W H" (set that mode, as a user's display settings would),
- *     "quit";
+ *     "film S W H" (play the film of film.h for S seconds in a W x H box
+ *     at 64,64, at most 30 frames a second, each flushed to the host with
+ *     DIRTYFB as a compositor does; then CRP-DRM-FILM frames=N), "quit";
  *   - hotplug uevents: when the host asks for another size (virtio-gpu
  *     display-info change, e.g. after a client's RESIZE_REQUEST), the
  *     connector's preferred mode changes and it sets that mode, as a
@@ -30,9 +32,11 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "drm-uapi.h"
+#include "film.h"
 #include "guest-tools.h"
 
 #define CURSOR_DIM 64
@@ -356,16 +360,67 @@ static void on_hotplug(Drm *d)
     }
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The film in a @w x @h box at 64,64 for @seconds; returns the frames
+ * drawn, or -errno. */
+static long film(Drm *d, double seconds, int w, int h)
+{
+    const int x0 = 64, y0 = 64;
+    struct crp_drm_clip_rect clip = { x0, y0, x0 + w, y0 + h };
+    struct crp_drm_mode_fb_dirty_cmd dirty = {
+        .fb_id = d->screen.fb_id, .num_clips = 1,
+        .clips_ptr = (uintptr_t)&clip,
+    };
+    double t0 = now_s(), next = t0;
+    long frames = 0;
+
+    if (!d->screen.map || x0 + w > d->mode.hdisplay || y0 + h > d->mode.vdisplay) {
+        return -EINVAL;
+    }
+    while (now_s() - t0 < seconds) {
+        double t = now_s();
+        if (t < next) {
+            usleep((useconds_t)((next - t) * 1e6));
+            continue;
+        }
+        crp_film_draw(d->screen.map + y0 * (d->screen.pitch / 4) + x0, d->screen.pitch / 4,
+                      w, h, frames, (unsigned)((t - t0) * 1000.0));
+        if (xioctl(d->fd, CRP_DRM_IOCTL_MODE_DIRTYFB, &dirty) < 0) {
+            return -errno;
+        }
+        frames++;
+        next += 1.0 / 30;
+        if (next < t) {
+            next = t;               /* fell behind (TCG): no burst */
+        }
+    }
+    return frames;
+}
+
 /* Returns 1 to go on, 0 on quit. */
 static int on_command(Drm *d, char *line)
 {
     int x, y, r = 0;
+    double seconds;
     struct crp_drm_mode_modeinfo mode;
 
     if (sscanf(line, "mode %d %d", &x, &y) == 2) {
         r = sized_mode(d, x, y, &mode);
         if (r == 0) {
             r = set_mode(d, &mode);     /* says CRP-DRM-MODE WxH */
+        }
+    } else if (sscanf(line, "film %lf %d %d", &seconds, &x, &y) == 3) {
+        long n = film(d, seconds, x, y);
+        if (n < 0) {
+            r = (int)n;
+        } else {
+            printf("CRP-DRM-FILM frames=%ld\n", n);
         }
     } else if (sscanf(line, "move %d %d", &x, &y) == 2) {
         r = cursor_move(d, x, y);

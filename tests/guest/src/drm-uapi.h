@@ -83,6 +83,15 @@ struct crp_drm_mode_destroy_dumb {
     __u32 handle;
 };
 
+struct crp_drm_clip_rect {
+    unsigned short x1, y1, x2, y2;
+};
+
+struct crp_drm_mode_fb_dirty_cmd {
+    __u32 fb_id, flags, color, num_clips;
+    __u64 clips_ptr;
+};
+
 #define CRP_DRM_IOWR(nr, type) _IOWR('d', nr, type)
 #define CRP_DRM_IOCTL_MODE_GETRESOURCES CRP_DRM_IOWR(0xA0, struct crp_drm_mode_card_res)
 #define CRP_DRM_IOCTL_MODE_SETCRTC      CRP_DRM_IOWR(0xA2, struct crp_drm_mode_crtc)
@@ -90,6 +99,7 @@ struct crp_drm_mode_destroy_dumb {
 #define CRP_DRM_IOCTL_MODE_GETCONNECTOR CRP_DRM_IOWR(0xA7, struct crp_drm_mode_get_connector)
 #define CRP_DRM_IOCTL_MODE_ADDFB        CRP_DRM_IOWR(0xAE, struct crp_drm_mode_fb_cmd)
 #define CRP_DRM_IOCTL_MODE_RMFB         CRP_DRM_IOWR(0xAF, unsigned int)
+#define CRP_DRM_IOCTL_MODE_DIRTYFB      CRP_DRM_IOWR(0xB1, struct crp_drm_mode_fb_dirty_cmd)
 #define CRP_DRM_IOCTL_MODE_CREATE_DUMB  CRP_DRM_IOWR(0xB2, struct crp_drm_mode_create_dumb)
 #define CRP_DRM_IOCTL_MODE_MAP_DUMB     CRP_DRM_IOWR(0xB3, struct crp_drm_mode_map_dumb)
 #define CRP_DRM_IOCTL_MODE_DESTROY_DUMB CRP_DRM_IOWR(0xB4, struct crp_drm_mode_destroy_dumb)

@@ -300,6 +300,8 @@ static const struct {
         .encoding = CRP_ENCODING_JPEG, .data = { not_jpeg, sizeof(not_jpeg) } } } },
     { CRP_CAP_ZSTD, { .type = CRP_MSG_RECT, .rect = { .width = 1, .height = 1,
         .encoding = CRP_ENCODING_ZSTD, .data = { not_zlib, sizeof(not_zlib) } } } },
+    { CRP_CAP_H264, { .type = CRP_MSG_RECT, .rect = { .width = 16, .height = 16,
+        .encoding = CRP_ENCODING_H264, .data = { not_zlib, sizeof(not_zlib) } } } },
 };
 
 static const char *
@@ -310,6 +312,7 @@ cap_name(guint32 cap)
     case CRP_CAP_CURSOR: return "CURSOR";
     case CRP_CAP_ZLIB: return "ZLIB";
     case CRP_CAP_ZSTD: return "ZSTD";
+    case CRP_CAP_H264: return "H264";
     default: return "JPEG";
     }
 }

@@ -56,8 +56,8 @@ ct_fill_rect(pixman_image_t *image, int x, int y, int w, int h, guint32 rgb)
     }
 }
 
-static guint32
-mix(guint32 v)
+guint32
+ct_mix(guint32 v)
 {
     v ^= v >> 16;
     v *= 0x7feb352d;
@@ -79,17 +79,17 @@ ct_draw_text(pixman_image_t *image, int x, int y, int w, int h,
     for (int j = 0; j < h; j++) {
         int line = first_line + j / 16;
         int gy = j % 16;
-        guint32 line_hash = mix(seed * 7919u + (guint32)line);
+        guint32 line_hash = ct_mix(seed * 7919u + (guint32)line);
         int line_len = 4 + line_hash % (guint)MAX(1, w / 8);
         for (int i = 0; i < w; i++) {
             int col = i / 8, gx = i % 8;
             guint32 rgb = paper;
-            guint32 ch = mix(line_hash + (guint32)col) % 56;
+            guint32 ch = ct_mix(line_hash + (guint32)col) % 56;
             if (col < line_len && ch < 48 && gy >= 2 && gy < 14 && gx < 7) {
                 /* A glyph row is a few vertical strokes: runs, not dots. */
-                guint32 bits = mix(ch * 131u + (guint32)(gy / 3)) & 0x7f;
+                guint32 bits = ct_mix(ch * 131u + (guint32)(gy / 3)) & 0x7f;
                 if (bits & (1u << gx)) {
-                    rgb = inks[mix(line_hash + (guint32)col / 6) % G_N_ELEMENTS(inks)];
+                    rgb = inks[ct_mix(line_hash + (guint32)col / 6) % G_N_ELEMENTS(inks)];
                 }
             }
             *pixel(image, x + i, y + j) = rgb;
@@ -117,7 +117,7 @@ ct_draw_noise(pixman_image_t *image, int x, int y, int w, int h, guint seed)
     for (int j = 0; j < h; j++) {
         for (int i = 0; i < w; i++) {
             *pixel(image, x + i, y + j) =
-                mix(seed ^ mix((guint32)(j * 65536 + i))) & 0xffffff;
+                ct_mix(seed ^ ct_mix((guint32)(j * 65536 + i))) & 0xffffff;
         }
     }
 }
@@ -129,7 +129,7 @@ ct_scramble_pad(pixman_image_t *image, guint seed)
     for (int j = 0; j < h; j++) {
         for (int i = 0; i < w; i++) {
             guint32 *p = pixel(image, i, j);
-            *p = (*p & 0xffffff) | (mix(seed + (guint32)(j * w + i)) << 24);
+            *p = (*p & 0xffffff) | (ct_mix(seed + (guint32)(j * w + i)) << 24);
         }
     }
 }
@@ -165,6 +165,12 @@ ct_apply(CrpDecoder *dec, GByteArray *out, CtApplied *applied)
             applied->lossy += (msg.flags & CRP_RECT_FLAG_LOSSY) != 0;
             applied->zlib_reset += (msg.flags & CRP_RECT_FLAG_STREAM_RESET) != 0;
             applied->picture += (msg.flags & CRP_RECT_FLAG_PICTURE_STREAM) != 0;
+            if (msg.rect.encoding == CRP_ENCODING_H264) {
+                applied->h264_reset += (msg.flags & CRP_RECT_FLAG_STREAM_RESET) != 0;
+                applied->h264_box = (pixman_box32_t){
+                    msg.rect.x, msg.rect.y, msg.rect.x + msg.rect.width,
+                    msg.rect.y + msg.rect.height };
+            }
         }
         pos += used;
     }

@@ -14,12 +14,16 @@
 /** Rects applied by ct_apply(), per encoding, and flags seen. */
 typedef struct {
     guint rects;
-    guint by_encoding[6];
+    guint by_encoding[8];
     guint lossy;            /* rects with CRP_RECT_FLAG_LOSSY */
     guint zlib_reset;       /* rects with CRP_RECT_FLAG_STREAM_RESET */
     guint picture;          /* rects with CRP_RECT_FLAG_PICTURE_STREAM */
+    guint h264_reset;       /* H264 rects with CRP_RECT_FLAG_STREAM_RESET */
+    pixman_box32_t h264_box;    /* where the last H264 rect was */
 } CtApplied;
 
+/** A 32-bit integer hash (for noise that tests can repeat). */
+guint32 ct_mix(guint32 v);
 pixman_image_t *ct_image_new(int width, int height);
 pixman_image_t *ct_image_copy(pixman_image_t *image);
 void ct_set_pixel(pixman_image_t *image, int x, int y, guint32 rgb);

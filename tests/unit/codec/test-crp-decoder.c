@@ -156,7 +156,7 @@ test_unknown_encoding(void)
     g_autoptr(CrpDecoder) dec = ct_decoder_new(W, H);
     static const guint8 data[4] = { 0 };
     CrpRectMsg rect = { .x = 0, .y = 0, .width = 1, .height = 1,
-                        .encoding = 6, .data = { data, sizeof(data) } };
+                        .encoding = 7, .data = { data, sizeof(data) } };
     expect_error(dec, &rect, 0, CRP_ERROR_PROTOCOL);
     rect.encoding = 255;
     expect_error(dec, &rect, 0, CRP_ERROR_PROTOCOL);
@@ -216,17 +216,21 @@ test_garbage(void)
         for (gsize k = 0; k < sizeof(data); k++) {
             data[k] = (guint8)g_test_rand_int();
         }
-        if (i % 3 == 0) {
+        if (i % 4 == 0) {
             data[0] = 0x78;         /* looks like a zlib header */
             data[1] = 0x01;
-        } else if (i % 3 == 1) {
+        } else if (i % 4 == 1) {
             data[0] = 0xff;         /* looks like a JPEG */
             data[1] = 0xd8;
+        } else if (i % 4 == 2) {
+            static const guint8 sps[] = { 0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1e };
+            memcpy(data, sps, sizeof(sps));     /* looks like H.264 */
         }
         CrpRectMsg rect = {
             .x = g_test_rand_int_range(0, W + 10), .y = g_test_rand_int_range(0, H + 10),
             .width = g_test_rand_int_range(0, 40), .height = g_test_rand_int_range(0, 40),
-            .encoding = g_test_rand_int_range(0, 6),
+            .encoding = g_test_rand_int_range(0, 7),
+            .stream = g_test_rand_int_range(0, CRP_H264_MAX_STREAMS + 1),
             .fill = (guint32)g_test_rand_int(),
             .src_x = g_test_rand_int_range(0, W + 10),
             .src_y = g_test_rand_int_range(0, H + 10),

@@ -484,6 +484,268 @@ test_copy_continues_the_stream(void)
     pixman_image_unref(slow_prev);
 }
 
+
+/* ---- video regions (H264) ---------------------------------------------- */
+
+#define VW 640
+#define VH 400
+#define VIDEO_US 40000          /* 25 frames a second */
+#define H264_ENCODINGS (CT_ALL_ENCODINGS | (1u << CRP_ENCODING_ZSTD) | \
+                        (1u << CRP_ENCODING_H264))
+
+static const pixman_box32_t video_at = { 101, 51, 101 + 256, 51 + 160 };
+
+/* Text (of @text_seed) on a light background, and a film-like picture
+ * (a moving photo with grain) of frame @f in @box. */
+static pixman_image_t *
+video_screen(const pixman_box32_t *box, int f, guint text_seed)
+{
+    pixman_image_t *img = ct_image_new(VW, VH);
+    ct_fill_rect(img, 0, 0, VW, VH, 0xf0f0f0);
+    ct_draw_text(img, 0, 0, VW, VH, 0, text_seed);
+    int w = box->x2 - box->x1, h = box->y2 - box->y1;
+    ct_draw_photo(img, box->x1, box->y1, w, h, f * 4);
+    for (int y = 0; y < h; y++) {
+        for (int x = 0; x < w; x++) {
+            guint32 p = ct_get_pixel(img, box->x1 + x, box->y1 + y);
+            int grain = (int)(ct_mix(f * 1000003u + y * 4096 + x) % 13) - 6;
+            guint32 out = 0;
+            for (int sh = 0; sh < 24; sh += 8) {
+                out |= (guint32)CLAMP((int)((p >> sh) & 0xff) + grain, 0, 255) << sh;
+            }
+            ct_set_pixel(img, box->x1 + x, box->y1 + y, out);
+        }
+    }
+    return img;
+}
+
+static gboolean
+box_equal(pixman_box32_t a, pixman_box32_t b)
+{
+    return a.x1 == b.x1 && a.y1 == b.y1 && a.x2 == b.x2 && a.y2 == b.y2;
+}
+
+/* Sends frames with nothing new until nothing is left to refine; returns
+ * how long that took. */
+static gint64
+settle(CrpEncoder *enc, CrpDecoder *dec, pixman_image_t *img, gint64 *now,
+       CtApplied *total)
+{
+    gint64 start = *now;
+    for (int i = 0; crp_encoder_next_refine_us(enc) >= 0; i++) {
+        g_assert_cmpint(i, <, 200);
+        *now = MAX(*now + VIDEO_US, crp_encoder_next_refine_us(enc));
+        CtApplied a = { 0 };
+        ct_step(enc, dec, img, img, *now, NULL, &a);
+        if (total) {
+            total->by_encoding[CRP_ENCODING_H264] += a.by_encoding[CRP_ENCODING_H264];
+        }
+    }
+    return *now - start;
+}
+
+/* A video plays in part of a screen of text: after VIDEO_MIN_STREAK
+ * frames it goes as one H264 stream exactly where it is (not JPEG), text
+ * changing elsewhere stays lossless tiles, and once the video stops the
+ * client's picture becomes exact within a second. */
+static void
+test_video_region(void)
+{
+    g_autoptr(CrpEncoder) enc = crp_encoder_new(&(CrpEncoderConfig){
+        .encodings = H264_ENCODINGS });
+    g_autoptr(CrpDecoder) dec = ct_decoder_new(VW, VH);
+    pixman_image_t *prev = NULL;
+    gint64 now = 0;
+    int first_h264 = -1;
+    guint jpeg_after = 0, resets = 0;
+
+    for (int f = 0; f < 20; f++, now += VIDEO_US) {
+        pixman_image_t *cur = video_screen(&video_at, f, f < 12 ? 1 : 2);
+        CtApplied a = { 0 };
+        ct_step(enc, dec, prev, cur, now, NULL, &a);
+        if (a.by_encoding[CRP_ENCODING_H264] > 0) {
+            g_assert_cmpuint(a.by_encoding[CRP_ENCODING_H264], ==, 1);
+            g_assert_true(box_equal(a.h264_box, video_at));
+            first_h264 = first_h264 < 0 ? f : first_h264;
+        }
+        if (first_h264 >= 0 && f > first_h264) {
+            jpeg_after += a.by_encoding[CRP_ENCODING_JPEG];
+            g_assert_cmpuint(a.by_encoding[CRP_ENCODING_H264], ==, 1);
+            g_assert_cmpfloat(ct_psnr(crp_decoder_get_image(dec), cur), >, 30);
+        }
+        resets += a.h264_reset;
+        if (f == 12) {
+            /* The text changed: lossless, around the video. */
+            g_assert_cmpuint(a.by_encoding[CRP_ENCODING_ZSTD], >, 0);
+        }
+        g_clear_pointer(&prev, pixman_image_unref);
+        prev = cur;
+    }
+    g_assert_cmpint(first_h264, >=, 4);
+    g_assert_cmpint(first_h264, <=, 6);
+    g_assert_cmpuint(jpeg_after, ==, 0);
+    g_assert_cmpuint(resets, ==, 1);
+
+    CtApplied after = { 0 };
+    gint64 took = settle(enc, dec, prev, &now, &after);
+    g_assert_true(ct_images_equal(crp_decoder_get_image(dec), prev));
+    g_assert_cmpuint(after.by_encoding[CRP_ENCODING_H264], ==, 0);
+    g_assert_cmpint(took, <=, 1000000);
+    pixman_image_unref(prev);
+}
+
+/* The same screen for a client without H264 (or a lossless one): JPEG
+ * tiles as before (none at all when lossless), exact once still. */
+static void
+test_video_without_h264(void)
+{
+    for (int lossless = 0; lossless <= 1; lossless++) {
+        g_autoptr(CrpEncoder) enc = crp_encoder_new(&(CrpEncoderConfig){
+            .encodings = lossless ? H264_ENCODINGS
+                                  : H264_ENCODINGS & ~(1u << CRP_ENCODING_H264),
+            .lossless = lossless });
+        g_autoptr(CrpDecoder) dec = ct_decoder_new(VW, VH);
+        pixman_image_t *prev = NULL;
+        gint64 now = 0;
+        guint jpeg = 0, h264 = 0;
+
+        for (int f = 0; f < 12; f++, now += VIDEO_US) {
+            pixman_image_t *cur = video_screen(&video_at, f, 1);
+            CtApplied a = { 0 };
+            ct_step(enc, dec, prev, cur, now, NULL, &a);
+            jpeg += a.by_encoding[CRP_ENCODING_JPEG];
+            h264 += a.by_encoding[CRP_ENCODING_H264];
+            g_clear_pointer(&prev, pixman_image_unref);
+            prev = cur;
+        }
+        g_assert_cmpuint(h264, ==, 0);
+        if (lossless) {
+            g_assert_cmpuint(jpeg, ==, 0);
+        } else {
+            g_assert_cmpuint(jpeg, >, 0);
+        }
+        settle(enc, dec, prev, &now, NULL);
+        g_assert_true(ct_images_equal(crp_decoder_get_image(dec), prev));
+        pixman_image_unref(prev);
+    }
+}
+
+/* Two clients share an encoder while a video plays; one falls behind and
+ * goes on with a copy: the copy's stream starts afresh (an H.264 stream
+ * cannot be copied), the original goes on without a restart, and both
+ * clients end exact once the video stops. */
+static void
+test_video_copy_restarts_the_stream(void)
+{
+    g_autoptr(CrpEncoder) shared = crp_encoder_new(&(CrpEncoderConfig){
+        .encodings = H264_ENCODINGS });
+    g_autoptr(CrpEncoder) copy = NULL;
+    g_autoptr(CrpDecoder) fast = ct_decoder_new(VW, VH);
+    g_autoptr(CrpDecoder) slow = ct_decoder_new(VW, VH);
+    pixman_image_t *prev = NULL, *slow_prev = NULL;
+    gint64 now = 0;
+
+    for (int f = 0; f < 14; f++, now += VIDEO_US) {
+        pixman_image_t *cur = video_screen(&video_at, f, 1);
+        g_autoptr(GByteArray) out = g_byte_array_new();
+        CtApplied a = { 0 };
+        if (f == 8) {
+            copy = crp_encoder_copy(shared);
+            slow_prev = ct_image_copy(prev);
+        }
+        crp_encoder_encode_frame(shared, prev, cur, NULL, now, out, NULL);
+        ct_apply(fast, out, &a);
+        if (f < 8) {
+            ct_apply(slow, out, NULL);
+        } else {
+            g_assert_cmpuint(a.by_encoding[CRP_ENCODING_H264], ==, 1);
+            g_assert_cmpuint(a.h264_reset, ==, 0);
+        }
+        if (f >= 8 && f % 2 == 0) {
+            CtApplied b = { 0 };
+            ct_step(copy, slow, slow_prev, cur, now, NULL, &b);
+            g_assert_cmpuint(b.by_encoding[CRP_ENCODING_H264], ==, 1);
+            g_assert_cmpuint(b.h264_reset, ==, f == 8 ? 1 : 0);
+            g_assert_cmpfloat(ct_psnr(crp_decoder_get_image(slow), cur), >, 30);
+            g_clear_pointer(&slow_prev, pixman_image_unref);
+            slow_prev = ct_image_copy(cur);
+        }
+        g_clear_pointer(&prev, pixman_image_unref);
+        prev = cur;
+    }
+    gint64 later = now;
+    settle(shared, fast, prev, &now, NULL);
+    g_assert_true(ct_images_equal(crp_decoder_get_image(fast), prev));
+    CtApplied b = { 0 };
+    ct_step(copy, slow, slow_prev, prev, later, NULL, &b);
+    settle(copy, slow, prev, &later, NULL);
+    g_assert_true(ct_images_equal(crp_decoder_get_image(slow), prev));
+    pixman_image_unref(prev);
+    pixman_image_unref(slow_prev);
+}
+
+/* A client joins (the encoder is reset, a whole frame follows): the
+ * region's stream starts afresh, and the new client decodes all of it. */
+static void
+test_video_reset_restarts_the_stream(void)
+{
+    g_autoptr(CrpEncoder) enc = crp_encoder_new(&(CrpEncoderConfig){
+        .encodings = H264_ENCODINGS });
+    g_autoptr(CrpDecoder) dec = ct_decoder_new(VW, VH);
+    pixman_image_t *prev = NULL;
+    gint64 now = 0;
+
+    for (int f = 0; f < 12; f++, now += VIDEO_US) {
+        pixman_image_t *cur = video_screen(&video_at, f, 1);
+        CtApplied a = { 0 };
+        if (f == 9) {
+            crp_encoder_reset(enc);
+            g_clear_pointer(&dec, crp_decoder_free);
+            dec = ct_decoder_new(VW, VH);
+        }
+        ct_step(enc, dec, f == 9 ? NULL : prev, cur, now, NULL, &a);
+        if (f == 9) {
+            g_assert_cmpuint(a.by_encoding[CRP_ENCODING_H264], ==, 1);
+            g_assert_cmpuint(a.h264_reset, ==, 1);
+            g_assert_cmpfloat(ct_psnr(crp_decoder_get_image(dec), cur), >, 30);
+        }
+        g_clear_pointer(&prev, pixman_image_unref);
+        prev = cur;
+    }
+    settle(enc, dec, prev, &now, NULL);
+    g_assert_true(ct_images_equal(crp_decoder_get_image(dec), prev));
+    pixman_image_unref(prev);
+}
+
+/* The video's window moves across the screen: the region follows it
+ * (a new stream where it is now) and the area it left is refined. */
+static void
+test_video_region_moves(void)
+{
+    g_autoptr(CrpEncoder) enc = crp_encoder_new(&(CrpEncoderConfig){
+        .encodings = H264_ENCODINGS });
+    g_autoptr(CrpDecoder) dec = ct_decoder_new(VW, VH);
+    pixman_image_t *prev = NULL;
+    const pixman_box32_t moved = { 330, 200, 330 + 256, 200 + 160 };
+    gint64 now = 0;
+    CtApplied last = { 0 };
+
+    for (int f = 0; f < 24; f++, now += VIDEO_US) {
+        pixman_image_t *cur = video_screen(f < 10 ? &video_at : &moved, f, 1);
+        CtApplied a = { 0 };
+        ct_step(enc, dec, prev, cur, now, NULL, &a);
+        if (a.by_encoding[CRP_ENCODING_H264]) {
+            last = a;
+        }
+        g_clear_pointer(&prev, pixman_image_unref);
+        prev = cur;
+    }
+    g_assert_true(box_equal(last.h264_box, moved));
+    settle(enc, dec, prev, &now, NULL);
+    g_assert_true(ct_images_equal(crp_decoder_get_image(dec), prev));
+    pixman_image_unref(prev);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -504,5 +766,12 @@ main(int argc, char **argv)
                     test_scroll_hashes_follow_prev);
     g_test_add_func("/encoder/copy-continues-the-stream",
                     test_copy_continues_the_stream);
+    g_test_add_func("/encoder/video-region", test_video_region);
+    g_test_add_func("/encoder/video-without-h264", test_video_without_h264);
+    g_test_add_func("/encoder/video-copy-restarts-the-stream",
+                    test_video_copy_restarts_the_stream);
+    g_test_add_func("/encoder/video-reset-restarts-the-stream",
+                    test_video_reset_restarts_the_stream);
+    g_test_add_func("/encoder/video-region-moves", test_video_region_moves);
     return g_test_run();
 }

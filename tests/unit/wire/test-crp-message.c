@@ -18,6 +18,15 @@ static const guint8 zlib_data[] = { 0xaa, 0xbb, 0xcc };
 /* docs/protocol.md's golden ZSTD rect data: a 1x1 truecolor payload. */
 static const guint8 zstd_data[] = { 0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58, 0x21, 0x00,
                                     0x00, 0x00, 0xcc, 0xbb, 0xaa };
+/* docs/protocol.md's golden H264 rect data: openh264's SPS, PPS and IDR
+ * slice of a 16x16 grey picture (0x808080), at QP 28. */
+static const guint8 h264_data[] = {
+    0x00, 0x00, 0x00, 0x01, 0x67, 0x42, 0xc0, 0x0a, 0x8c, 0x8d,
+    0x4e, 0x4d, 0xc0, 0x43, 0x41, 0x81, 0xe1, 0x10, 0x8d, 0x40,
+    0x00, 0x00, 0x00, 0x01, 0x68, 0xce, 0x3c, 0x80, 0x00, 0x00,
+    0x00, 0x01, 0x65, 0xb8, 0x00, 0x04, 0x00, 0x00, 0x13, 0x93,
+    0xc0,
+};
 static const guint8 jpeg_data[] = { 0xff, 0xd8, 0xff, 0xd9 };
 static const guint8 cursor_pixel[] = { 0xff, 0x10, 0x20, 0x30 };
 static const guint8 opus_out[] = { 0xfc, 0xff, 0xfe };
@@ -52,6 +61,11 @@ static const Golden goldens[] = {
         .rect = { .width = 1, .height = 1, .encoding = CRP_ENCODING_ZSTD,
                   .data = { zstd_data, sizeof(zstd_data) } } },
       "02 06 00000016  0000 0000 0001 0001 05 28b52ffd005821000000ccbbaa" },
+    { "RECT h264", { .type = CRP_MSG_RECT,
+        .flags = CRP_RECT_FLAG_LOSSY | CRP_RECT_FLAG_STREAM_RESET,
+        .rect = { .width = 16, .height = 16, .encoding = CRP_ENCODING_H264, .stream = 1,
+                  .data = { h264_data, sizeof(h264_data) } } },
+      "02 03 00000033  0000 0000 0010 0010 06 01 000000016742c00a8c8d4e4dc0434181e1108d400000000168ce3c800000000165b8000400001393c0" },
     { "RECT jpeg", { .type = CRP_MSG_RECT, .flags = CRP_RECT_FLAG_LOSSY,
         .rect = { .x = 16, .y = 32, .width = 8, .height = 8,
                   .encoding = CRP_ENCODING_JPEG,
@@ -194,6 +208,7 @@ test_golden(gconstpointer data)
     if (g->msg.type == CRP_MSG_RECT &&
         (g->msg.rect.encoding == CRP_ENCODING_ZLIB ||
          g->msg.rect.encoding == CRP_ENCODING_ZSTD ||
+         g->msg.rect.encoding == CRP_ENCODING_H264 ||
          g->msg.rect.encoding == CRP_ENCODING_JPEG)) {
         /* Compressed data runs to the end of the body: it just got longer. */
         g_assert_no_error(long_error);
@@ -224,6 +239,13 @@ static const struct {
     { "RECT raw too short", "02 00 0000000d 0000 0000 0002 0001 01 0000ff00", CRP_ERROR_PROTOCOL },
     { "RECT unknown encoding", "02 00 0000000d 0000 0000 0001 0001 09 00000000", CRP_ERROR_PROTOCOL },
     { "RECT zlib without data", "02 00 00000009 0000 0000 0001 0001 02", CRP_ERROR_PROTOCOL },
+    { "RECT h264 without data", "02 00 0000000a 0000 0000 0010 0010 06 00", CRP_ERROR_PROTOCOL },
+    { "RECT h264 without a stream", "02 00 00000009 0000 0000 0010 0010 06", CRP_ERROR_PROTOCOL },
+    { "RECT h264 stream 4", "02 00 0000000b 0000 0000 0010 0010 06 04 00", CRP_ERROR_PROTOCOL },
+    { "RECT h264 of odd width", "02 00 0000000b 0000 0000 0011 0010 06 00 00", CRP_ERROR_PROTOCOL },
+    { "RECT h264 of odd height", "02 00 0000000b 0000 0000 0010 0011 06 00 00", CRP_ERROR_PROTOCOL },
+    { "RECT h264 wider than 4096", "02 00 0000000b 0000 0000 1002 0010 06 00 00", CRP_ERROR_PROTOCOL },
+    { "RECT h264 over the pixel cap", "02 00 0000000b 0000 0000 1000 0902 06 00 00", CRP_ERROR_PROTOCOL },
     { "RECT copy source past the edge", "02 00 0000000d 0000 0000 0100 0100 04 1f80 0000", CRP_ERROR_PROTOCOL },
     { "CURSOR_SHAPE too large", "04 00 00000008 0101 0001 0000 0000", CRP_ERROR_PROTOCOL },
     { "CURSOR_SHAPE hotspot outside", "04 00 0000000c 0001 0001 0001 0000 ff102030", CRP_ERROR_PROTOCOL },

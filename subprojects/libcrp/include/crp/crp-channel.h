@@ -37,7 +37,8 @@ G_BEGIN_DECLS
 #define CRP_CAP_CURSOR    (1u << 4)
 #define CRP_CAP_RESIZE    (1u << 5)
 #define CRP_CAP_ZSTD      (1u << 6)
-#define CRP_CAP_DISPLAY_ALL 0x7fu
+#define CRP_CAP_H264      (1u << 7)
+#define CRP_CAP_DISPLAY_ALL 0xffu
 
 /** Longest software name sent in the handshake. */
 #define CRP_MAX_SOFTWARE 64
@@ -82,6 +83,8 @@ typedef enum {
 typedef struct {
     CrpEventType type;
     CrpMessage message;
+    /** MESSAGE: its size on the wire (header included), for statistics. */
+    gsize message_len;
     /** AUTHORIZE and READY: what the handshake settled. */
     guint32 capabilities;
     guint8 peer_minor;

@@ -10,6 +10,9 @@
  * sent), ZSTD (or ZLIB) for text/UI tiles, lossless,
  * JPEG for photo-like or fast-changing tiles (unless lossless), and
  * refines lossy tiles losslessly once they have been still for a while.
+ * With H264, regions that keep changing like video become H.264 streams
+ * (at most a few; the rest of the screen stays tiles), refined losslessly
+ * as tiles once they stop.
  *
  * Not thread-safe: use one encoder from one thread at a time.
  */
@@ -23,7 +26,7 @@ G_BEGIN_DECLS
 
 typedef struct {
     /** Mask of (1 << CrpEncoding) the client accepts. FILL, RAW and COPY
-     *  are always accepted; ZLIB and JPEG only if set here. */
+     *  are always accepted; ZLIB, JPEG, ZSTD and H264 only if set here. */
     guint32 encodings;
     /** JPEG quality, 1..100 (0 means the default, 75). */
     int jpeg_quality;
@@ -37,12 +40,15 @@ typedef struct {
     /** Re-send lossy tiles losslessly after this long unchanged
      *  (0 means the default, 250 ms). */
     guint32 refine_after_us;
+    /** H.264 quantiser of video regions, 1..51, lower is better (0 means
+     *  the default, 28), when @encodings has H264 and not @lossless. */
+    int video_qp;
 } CrpEncoderConfig;
 
 /** Statistics of the last encode call, for logs, QMP and benchmarks. */
 typedef struct {
     guint rects;
-    guint fill, raw, zlib, zstd, jpeg, copy;
+    guint fill, raw, zlib, zstd, jpeg, copy, h264;
     guint refined;              /* lossy tiles re-sent losslessly */
     gsize bytes;                /* encoded message bytes appended */
 } CrpEncodeStats;
@@ -57,7 +63,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(CrpEncoder, crp_encoder_free)
  * A second encoder at the same point as @enc: the same zlib stream, the
  * same idea of what the client holds. Clients that received the same
  * output share one encoder; when one of them falls behind, it continues
- * on a copy at its own pace without a full refresh.
+ * on a copy at its own pace without a full refresh. (zstd and H.264
+ * streams cannot be copied midway: the copy starts them afresh, flagged
+ * STREAM_RESET, which costs bytes, never pixels.)
  */
 CrpEncoder *crp_encoder_copy(CrpEncoder *enc);
 

@@ -84,15 +84,26 @@ typedef enum {
     CRP_ENCODING_JPEG = 3,
     CRP_ENCODING_COPY = 4,
     CRP_ENCODING_ZSTD = 5,
+    CRP_ENCODING_H264 = 6,
 } CrpEncoding;
 
 /** The largest zstd window (log2 bytes) a ZSTD stream may use: a receiver
  *  refuses a stream that asks for more instead of allocating it. */
 #define CRP_ZSTD_MAX_WINDOW_LOG 24
 
+/** H264 rects: how many video streams a sender may keep at once (the
+ *  stream number of a rect is below this). */
+#define CRP_H264_MAX_STREAMS 4
+/** Largest side of an H264 rect, and the most pixels the live streams of
+ *  one connection cover together (a receiver's decoder memory). */
+#define CRP_H264_MAX_DIM 4096
+#define CRP_H264_MAX_PIXELS (4096u * 2304u)
+/** Most reference frames an H264 stream may declare (its SPS). */
+#define CRP_H264_MAX_REF_FRAMES 4
+
 /** RECT flag: lossy content the server will refine losslessly later. */
 #define CRP_RECT_FLAG_LOSSY 0x01
-/** RECT flag (ZLIB, ZSTD): the sender started its compressed stream
+/** RECT flag (ZLIB, ZSTD, H264): the sender started its compressed stream
  *  afresh with this rect; the receiver resets its decompressor first. */
 #define CRP_RECT_FLAG_STREAM_RESET 0x02
 /** RECT flag (ZSTD only): the rect belongs to the sender's second zstd
@@ -144,7 +155,8 @@ typedef struct {
     guint8 encoding;        /* CrpEncoding */
     guint32 fill;           /* FILL: 0x00RRGGBB */
     guint16 src_x, src_y;   /* COPY: source origin in the client's framebuffer */
-    CrpView data;           /* RAW, ZLIB, JPEG: the encoded pixels */
+    guint8 stream;          /* H264: which of the sender's video streams */
+    CrpView data;           /* RAW, ZLIB, JPEG, ZSTD, H264: the encoded pixels */
 } CrpRectMsg;
 
 typedef struct {

@@ -74,10 +74,16 @@ typedef struct {
     const char *reason;
 } CrpViewerUpdate;
 
+/** Rect encodings counted apart in CrpViewerStats (CrpEncoding values). */
+#define CRP_VIEWER_ENCODINGS 8
+
 /** Measured figures, for the stats overlay and for tests. */
 typedef struct {
     guint64 frames;
     guint64 rects;
+    /** Rects and their message bytes (header included) per CrpEncoding. */
+    guint64 encoding_rects[CRP_VIEWER_ENCODINGS];
+    guint64 encoding_bytes[CRP_VIEWER_ENCODINGS];
     guint64 bytes_in, bytes_out;
     /** Exponentially smoothed over recent samples, in milliseconds; 0 if
      *  none yet. Input latency is from sending an input event to the

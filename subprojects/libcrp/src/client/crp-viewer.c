@@ -386,6 +386,10 @@ capability_needed(const CrpMessage *m, const char **name)
             *name = "ZSTD";
             return CRP_CAP_ZSTD;
         }
+        if (m->rect.encoding == CRP_ENCODING_H264) {
+            *name = "H264";
+            return CRP_CAP_H264;
+        }
         return 0;
     default:
         return 0;
@@ -448,6 +452,10 @@ crp_viewer_process(CrpViewer *v, CrpViewerUpdate *update, GError **error)
                 return fail(v, local, error);
             }
             v->stats.rects++;
+            if (m->rect.encoding < CRP_VIEWER_ENCODINGS) {
+                v->stats.encoding_rects[m->rect.encoding]++;
+                v->stats.encoding_bytes[m->rect.encoding] += ev.message_len;
+            }
             add_damage(v, &m->rect);
             break;
         case CRP_MSG_FRAME_END: {

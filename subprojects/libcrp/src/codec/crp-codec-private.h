@@ -263,6 +263,153 @@ void crp_zstd_decoder_finish(CrpZstdDecoder *z);
 gboolean crp_zstd_decode(CrpZstdDecoder *z, CrpView data, gboolean reset,
                          CrpPixels dst, GError **error);
 
+/* ---- crp-yuv.c: pixels to and from YUV 4:2:0 ------------------------- */
+
+/** An I420 picture: one allocation, planes Y, U, V (U and V at half the
+ *  width and height). */
+typedef struct {
+    guint8 *data;
+    guint8 *plane[3];
+    int stride[3];
+    int width, height;
+} CrpYuv;
+
+/** Allocates @yuv for an even @width x @height. */
+void crp_yuv_init(CrpYuv *yuv, int width, int height);
+void crp_yuv_finish(CrpYuv *yuv);
+/** Converts @px (the size of @yuv) to BT.601 full-range YUV 4:2:0. */
+void crp_yuv_from_pixels(CrpPixels px, CrpYuv *yuv);
+/** The inverse, from the planes of a decoded picture at least @dst's
+ *  size (the chroma planes at half of it, rounded up). */
+void crp_yuv_to_pixels(const guint8 *const plane[3], const int stride[3],
+                       CrpPixels dst);
+
+/* ---- crp-h264.c: H264 rects through openh264 ------------------------- */
+
+typedef struct {
+    gpointer enc;           /* ISVCEncoder *; NULL: not started */
+    int width, height;
+    gint64 frames;
+    CrpYuv yuv;
+    CrpBuffer out;          /* the last rect's data */
+} CrpH264Encoder;
+
+/**
+ * Starts a stream of @width x @height pictures (even, at least 16) at the
+ * constant @qp; its first picture is an IDR with the SPS and PPS, so the
+ * first rect carries CRP_RECT_FLAG_STREAM_RESET. FALSE if openh264
+ * refused (@e is then finished).
+ */
+gboolean crp_h264_encoder_init(CrpH264Encoder *e, int width, int height, int qp);
+void crp_h264_encoder_finish(CrpH264Encoder *e);
+/**
+ * Codes @px (the stream's size) as the next picture. Returns its access
+ * unit (Annex B), valid until the next call, or an empty view if openh264
+ * failed.
+ */
+CrpView crp_h264_encode(CrpH264Encoder *e, CrpPixels px);
+
+/**
+ * Checks an access unit without decoding it: Annex B NAL units of the
+ * types docs/protocol.md allows, exactly one slice, every SPS Baseline
+ * with at most CRP_H264_MAX_REF_FRAMES for @width x @height pictures,
+ * every PPS CAVLC with one slice group,
+ * and with @reset an SPS, a PPS and an IDR slice.
+ */
+gboolean crp_h264_check_au(CrpView au, gboolean reset, int width, int height,
+                           GError **error);
+
+typedef struct {
+    gpointer dec;           /* ISVCDecoder *; NULL: no stream */
+    int width, height;
+} CrpH264Stream;
+
+typedef struct {
+    CrpH264Stream streams[CRP_H264_MAX_STREAMS];
+} CrpH264Decoder;
+
+void crp_h264_decoder_init(CrpH264Decoder *d);
+void crp_h264_decoder_finish(CrpH264Decoder *d);
+/** Ends every stream (a new SURFACE). */
+void crp_h264_decoder_end_all(CrpH264Decoder *d);
+/**
+ * Decodes the access unit @au (the rect's data after its stream number)
+ * of stream @stream into @dst, starting the stream afresh if @reset.
+ * Fails with CRP_ERROR_CODEC unless it is a checked access unit
+ * (crp_h264_check_au()) of a started stream of @dst's size that yields
+ * exactly one picture, and with CRP_ERROR_TOO_LARGE if starting it would
+ * take the live streams past CRP_H264_MAX_PIXELS. A stream that failed
+ * is over.
+ */
+gboolean crp_h264_decode(CrpH264Decoder *d, guint stream, CrpView au,
+                         gboolean reset, CrpPixels dst, GError **error);
+
+/* ---- crp-video.c: video regions --------------------------------------- */
+
+/* At most this many regions at once (each an H.264 encoder). */
+#define CRP_VIDEO_MAX_REGIONS 3
+/* Boxes of picture-like change looked at per frame. */
+#define CRP_VIDEO_MAX_OBSERVATIONS 16
+/* Smaller boxes are no video worth a stream (JPEG tiles serve them). */
+#define CRP_VIDEO_MIN_SIDE 64
+#define CRP_VIDEO_MIN_AREA (128 * 128)
+/* A region ends once nothing in it changed for this long... */
+#define CRP_VIDEO_END_AFTER_US 500000
+/* ...and shrinks to what changed over this long, if much smaller. */
+#define CRP_VIDEO_SHRINK_AFTER_US 2000000
+
+typedef struct {
+    gboolean active;
+    pixman_box32_t box;     /* even width and height */
+    guint8 stream;          /* its wire stream number */
+    /* Its stream starts afresh with the next picture: new, resized, or
+     * the encoder was copied or reset. */
+    gboolean restart;
+    gint64 started_us, last_change_us;
+    pixman_box32_t seen;    /* picture-like change since seen_since_us */
+    gint64 seen_since_us;
+    /* Picture-like change that met it this frame and the last. */
+    pixman_box32_t obs_now, obs_last;
+} CrpVideoRegion;
+
+/** An area a region gave back to tiles, and when it last changed. */
+typedef struct {
+    pixman_box32_t box;
+    gint64 last_change_us;
+} CrpVideoReturned;
+
+typedef struct {
+    int width, height;      /* the surface */
+    CrpVideoRegion regions[CRP_VIDEO_MAX_REGIONS];
+    /* The largest picture each wire stream may still decode at a client. */
+    int stream_width[CRP_H264_MAX_STREAMS], stream_height[CRP_H264_MAX_STREAMS];
+    /* What the last update gave back. */
+    CrpVideoReturned returned[CRP_VIDEO_MAX_REGIONS * (CRP_VIDEO_MAX_OBSERVATIONS + 3)];
+    guint n_returned;
+} CrpVideoTracker;
+
+/** No regions, for a @width x @height surface that every client just got
+ *  (a SURFACE ended all their streams). */
+void crp_video_tracker_init(CrpVideoTracker *t, int width, int height);
+/**
+ * One frame at @now_us: @obs are the boxes of picture-like change seen
+ * (at most CRP_VIDEO_MAX_OBSERVATIONS are looked at), @changed (NULL:
+ * none) says per region whether any of its pixels changed. Regions start,
+ * grow, move, shrink and end (see crp-video.c); t->returned lists what
+ * they gave back.
+ */
+void crp_video_tracker_update(CrpVideoTracker *t, const pixman_box32_t *obs,
+                              guint n_obs, const gboolean *changed,
+                              gint64 now_us);
+/** Ends region @i (its encoder failed); adds to t->returned. */
+void crp_video_tracker_end(CrpVideoTracker *t, guint i);
+/** Every region's stream starts afresh (a copied or reset encoder). */
+void crp_video_tracker_restart_all(CrpVideoTracker *t);
+/** Region @i's picture went out: a restart is done. */
+void crp_video_tracker_sent(CrpVideoTracker *t, guint i);
+/** When the first region ends if nothing changes, or -1 if none. */
+gint64 crp_video_tracker_next_end_us(const CrpVideoTracker *t);
+
 /* ---- crp-jpeg.c: JPEG rects through TurboJPEG ------------------------- */
 
 /* Largest JPEG rect the encoder makes; bounds its output buffer. */

@@ -16,6 +16,7 @@ struct CrpDecoder {
     CrpZlibDecoder zlib;
     CrpZstdDecoder zstd[2];     /* text and UI, pictures */
     CrpJpegDecoder jpeg;
+    CrpH264Decoder h264;
 };
 
 CrpDecoder *
@@ -26,6 +27,7 @@ crp_decoder_new(void)
     crp_zstd_decoder_init(&dec->zstd[0]);
     crp_zstd_decoder_init(&dec->zstd[1]);
     crp_jpeg_decoder_init(&dec->jpeg);
+    crp_h264_decoder_init(&dec->h264);
     return dec;
 }
 
@@ -40,6 +42,7 @@ crp_decoder_free(CrpDecoder *dec)
     crp_zstd_decoder_finish(&dec->zstd[0]);
     crp_zstd_decoder_finish(&dec->zstd[1]);
     crp_jpeg_decoder_finish(&dec->jpeg);
+    crp_h264_decoder_finish(&dec->h264);
     g_free(dec);
 }
 
@@ -74,6 +77,8 @@ crp_decoder_set_surface(CrpDecoder *dec, const CrpSurfaceMsg *surface,
         return FALSE;
     }
     g_clear_pointer(&dec->image, pixman_image_unref);
+    /* Video streams belong to the surface they were started on. */
+    crp_h264_decoder_end_all(&dec->h264);
     dec->image = image;
     dec->width = surface->width;
     dec->height = surface->height;
@@ -128,6 +133,18 @@ crp_decoder_apply_rect(CrpDecoder *dec, const CrpRectMsg *rect, guint8 flags,
                                (flags & CRP_RECT_FLAG_STREAM_RESET) != 0, dst, error);
     case CRP_ENCODING_JPEG:
         return crp_jpeg_decode(&dec->jpeg, rect->data, dst, error);
+    case CRP_ENCODING_H264:
+        /* As the message decoder checks; a caller may have built the rect. */
+        if (rect->stream >= CRP_H264_MAX_STREAMS || rect->width % 2 || rect->height % 2 ||
+            rect->width > CRP_H264_MAX_DIM || rect->height > CRP_H264_MAX_DIM ||
+            (guint32)rect->width * rect->height > CRP_H264_MAX_PIXELS) {
+            g_set_error(error, CRP_ERROR, CRP_ERROR_PROTOCOL,
+                        "H264 rect %ux%u of stream %u breaks the limits",
+                        rect->width, rect->height, rect->stream);
+            return FALSE;
+        }
+        return crp_h264_decode(&dec->h264, rect->stream, rect->data,
+                               (flags & CRP_RECT_FLAG_STREAM_RESET) != 0, dst, error);
     case CRP_ENCODING_COPY:
         if (!inside(dec, rect->src_x, rect->src_y, rect->width, rect->height)) {
             g_set_error(error, CRP_ERROR, CRP_ERROR_PROTOCOL,

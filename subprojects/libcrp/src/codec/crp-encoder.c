@@ -10,6 +10,11 @@
  * with the run of the same shape in the row above, then sent when a row
  * no longer extends them.
  *
+ * With H264, video regions (crp-video.c) are coded before the tiles: the
+ * tiles they cover are left out (a tile they cover in part sends only
+ * what changed outside them), and their H264 rects go out after the
+ * tiles, so that they paint over whatever a tile put in their area.
+ *
  * The client's framebuffer equals @prev except in tiles marked lossy,
  * which hold an approximation until refined.
  */
@@ -30,6 +35,9 @@
 #define ZSTD_PICTURE_LEVEL 1
 #define ZSTD_PICTURE_WINDOW_LOG 20
 #define DEFAULT_REFINE_AFTER_US 250000
+/* Measured on the desktop bench's video (docs/performance.md): a better
+ * PSNR than JPEG quality 75 at a quarter of its bytes. */
+#define DEFAULT_VIDEO_QP 28
 
 /* Colours counted per tile; above this a tile is photo-like. Anti-aliased
  * text and UI stay well below it. */
@@ -125,6 +133,17 @@ struct CrpEncoder {
     CrpJpegEncoder jpeg;
     CrpScrollCache scroll;  /* row hashes of the last frame's new image */
 
+    /* Video regions (h264_ok). */
+    gboolean h264_ok;
+    CrpVideoTracker video;
+    CrpH264Encoder h264[CRP_VIDEO_MAX_REGIONS];
+    gboolean video_changed[CRP_VIDEO_MAX_REGIONS];
+    guint8 *in_video;       /* per tile: meets a region (as of the last frame) */
+    guint8 *candidate;      /* per tile: changes like video, this frame */
+    guint32 *fill_stack;    /* tile indices, for finding groups of candidates */
+    GByteArray *video_out;  /* this frame's H264 rects */
+    guint n_video_rects;
+
     /* Valid during one encode call. */
     pixman_image_t *cur;
     GByteArray *out;
@@ -162,7 +181,10 @@ crp_encoder_new(const CrpEncoderConfig *config)
     enc->zlib_ok = (c->encodings & (1u << CRP_ENCODING_ZLIB)) != 0;
     enc->zstd_ok = (c->encodings & (1u << CRP_ENCODING_ZSTD)) != 0;
     enc->jpeg_ok = (c->encodings & (1u << CRP_ENCODING_JPEG)) != 0 && !c->lossless;
+    enc->h264_ok = (c->encodings & (1u << CRP_ENCODING_H264)) != 0 && !c->lossless;
+    c->video_qp = c->video_qp > 0 ? MIN(c->video_qp, 51) : DEFAULT_VIDEO_QP;
     enc->send_all = TRUE;
+    enc->video_out = g_byte_array_new();
 
     crp_zlib_encoder_init(&enc->zlib, c->zlib_level);
     if (enc->zstd_ok) {
@@ -173,9 +195,20 @@ crp_encoder_new(const CrpEncoderConfig *config)
 }
 
 static void
+video_finish(CrpEncoder *enc)
+{
+    for (guint i = 0; i < CRP_VIDEO_MAX_REGIONS; i++) {
+        crp_h264_encoder_finish(&enc->h264[i]);
+    }
+}
+
+static void
 free_grid(CrpEncoder *enc)
 {
     crp_tile_map_finish(&enc->map);
+    g_clear_pointer(&enc->in_video, g_free);
+    g_clear_pointer(&enc->candidate, g_free);
+    g_clear_pointer(&enc->fill_stack, g_free);
     g_clear_pointer(&enc->tiles, g_free);
     g_clear_pointer(&enc->was_lossy, g_free);
     g_clear_pointer(&enc->copied, g_free);
@@ -201,6 +234,8 @@ crp_encoder_free(CrpEncoder *enc)
     }
     crp_buffer_finish(&enc->payload);
     crp_jpeg_encoder_finish(&enc->jpeg);
+    video_finish(enc);
+    g_byte_array_unref(enc->video_out);
     g_free(enc);
 }
 
@@ -214,6 +249,7 @@ crp_encoder_reset(CrpEncoder *enc)
         crp_zstd_encoder_reset(&enc->zstd_pic);
     }
     crp_scroll_cache_invalidate(&enc->scroll);
+    crp_video_tracker_restart_all(&enc->video);
     enc->send_all = TRUE;
 }
 
@@ -229,6 +265,9 @@ resize_grid(CrpEncoder *enc, int width, int height)
     enc->was_lossy = g_new0(guint8, ntiles);
     enc->copied = g_new0(guint8, ntiles);
     enc->part = g_new0(TilePart, ntiles);
+    enc->in_video = g_new0(guint8, ntiles);
+    enc->candidate = g_new0(guint8, ntiles);
+    enc->fill_stack = g_new(guint32, ntiles);
     enc->row_kind = g_new0(guint8, enc->map.cols);
     enc->row_fill = g_new0(guint32, enc->map.cols);
     enc->pending = g_new0(Pending, 2 * (gsize)enc->map.cols);
@@ -251,7 +290,14 @@ crp_encoder_copy(CrpEncoder *src)
         resize_grid(enc, src->width, src->height);
         gsize ntiles = (gsize)enc->map.cols * enc->map.rows;
         memcpy(enc->tiles, src->tiles, ntiles * sizeof(TileState));
+        memcpy(enc->in_video, src->in_video, ntiles);
     }
+    /* Regions go on where they are; their H.264 streams cannot be copied
+     * and start afresh (the encoders start on their next picture). */
+    enc->h264_ok = src->h264_ok;
+    enc->video = src->video;
+    crp_video_tracker_restart_all(&enc->video);
+    enc->video_out = g_byte_array_new();
     crp_zlib_encoder_copy(&enc->zlib, &src->zlib);
     if (enc->zstd_ok) {
         /* A zstd stream cannot be copied midway: the copy's first rect
@@ -291,6 +337,9 @@ emit(CrpEncoder *enc, const CrpRectMsg *rect, guint8 flags)
         break;
     case CRP_ENCODING_COPY:
         enc->stats.copy++;
+        break;
+    case CRP_ENCODING_H264:
+        enc->stats.h264++;
         break;
     }
 }
@@ -532,9 +581,34 @@ merge_row(CrpEncoder *enc, guint r)
     flush_pending(enc, r, FALSE);
 }
 
-/* Encodes every changed tile and every lossy tile due for refinement. */
+/* Counts how many frames in a row each changed tile changed (quickly):
+ * five make it video. */
 static void
-encode_tiles(CrpEncoder *enc, gboolean whole)
+update_streaks(CrpEncoder *enc, gboolean whole)
+{
+    gsize ntiles = (gsize)enc->map.cols * enc->map.rows;
+    gint64 now = enc->now_us;
+
+    for (gsize t = 0; t < ntiles; t++) {
+        TileState *st = &enc->tiles[t];
+        if (!enc->map.changed[t]) {
+            continue;
+        }
+        if (whole) {
+            st->streak = 0;
+        } else if (st->streak > 0 && now - st->last_change_us <= VIDEO_INTERVAL_US) {
+            st->streak = MIN(st->streak + 1, G_MAXUINT8);
+        } else {
+            st->streak = 1;
+        }
+        st->last_change_us = now;
+    }
+}
+
+/* Encodes every changed tile and every lossy tile due for refinement
+ * (outside video regions: they are refined once they end). */
+static void
+encode_tiles(CrpEncoder *enc)
 {
     guint cols = enc->map.cols;
     gint64 now = enc->now_us;
@@ -546,13 +620,6 @@ encode_tiles(CrpEncoder *enc, gboolean whole)
             TileKind kind = TILE_NONE;
 
             if (enc->map.changed[t]) {
-                if (whole) {
-                    st->streak = 0;
-                } else if (st->streak > 0 && now - st->last_change_us <= VIDEO_INTERVAL_US) {
-                    st->streak = MIN(st->streak + 1, G_MAXUINT8);
-                } else {
-                    st->streak = 1;
-                }
                 TilePart part = enc->part[t];
                 if (part.x1 != 0) {
                     /* recheck_shift_row() set st->lossy for the rest. */
@@ -567,7 +634,8 @@ encode_tiles(CrpEncoder *enc, gboolean whole)
                     st->lossy = kind == TILE_JPEG;
                 }
                 st->last_change_us = now;
-            } else if (st->lossy && enc->stats.refined < REFINE_MAX_TILES &&
+            } else if (st->lossy && !enc->in_video[t] &&
+                       enc->stats.refined < REFINE_MAX_TILES &&
                        now - st->last_change_us >= (gint64)enc->config.refine_after_us) {
                 kind = encode_tile(enc, c, r, FALSE, FALSE, &enc->row_fill[c]);
                 st->lossy = FALSE;
@@ -880,6 +948,356 @@ apply_shifts(CrpEncoder *enc, pixman_image_t *prev)
     }
 }
 
+/* ---- video regions ----------------------------------------------------- */
+
+static pixman_box32_t
+tile_rect(CrpEncoder *enc, gsize t)
+{
+    int x, y, w, h;
+    tile_box(enc, t % enc->map.cols, t / enc->map.cols, &x, &y, &w, &h);
+    return (pixman_box32_t){ x, y, x + w, y + h };
+}
+
+static gboolean
+box_is_empty(const pixman_box32_t *b)
+{
+    return b->x2 <= b->x1 || b->y2 <= b->y1;
+}
+
+static pixman_box32_t
+box_intersect(const pixman_box32_t *a, const pixman_box32_t *b)
+{
+    return (pixman_box32_t){ MAX(a->x1, b->x1), MAX(a->y1, b->y1),
+                             MIN(a->x2, b->x2), MIN(a->y2, b->y2) };
+}
+
+/*
+ * Widens @box (empty: nothing yet) to the pixels of @area that differ
+ * between @prev and the new image; TRUE if any does. With @any, returns
+ * at the first difference (@box is then not widened).
+ */
+static gboolean
+diff_box(CrpEncoder *enc, pixman_image_t *prev, const pixman_box32_t *area,
+         pixman_box32_t *box, gboolean any)
+{
+    CrpPixels old = crp_pixels_from_image(prev, 0, 0, enc->width, enc->height);
+    CrpPixels now = crp_pixels_from_image(enc->cur, 0, 0, enc->width, enc->height);
+    gboolean found = FALSE;
+
+    for (int y = area->y1; y < area->y2; y++) {
+        int first = G_MAXINT, last = -1;
+        diff_span(crp_pixels_row(old, y) + area->x1, crp_pixels_row(now, y) + area->x1,
+                  area->x2 - area->x1, area->x1, &first, &last);
+        if (last < 0) {
+            continue;
+        }
+        if (any) {
+            return TRUE;
+        }
+        pixman_box32_t row = { first, y, last + 1, y + 1 };
+        *box = box_is_empty(box) ? row : (pixman_box32_t){
+            MIN(box->x1, row.x1), MIN(box->y1, row.y1),
+            MAX(box->x2, row.x2), MAX(box->y2, row.y2) };
+        found = TRUE;
+    }
+    return found;
+}
+
+static gboolean
+meets_copy(CrpEncoder *enc, const pixman_box32_t *b)
+{
+    for (guint i = 0; i < enc->n_copies; i++) {
+        if (boxes_meet(b, &enc->copies[i])) {
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+/* Whether the changed part @b of a tile looks like a picture (as
+ * looks_like_video(), along the columns of a strip too narrow for rows). */
+static gboolean
+changes_like_video(CrpEncoder *enc, const pixman_box32_t *b)
+{
+    int w = b->x2 - b->x1, h = b->y2 - b->y1;
+    CrpPixels px = crp_pixels_from_image(enc->cur, b->x1, b->y1, w, h);
+
+    if (w >= 4) {
+        return looks_like_video(px);
+    }
+    guint flat = 0, total = 0;
+    for (int y = 1; y < h; y++) {
+        const guint32 *row = crp_pixels_row(px, y), *up = crp_pixels_row(px, y - 1);
+        for (int x = 0; x < w; x++) {
+            flat += !((row[x] ^ up[x]) & CRP_PIXEL_RGB_MASK);
+        }
+        total += w;
+    }
+    return total > 0 && flat * 256 < total * VIDEO_MAX_FLAT_SHARE;
+}
+
+/*
+ * The boxes of picture-like change of this frame: per group of tiles
+ * (4-connected) that changed like video for VIDEO_MIN_STREAK frames and
+ * look like a picture, the pixels that changed in those tiles and the
+ * ring of tiles around them (where a video's edge may fall in tiles that
+ * are mostly something else).
+ */
+static guint
+find_video_boxes(CrpEncoder *enc, pixman_image_t *prev, pixman_box32_t *obs)
+{
+    guint cols = enc->map.cols, rows = enc->map.rows;
+    gsize ntiles = (gsize)cols * rows;
+    guint8 *cand = enc->candidate;
+    guint n = 0;
+
+    for (gsize t = 0; t < ntiles; t++) {
+        cand[t] = 0;
+        if (enc->map.changed[t] && enc->tiles[t].streak >= VIDEO_MIN_STREAK) {
+            pixman_box32_t b = tile_rect(enc, t);
+            cand[t] = looks_like_video(crp_pixels_from_image(
+                enc->cur, b.x1, b.y1, b.x2 - b.x1, b.y2 - b.y1));
+        }
+    }
+    for (gsize t = 0; t < ntiles && n < CRP_VIDEO_MAX_OBSERVATIONS; t++) {
+        if (cand[t] != 1) {
+            continue;
+        }
+        guint c0 = cols, c1 = 0, r0 = rows, r1 = 0;
+        gsize top = 0;
+        enc->fill_stack[top++] = t;
+        cand[t] = 2;
+        while (top > 0) {
+            gsize u = enc->fill_stack[--top];
+            guint c = u % cols, r = u / cols;
+            c0 = MIN(c0, c);
+            c1 = MAX(c1, c);
+            r0 = MIN(r0, r);
+            r1 = MAX(r1, r);
+            gsize next[4] = { c > 0 ? u - 1 : u, c + 1 < cols ? u + 1 : u,
+                              r > 0 ? u - cols : u, r + 1 < rows ? u + cols : u };
+            for (int i = 0; i < 4; i++) {
+                if (cand[next[i]] == 1) {
+                    cand[next[i]] = 2;
+                    enc->fill_stack[top++] = next[i];
+                }
+            }
+        }
+        c0 = c0 > 0 ? c0 - 1 : 0;
+        r0 = r0 > 0 ? r0 - 1 : 0;
+        c1 = MIN(c1 + 1, cols - 1);
+        r1 = MIN(r1 + 1, rows - 1);
+        pixman_box32_t box = { 0 };
+        gboolean any = FALSE;
+        for (guint r = r0; r <= r1; r++) {
+            for (guint c = c0; c <= c1; c++) {
+                gsize u = (gsize)r * cols + c;
+                if (!enc->map.changed[u]) {
+                    continue;
+                }
+                pixman_box32_t tb = tile_rect(enc, u), part = { 0 };
+                if (cand[u] == 2) {
+                    any |= diff_box(enc, prev, &tb, &box, FALSE);
+                } else if (diff_box(enc, prev, &tb, &part, FALSE) &&
+                           changes_like_video(enc, &part)) {
+                    /* Around the group: only change that looks like the
+                     * video's edge, not text changing beside it. */
+                    box = any ? (pixman_box32_t){
+                        MIN(box.x1, part.x1), MIN(box.y1, part.y1),
+                        MAX(box.x2, part.x2), MAX(box.y2, part.y2) } : part;
+                    any = TRUE;
+                }
+            }
+        }
+        if (any) {
+            obs[n++] = box;
+        }
+    }
+    return n;
+}
+
+/* Whether anything in @box differs from what the client holds. */
+static gboolean
+region_changed(CrpEncoder *enc, pixman_image_t *prev, const pixman_box32_t *box)
+{
+    guint cols = enc->map.cols;
+
+    if (meets_copy(enc, box)) {
+        return TRUE;
+    }
+    for (int r = box->y1 / CRP_TILE_SIZE; r <= (box->y2 - 1) / CRP_TILE_SIZE; r++) {
+        for (int c = box->x1 / CRP_TILE_SIZE; c <= (box->x2 - 1) / CRP_TILE_SIZE; c++) {
+            gsize t = (gsize)r * cols + c;
+            pixman_box32_t tb = tile_rect(enc, t);
+            pixman_box32_t in = box_intersect(&tb, box);
+            if (enc->map.changed[t] && diff_box(enc, prev, &in, NULL, TRUE)) {
+                return TRUE;
+            }
+        }
+    }
+    return FALSE;
+}
+
+/*
+ * Tracks the video regions through this frame and codes the pictures of
+ * those that changed (or start afresh) into enc->video_out; what the
+ * regions gave back is marked lossy, to be refined as tiles. @prev is
+ * NULL for a whole frame.
+ */
+static void
+video_encode(CrpEncoder *enc, pixman_image_t *prev)
+{
+    CrpVideoTracker *vt = &enc->video;
+    pixman_box32_t obs[CRP_VIDEO_MAX_OBSERVATIONS];
+    guint n_obs = 0;
+
+    g_byte_array_set_size(enc->video_out, 0);
+    enc->n_video_rects = 0;
+    if (!prev) {
+        crp_video_tracker_restart_all(vt);
+    }
+    for (guint i = 0; i < CRP_VIDEO_MAX_REGIONS; i++) {
+        const CrpVideoRegion *r = &vt->regions[i];
+        enc->video_changed[i] = r->active &&
+                                (!prev || region_changed(enc, prev, &r->box));
+    }
+    if (prev) {
+        n_obs = find_video_boxes(enc, prev, obs);
+    }
+    crp_video_tracker_update(vt, obs, n_obs, enc->video_changed, enc->now_us);
+
+    for (guint i = 0; i < CRP_VIDEO_MAX_REGIONS; i++) {
+        CrpVideoRegion *r = &vt->regions[i];
+        CrpH264Encoder *h = &enc->h264[i];
+        if (!r->active) {
+            crp_h264_encoder_finish(h);
+            continue;
+        }
+        if (!r->restart && !enc->video_changed[i]) {
+            continue;
+        }
+        int w = r->box.x2 - r->box.x1, hh = r->box.y2 - r->box.y1;
+        gboolean restart = r->restart || !h->enc;
+        if (restart) {
+            crp_h264_encoder_finish(h);
+        }
+        CrpView au = { NULL, 0 };
+        if (!restart || crp_h264_encoder_init(h, w, hh, enc->config.video_qp)) {
+            au = crp_h264_encode(h, crp_pixels_from_image(enc->cur, r->box.x1, r->box.y1,
+                                                          w, hh));
+        }
+        /* 10: the RECT's fields and the stream number. */
+        if (au.len == 0 || au.len > CRP_MAX_MESSAGE_BODY - 10) {
+            /* openh264 failed (or made a picture no message holds): the
+             * area goes back to tiles this very frame. */
+            crp_h264_encoder_finish(h);
+            crp_video_tracker_end(vt, i);
+            continue;
+        }
+        CrpMessage msg = {
+            .type = CRP_MSG_RECT,
+            .flags = CRP_RECT_FLAG_LOSSY | (restart ? CRP_RECT_FLAG_STREAM_RESET : 0),
+        };
+        msg.rect = rect_at(r->box.x1, r->box.y1, w, hh, CRP_ENCODING_H264);
+        msg.rect.stream = r->stream;
+        msg.rect.data = au;
+        crp_message_encode(&msg, enc->video_out);
+        enc->n_video_rects++;
+        crp_video_tracker_sent(vt, i);
+    }
+
+    for (guint k = 0; k < vt->n_returned; k++) {
+        const pixman_box32_t *b = &vt->returned[k].box;
+        for (int r = b->y1 / CRP_TILE_SIZE; r <= (b->y2 - 1) / CRP_TILE_SIZE; r++) {
+            for (int c = b->x1 / CRP_TILE_SIZE; c <= (b->x2 - 1) / CRP_TILE_SIZE; c++) {
+                enc->tiles[(gsize)r * enc->map.cols + c].lossy = TRUE;
+            }
+        }
+    }
+}
+
+/*
+ * Leaves out of the tile pass what the regions cover: tiles inside them,
+ * and of a tile they cover in part, what did not change outside them.
+ */
+static void
+video_mask(CrpEncoder *enc, pixman_image_t *prev)
+{
+    guint cols = enc->map.cols;
+    gsize ntiles = (gsize)cols * enc->map.rows;
+    pixman_region32_t covered;
+
+    memset(enc->in_video, 0, ntiles);
+    pixman_region32_init(&covered);
+    for (guint i = 0; i < CRP_VIDEO_MAX_REGIONS; i++) {
+        const CrpVideoRegion *v = &enc->video.regions[i];
+        if (!v->active) {
+            continue;
+        }
+        const pixman_box32_t *b = &v->box;
+        pixman_region32_union_rect(&covered, &covered, b->x1, b->y1,
+                                   b->x2 - b->x1, b->y2 - b->y1);
+        for (int r = b->y1 / CRP_TILE_SIZE; r <= (b->y2 - 1) / CRP_TILE_SIZE; r++) {
+            for (int c = b->x1 / CRP_TILE_SIZE; c <= (b->x2 - 1) / CRP_TILE_SIZE; c++) {
+                enc->in_video[(gsize)r * cols + c] = 1;
+            }
+        }
+    }
+
+    for (gsize t = 0; t < ntiles; t++) {
+        if (!enc->in_video[t]) {
+            continue;
+        }
+        pixman_box32_t tb = tile_rect(enc, t);
+        if (pixman_region32_contains_rectangle(&covered, &tb) == PIXMAN_REGION_IN) {
+            enc->map.changed[t] = 0;
+            enc->part[t] = (TilePart){ 0 };
+            continue;
+        }
+        /* A COPY's re-diff is against the moved picture, not @prev: such
+         * a tile goes out as the COPY logic left it. */
+        if (!enc->map.changed[t] || !prev || enc->part[t].x1 != 0 || meets_copy(enc, &tb)) {
+            continue;
+        }
+        /* What changed in each band of the tile outside the regions goes
+         * now, alone (a box around all of it would take in the video). */
+        pixman_region32_t outside;
+        pixman_region32_init_rect(&outside, tb.x1, tb.y1, tb.x2 - tb.x1, tb.y2 - tb.y1);
+        pixman_region32_subtract(&outside, &outside, &covered);
+        int n;
+        const pixman_box32_t *rects = pixman_region32_rectangles(&outside, &n);
+        guint c = t % cols, r = t / cols;
+        for (int i = 0; i < n; i++) {
+            pixman_box32_t box = { 0 };
+            if (diff_box(enc, prev, &rects[i], &box, FALSE)) {
+                TilePart part = { box.x1 - tb.x1, box.y1 - tb.y1,
+                                  box.x2 - tb.x1, box.y2 - tb.y1 };
+                encode_part(enc, c, r, part, enc->jpeg_ok,
+                            enc->tiles[t].streak >= VIDEO_MIN_STREAK);
+            }
+        }
+        pixman_region32_fini(&outside);
+        enc->map.changed[t] = 0;
+    }
+    pixman_region32_fini(&covered);
+}
+
+/* After the tiles: the regions' pictures, and what they cover is lossy. */
+static void
+video_emit(CrpEncoder *enc)
+{
+    gsize ntiles = (gsize)enc->map.cols * enc->map.rows;
+
+    for (gsize t = 0; t < ntiles; t++) {
+        if (enc->in_video[t]) {
+            enc->tiles[t].lossy = TRUE;
+        }
+    }
+    g_byte_array_append(enc->out, enc->video_out->data, enc->video_out->len);
+    enc->stats.rects += enc->n_video_rects;
+    enc->stats.h264 += enc->n_video_rects;
+}
+
 /* ---- frames ----------------------------------------------------------- */
 
 gint64
@@ -889,9 +1307,14 @@ crp_encoder_next_refine_us(CrpEncoder *enc)
 
     gint64 next = -1;
     gsize ntiles = (gsize)enc->map.cols * enc->map.rows;
+    /* Tiles under a video region wait for it to end. */
+    gint64 video_end = crp_video_tracker_next_end_us(&enc->video);
     for (gsize t = 0; t < ntiles; t++) {
         if (enc->tiles[t].lossy) {
             gint64 due = enc->tiles[t].last_change_us + enc->config.refine_after_us;
+            if (enc->in_video[t]) {
+                due = MAX(due, video_end);
+            }
             next = next < 0 ? due : MIN(next, due);
         }
     }
@@ -917,6 +1340,7 @@ crp_encoder_encode_frame(CrpEncoder *enc, pixman_image_t *prev,
     enc->out = out;
     enc->now_us = now_us;
     memset(&enc->stats, 0, sizeof(enc->stats));
+    enc->n_copies = 0;
     gsize start = out->len;
 
     gboolean whole = enc->send_all || !prev ||
@@ -924,7 +1348,11 @@ crp_encoder_encode_frame(CrpEncoder *enc, pixman_image_t *prev,
                      pixman_image_get_height(prev) != height ||
                      PIXMAN_FORMAT_BPP(pixman_image_get_format(prev)) != 32;
     if (width != enc->width || height != enc->height || !enc->tiles) {
+        /* A new size: every client got a SURFACE, which ended their
+         * video streams. */
         resize_grid(enc, width, height);
+        video_finish(enc);
+        crp_video_tracker_init(&enc->video, width, height);
         whole = TRUE;
     }
 
@@ -939,12 +1367,19 @@ crp_encoder_encode_frame(CrpEncoder *enc, pixman_image_t *prev,
     } else {
         memset(enc->map.changed, 0, ntiles);
         guint nchanged = crp_tile_diff(prev, cur, damage, &enc->map);
-        enc->n_copies = 0;
         apply_scrolls(enc, prev, nchanged);
         apply_shifts(enc, prev);
     }
     if (ntiles > 0) {
-        encode_tiles(enc, whole);
+        update_streaks(enc, whole);
+        if (enc->h264_ok) {
+            video_encode(enc, whole ? NULL : prev);
+            video_mask(enc, whole ? NULL : prev);
+        }
+        encode_tiles(enc);
+        if (enc->h264_ok) {
+            video_emit(enc);
+        }
     }
 
     enc->stats.bytes = out->len - start;

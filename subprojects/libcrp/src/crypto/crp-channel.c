@@ -317,6 +317,7 @@ next_message(CrpChannel *ch, CrpEvent *event, GError **error)
         return fail(ch, event, local, CRP_STATUS_BAD_REQUEST, error);
     }
     ch->plain_pos += used;
+    event->message_len = used;
     event->type = CRP_EVENT_MESSAGE;
     return CRP_EVENT_MESSAGE;
 }

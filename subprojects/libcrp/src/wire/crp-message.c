@@ -163,6 +163,10 @@ put_body(const CrpMessage *m, GByteArray *out)
             crp_put_u16(out, m->rect.src_x);
             crp_put_u16(out, m->rect.src_y);
             break;
+        case CRP_ENCODING_H264:
+            crp_put_u8(out, m->rect.stream);
+            crp_put_bytes(out, m->rect.data.data, m->rect.data.len);
+            break;
         default:
             crp_put_bytes(out, m->rect.data.data, m->rect.data.len);
             break;
@@ -356,6 +360,17 @@ read_rect(CrpReader *r, CrpRectMsg *rect)
     case CRP_ENCODING_ZSTD:
         rect->data = crp_reader_rest(r);
         if (rect->data.len == 0) {
+            crp_reader_fail(r);
+        }
+        break;
+    case CRP_ENCODING_H264:
+        /* 4:2:0 video: even sizes, and a cap on what one stream decodes. */
+        rect->stream = crp_reader_u8(r);
+        rect->data = crp_reader_rest(r);
+        if (rect->stream >= CRP_H264_MAX_STREAMS || rect->data.len == 0 ||
+            rect->width % 2 || rect->height % 2 ||
+            rect->width > CRP_H264_MAX_DIM || rect->height > CRP_H264_MAX_DIM ||
+            (guint32)rect->width * rect->height > CRP_H264_MAX_PIXELS) {
             crp_reader_fail(r);
         }
         break;
