@@ -96,6 +96,7 @@ typedef struct {
 
 struct CrpEncoder {
     CrpEncoderConfig config;
+    CrpEncoderRate rate;    /* the link's wishes (crp_encoder_set_rate()) */
     gboolean zlib_ok;
     gboolean zstd_ok;       /* lossless rects go as ZSTD, not ZLIB */
     gboolean jpeg_ok;
@@ -205,6 +206,24 @@ crp_encoder_free(CrpEncoder *enc)
 }
 
 void
+crp_encoder_set_rate(CrpEncoder *enc, const CrpEncoderRate *rate)
+{
+    g_return_if_fail(enc && rate);
+
+    enc->rate = *rate;
+    /* TurboJPEG takes the quality per call: changing it costs nothing. */
+    enc->jpeg.quality = rate->jpeg_quality > 0 ? MIN(rate->jpeg_quality, 100)
+                                               : enc->config.jpeg_quality;
+}
+
+void
+crp_encoder_get_rate(CrpEncoder *enc, CrpEncoderRate *rate)
+{
+    g_return_if_fail(enc && rate);
+    *rate = enc->rate;
+}
+
+void
 crp_encoder_reset(CrpEncoder *enc)
 {
     g_return_if_fail(enc);
@@ -258,7 +277,8 @@ crp_encoder_copy(CrpEncoder *src)
          * restarts it (STREAM_RESET), which costs bytes, not pixels. */
         zstd_init(enc);
     }
-    crp_jpeg_encoder_init(&enc->jpeg, enc->config.jpeg_quality);
+    enc->rate = src->rate;
+    crp_jpeg_encoder_init(&enc->jpeg, src->jpeg.quality);
     /* The scroll cache starts empty: one frame hashes both images. */
     return enc;
 }
@@ -538,6 +558,11 @@ encode_tiles(CrpEncoder *enc, gboolean whole)
 {
     guint cols = enc->map.cols;
     gint64 now = enc->now_us;
+    /* Refinement is bounded in tiles (time) and, on a slow link, in bytes:
+     * a picture going still must not hold the link for seconds. One tile
+     * goes whatever its size, so refinement always progresses. */
+    gsize refine_budget = enc->rate.refine_bytes;
+    gsize refine_used = 0;
 
     for (guint r = 0; r < enc->map.rows; r++) {
         for (guint c = 0; c < cols; c++) {
@@ -568,8 +593,11 @@ encode_tiles(CrpEncoder *enc, gboolean whole)
                 }
                 st->last_change_us = now;
             } else if (st->lossy && enc->stats.refined < REFINE_MAX_TILES &&
+                       (refine_budget == 0 || refine_used < refine_budget) &&
                        now - st->last_change_us >= (gint64)enc->config.refine_after_us) {
+                gsize before = enc->out->len;
                 kind = encode_tile(enc, c, r, FALSE, FALSE, &enc->row_fill[c]);
+                refine_used += enc->out->len - before;
                 st->lossy = FALSE;
                 enc->stats.refined++;
             }
