@@ -59,8 +59,12 @@
 /* Changed tiles below which looking for sideways moves is not worth it. */
 #define SHIFT_MIN_TILES 2
 #define MAX_SHIFTS 16
-/* Pixels below which the part of a tile left to send goes out losslessly. */
+/* Pixels below which the part of a tile left to send goes out losslessly;
+ * for photo-like parts (more colours than a palette holds) a quarter
+ * tile: a strip of film grain costs several kilobytes lossless, every
+ * frame, where a JPEG of it costs a few hundred bytes. */
 #define PART_MIN_JPEG (CRP_TILE_SIZE * CRP_TILE_SIZE / 2)
+#define PART_MIN_PHOTO_JPEG (CRP_TILE_SIZE * CRP_TILE_SIZE / 4)
 /* Lossless photo tiles are costly (about 0.25 ms each): refine at most this
  * many per frame, so a large photo going still does not stall a frame. */
 #define REFINE_MAX_TILES 32
@@ -437,8 +441,11 @@ encode_part(CrpEncoder *enc, guint c, guint r, TilePart part,
     }
     /* A JPEG's headers outweigh a narrow strip, which would then be
      * refined all the same. */
-    if (lossy_ok && px.width * px.height >= PART_MIN_JPEG &&
-        (n > SCAN_MAX_COLOURS || (video && n > FEW_COLOURS && looks_like_video(px)))) {
+    int area = px.width * px.height;
+    if (lossy_ok &&
+        ((n > SCAN_MAX_COLOURS && area >= PART_MIN_PHOTO_JPEG) ||
+         (area >= PART_MIN_JPEG && video && n > FEW_COLOURS &&
+          looks_like_video(px)))) {
         Pending p = { TILE_JPEG, 0, x, y, px.width, px.height, r };
         emit_jpeg(enc, &p);
         return TRUE;
