@@ -3,6 +3,8 @@
  *
  * The link is a bottleneck of a given rate with a FIFO in front of it (the
  * server's socket and the network's queues) and a fixed delay each way;
+ * like tbf (and most shapers) it lets a burst through at once after an
+ * idle moment;
  * the client decodes for a while and acknowledges each frame. A server
  * ticks at 60 Hz, asks the CrpRate whether a frame may go, and makes it
  * at the quality the CrpRate asks for. Sound (small packets every 20 ms)
@@ -15,6 +17,7 @@
 
 #define TICK_US 16667
 #define DECODE_US 2000
+#define SHAPER_BURST 3200
 #define MAX_ACKS 4096
 
 typedef struct {
@@ -79,8 +82,14 @@ sim_free(Sim *s)
 static gint64
 sim_transmit(Sim *s, gsize bytes)
 {
+    double credit = 0;
+
     s->queued_end += bytes;
-    s->free_us = MAX(s->free_us, s->now_us) + (gint64)(bytes * 1e6 / s->rate);
+    if (s->free_us < s->now_us) {
+        credit = MIN(SHAPER_BURST, (s->now_us - s->free_us) * s->rate / 1e6);
+        s->free_us = s->now_us;
+    }
+    s->free_us += (gint64)(MAX(0, bytes - credit) * 1e6 / s->rate);
     s->max_queue_us = MAX(s->max_queue_us, s->free_us - s->now_us);
     return s->free_us + s->delay_us;
 }

@@ -22,19 +22,24 @@
  * the server, in the kernel, in the network and in the client.
  *
  * What it estimates, frame by frame (in the spirit of BBR): the delivery
- * rate, as the most any recent frame showed (the bytes of a frame sent into
- * an idle link over the time it took beyond the round trip; over a busy
- * link, the bytes acknowledged over the time they took), and the round trip,
- * as the least any recent frame or PONG showed.
+ * rate, as the median of the last link samples (the bytes of a frame that
+ * crossed right behind the one before it, over the time between their
+ * acknowledgements; one frame every 2 s skips its pace to make such a
+ * pair), and the round trip, as the least any recent PONG or small frame
+ * showed. crp-rate.c says why each sample can only err low.
  *
  * What it decides:
  *  - bytes in flight stay under the rate times (round trip + 25 ms), not a
  *    fixed number of frames: a queue on a slow link is time the user waits;
  *  - frames are paced to a share of the rate, so the link keeps room and
  *    an answer to input never queues behind video; a frame that answers
- *    input (interactive) skips the pacing, not the bytes-in-flight bound;
+ *    input (interactive) skips the pacing and may take the bytes in flight
+ *    to twice the bound;
  *  - the JPEG quality steps down while the link holds frames back and
- *    fewer than 15 go out a second, and back up while there is room;
+ *    fewer than 15 go out a second, or frames take more than 25 ms of the
+ *    link each (an answer to input waits for the frame ahead of it, and
+ *    rides in a frame with the rest of the screen's change); back up
+ *    while there is room;
  *  - lossless refinement is given a few tens of milliseconds of the link
  *    per frame, so a picture settling does not flood it.
  * Until the first estimates (and on links faster than the content), frames

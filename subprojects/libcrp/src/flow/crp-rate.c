@@ -2,32 +2,34 @@
  * crp-rate.c: delivery rate and round trip of one client's link, from its
  * acknowledgements, and the pacing, window and quality that follow.
  *
- * Rate samples are made so that they can only err low, since the estimate
- * is the most of them over a couple of seconds (a sample that erred high
- * would hold the estimate up for that long, and pace frames into a queue):
- *  - every frame crossed the bottleneck within the time its
- *    acknowledgement took beyond the round trip: its bytes over that time.
- *    The round trip is the least seen, so the time can only be longer than
- *    the frame's own (waiting behind other bytes and the client's decoding
- *    count in it); it is floored at a quarter round trip, so that a small
- *    frame's jitter cannot make a large rate. A frame sent into an idle
- *    link measures the link; one that queued, less;
- *  - a frame sent while others were in flight: the bytes acknowledged from
- *    the acknowledgement before it was sent to its own, over the longer of
- *    the time between those acknowledgements and the time between the
- *    sending of their frames (as BBR does: acknowledgements that arrive
- *    bunched cannot make a rate higher than the sender's own).
- * Frames go in bursts, so each one sent into an idle link measures the
- * link even while pacing keeps the link partly idle: the estimate does not
- * shrink to what is being sent.
+ * The rate comes from "link samples": when a frame was sent while the one
+ * acknowledged before it was still crossing the link (more than a round
+ * trip before that acknowledgement came), it crossed right behind it, so
+ * its bytes (and whatever else was queued with it) over the time between
+ * the two acknowledgements are the link's rate. The estimate is the median
+ * of the last LINK_SAMPLES of them, not the most: acknowledgements arrive
+ * bunched now and then (a relay or a Wi-Fi link delivering in batches, a
+ * client busy for a moment), and one bunched pair would otherwise hold an
+ * estimate far above the link for seconds, pacing frames into a queue.
+ *  - until the first link sample, each frame's bytes over the time its
+ *    acknowledgement took beyond the round trip (floored at a quarter
+ *    round trip). This errs high by what a token-bucket shaper lets
+ *    through at once after a pause (a few kilobytes: a third of a 10 kB
+ *    frame), so it only starts the estimate (the most of them over a
+ *    couple of seconds); the queue it makes brings the first link
+ *    samples. On a link faster than the content there never is one, and
+ *    this is the estimate: high, and then nothing is held anyway.
+ * Pacing keeps the link from queueing, and with it from link samples: once
+ * every PROBE_US one frame goes without waiting for its pace, right behind
+ * the one before, and measures the link again.
  * While the link has held nothing back for a while, what is sent is what
  * the content needs, not what the link takes (BBR's "application
- * limited"): small frames measure little, the floor above dominates. Such
- * samples may raise the estimate but never age it out, or quality could
- * never climb back once a scene gets lighter.
+ * limited"): no sample then ages the estimate out, or quality could never
+ * climb back once a scene gets lighter.
  */
 #include "crp/crp-rate.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define DEFAULT_MAX_QUALITY 75
@@ -39,6 +41,7 @@
 #define RATE_WINDOW_US (2 * G_USEC_PER_SEC)
 #define RTT_WINDOW_US (10 * G_USEC_PER_SEC)
 #define WINDOW_SLOTS 4
+#define LINK_SAMPLES 9
 /* Bytes in flight: the rate times (round trip + this), at least
  * MIN_WINDOW; INITIAL_WINDOW before the first estimates. */
 #define QUEUE_ALLOWANCE_US 25000
@@ -56,12 +59,23 @@
 #define PACE_SLACK_US 8000
 /* Rate samples take at least this long (and a quarter round trip). */
 #define TRAIN_MIN_US 2000
+/* A frame goes without waiting for its pace this often, to measure the
+ * link (see the top of this file). */
+#define PROBE_US (2 * G_USEC_PER_SEC)
+/* Frames up to this size also measure the round trip: a larger one's
+ * time is mostly its own crossing, and would hold the least round trip
+ * high for its whole window (and with it the window and the samples). */
+#define RTT_FRAME_MAX 1500
 /* Quality is reconsidered this often: down a step while the link held
  * frames back and fewer than FPS_MIN frames went out a second (two steps
- * below half that), up a step while it held nothing for two periods and
- * the frames' bytes, RAISE_ROOM times over, fit the pace. */
+ * below half that), or frames took longer than FRAME_BUDGET_US of the
+ * link each (an answer to input goes in the frame after, or in one of
+ * them: its wait is theirs); up a step while it held nothing for two
+ * periods and the frames' bytes, RAISE_ROOM times over, fit the pace and
+ * the budget. */
 #define PERIOD_US 500000
 #define FPS_MIN 15
+#define FRAME_BUDGET_US 25000
 #define QUALITY_DOWN 10
 #define QUALITY_UP 5
 #define RAISE_ROOM 1.35
@@ -82,7 +96,6 @@ typedef struct {
     /* The link's state when it was sent. */
     guint64 delivered;
     gint64 delivered_us;
-    gint64 delivered_sent_us;
     gboolean alone;             /* no other frame was in flight */
 } SentFrame;
 
@@ -102,13 +115,16 @@ struct CrpRate {
 
     guint64 delivered;          /* stream end of the newest acknowledged frame */
     gint64 delivered_us;        /* when it was acknowledged */
-    gint64 delivered_sent_us;   /* when it was sent */
 
     Window rate_window, rtt_window;
     double rate;                /* bytes a second; 0: none yet */
     gint64 min_rtt_us;          /* 0: none yet */
 
     gint64 next_send_us;        /* pacing: when a frame is next due */
+    double link[LINK_SAMPLES];  /* the last link samples (bytes a second) */
+    guint n_link, link_next;
+    gboolean link_sampled;      /* a link sample was ever made */
+    gint64 link_sample_us;      /* when the last one was; 0: never */
 
     int quality;
     gint64 period_start_us;
@@ -202,6 +218,7 @@ add_rtt(CrpRate *r, gint64 rtt_us, gint64 now_us)
     }
 }
 
+/* A sample of the frames' own times (before the first link sample). */
 static void
 add_rate(CrpRate *r, double bytes, gint64 interval_us, gint64 now_us)
 {
@@ -221,6 +238,31 @@ add_rate(CrpRate *r, double bytes, gint64 interval_us, gint64 now_us)
     }
 }
 
+static int
+cmp_double(gconstpointer a, gconstpointer b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void
+add_link_sample(CrpRate *r, double bytes, gint64 interval_us, gint64 now_us)
+{
+    double sorted[LINK_SAMPLES];
+
+    if (bytes <= 0 || interval_us <= 0) {
+        return;
+    }
+    r->link[r->link_next] = MIN(bytes * G_USEC_PER_SEC / interval_us, MAX_RATE);
+    r->link_next = (r->link_next + 1) % LINK_SAMPLES;
+    r->n_link = MIN(r->n_link + 1, LINK_SAMPLES);
+    memcpy(sorted, r->link, r->n_link * sizeof(double));
+    qsort(sorted, r->n_link, sizeof(double), cmp_double);
+    r->rate = sorted[r->n_link / 2];
+    r->link_sampled = TRUE;
+    r->link_sample_us = now_us;
+}
+
 /* Rate and round trip from frame @f, acknowledged now. */
 static void
 measure(CrpRate *r, const SentFrame *f, gint64 now_us)
@@ -232,15 +274,19 @@ measure(CrpRate *r, const SentFrame *f, gint64 now_us)
     if (took <= 0) {
         return;                 /* acknowledged as it was sent: no time */
     }
-    add_rtt(r, took, now_us);
-    /* Without a round trip known, or when this one is the new least, the
-     * frame's own time is not known: the whole time errs low. */
-    add_rate(r, (double)(f->alone ? f->end - f->delivered : f->bytes),
-             rtt > 0 && took > rtt ? MAX(took - rtt, floor) : took, now_us);
-    if (!f->alone) {
-        add_rate(r, (double)(f->end - f->delivered),
-                 MAX(now_us - f->delivered_us,
-                     f->sent_us - f->delivered_sent_us), now_us);
+    if (f->bytes <= RTT_FRAME_MAX || rtt == 0) {
+        add_rtt(r, took, now_us);
+    }
+    if (r->delivered_us > 0 && f->end > r->delivered && rtt > 0 &&
+        f->delivered < r->delivered && f->sent_us + rtt < r->delivered_us) {
+        add_link_sample(r, (double)(f->end - r->delivered),
+                        MAX(now_us - r->delivered_us, TRAIN_MIN_US), now_us);
+    } else if (!r->link_sampled) {
+        /* Without a round trip known, or when this one is the new least,
+         * the frame's own time is not known: the whole time errs low. */
+        double bytes = (double)(f->alone ? f->end - f->delivered : f->bytes);
+        add_rate(r, bytes, rtt > 0 && took > rtt ? MAX(took - rtt, floor) : took,
+                 now_us);
     }
 }
 
@@ -267,13 +313,18 @@ review(CrpRate *r, gint64 now_us)
     }
     double fps = r->period_frames * (double)G_USEC_PER_SEC / len;
     double bytes_per_s = r->period_bytes * (double)G_USEC_PER_SEC / len;
+    double frame_bytes = r->period_frames ? (double)r->period_bytes / r->period_frames : 0;
+    double budget = pace_rate(r) * FRAME_BUDGET_US / G_USEC_PER_SEC;
 
     if (r->rate <= 0) {
         set_quality(r, r->config.max_quality);
     } else if (r->period_held && fps < FPS_MIN) {
         set_quality(r, r->quality - (fps < FPS_MIN / 2 ? 2 : 1) * QUALITY_DOWN);
+    } else if (r->period_held && frame_bytes > budget) {
+        set_quality(r, r->quality - QUALITY_DOWN);
     } else if (!r->period_held && !r->last_period_held &&
-               bytes_per_s * RAISE_ROOM < pace_rate(r)) {
+               bytes_per_s * RAISE_ROOM < pace_rate(r) &&
+               frame_bytes * RAISE_ROOM < budget) {
         set_quality(r, r->quality + QUALITY_UP);
     }
     r->last_period_held = r->period_held;
@@ -314,7 +365,6 @@ crp_rate_frame_sent(CrpRate *r, guint32 frame_id, gsize frame_bytes,
         .sent_us = now_us,
         .delivered = r->delivered,
         .delivered_us = r->delivered_us,
-        .delivered_sent_us = r->delivered_sent_us,
         .alone = r->count == 0,
     };
     r->count++;
@@ -353,7 +403,6 @@ crp_rate_frame_acked(CrpRate *r, guint32 frame_id, gint64 now_us)
     measure(r, &f, now_us);
     r->delivered = MAX(r->delivered, f.end);
     r->delivered_us = now_us;
-    r->delivered_sent_us = f.sent_us;
     review(r, now_us);
     return TRUE;
 }
@@ -384,6 +433,20 @@ window_frames(const CrpRate *r)
     return CLAMP(2 + r->min_rtt_us / FRAME_SPACING_US, MIN_FRAMES, MAX_FRAMES - 1);
 }
 
+/* Whether the next frame should go now to measure the link: one is in
+ * flight and was sent so recently that it is still crossing, and no link
+ * sample was made for PROBE_US. */
+static gboolean
+probe_due(const CrpRate *r, gint64 now_us)
+{
+    if (r->count == 0 || r->rate <= 0 || now_us - r->link_sample_us < PROBE_US) {
+        return FALSE;
+    }
+    const SentFrame *last = &r->frames[(r->first + r->count - 1) % MAX_FRAMES];
+    return now_us - last->sent_us < (gint64)(last->bytes * (double)G_USEC_PER_SEC /
+                                             r->rate);
+}
+
 gint64
 crp_rate_frame_wait_us(CrpRate *r, guint64 queued_end, gboolean interactive,
                        gint64 now_us)
@@ -396,11 +459,16 @@ crp_rate_frame_wait_us(CrpRate *r, guint64 queued_end, gboolean interactive,
     now_us = clock_now(r, now_us);
     review(r, now_us);
     /* With no frame in flight, what is in flight is sound and the like,
-     * which no acknowledgement will cover before a frame's does. */
-    if (r->count > 0 &&
-        (r->count >= window_frames(r) || in_flight >= window_bytes(r))) {
+     * which no acknowledgement will cover before a frame's does. An
+     * answer to input may take the window to twice its size: it would
+     * wait for the bytes ahead of it either way, in the link's queue or
+     * here, and here it waits a round trip more. */
+    guint frames = window_frames(r) + (interactive ? 1 : 0);
+    guint64 bytes = window_bytes(r) * (interactive ? 2 : 1);
+    if (r->count > 0 && (r->count >= frames || in_flight >= bytes)) {
         wait = -1;
-    } else if (!interactive && r->next_send_us - now_us > PACE_SLACK_US) {
+    } else if (!interactive && r->next_send_us - now_us > PACE_SLACK_US &&
+               !probe_due(r, now_us)) {
         wait = r->next_send_us - now_us;
     }
     if (wait != 0) {
