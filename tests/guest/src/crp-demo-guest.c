@@ -3,6 +3,7 @@
  *
  * usage: crp-demo-guest [--tone HZ] [--amp A] [--fps N] [--fb DEV]
  *                       [--no-audio] [--no-mic] [--pointer] [--video WxH]
+ *                       [--typing]
  *
  * Screen (/dev/fb0, any 16/24/32 bpp layout): a solid background, a title,
  * a status block (last key, clicks, tone, microphone frequency, frame
@@ -12,6 +13,9 @@
  * --video WxH adds a "video" at the right of the log: a picture panning
  * slowly, with film grain, new every frame (like filmed video, it never
  * repeats a pixel exactly, so it cannot be sent as a copy).
+ * --typing: a key press only updates the status block (its first line,
+ * "KEY code  KEYS n", changes with every press) and the log, as typing
+ * into a terminal would, instead of recolouring the whole screen.
  * SIGUSR1 pauses and resumes the animation (band, video, log, frame
  * counter); input is still answered. "CRP-DEMO paused=1|0" says so.
  *
@@ -107,6 +111,7 @@ typedef struct Demo {
     int pending_value;
     int moved;
     int verbose_pointer;
+    int typing;             /* --typing: keys leave the background alone */
 
     /* --video */
     int video_w, video_h;
@@ -697,8 +702,12 @@ static void input_event(Demo *d, Input *in, const struct input_event *ev,
             if (ev->value == 1) {
                 d->keys++;
                 d->last_key = ev->code;
-                d->bg = (d->bg + 1) % NPALETTE;
-                draw_all(d, t);
+                if (d->typing) {
+                    draw_status(d, 1);
+                } else {
+                    d->bg = (d->bg + 1) % NPALETTE;
+                    draw_all(d, t);
+                }
             }
             printf("CRP-KEY code=%d value=%d bg=%d\n", ev->code, ev->value,
                    d->bg);
@@ -900,6 +909,8 @@ int crp_demo_main(int argc, char **argv)
             d->no_mic = 1;
         } else if (!strcmp(argv[i], "--pointer")) {
             d->verbose_pointer = 1;
+        } else if (!strcmp(argv[i], "--typing")) {
+            d->typing = 1;
         } else if (!strcmp(argv[i], "--video") && next &&
                    sscanf(argv[++i], "%dx%d", &d->video_w, &d->video_h) == 2 &&
                    d->video_w > 0 && d->video_h > 0) {
@@ -907,7 +918,7 @@ int crp_demo_main(int argc, char **argv)
         } else {
             fprintf(stderr, "usage: %s [--tone HZ] [--amp A] [--fps N] "
                     "[--fb DEV] [--no-audio] [--no-mic] [--pointer] "
-                    "[--video WxH]\n", argv[0]);
+                    "[--video WxH] [--typing]\n", argv[0]);
             return 2;
         }
     }
