@@ -76,6 +76,11 @@
 #define PERIOD_US 500000
 #define FPS_MIN 15
 #define FRAME_BUDGET_US 25000
+/* Quality steps down only while the frames take at least this share of
+ * the paced rate: when they take less, what holds them back now and then
+ * is not the link's bytes (a client slow to decode, a guest drawing
+ * fewer frames), and a lower quality would not help. */
+#define BUSY_SHARE 0.5
 #define QUALITY_DOWN 10
 #define QUALITY_UP 5
 #define RAISE_ROOM 1.35
@@ -316,11 +321,13 @@ review(CrpRate *r, gint64 now_us)
     double frame_bytes = r->period_frames ? (double)r->period_bytes / r->period_frames : 0;
     double budget = pace_rate(r) * FRAME_BUDGET_US / G_USEC_PER_SEC;
 
+    gboolean busy = bytes_per_s >= BUSY_SHARE * pace_rate(r);
+
     if (r->rate <= 0) {
         set_quality(r, r->config.max_quality);
-    } else if (r->period_held && fps < FPS_MIN) {
+    } else if (r->period_held && busy && fps < FPS_MIN) {
         set_quality(r, r->quality - (fps < FPS_MIN / 2 ? 2 : 1) * QUALITY_DOWN);
-    } else if (r->period_held && frame_bytes > budget) {
+    } else if (r->period_held && busy && frame_bytes > budget) {
         set_quality(r, r->quality - QUALITY_DOWN);
     } else if (!r->period_held && !r->last_period_held &&
                bytes_per_s * RAISE_ROOM < pace_rate(r) &&
