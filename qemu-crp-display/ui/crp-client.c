@@ -565,6 +565,18 @@ CrpClientInfo *crp_client_info(CrpClient *c)
     info->fps = c->fps;
     info->rtt_ms = c->rtt_ms;
     info->input_latency_ms = c->input_latency_ms;
+    if (c->channel) {
+        CrpRateStats st;
+
+        crp_rate_get_stats(c->rate, crp_client_queued_end(c),
+                           g_get_monotonic_time(), &st);
+        info->link_rate_bps = st.rate_bps;
+        info->link_rtt_ms = st.min_rtt_us / 1000.0;
+        info->bytes_in_flight = st.in_flight;
+        info->bytes_in_flight_max = st.window;
+        info->jpeg_quality = st.jpeg_quality;
+        info->link_limited = st.limited;
+    }
     return info;
 }
 
