@@ -9,13 +9,15 @@ What it asserts, while the video plays:
     its screen ("wait-change" on it); p50 <= 200 ms (see MAX_KEY_P50_MS);
   - the queue in front of the link stays bounded: what QEMU's socket holds
     (its send queue) plus what tbf holds, sampled every 100 ms; p95 and
-    the most;
+    the most; and QEMU's own count of the bytes in flight to the client
+    (query-crp bytes-in-flight: those queues, the network and the client);
 and once the motion stops (SIGUSR1 to the demo), that the client's picture
 becomes exactly QEMU's screendump (lossless) within a few seconds.
 Meanwhile a second client on a fast path (this side of the link) watches
 the same screen: it must get at least the slow one's frame rate, at more
-bytes a frame (the slow link's JPEG quality is the slow client's alone:
-clients share an encoding only while they keep pace).
+bytes a frame, and keep the full JPEG quality throughout (the slow link's
+quality is the slow client's alone: clients share an encoding only while
+they keep pace).
 
 Usage: test-link-rate.py CRP_HEADLESS [--json FILE] [--no-assert]
   --json: write the measurements there (docs/performance.md's numbers);
@@ -63,6 +65,10 @@ CONVERGE_S = 8                  # screenshots once a second after the pause
 # The queue is bytes before the bottleneck: 40 kB is 160 ms at 2 Mbit/s.
 MAX_KEY_P50_MS = 200
 MAX_QUEUE_P95_BYTES = 40 * 1024
+# In flight: the queue above plus a round trip's worth (12 kB) and what the
+# client holds; an answer to input may double the window (18 kB here).
+MAX_IN_FLIGHT_P95_BYTES = 48 * 1024
+FULL_QUALITY = 75               # -display crp's jpeg-quality default
 MAX_CONVERGE_S = 6
 
 
@@ -192,16 +198,20 @@ def run(headless, work):
         # While the video plays: the queue, and QEMU's own counters.
         log.wait(r": sleep %d$" % WARMUP_MS, timeout=60)
         queue, qmp = [], []
+        qmp_lock = threading.Lock()     # one QMP connection, two threads
 
         def sample():
             while not stop.is_set():
                 queue.append(send_queue(link.server_ip, port) +
                              link.tbf_stats()["backlog"])
+                with qmp_lock:
+                    qmp.append(vm.query()["clients"])
                 time.sleep(0.1)
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         # The fast client: its own ticket (the first one is used).
-        ticket2_path = new_ticket(vm, os.path.join(work, "ticket2"))
+        with qmp_lock:
+            ticket2_path = new_ticket(vm, os.path.join(work, "ticket2"))
         fast_stats = os.path.join(work, "fast.json")
         fast = subprocess.Popen([
             headless, "--connect", f"tcp:{link.server_ip}:{port}",
@@ -211,9 +221,11 @@ def run(headless, work):
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1.0)
         t_warm = time.monotonic()
-        c0 = vm.query()["clients"]
+        with qmp_lock:
+            c0 = vm.query()["clients"]
         t_pause_cmd, _ = log.wait(r": sleep 300$", timeout=120)
-        c1 = vm.query()["clients"]
+        with qmp_lock:
+            c1 = vm.query()["clients"]
         fast.terminate()
         fast.wait(timeout=10)
         t_video = time.monotonic() - t_warm
@@ -245,6 +257,14 @@ def run(headless, work):
         slow_i = min(range(len(c1)), key=lambda i: c1[i]["id"])
         fast_i = 1 - slow_i
         bytes_video = delta("bytes-out", slow_i)
+        slow_id, fast_id = c1[slow_i]["id"], c1[fast_i]["id"]
+
+        def field(cid, name):
+            """@name of client @cid over the samples (builds without the
+            rate control do not have it: [])."""
+            return [c[name] for cs in qmp for c in cs
+                    if c["id"] == cid and name in c]
+        in_flight = field(slow_id, "bytes-in-flight")
         return {
             "link": f"{RATE / 1e6:g} Mbit/s, {RTT_MS} ms",
             "video": VIDEO,
@@ -255,6 +275,14 @@ def run(headless, work):
             "queue_p50_bytes": pct(queue, 50),
             "queue_p95_bytes": pct(queue, 95),
             "queue_max_bytes": max(queue) if queue else None,
+            "in_flight_p50_bytes": pct(in_flight, 50),
+            "in_flight_p95_bytes": pct(in_flight, 95),
+            "link_rate_bps": (field(slow_id, "link-rate-bps") or [None])[-1],
+            "link_rtt_ms": (field(slow_id, "link-rtt-ms") or [None])[-1],
+            "jpeg_quality": (field(slow_id, "jpeg-quality") or [None])[-1],
+            "fast_jpeg_quality": (field(fast_id, "jpeg-quality") or [None])[-1],
+            "fast_link_rate_bps": (field(fast_id, "link-rate-bps") or [None])[-1],
+            "fast_jpeg_quality_min": min(field(fast_id, "jpeg-quality") or [0]),
             "video_s": round(t_video, 2),
             "fps": round(delta("frames-sent", slow_i) / t_video, 1),
             "fast_fps": round(delta("frames-sent", fast_i) / t_video, 1),
@@ -312,6 +340,13 @@ def main():
         failures.append(f"picture not lossless within {MAX_CONVERGE_S} s of the "
                         f"pause (differing pixels, once a second: "
                         f"{r['diff_pixels_per_second']})")
+    if r["in_flight_p95_bytes"] is not None and \
+            r["in_flight_p95_bytes"] > MAX_IN_FLIGHT_P95_BYTES:
+        failures.append(f"bytes in flight p95 {r['in_flight_p95_bytes']} > "
+                        f"{MAX_IN_FLIGHT_P95_BYTES}")
+    if r["fast_jpeg_quality_min"] and r["fast_jpeg_quality_min"] < FULL_QUALITY:
+        failures.append(f"the fast client's JPEG quality went down to "
+                        f"{r['fast_jpeg_quality_min']}: its link has room")
     if r["fast_fps"] < 0.9 * r["fps"] or \
             r["fast_bytes_per_frame"] <= r["bytes_per_frame"]:
         failures.append(f"the fast client got {r['fast_fps']} frames/s of "
