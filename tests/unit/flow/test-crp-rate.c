@@ -35,6 +35,11 @@ typedef struct {
     gsize frame_bytes_q75;
     gint64 frame_every_us;
     gboolean audio;
+    /* The client: every @stall_every-th frame it is busy for @stall_us
+     * before it acknowledges (0: never); acknowledgements stay in order. */
+    guint stall_every;
+    gint64 stall_us;
+    gint64 last_ack_due_us;
 
     CrpRate *rate_ctl;
     gint64 now_us;
@@ -101,9 +106,16 @@ sim_send_frame(Sim *s, gsize bytes, gboolean answers_key)
     guint32 id = s->next_id++;
     gint64 arrives = sim_transmit(s, bytes);
 
+    gint64 ack_due = arrives + DECODE_US + s->delay_us;
+
+    if (s->stall_every && id % s->stall_every == 0) {
+        ack_due += s->stall_us;
+    }
+    ack_due = MAX(ack_due, s->last_ack_due_us);
+    s->last_ack_due_us = ack_due;
     crp_rate_frame_sent(s->rate_ctl, id, bytes, s->queued_end, s->now_us);
     g_assert_cmpuint(s->n_acks, <, MAX_ACKS);
-    s->acks[s->n_acks++] = (Ack){ arrives + DECODE_US + s->delay_us, id };
+    s->acks[s->n_acks++] = (Ack){ ack_due, id };
     s->frames++;
     s->frame_bytes += bytes;
     if (answers_key) {
@@ -245,6 +257,29 @@ test_converges_fast_link(void)
     g_assert_cmpint(st.jpeg_quality, ==, 75);
     g_assert_false(st.limited);
     g_assert_cmpuint(s->frames, >=, 2 * 58);
+    sim_free(s);
+}
+
+static void
+test_slow_content_keeps_quality(void)
+{
+    /* A fast link, a guest drawing 12 frames a second and a client that
+     * is busy now and then (every 8th frame acknowledged 300 ms late, the
+     * frames after it behind it): frames are held back for acks, and
+     * fewer than 15 go a second, but they fill nothing like the link.
+     * Lower quality would not help: it stays. */
+    Sim *s = sim_new(100e6, 2000, 20000);
+    CrpRateStats st;
+
+    s->frame_every_us = 83333;
+    s->stall_every = 8;
+    s->stall_us = 300000;
+    sim_run(s, 8 * G_USEC_PER_SEC, 0);
+    crp_rate_get_stats(s->rate_ctl, s->queued_end, s->now_us, &st);
+    g_test_message("rate %.1f Mbit/s, quality %d, limited %d, %u frames",
+                   st.rate_bps / 1e6, st.jpeg_quality, st.limited, s->frames);
+    g_assert_true(st.limited);
+    g_assert_cmpint(st.jpeg_quality, ==, 75);
     sim_free(s);
 }
 
@@ -492,6 +527,7 @@ main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/rate/converges", test_converges);
     g_test_add_func("/rate/converges-fast-link", test_converges_fast_link);
+    g_test_add_func("/rate/slow-content-keeps-quality", test_slow_content_keeps_quality);
     g_test_add_func("/rate/window-bounds-queue", test_window_bounds_queue);
     g_test_add_func("/rate/window-without-acks", test_window_without_acks);
     g_test_add_func("/rate/interactive-skips-pacing", test_interactive_skips_pacing);
