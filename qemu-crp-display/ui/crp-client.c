@@ -36,6 +36,7 @@ void crp_client_unref(CrpClient *c)
         return;
     }
     crp_group_remove(c);
+    crp_rate_free(c->rate);
     crp_channel_free(c->channel);
     g_free(c->offered_ticket);
     g_free(c->address);
@@ -200,12 +201,16 @@ static void crp_client_message(CrpClient *c, const CrpMessage *m)
         if ((int32_t)(m->frame_ack.frame_id - c->acked_frame_id) > 0 &&
             (int32_t)(c->next_frame_id - m->frame_ack.frame_id) > 0) {
             c->acked_frame_id = m->frame_ack.frame_id;
+            crp_rate_frame_acked(c->rate, m->frame_ack.frame_id,
+                                 g_get_monotonic_time());
         }
         break;
     case CRP_MSG_PONG:
         if (m->ping.id == c->ping_id && c->ping_sent_us) {
-            double rtt = (g_get_monotonic_time() - c->ping_sent_us) / 1000.0;
+            int64_t now_us = g_get_monotonic_time();
+            double rtt = (now_us - c->ping_sent_us) / 1000.0;
             c->rtt_ms = c->rtt_ms ? 0.8 * c->rtt_ms + 0.2 * rtt : rtt;
+            crp_rate_rtt_sample(c->rate, now_us - c->ping_sent_us, now_us);
             c->ping_sent_us = 0;
         }
         break;
@@ -332,19 +337,34 @@ static gboolean crp_client_io(QIOChannel *ioc, GIOCondition cond,
 
 /* ---- frames ----------------------------------------------------------- */
 
-bool crp_client_wants_frame(CrpClient *c)
+/* Every byte queued for the client so far (see crp-rate.h). */
+static uint64_t crp_client_queued_end(CrpClient *c)
 {
-    uint32_t in_flight = c->next_frame_id - 1 - c->acked_frame_id;
-
-    return c->ready && !c->closed && in_flight < CRP_FRAME_WINDOW &&
-           crp_channel_output_pending(c->channel) < CRP_OUTPUT_SOFT_CAP;
+    return crp_channel_bytes_out(c->channel) +
+           crp_channel_output_pending(c->channel);
 }
 
-/* Every frame it was sent is acknowledged. */
-bool crp_client_caught_up(CrpClient *c)
+/* Whether its link has room for a frame now: its window and pacing
+ * (crp-rate.h). The first frame captured after input it sent may answer
+ * it: that one skips the pacing (the guest usually draws its answer
+ * within a refresh; a later answer goes at the link's pace). */
+bool crp_client_wants_frame(CrpClient *c, int64_t now_us)
+{
+    bool interactive = c->input_serial != c->frame_serial;
+
+    return c->ready && !c->closed &&
+           crp_channel_output_pending(c->channel) < CRP_OUTPUT_SOFT_CAP &&
+           crp_rate_frame_wait_us(c->rate, crp_client_queued_end(c),
+                                  interactive, now_us) == 0;
+}
+
+/* Every frame it was sent is acknowledged, and its link has held nothing
+ * back lately: merging it with others would not hold them back. */
+bool crp_client_caught_up(CrpClient *c, int64_t now_us)
 {
     return c->next_frame_id - 1 == c->acked_frame_id &&
-           crp_channel_output_pending(c->channel) == 0;
+           crp_channel_output_pending(c->channel) == 0 &&
+           !crp_rate_limited(c->rate, now_us);
 }
 
 /* Sends the frame encoded for @c's group: only the encryption is its own. */
@@ -361,6 +381,9 @@ void crp_client_send_frame(CrpClient *c, const guint8 *data, gsize len)
         },
     };
 
+    uint64_t start = crp_client_queued_end(c);
+    uint64_t end_of_frame;
+
     if (!crp_channel_send_encoded(c->channel, data, len, NULL)) {
         crp_client_disconnect(c, CRP_STATUS_INTERNAL, "encoder output rejected");
         return;
@@ -371,10 +394,16 @@ void crp_client_send_frame(CrpClient *c, const guint8 *data, gsize len)
             0.8 * c->input_latency_ms + 0.2 * ms : ms;
         c->probe_us = 0;
     }
+    crp_channel_send(c->channel, &end, NULL);
+    crp_channel_flush(c->channel);
+    end_of_frame = crp_client_queued_end(c);
+    crp_rate_frame_sent(c->rate, c->next_frame_id, end_of_frame - start,
+                        end_of_frame, now_us);
+    c->frame_serial = c->capture_serial;
     c->next_frame_id++;
     c->frames_sent++;
     c->fps_frames++;
-    crp_client_send(c, &end);
+    crp_client_write(c);
 }
 
 void crp_client_send_cursor(CrpClient *c)
@@ -462,6 +491,18 @@ CrpClientInfo *crp_client_info(CrpClient *c)
     info->fps = c->fps;
     info->rtt_ms = c->rtt_ms;
     info->input_latency_ms = c->input_latency_ms;
+    if (c->channel) {
+        CrpRateStats st;
+
+        crp_rate_get_stats(c->rate, crp_client_queued_end(c),
+                           g_get_monotonic_time(), &st);
+        info->link_rate_bps = st.rate_bps;
+        info->link_rtt_ms = st.min_rtt_us / 1000.0;
+        info->bytes_in_flight = st.in_flight;
+        info->bytes_in_flight_max = st.window;
+        info->jpeg_quality = st.jpeg_quality;
+        info->link_limited = st.limited;
+    }
     return info;
 }
 
@@ -473,6 +514,9 @@ CrpClient *crp_client_new(CrpServer *s, CrpHead *h, QIOChannelSocket *sioc)
 
     c->refcount = 1;
     c->server = s;
+    c->rate = crp_rate_new(&(CrpRateConfig) {
+        .max_quality = s->lossless ? 0 : s->jpeg_quality,
+    });
     c->next_frame_id = 1;       /* acked_frame_id 0: nothing acknowledged */
     c->head = h;
     c->id = ++s->next_client_id;

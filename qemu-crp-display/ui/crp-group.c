@@ -120,6 +120,39 @@ void crp_group_remove(CrpClient *c)
     crp_group_unref(g);
 }
 
+/*
+ * Main loop, before a job: the encoder makes frames for the most
+ * constrained member's link (lowest JPEG quality, least refinement a
+ * frame). Members share a group only while they keep pace with each
+ * other (crp-head.c), so that is every member's link, near enough.
+ */
+void crp_group_set_rate(CrpGroup *g, int64_t now_us)
+{
+    CrpEncoderRate rate = { 0 };
+
+    for (guint i = 0; i < g->members->len; i++) {
+        CrpClient *c = g_ptr_array_index(g->members, i);
+        CrpEncoderRate r;
+
+        crp_rate_get_encoder_rate(c->rate, now_us, &r);
+        if (i == 0) {
+            rate = r;
+            continue;
+        }
+        rate.jpeg_quality = MIN(rate.jpeg_quality, r.jpeg_quality);
+        /* Zero: no limit known, which any limit beats. */
+        if (r.refine_bytes) {
+            rate.refine_bytes = rate.refine_bytes ?
+                MIN(rate.refine_bytes, r.refine_bytes) : r.refine_bytes;
+        }
+        if (r.target_bps) {
+            rate.target_bps = rate.target_bps ?
+                MIN(rate.target_bps, r.target_bps) : r.target_bps;
+        }
+    }
+    crp_encoder_set_rate(g->enc, &rate);
+}
+
 /* Worker: encode what changed since the members' picture, once for all.
  * g->damage stays: it says where the picture must now follow @fb. */
 void crp_group_encode(CrpGroup *g, pixman_image_t *fb, int64_t now_us)

@@ -124,6 +124,21 @@ static void crp_gfx_switch(DisplayChangeListener *dcl,
                        surface ? surface_height(surface) : 0);
 }
 
+/* Whether a group holds lossy content due for refinement: on a slow link
+ * refinement takes many frames (crp_group_set_rate()), and backing off to
+ * the idle rate would stretch it to seconds. */
+static bool crp_head_refining(CrpHead *h, int64_t now_us)
+{
+    for (guint i = 0; i < h->groups->len; i++) {
+        CrpGroup *g = g_ptr_array_index(h->groups, i);
+        int64_t due = crp_encoder_next_refine_us(g->enc);
+        if (due >= 0 && due <= now_us) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static bool crp_head_has_clients(CrpHead *h)
 {
     CrpClient *c;
@@ -202,7 +217,7 @@ static void crp_head_regroup(CrpHead *h, int64_t now_us)
             g->need_full = true;
             continue;
         }
-        all_caught_up &= crp_client_caught_up(c);
+        all_caught_up &= crp_client_caught_up(c, now_us);
     }
     if (h->groups->len > 1 && all_caught_up &&
         now_us - h->last_merge_us >= CRP_GROUP_MERGE_INTERVAL_US) {
@@ -235,7 +250,7 @@ static void crp_head_queue_group(CrpHead *h, CrpGroup *g, int64_t now_us)
     }
     for (guint i = 0; i < g->members->len; i++) {
         CrpClient *c = g_ptr_array_index(g->members, i);
-        if (crp_client_wants_frame(c)) {
+        if (crp_client_wants_frame(c, now_us)) {
             ready++;
         } else {
             g_ptr_array_add(behind, c);
@@ -281,6 +296,7 @@ static void crp_head_queue_group(CrpHead *h, CrpGroup *g, int64_t now_us)
         c->capture_us = now_us;
         c->capture_serial = c->input_serial;
     }
+    crp_group_set_rate(g, now_us);
     g_ptr_array_add(h->job, crp_group_ref(g));
 }
 
@@ -318,7 +334,7 @@ static void crp_refresh(DisplayChangeListener *dcl)
         if (h->idle_refreshes >= CRP_CONTINUOUS_PAUSE) {
             h->changing_since_us = 0;
         }
-        if (h->idle_refreshes > 20) {
+        if (h->idle_refreshes > 20 && !crp_head_refining(h, now_us)) {
             crp_head_set_rate(h, CRP_IDLE_REFRESH_MS);
         }
     }

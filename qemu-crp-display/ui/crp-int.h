@@ -33,15 +33,15 @@
 #include "crp/crp-capture.h"
 #include "crp/crp-channel.h"
 #include "crp/crp-encoder.h"
+#include "crp/crp-rate.h"
 
 typedef struct CrpServer CrpServer;
 typedef struct CrpHead CrpHead;
 typedef struct CrpClient CrpClient;
 typedef struct CrpGroup CrpGroup;
 
-/* Frames a client may have unacknowledged before it is skipped. */
-#define CRP_FRAME_WINDOW 3
-/* Output a client may have queued before it is skipped (frames only). */
+/* Output a client may have queued before it is skipped (frames only);
+ * its link's rate control (crp-rate.h) normally holds it far below. */
 #define CRP_OUTPUT_SOFT_CAP (4 * 1024 * 1024)
 /* Output past which a client that does not read is dropped. */
 #define CRP_OUTPUT_HARD_CAP (64 * 1024 * 1024)
@@ -159,6 +159,8 @@ struct CrpClient {
     uint32_t capture_serial;
 
     /* Flow control and statistics. */
+    CrpRate *rate;                  /* the link's rate, window and pacing */
+    uint32_t frame_serial;          /* capture_serial of its last frame */
     uint32_t next_frame_id;
     uint32_t acked_frame_id;
     uint64_t frames_sent;
@@ -208,6 +210,7 @@ CrpGroup *crp_group_ref(CrpGroup *g);
 void crp_group_unref(CrpGroup *g);
 void crp_group_add(CrpGroup *g, CrpClient *c);
 void crp_group_remove(CrpClient *c);
+void crp_group_set_rate(CrpGroup *g, int64_t now_us);
 void crp_group_encode(CrpGroup *g, pixman_image_t *fb, int64_t now_us);
 void crp_group_commit(CrpGroup *g, pixman_image_t *fb);
 
@@ -216,9 +219,9 @@ CrpClient *crp_client_new(CrpServer *s, CrpHead *h, QIOChannelSocket *sioc);
 CrpClient *crp_client_ref(CrpClient *c);
 void crp_client_unref(CrpClient *c);
 void crp_client_disconnect(CrpClient *c, guint16 status, const char *reason);
-bool crp_client_wants_frame(CrpClient *c);
+bool crp_client_wants_frame(CrpClient *c, int64_t now_us);
 void crp_client_send_frame(CrpClient *c, const guint8 *data, gsize len);
-bool crp_client_caught_up(CrpClient *c);
+bool crp_client_caught_up(CrpClient *c, int64_t now_us);
 void crp_client_send(CrpClient *c, const CrpMessage *msg);
 void crp_client_tick(CrpClient *c, int64_t now_us);
 void crp_client_send_cursor(CrpClient *c);

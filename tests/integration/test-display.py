@@ -553,7 +553,7 @@ def read_pam(path):
 
 
 class VideoGuest(GuestTestCase):
-    """The demo program playing a film in its band (--video): a region
+    """The demo program playing a film in its band (--film): a region
     that keeps changing like video, then stops."""
 
     VIDEO_S = 15
@@ -561,7 +561,7 @@ class VideoGuest(GuestTestCase):
     @classmethod
     def setUpClass(cls):
         cls.start_vm("video", mode="demo",
-                     append=f"crp.demo=--video,{cls.VIDEO_S},--no-audio")
+                     append=f"crp.demo=--film,{cls.VIDEO_S},--no-audio")
 
     def test_video_goes_h264_and_settles_exact(self):
         """A client that offers H264 gets the film as H264 rects, one that

@@ -2,17 +2,26 @@
  * crp-demo-guest - animated, audible, interactive test scene for CRP
  *
  * usage: crp-demo-guest [--tone HZ] [--amp A] [--fps N] [--fb DEV]
- *                       [--no-audio] [--no-mic] [--pointer] [--video S]
+ *                       [--no-audio] [--no-mic] [--pointer] [--film S]
+ *                       [--video WxH] [--typing]
  *
  * Screen (/dev/fb0, any 16/24/32 bpp layout): a solid background, a title,
  * a status block (last key, clicks, tone, microphone frequency, frame
  * counter) and a band with a scrolling colour gradient and a bouncing white
  * bar that changes every frame. A key press cycles the background colour;
  * a left/right/middle click draws a marker at the pointer position.
- * With --video S the band plays a film instead (a moving picture with
+ * With --film S the band plays a film instead (a moving picture with
  * grain, what a classifier takes for video) for S seconds; then the whole
  * scene stops (nothing is drawn any more), so that what a client shows
  * can be compared with a screendump once the motion is over.
+ * --video WxH adds a "video" at the right of the log: a picture panning
+ * slowly, with film grain, new every frame (like filmed video, it never
+ * repeats a pixel exactly, so it cannot be sent as a copy).
+ * --typing: a key press only updates the status block (its first line,
+ * "KEY code  KEYS n", changes with every press) and the log, as typing
+ * into a terminal would, instead of recolouring the whole screen.
+ * SIGUSR1 pauses and resumes the animation (band, video, log, frame
+ * counter); input is still answered. "CRP-DEMO paused=1|0" says so.
  *
  * Sound: a continuous sine tone (default 440 Hz, S16 stereo 48 kHz) on
  * /dev/snd/pcmC0D0p; the microphone (/dev/snd/pcmC0D0c) is analysed once
@@ -85,6 +94,7 @@ typedef struct Demo {
     int w, h;
     uint32_t *canvas; /* XRGB8888, w*h */
     uint32_t *hues;   /* 2*w gradient row */
+    double anim_t;    /* animation time: stands still while paused */
     int tty_fd;
 
     /* scene state */
@@ -107,6 +117,13 @@ typedef struct Demo {
     int pending_value;
     int moved;
     int verbose_pointer;
+    int typing;             /* --typing: keys leave the background alone */
+
+    /* --video */
+    int video_w, video_h;
+    uint32_t *video_tex;    /* 2w x 2h smooth picture the video pans over */
+    int8_t *grain;          /* GRAIN_LEN noise values */
+    unsigned long video_frame;
 
     /* audio */
     double tone;
@@ -114,13 +131,14 @@ typedef struct Demo {
     int no_audio, no_mic;
     char audio_state[64];
 
-    /* --video: seconds the film plays (0: the gradient band); then the
+    /* --film: seconds the film plays (0: the gradient band); then the
      * scene is frozen */
-    double video_s;
+    double film_s;
     int frozen;
 } Demo;
 
 static volatile sig_atomic_t quit;
+static volatile sig_atomic_t pause_toggles;
 static atomic_int mic_freq = -1;
 /* 0 while opening, 1 running, -1 unavailable; READY waits for both. */
 static atomic_int tone_state;
@@ -135,6 +153,12 @@ static void on_signal(int sig)
 {
     (void)sig;
     quit = 1;
+}
+
+static void on_pause_signal(int sig)
+{
+    (void)sig;
+    pause_toggles++;
 }
 
 static double now_s(void)
@@ -384,7 +408,7 @@ static void draw_band(Demo *d, double t)
 {
     int y0 = band_y(d);
 
-    if (d->video_s > 0) {
+    if (d->film_s > 0) {
         draw_film(d, t);
         return;
     }
@@ -429,7 +453,9 @@ static void log_area(const Demo *d, int *y, int *h)
 
 static void log_draw_line(Demo *d, int y, const char *line)
 {
-    fill(d, 16, y, d->w - 32, LOG_LINE, palette[d->bg]);
+    /* Left of the video, if there is one. */
+    fill(d, 16, y, d->w - 32 - (d->video_tex ? d->video_w + 16 : 0), LOG_LINE,
+         palette[d->bg]);
     text(d, 16, y + 3, LOG_SCALE, 0xa0ffa0, line);
 }
 
@@ -481,6 +507,97 @@ static void log_add(Demo *d, const char *line)
     present(d, 0, y0, d->w, h);
 }
 
+/* ---- video ------------------------------------------------------------ */
+
+#define GRAIN_LEN 65536
+#define GRAIN_AMP 6
+
+static void video_area(const Demo *d, int *x, int *y)
+{
+    int ly, lh;
+
+    log_area(d, &ly, &lh);
+    *x = d->w - 16 - d->video_w;
+    *y = ly;
+}
+
+static int video_init(Demo *d)
+{
+    int tw = 2 * d->video_w, th = 2 * d->video_h;
+    uint32_t seed = 0x12345678;
+
+    d->video_tex = malloc(sizeof(uint32_t) * tw * th);
+    d->grain = malloc(GRAIN_LEN);
+    if (!d->video_tex || !d->grain) {
+        return -1;
+    }
+    /* Smooth colour fields crossing each other, with some finer ripples:
+     * gradients and detail, as in filmed scenes. */
+    for (int y = 0; y < th; y++) {
+        for (int x = 0; x < tw; x++) {
+            double a = sin(x * 0.011 + y * 0.007) + sin(y * 0.019 - x * 0.004);
+            double b = sin(hypot(x - tw * 0.3, y - th * 0.6) * 0.045);
+            double c = sin(x * 0.09) * sin(y * 0.07);
+            int r = 128 + (int)(50 * a + 40 * b + 20 * c);
+            int g = 110 + (int)(40 * a - 45 * b + 15 * c);
+            int bl = 120 + (int)(-45 * a + 30 * b + 25 * c);
+            r = r < 0 ? 0 : r > 255 ? 255 : r;
+            g = g < 0 ? 0 : g > 255 ? 255 : g;
+            bl = bl < 0 ? 0 : bl > 255 ? 255 : bl;
+            d->video_tex[(size_t)y * tw + x] = (uint32_t)r << 16 | g << 8 | bl;
+        }
+    }
+    for (int i = 0; i < GRAIN_LEN; i++) {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        d->grain[i] = (int8_t)((int)(seed % (2 * GRAIN_AMP + 1)) - GRAIN_AMP);
+    }
+    return 0;
+}
+
+static uint32_t add_grain(uint32_t p, int n)
+{
+    int r = (int)(p >> 16 & 0xff) + n;
+    int g = (int)(p >> 8 & 0xff) + n;
+    int b = (int)(p & 0xff) + n;
+
+    r = r < 0 ? 0 : r > 255 ? 255 : r;
+    g = g < 0 ? 0 : g > 255 ? 255 : g;
+    b = b < 0 ? 0 : b > 255 ? 255 : b;
+    return (uint32_t)r << 16 | g << 8 | b;
+}
+
+/* One video frame: the view pans on an ellipse over the picture, with
+ * grain that differs in every frame. */
+static void draw_video(Demo *d, int present_it)
+{
+    int vx, vy;
+
+    if (!d->video_tex || !d->canvas) {
+        return;
+    }
+    video_area(d, &vx, &vy);
+    int tw = 2 * d->video_w;
+    double a = d->video_frame * 0.02;
+    int ox = (int)((0.5 + 0.45 * sin(a)) * d->video_w);
+    int oy = (int)((0.5 + 0.45 * cos(a * 0.7)) * d->video_h);
+    unsigned g = (unsigned)(d->video_frame * 7919u);
+
+    for (int y = 0; y < d->video_h; y++) {
+        const uint32_t *src = d->video_tex + (size_t)(oy + y) * tw + ox;
+        uint32_t *dst = d->canvas + (size_t)(vy + y) * d->w + vx;
+        g = g * 1103515245u + 12345u;
+        unsigned base = g >> 8;
+        for (int x = 0; x < d->video_w; x++) {
+            dst[x] = add_grain(src[x], d->grain[(base + x) & (GRAIN_LEN - 1)]);
+        }
+    }
+    if (present_it) {
+        present(d, vx, vy, d->video_w, d->video_h);
+    }
+}
+
 static void draw_all(Demo *d, double t)
 {
     if (!d->canvas) {
@@ -495,8 +612,10 @@ static void draw_all(Demo *d, double t)
     }
     draw_status(d, 0);
     log_draw_all(d);
+    draw_video(d, 0);
     present(d, 0, 0, d->w, d->h);
-    draw_band(d, t);
+    (void)t;
+    draw_band(d, d->anim_t);
 }
 
 static void add_mark(Demo *d, int x, int y)
@@ -609,8 +728,12 @@ static void input_event(Demo *d, Input *in, const struct input_event *ev,
             if (ev->value == 1) {
                 d->keys++;
                 d->last_key = ev->code;
-                d->bg = (d->bg + 1) % NPALETTE;
-                draw_all(d, t);
+                if (d->typing) {
+                    draw_status(d, 1);
+                } else {
+                    d->bg = (d->bg + 1) % NPALETTE;
+                    draw_all(d, t);
+                }
             }
             printf("CRP-KEY code=%d value=%d bg=%d\n", ev->code, ev->value,
                    d->bg);
@@ -812,13 +935,18 @@ int crp_demo_main(int argc, char **argv)
             d->no_mic = 1;
         } else if (!strcmp(argv[i], "--pointer")) {
             d->verbose_pointer = 1;
-        } else if (!strcmp(argv[i], "--video") && next) {
-            d->video_s = atof(argv[++i]);
+        } else if (!strcmp(argv[i], "--film") && next) {
+            d->film_s = atof(argv[++i]);
+        } else if (!strcmp(argv[i], "--typing")) {
+            d->typing = 1;
+        } else if (!strcmp(argv[i], "--video") && next &&
+                   sscanf(argv[++i], "%dx%d", &d->video_w, &d->video_h) == 2 &&
+                   d->video_w > 0 && d->video_h > 0) {
+            /* sized to the screen once it is open */
         } else {
             fprintf(stderr, "usage: %s [--tone HZ] [--amp A] [--fps N] "
                     "[--fb DEV] [--no-audio] [--no-mic] [--pointer] "
-                    "[--video S]\n",
-                    argv[0]);
+                    "[--film S] [--video WxH] [--typing]\n", argv[0]);
             return 2;
         }
     }
@@ -829,11 +957,21 @@ int crp_demo_main(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGHUP, on_signal);
+    signal(SIGUSR1, on_pause_signal);
 
     double t0 = now_s();
     if (fb_open(d, fb_path) == 0) {
         for (int x = 0; x < 2 * d->w; x++) {
             d->hues[x] = hue((double)(x % d->w) / d->w);
+        }
+        int vx, vy;
+        if (d->video_w > 0) {
+            video_area(d, &vx, &vy);
+            if (vx < d->w / 3 || vy + d->video_h > d->h || video_init(d) < 0) {
+                printf("CRP-DEMO video %dx%d does not fit; none\n",
+                       d->video_w, d->video_h);
+                d->video_w = d->video_h = 0;
+            }
         }
     }
     input_scan(d);
@@ -872,27 +1010,42 @@ int crp_demo_main(int argc, char **argv)
     double next_log = 1.0;
     int last_mic = -2;
     char last_audio[64] = "";
+    int paused = 0;
+    double paused_s = 0.0, paused_at = 0.0;
     while (!quit) {
         double t = now_s();
 
-        if (d->video_s > 0 && !d->frozen && t - t0 >= d->video_s) {
+        if (d->film_s > 0 && !d->frozen && t - t0 >= d->film_s) {
             d->frozen = 1;
             printf("CRP-VIDEO-STOPPED frames=%lu\n", d->frame);
         }
-        if (t >= next) {
+        if ((pause_toggles & 1) != paused) {
+            paused = pause_toggles & 1;
+            if (paused) {
+                paused_at = t;
+            } else {
+                paused_s += t - paused_at;
+                next = t;
+            }
+            printf("CRP-DEMO paused=%d\n", paused);
+        }
+        if (!paused && t >= next) {
             int mf = atomic_load(&mic_freq);
 
             d->frame++;
+            d->anim_t = t - t0 - paused_s;
             if (d->canvas && !d->frozen) {
-                draw_band(d, t - t0);
-                if (t - t0 >= next_log) {
+                draw_band(d, d->anim_t);
+                d->video_frame++;
+                draw_video(d, 1);
+                if (d->anim_t >= next_log) {
                     char line[64];
                     if (mf < 0) {
                         snprintf(line, sizeof(line), "T %.0f FRAME %lu MIC NONE",
-                                 t - t0, d->frame);
+                                 d->anim_t, d->frame);
                     } else {
                         snprintf(line, sizeof(line), "T %.0f FRAME %lu MIC %d HZ",
-                                 t - t0, d->frame, mf);
+                                 d->anim_t, d->frame, mf);
                     }
                     log_add(d, line);
                     next_log += 1.0;
@@ -914,7 +1067,7 @@ int crp_demo_main(int argc, char **argv)
             input_scan(d);
             rescan = t + 2.0;
         }
-        int wait_ms = (int)((next - now_s()) * 1000.0);
+        int wait_ms = paused ? 50 : (int)((next - now_s()) * 1000.0);
         input_poll(d, wait_ms < 0 ? 0 : wait_ms, t - t0);
     }
 

@@ -166,6 +166,94 @@ test_refinement_bounded(void)
     pixman_image_unref(img);
 }
 
+static gsize
+photo_bytes(CrpEncoder *enc, int w, int h)
+{
+    g_autoptr(CrpDecoder) dec = ct_decoder_new(w, h);
+    pixman_image_t *img = ct_image_new(w, h);
+    CrpEncodeStats st;
+
+    ct_draw_photo(img, 0, 0, w, h, 5);
+    ct_step(enc, dec, NULL, img, 1000, &st, NULL);
+    g_assert_cmpuint(st.jpeg, >, 0);
+    pixman_image_unref(img);
+    return st.bytes;
+}
+
+static void
+test_rate_quality(void)
+{
+    /* The link's JPEG quality holds from the next frame on, and a copy
+     * of the encoder keeps it; zero goes back to the configured one. */
+    const int w = 256, h = 128;
+    g_autoptr(CrpEncoder) full = default_encoder();
+    g_autoptr(CrpEncoder) low = default_encoder();
+    CrpEncoderRate rate = { .jpeg_quality = 20, .target_bps = 1500000 };
+    CrpEncoderRate got;
+
+    crp_encoder_get_rate(low, &got);
+    g_assert_cmpint(got.jpeg_quality, ==, 0);
+    g_assert_cmpuint(got.target_bps, ==, 0);
+    crp_encoder_set_rate(low, &rate);
+    crp_encoder_get_rate(low, &got);
+    g_assert_cmpint(got.jpeg_quality, ==, 20);
+    g_assert_cmpuint(got.target_bps, ==, 1500000);
+
+    gsize at75 = photo_bytes(full, w, h);
+    gsize at20 = photo_bytes(low, w, h);
+    g_test_message("photo %dx%d: %zu bytes at 75, %zu at 20", w, h, at75, at20);
+    g_assert_cmpuint(at20 * 4, <, at75 * 3);
+
+    g_autoptr(CrpEncoder) copy = crp_encoder_copy(low);
+    crp_encoder_get_rate(copy, &got);
+    g_assert_cmpint(got.jpeg_quality, ==, 20);
+    gsize copied = photo_bytes(copy, w, h);
+    g_assert_cmpuint(copied * 4, <, at75 * 3);
+
+    crp_encoder_set_rate(low, &(CrpEncoderRate){ 0 });
+    g_assert_cmpuint(photo_bytes(low, w, h), ==, at75);
+}
+
+static void
+test_rate_refine_budget(void)
+{
+    /* On a slow link refinement is bounded in bytes per frame: each frame
+     * carries at most the budget and one tile more, at least one tile,
+     * and the picture still ends lossless. */
+    const int w = 640, h = 512;
+    const gsize budget = 8192;
+    g_autoptr(CrpEncoder) enc = default_encoder();
+    g_autoptr(CrpDecoder) dec = ct_decoder_new(w, h);
+    pixman_image_t *img = ct_image_new(w, h);
+    CrpEncodeStats st;
+    gsize tile_max = CRP_TILE_SIZE * CRP_TILE_SIZE * 4 + 64;
+
+    crp_encoder_set_rate(enc, &(CrpEncoderRate){ .refine_bytes = budget });
+    ct_draw_photo(img, 0, 0, w, h, 3);
+    gint64 now = 1000;
+    ct_step(enc, dec, NULL, img, now, &st, NULL);
+    g_assert_cmpuint(st.jpeg, >, 0);
+
+    guint refined = 0, calls = 0;
+    now += REFINE_US;
+    while (crp_encoder_next_refine_us(enc) >= 0) {
+        ct_step(enc, dec, img, img, now, &st, NULL);
+        g_assert_cmpuint(st.refined, >, 0);
+        g_assert_cmpuint(st.bytes, <=, budget + tile_max);
+        refined += st.refined;
+        calls++;
+        now += 16667;
+        g_assert_cmpuint(calls, <, 200);
+    }
+    g_test_message("refined %u tiles in %u frames of at most %zu bytes",
+                   refined, calls, budget);
+    g_assert_cmpuint(refined, ==, 10 * 8);
+    /* Unbounded, 32 tiles a frame: 3 frames. */
+    g_assert_cmpuint(calls, >, 4);
+    g_assert_true(ct_images_equal(crp_decoder_get_image(dec), img));
+    pixman_image_unref(img);
+}
+
 /* 40 colours in diagonal stripes, moving with @phase. */
 static void
 draw_stripes(pixman_image_t *img, int phase)
@@ -756,6 +844,8 @@ main(int argc, char **argv)
     g_test_add_func("/encoder/refinement-waits-for-stillness",
                     test_refinement_waits_for_stillness);
     g_test_add_func("/encoder/refinement-bounded", test_refinement_bounded);
+    g_test_add_func("/encoder/rate-quality", test_rate_quality);
+    g_test_add_func("/encoder/rate-refine-budget", test_rate_refine_budget);
     g_test_add_func("/encoder/video", test_video);
     g_test_add_func("/encoder/few-colours-stay-lossless", test_few_colours_stay_lossless);
     g_test_add_func("/encoder/damage", test_damage);

@@ -164,6 +164,46 @@ test_partial_tiles(void)
 }
 
 static void
+test_photo_parts_lossy(void)
+{
+    /* A band scrolls left over rows 0..40; under it, in the same tile
+     * row, film grain changes every frame. The COPY brings the band, and
+     * what it leaves of each tile, 64x24 of grain, is photo-like: JPEG,
+     * not a few kilobytes of lossless noise a frame. */
+    const CrpEncoderConfig lossy = {
+        .encodings = (1u << CRP_ENCODING_ZLIB) | (1u << CRP_ENCODING_JPEG),
+    };
+    const int w = 512, h = 128;
+    g_autoptr(CrpEncoder) enc = crp_encoder_new(&lossy);
+    g_autoptr(CrpDecoder) dec = ct_decoder_new(w, h);
+    pixman_image_t *prev = NULL;
+
+    for (int f = 0; f <= 4; f++) {
+        pixman_image_t *cur = band_frame(w, h, 0, 40, f * 8);
+        ct_draw_noise(cur, 0, 40, w, 24, f + 1);
+        g_autoptr(GByteArray) out = g_byte_array_new();
+        CrpEncodeStats st;
+        crp_encoder_encode_frame(enc, prev, cur, NULL, f * 20000, out, &st);
+        ct_apply(dec, out, NULL);
+        if (f > 0) {
+            CrpMessage m;
+            g_assert_true(ct_find_rect(out, CRP_ENCODING_COPY, &m));
+            g_assert_true(ct_find_rect(out, CRP_ENCODING_JPEG, &m));
+            g_assert_cmpint(m.rect.y, ==, 40);
+            g_assert_cmpint(m.rect.height, ==, 24);
+            g_test_message("frame %d: %zu bytes, %u JPEG, %u zlib", f, st.bytes,
+                           st.jpeg, st.zlib);
+            g_assert_cmpuint(st.zlib, <=, 1);
+        }
+        if (prev) {
+            pixman_image_unref(prev);
+        }
+        prev = cur;
+    }
+    pixman_image_unref(prev);
+}
+
+static void
 test_both_ways(void)
 {
     /* Side by side in the same rows, the left pane moves left and the
@@ -301,6 +341,7 @@ main(int argc, char **argv)
     g_test_add_func("/shift/frame-edges", test_frame_edges);
     g_test_add_func("/shift/window-beyond-a-tile", test_window_beyond_a_tile);
     g_test_add_func("/shift/partial-tiles", test_partial_tiles);
+    g_test_add_func("/shift/photo-parts-lossy", test_photo_parts_lossy);
     g_test_add_func("/shift/both-ways", test_both_ways);
     g_test_add_func("/shift/lossy-copies-are-refined", test_lossy_copies_are_refined);
     g_test_add_func("/shift/random-moves", test_random_moves);

@@ -53,6 +53,23 @@ typedef struct {
     gsize bytes;                /* encoded message bytes appended */
 } CrpEncodeStats;
 
+/**
+ * How the link wants frames made: the server's rate control
+ * (crp-rate.h) sets it per encoder, from the client's link, and it holds
+ * from the next frame on. Zero fields mean "no limit" / "as configured".
+ */
+typedef struct {
+    /** JPEG quality, 1..100 (0: the configured one). */
+    int jpeg_quality;
+    /** The most bytes of lossless refinement in one frame; at least one
+     *  tile is refined when any is due (0: no limit beyond the tile cap). */
+    gsize refine_bytes;
+    /** Bits per second the encoder's output should stay under (0: no
+     *  limit known). Tiles do not use it (their size follows
+     *  @jpeg_quality); a video codec takes its bitrate from it. */
+    guint64 target_bps;
+} CrpEncoderRate;
+
 typedef struct CrpEncoder CrpEncoder;
 
 CrpEncoder *crp_encoder_new(const CrpEncoderConfig *config);
@@ -68,6 +85,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(CrpEncoder, crp_encoder_free)
  * STREAM_RESET, which costs bytes, never pixels.)
  */
 CrpEncoder *crp_encoder_copy(CrpEncoder *enc);
+
+/** Sets how frames are made from now on (see CrpEncoderRate); a copy
+ *  (crp_encoder_copy()) starts with its original's. */
+void crp_encoder_set_rate(CrpEncoder *enc, const CrpEncoderRate *rate);
+/** The rate last set (all zero: none). */
+void crp_encoder_get_rate(CrpEncoder *enc, CrpEncoderRate *rate);
 
 /** Forgets all history: the next frame is sent whole, zlib starts afresh. */
 void crp_encoder_reset(CrpEncoder *enc);

@@ -67,8 +67,12 @@
 /* Changed tiles below which looking for sideways moves is not worth it. */
 #define SHIFT_MIN_TILES 2
 #define MAX_SHIFTS 16
-/* Pixels below which the part of a tile left to send goes out losslessly. */
+/* Pixels below which the part of a tile left to send goes out losslessly;
+ * for photo-like parts (more colours than a palette holds) a quarter
+ * tile: a strip of film grain costs several kilobytes lossless, every
+ * frame, where a JPEG of it costs a few hundred bytes. */
 #define PART_MIN_JPEG (CRP_TILE_SIZE * CRP_TILE_SIZE / 2)
+#define PART_MIN_PHOTO_JPEG (CRP_TILE_SIZE * CRP_TILE_SIZE / 4)
 /* Lossless photo tiles are costly (about 0.25 ms each): refine at most this
  * many per frame, so a large photo going still does not stall a frame. */
 #define REFINE_MAX_TILES 32
@@ -104,6 +108,7 @@ typedef struct {
 
 struct CrpEncoder {
     CrpEncoderConfig config;
+    CrpEncoderRate rate;    /* the link's wishes (crp_encoder_set_rate()) */
     gboolean zlib_ok;
     gboolean zstd_ok;       /* lossless rects go as ZSTD, not ZLIB */
     gboolean jpeg_ok;
@@ -240,6 +245,24 @@ crp_encoder_free(CrpEncoder *enc)
 }
 
 void
+crp_encoder_set_rate(CrpEncoder *enc, const CrpEncoderRate *rate)
+{
+    g_return_if_fail(enc && rate);
+
+    enc->rate = *rate;
+    /* TurboJPEG takes the quality per call: changing it costs nothing. */
+    enc->jpeg.quality = rate->jpeg_quality > 0 ? MIN(rate->jpeg_quality, 100)
+                                               : enc->config.jpeg_quality;
+}
+
+void
+crp_encoder_get_rate(CrpEncoder *enc, CrpEncoderRate *rate)
+{
+    g_return_if_fail(enc && rate);
+    *rate = enc->rate;
+}
+
+void
 crp_encoder_reset(CrpEncoder *enc)
 {
     g_return_if_fail(enc);
@@ -304,7 +327,8 @@ crp_encoder_copy(CrpEncoder *src)
          * restarts it (STREAM_RESET), which costs bytes, not pixels. */
         zstd_init(enc);
     }
-    crp_jpeg_encoder_init(&enc->jpeg, enc->config.jpeg_quality);
+    enc->rate = src->rate;
+    crp_jpeg_encoder_init(&enc->jpeg, src->jpeg.quality);
     /* The scroll cache starts empty: one frame hashes both images. */
     return enc;
 }
@@ -466,8 +490,11 @@ encode_part(CrpEncoder *enc, guint c, guint r, TilePart part,
     }
     /* A JPEG's headers outweigh a narrow strip, which would then be
      * refined all the same. */
-    if (lossy_ok && px.width * px.height >= PART_MIN_JPEG &&
-        (n > SCAN_MAX_COLOURS || (video && n > FEW_COLOURS && looks_like_video(px)))) {
+    int area = px.width * px.height;
+    if (lossy_ok &&
+        ((n > SCAN_MAX_COLOURS && area >= PART_MIN_PHOTO_JPEG) ||
+         (area >= PART_MIN_JPEG && video && n > FEW_COLOURS &&
+          looks_like_video(px)))) {
         Pending p = { TILE_JPEG, 0, x, y, px.width, px.height, r };
         emit_jpeg(enc, &p);
         return TRUE;
@@ -612,6 +639,11 @@ encode_tiles(CrpEncoder *enc)
 {
     guint cols = enc->map.cols;
     gint64 now = enc->now_us;
+    /* Refinement is bounded in tiles (time) and, on a slow link, in bytes:
+     * a picture going still must not hold the link for seconds. One tile
+     * goes whatever its size, so refinement always progresses. */
+    gsize refine_budget = enc->rate.refine_bytes;
+    gsize refine_used = 0;
 
     for (guint r = 0; r < enc->map.rows; r++) {
         for (guint c = 0; c < cols; c++) {
@@ -636,8 +668,11 @@ encode_tiles(CrpEncoder *enc)
                 st->last_change_us = now;
             } else if (st->lossy && !enc->in_video[t] &&
                        enc->stats.refined < REFINE_MAX_TILES &&
+                       (refine_budget == 0 || refine_used < refine_budget) &&
                        now - st->last_change_us >= (gint64)enc->config.refine_after_us) {
+                gsize before = enc->out->len;
                 kind = encode_tile(enc, c, r, FALSE, FALSE, &enc->row_fill[c]);
+                refine_used += enc->out->len - before;
                 st->lossy = FALSE;
                 enc->stats.refined++;
             }
