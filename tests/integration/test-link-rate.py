@@ -384,8 +384,11 @@ def main():
     if r["fast_jpeg_quality_min"] and r["fast_jpeg_quality_min"] < FULL_QUALITY:
         failures.append(f"the fast client's JPEG quality went down to "
                         f"{r['fast_jpeg_quality_min']}: its link has room")
+    # Bytes a frame: the fast client's must not be clearly fewer (the slow
+    # link's lower quality). Not "more": with H.264 the video (most of the
+    # bytes) goes at one quantiser to both, and only JPEG steps down.
     if r["fast_fps"] < 0.9 * r["fps"] or \
-            r["fast_bytes_per_frame"] <= r["bytes_per_frame"]:
+            r["fast_bytes_per_frame"] < 0.9 * r["bytes_per_frame"]:
         failures.append(f"the fast client got {r['fast_fps']} frames/s of "
                         f"{r['fast_bytes_per_frame']} bytes, the slow one "
                         f"{r['fps']} of {r['bytes_per_frame']}: held back, or "
