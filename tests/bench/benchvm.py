@@ -159,9 +159,12 @@ def desktop_guest_args(env, memory=1536, smp=2):
 class BenchQemu:
     """QEMU under TCG with the guest of @guest_args, -vga std, -display crp
     and -vnc on unix sockets in @workdir, QMP, the serial console on a
-    socket (also logged to workdir/serial.log)."""
+    socket (also logged to workdir/serial.log). @display False: -display
+    none instead, no CRP and no VNC (what the guest costs without a
+    display)."""
 
-    def __init__(self, env, workdir, guest_args, lossless=False, module_dir=None):
+    def __init__(self, env, workdir, guest_args, lossless=False, module_dir=None,
+                 display=True):
         self.dir = workdir
         self.crp_sock = os.path.join(workdir, "crp.sock")
         self.vnc_sock = os.path.join(workdir, "vnc.sock")
@@ -174,12 +177,14 @@ class BenchQemu:
         for d in env["QEMU_FIRMWARE_DIRS"].split(":"):
             cmd += ["-L", d]
         cmd += ["-name", "bench,debug-threads=on", "-accel", "tcg",
-                "-nic", "none", "-vga", "std", *guest_args,
-                "-display", crp,
-                # lossy=on: without it QEMU ignores the client's JPEG
-                # quality level and Tight never sends JPEG.
-                "-vnc", f"unix:{self.vnc_sock},lossy=on",
-                "-qmp", f"unix:{self.qmp_sock},server=on,wait=off",
+                "-nic", "none", "-vga", "std", *guest_args]
+        if display:
+            # lossy=on: without it QEMU ignores the client's JPEG quality
+            # level and Tight never sends JPEG.
+            cmd += ["-display", crp, "-vnc", f"unix:{self.vnc_sock},lossy=on"]
+        else:
+            cmd += ["-display", "none"]
+        cmd += ["-qmp", f"unix:{self.qmp_sock},server=on,wait=off",
                 "-chardev", f"socket,id=ser0,path={serial_sock},server=on,"
                             f"wait=off,logfile={os.path.join(workdir, 'serial.log')}",
                 "-serial", "chardev:ser0"]
@@ -210,6 +215,18 @@ class BenchQemu:
                 {"type": "key", "data": {"down": down,
                                          "key": {"type": "qcode", "data": qcode}}}])
 
+    def pause(self):
+        """Stops the guest's vCPUs (QMP stop); the displays go on
+        refreshing, from a screen that no longer changes."""
+        self.qmp.command("stop")
+
+    def resume(self):
+        self.qmp.command("cont")
+
+    def screendump(self, path):
+        """The guest's screen as QEMU has it, as a binary PPM."""
+        self.qmp.command("screendump", filename=path)
+
     def crp_client(self):
         clients = crp_query(self.qmp).get("clients", [])
         return clients[0] if clients else None
@@ -217,7 +234,7 @@ class BenchQemu:
     def screenshot(self, path):
         """The guest's screen as QEMU has it (QMP screendump), as a PNG."""
         ppm = path + ".ppm"
-        self.qmp.command("screendump", filename=ppm)
+        self.screendump(ppm)
         width, height, rgb = read_ppm(ppm)
         os.unlink(ppm)
         write_png(path, width, height, rgb)
@@ -242,9 +259,9 @@ class DesktopQemu(BenchQemu):
     """The real-desktop guest (tests/guest/desktop) in a BenchQemu."""
 
     def __init__(self, env, workdir, lossless=False, module_dir=None,
-                 memory=1536, smp=2):
+                 memory=1536, smp=2, display=True):
         super().__init__(env, workdir, desktop_guest_args(env, memory, smp),
-                         lossless=lossless, module_dir=module_dir)
+                         lossless=lossless, module_dir=module_dir, display=display)
         self.scene = None
         self.ready = None
 
