@@ -162,10 +162,11 @@ class BenchQemu:
     """QEMU under TCG with the guest of @guest_args, -vga std (or
     virtio-vga with @virtio), -display crp and -vnc on unix sockets in
     @workdir, QMP, the serial console on a socket (also logged to
-    workdir/serial.log)."""
+    workdir/serial.log). @display False: -display none instead, no CRP and
+    no VNC (what the guest costs without a display)."""
 
     def __init__(self, env, workdir, guest_args, lossless=False, module_dir=None,
-                 virtio=False):
+                 virtio=False, display=True):
         self.dir = workdir
         self.crp_sock = os.path.join(workdir, "crp.sock")
         self.vnc_sock = os.path.join(workdir, "vnc.sock")
@@ -180,12 +181,14 @@ class BenchQemu:
         cmd += ["-name", "bench,debug-threads=on", "-accel", "tcg",
                 "-nic", "none",
                 *(["-vga", "none", "-device", "virtio-vga"] if virtio else ["-vga", "std"]),
-                *guest_args,
-                "-display", crp,
-                # lossy=on: without it QEMU ignores the client's JPEG
-                # quality level and Tight never sends JPEG.
-                "-vnc", f"unix:{self.vnc_sock},lossy=on",
-                "-qmp", f"unix:{self.qmp_sock},server=on,wait=off",
+                *guest_args]
+        if display:
+            # lossy=on: without it QEMU ignores the client's JPEG quality
+            # level and Tight never sends JPEG.
+            cmd += ["-display", crp, "-vnc", f"unix:{self.vnc_sock},lossy=on"]
+        else:
+            cmd += ["-display", "none"]
+        cmd += ["-qmp", f"unix:{self.qmp_sock},server=on,wait=off",
                 "-chardev", f"socket,id=ser0,path={serial_sock},server=on,"
                             f"wait=off,logfile={os.path.join(workdir, 'serial.log')}",
                 "-serial", "chardev:ser0"]
@@ -216,6 +219,18 @@ class BenchQemu:
                 {"type": "key", "data": {"down": down,
                                          "key": {"type": "qcode", "data": qcode}}}])
 
+    def pause(self):
+        """Stops the guest's vCPUs (QMP stop); the displays go on
+        refreshing, from a screen that no longer changes."""
+        self.qmp.command("stop")
+
+    def resume(self):
+        self.qmp.command("cont")
+
+    def screendump(self, path):
+        """The guest's screen as QEMU has it, as a binary PPM."""
+        self.qmp.command("screendump", filename=path)
+
     def crp_client(self):
         clients = crp_query(self.qmp).get("clients", [])
         return clients[0] if clients else None
@@ -223,7 +238,7 @@ class BenchQemu:
     def screenshot(self, path):
         """The guest's screen as QEMU has it (QMP screendump), as a PNG."""
         ppm = path + ".ppm"
-        self.qmp.command("screendump", filename=ppm)
+        self.screendump(ppm)
         width, height, rgb = read_ppm(ppm)
         os.unlink(ppm)
         write_png(path, width, height, rgb)
@@ -248,9 +263,9 @@ class DesktopQemu(BenchQemu):
     """The real-desktop guest (tests/guest/desktop) in a BenchQemu."""
 
     def __init__(self, env, workdir, lossless=False, module_dir=None,
-                 memory=1536, smp=2):
+                 memory=1536, smp=2, display=True):
         super().__init__(env, workdir, desktop_guest_args(env, memory, smp),
-                         lossless=lossless, module_dir=module_dir)
+                         lossless=lossless, module_dir=module_dir, display=display)
         self.scene = None
         self.ready = None
 
