@@ -256,11 +256,13 @@ put_ue(Bits *b, guint32 v)
     put_bits(b, v + 1, len + 1);
 }
 
-/* Start code and SPS NAL for Baseline @mbs_w x @mbs_h macroblocks (no
- * cropping), @refs reference frames, @frame_mbs_only. No emulation
+/* Start code and SPS NAL for Baseline @mbs_w x @mbs_h macroblocks,
+ * cropped by @crop (left, right, top, bottom, in pairs of pixels; NULL:
+ * none), @refs reference frames, @frame_mbs_only. No emulation
  * prevention is needed for the values used here. */
 static void
-put_sps(GByteArray *out, guint mbs_w, guint mbs_h, guint refs, gboolean frame_mbs_only)
+put_sps_cropped(GByteArray *out, guint mbs_w, guint mbs_h, const guint *crop,
+                guint refs, gboolean frame_mbs_only)
 {
     Bits b = { out, 0, 0 };
     g_byte_array_append(out, (const guint8 *)"\0\0\1\x67", 4);
@@ -279,12 +281,21 @@ put_sps(GByteArray *out, guint mbs_w, guint mbs_h, guint refs, gboolean frame_mb
         put_bit(&b, 0);             /* mb_adaptive_frame_field */
     }
     put_bit(&b, 1);                 /* direct_8x8_inference */
-    put_bit(&b, 0);                 /* no cropping */
+    put_bit(&b, crop != NULL);
+    for (int i = 0; crop && i < 4; i++) {
+        put_ue(&b, crop[i]);
+    }
     put_bit(&b, 0);                 /* no VUI */
     put_bit(&b, 1);                 /* stop bit */
     while (b.n) {
         put_bit(&b, 0);
     }
+}
+
+static void
+put_sps(GByteArray *out, guint mbs_w, guint mbs_h, guint refs, gboolean frame_mbs_only)
+{
+    put_sps_cropped(out, mbs_w, mbs_h, NULL, refs, frame_mbs_only);
 }
 
 /* What an SPS may declare: reference frames and interlacing are capped
@@ -311,6 +322,32 @@ test_sps_limits(void)
     g_byte_array_append(au, (const guint8 *)"\0\0\1\x65\x88", 5);
     g_assert_false(crp_h264_check_au((CrpView){ au->data, au->len }, FALSE, 64, 64, &error));
     g_assert_nonnull(strstr(error->message, "interlaced"));
+    g_clear_error(&error);
+
+    /* Cropping: within the last macroblock at the right and bottom, as an
+     * encoder does for a 60x62 rect... */
+    static const guint edge[] = { 0, 2, 0, 1 };
+    g_byte_array_set_size(au, 0);
+    put_sps_cropped(au, 4, 4, edge, 1, TRUE);
+    g_byte_array_append(au, (const guint8 *)"\0\0\1\x68\xce\x38\x80\0\0\1\x65\x88", 12);
+    g_assert_true(crp_h264_check_au((CrpView){ au->data, au->len }, TRUE, 60, 62, &error));
+    g_assert_no_error(error);
+
+    /* ...but not a large coded picture cropped down to the rect (openh264
+     * would allocate for the coded size), nor a crop at the left or top. */
+    static const guint shrink[] = { 0, 32, 0, 32 };
+    static const guint left[] = { 8, 0, 0, 0 };
+    g_byte_array_set_size(au, 0);
+    put_sps_cropped(au, 8, 8, shrink, 1, TRUE);
+    g_byte_array_append(au, (const guint8 *)"\0\0\1\x65\x88", 5);
+    g_assert_false(crp_h264_check_au((CrpView){ au->data, au->len }, FALSE, 64, 64, &error));
+    g_assert_nonnull(strstr(error->message, "macroblocks"));
+    g_clear_error(&error);
+    g_byte_array_set_size(au, 0);
+    put_sps_cropped(au, 5, 4, left, 1, TRUE);
+    g_byte_array_append(au, (const guint8 *)"\0\0\1\x65\x88", 5);
+    g_assert_false(crp_h264_check_au((CrpView){ au->data, au->len }, FALSE, 64, 64, &error));
+    g_assert_nonnull(strstr(error->message, "macroblocks"));
 }
 
 /* Start code and the start of a PPS NAL: @cabac, @groups slice groups

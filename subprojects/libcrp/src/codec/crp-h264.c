@@ -303,6 +303,15 @@ check_sps(const guint8 *nal, gsize len, int width, int height, GError **error)
         return fail_au(error, "an SPS for %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT
                        " pictures in a %dx%d rect", w, h, width, height);
     }
+    /* The coded picture, which openh264 allocates its frames for, must be
+     * the rect rounded up to macroblocks, cropped at the right and bottom
+     * only: a crop of up to half the coded size (which openh264 accepts)
+     * would let a 64x64 rect cost a decoder of 9 million pixels. */
+    if (crop[0] || crop[2] || mbs_w != ((guint32)width + 15) / 16 ||
+        mbs_h != ((guint32)height + 15) / 16) {
+        return fail_au(error, "an SPS coding %ux%u macroblocks for a %dx%d rect",
+                       mbs_w, mbs_h, width, height);
+    }
     return TRUE;
 }
 
