@@ -515,6 +515,34 @@ test_hostile_acks(void)
     assert_sane(r, end, now);
 }
 
+/* A client that stops acknowledging for seconds (a Wi-Fi drop, a laptop
+ * lid) leaves a rate sample of a few kB/s; a large frame after it must not
+ * push the next non-interactive frame far into the future: pacing smooths,
+ * the window bounds the queue, and neither may freeze the picture. */
+static void
+test_stall_does_not_freeze_pacing(void)
+{
+    g_autoptr(CrpRate) r = crp_rate_new(NULL);
+    gint64 t = 1000000;
+    guint64 end = 0;
+
+    crp_rate_rtt_sample(r, 50000, t);
+    end += 50000;
+    crp_rate_frame_sent(r, 1, 50000, end, t);
+    for (gint64 w = t + TICK_US; w < t + 5000000; w += TICK_US) {
+        crp_rate_frame_wait_us(r, end, FALSE, w);     /* held back */
+    }
+    t += 5000000;
+    g_assert_true(crp_rate_frame_acked(r, 1, t));
+    end += 300000;
+    crp_rate_frame_sent(r, 2, 300000, end, t);
+    g_assert_true(crp_rate_frame_acked(r, 2, t + 200000));
+    t += 300000;
+    gint64 wait = crp_rate_frame_wait_us(r, end, FALSE, t);
+    g_assert_cmpint(wait, >=, 0);
+    g_assert_cmpint(wait, <=, 500000);
+}
+
 static void
 test_free_null(void)
 {
@@ -534,6 +562,7 @@ main(int argc, char **argv)
     g_test_add_func("/rate/quality-steps-down-and-up", test_quality_steps_down_and_up);
     g_test_add_func("/rate/quality-config", test_quality_config);
     g_test_add_func("/rate/hostile-acks", test_hostile_acks);
+    g_test_add_func("/rate/stall-does-not-freeze-pacing", test_stall_does_not_freeze_pacing);
     g_test_add_func("/rate/free-null", test_free_null);
     return g_test_run();
 }

@@ -74,6 +74,8 @@
  * periods and the frames' bytes, RAISE_ROOM times over, fit the pace and
  * the budget. */
 #define PERIOD_US 500000
+/* The most pacing holds a frame back after the one before it. */
+#define MAX_PACE_AHEAD_US 500000
 #define FPS_MIN 15
 #define FRAME_BUDGET_US 25000
 /* Quality steps down only while the frames take at least this share of
@@ -376,8 +378,17 @@ crp_rate_frame_sent(CrpRate *r, guint32 frame_id, gsize frame_bytes,
     };
     r->count++;
     if (r->rate > 0) {
-        r->next_send_us = MAX(r->next_send_us, now_us) +
-            (gint64)(frame_bytes * (double)G_USEC_PER_SEC / pace_rate(r));
+        /* Pacing spreads frames out; it never holds the next one back by
+         * more than MAX_PACE_AHEAD_US. The window is what bounds the queue,
+         * and a rate sampled while a client stopped acknowledging for
+         * seconds (a network drop, a suspended laptop) would otherwise
+         * freeze the picture for as long as that rate says a large frame
+         * takes: minutes, or an overflow. */
+        double debt_us = frame_bytes * (double)G_USEC_PER_SEC / pace_rate(r);
+        gint64 from = MAX(r->next_send_us, now_us);
+
+        r->next_send_us = MIN(from + (gint64)MIN(debt_us, (double)MAX_PACE_AHEAD_US),
+                              now_us + MAX_PACE_AHEAD_US);
     }
     r->period_frames++;
     r->period_bytes += frame_bytes;
