@@ -165,13 +165,17 @@ static void crp_head_drop_empty_groups(CrpHead *h)
 }
 
 /* Moves every member of @from into @to, whose next frame is then whole:
- * the movers' zlib stream and picture are not the group's. */
+ * the movers' zlib stream and picture are not the group's. Nor are their
+ * H.264 streams: @to's encoder knows only its own, and a mover's decoders
+ * left from @from would count against the pixels a client may decode,
+ * so the movers get a SURFACE first, which ends them all. */
 static void crp_head_move_members(CrpGroup *from, CrpGroup *to)
 {
     while (from->members->len > 0) {
         CrpClient *c = g_ptr_array_index(from->members, 0);
         crp_group_remove(c);
         crp_group_add(to, c);
+        c->need_surface = true;
     }
     to->need_full = true;
 }
