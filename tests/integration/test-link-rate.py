@@ -64,7 +64,7 @@ CONVERGE_S = 8                  # screenshots once a second after the pause
 # (544 ms and 115 kB before the encoder sent grain strips as JPEG). The goal is 100 ms; what
 # keeps it above: the guest (TCG, busy drawing the video: 62-68 ms on
 # loopback with the video as H.264), then the link: 50 ms of round trip
-# and the answer's frame (with H.264 video, the link adds 73-76 ms).
+# and the answer's frame (with H.264 video, the link adds 74-81 ms).
 # The queue is bytes before the bottleneck: 44 kB is 180 ms at 2 Mbit/s.
 MAX_KEY_P50_MS = 200
 # What the link may add to key to screen, over the loopback baseline.
