@@ -30,7 +30,7 @@ import time
 import wave
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "qemu-crp-display", "integration"))
 from crpvm import load_env  # noqa: E402
 
 USER = "demo"
@@ -51,9 +51,9 @@ class Product:
         self.log = os.path.join(self.state, "broker.log")
         self.admin_bin = os.path.join(self.build, "broker/admin/crp-admin")
         self.broker_bin = os.path.join(self.build, "broker/daemon/crp-broker")
-        self.client_bin = os.path.join(self.build, "client-gtk/src/crp-client")
+        self.client_bin = os.path.join(self.build, "clients/gtk/crp-client")
         self.headless_bin = os.path.join(self.build,
-                                         "qemu-crp-display/client/crp-headless")
+                                         "clients/headless/crp-headless")
         self.broker = None
         os.makedirs(self.out, exist_ok=True)
 

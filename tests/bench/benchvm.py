@@ -33,8 +33,8 @@ import time
 import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "qmp"))
-sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+sys.path.insert(0, os.path.join(HERE, "..", "qemu-crp-display", "qmp"))
+sys.path.insert(0, os.path.join(HERE, "..", "qemu-crp-display", "integration"))
 from qmp import QMPConnection, crp_query  # noqa: E402
 from crpvm import read_ppm  # noqa: E402
 

@@ -22,7 +22,7 @@ import unittest
 import wave
 
 SRC, BUILD = (os.path.abspath(a) for a in sys.argv[1:3])
-sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
+sys.path.insert(0, os.path.join(SRC, "tests", "qemu-crp-display", "integration"))
 from crpvm import load_env  # noqa: E402
 
 

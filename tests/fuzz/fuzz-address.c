@@ -1,6 +1,6 @@
 /*
  * fuzz-address.c: the address syntax every CRP client takes
- * (client-gtk/core/crp-address.c), from command lines, key files and
+ * (clients/core/crp-address.c), from command lines, key files and
  * crp:// links.
  *
  * Input: the address's text (up to the first NUL). What parses is a

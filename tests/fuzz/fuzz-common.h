@@ -8,7 +8,7 @@
  * plaintext, a piece of wire bytes, ...) is up to the target and its flags.
  *
  * Channels are made with the configurations of the golden handshakes in
- * tests/unit/crypto/test-crp-handshake.c, under the same deterministic RNG
+ * tests/libcrp/crypto/test-crp-handshake.c, under the same deterministic RNG
  * reset before every input: every run derives the same keys, so the
  * encrypted seeds make-seeds.c records authenticate and lead the fuzzer
  * past the MAC, and a crash reproduces from its input alone.

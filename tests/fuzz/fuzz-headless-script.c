@@ -1,6 +1,6 @@
 /*
  * fuzz-headless-script.c: crp-headless's script language
- * (qemu-crp-display/client/headless-script.c), from --script files and
+ * (clients/headless/headless-script.c), from --script files and
  * --run arguments.
  *
  * Input: a flags byte (bit 0: one_line, as --run parses), then the

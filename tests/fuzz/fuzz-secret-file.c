@@ -1,5 +1,5 @@
 /*
- * fuzz-secret-file.c: ticket files (client-gtk/core/crp-secret-file.c)
+ * fuzz-secret-file.c: ticket files (clients/core/crp-secret-file.c)
  * that crp-client and crp-headless read for --ticket-file:
  * crp_secret_parse(), which crp_secret_file_read() calls after its file
  * checks.

@@ -1,10 +1,10 @@
 /*
- * fuzz-uri.c: crp:// links (client-gtk/src/crp-uri.c), which crp-client
+ * fuzz-uri.c: crp:// links (clients/gtk/crp-uri.c), which crp-client
  * takes from a web page or a desktop file: anyone can write one.
  *
  * Input: the link's text (up to the first NUL). A link that parses names
  * one app, 1 to 64 bytes of UTF-8 without '/', and a broker address that
- * the client's address parser (client-gtk/core/crp-address.c) takes.
+ * the client's address parser (clients/core/crp-address.c) takes.
  */
 #include "crp-address.h"
 #include "crp-uri.h"

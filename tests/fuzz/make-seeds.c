@@ -3,11 +3,11 @@
  *
  *     build/tests/fuzz/fuzz-make-seeds tests/fuzz/corpus
  *
- * Seeds are the golden message vectors of tests/unit/wire/test-crp-message.c
+ * Seeds are the golden message vectors of tests/libcrp/wire/test-crp-message.c
  * (each in the direction that may send it, alone, in sequences, across
  * records), its invalid vectors, a decodable frame for the client's
  * CrpDecoder (FILL, RAW, COPY, ZLIB palette and truecolor, JPEG), and the
- * golden handshakes of tests/unit/crypto/test-crp-handshake.c, recorded
+ * golden handshakes of tests/libcrp/crypto/test-crp-handshake.c, recorded
  * live under the same deterministic RNG the targets use, so recorded
  * records authenticate in the targets. Plus truncated and bit-flipped
  * variants. Files are named seed-*; found inputs merged by libFuzzer (named
@@ -30,7 +30,7 @@
 static const char *corpus_dir;
 static guint seeds_written;
 
-/* ---- golden vectors (tests/unit/wire/test-crp-message.c) --------------- */
+/* ---- golden vectors (tests/libcrp/wire/test-crp-message.c) --------------- */
 
 typedef struct {
     const char *name;
@@ -1114,7 +1114,7 @@ config_seeds(void)
     text_seed("broker-config", "qemu-env-bad", 1, "QEMU\n=x\nA='unterminated\n");
 }
 
-/* Scripts as tests/headless and tools/crp-run write them, one line and
+/* Scripts as tests/clients/headless and tools/crp-run write them, one line and
  * as files, and the errors they can make. */
 static void
 script_seeds(void)

@@ -19,7 +19,8 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "..", "integration"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "qemu-crp-display",
+                                "integration"))
 from crpbroker import BrokerEnv, flow_test_setup, qemu_alive  # noqa: E402
 from crpvm import load_env  # noqa: E402
 

@@ -19,7 +19,7 @@
  *
  * The pictures are functions of the position only, so the host side can
  * check them exactly: crp_drm_cursor_pixel() is mirrored in
- * tests/integration/test-display.py.
+ * tests/qemu-crp-display/integration/test-display.py.
  */
 #include <errno.h>
 #include <fcntl.h>

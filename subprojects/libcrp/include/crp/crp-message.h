@@ -3,7 +3,7 @@
  *
  * A message is a 6-byte header (u8 type, u8 flags, u32 body length) and a
  * body. docs/protocol.md has the byte layout of each body; the golden
- * vectors in tests/unit/test-crp-message.c keep this code and the spec
+ * vectors in tests/libcrp/wire/test-crp-message.c keep this code and the spec
  * together.
  *
  * Decoding borrows: CrpView and CrpStr fields point into the decoded buffer

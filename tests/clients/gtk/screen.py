@@ -11,7 +11,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "integration"))
+                                "..", "..", "qemu-crp-display", "integration"))
 from crpvm import read_ppm  # noqa: E402,F401  (one PPM reader for all tests)
 
 

@@ -346,7 +346,7 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     a = ap.parse_args()
     if load_env() is None:
-        print("SKIP: QEMU or the test guest is not built (see tests/integration)")
+        print("SKIP: QEMU or the test guest is not built (see tests/qemu-crp-display/integration)")
         return 77
     if not linkemu.available():
         print("SKIP: cannot make network namespaces here (needs root and iproute2)")

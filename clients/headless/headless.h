@@ -9,7 +9,6 @@
  *   headless-main.c        options, the session, outputs at exit
  *   headless-broker.c      broker mode: login, launch, attach
  *   headless-program.c     main()
- *   headless-connection.c  socket I/O around a CrpViewer
  *   headless-script.c      the script language: parsing
  *   headless-runner.c      running a parsed script against the session
  *   headless-keymap.c      US keyboard: characters and key names -> evdev
@@ -26,20 +25,22 @@
 
 #include <gio/gio.h>
 #include <crp/crp-viewer.h>
+#include "crp-display-link.h"
 
 G_BEGIN_DECLS
 
-/* Exit codes: stable, scripts and tests key on them. */
+/* Exit codes: stable, scripts and tests key on them. The first five are
+ * how a display link ends (crp-display-link.h), passed on as they are. */
 typedef enum {
-    HL_EXIT_OK = 0,
+    HL_EXIT_OK = CRP_DISPLAY_LINK_OK,
     /** Bad usage, a local file or socket problem. */
-    HL_EXIT_ERROR = 1,
+    HL_EXIT_ERROR = CRP_DISPLAY_LINK_ERROR,
     /** The server refused us: wrong, expired or used ticket, or no room. */
-    HL_EXIT_AUTH = 2,
+    HL_EXIT_AUTH = CRP_DISPLAY_LINK_AUTH,
     /** The server broke the protocol, or says we did. */
-    HL_EXIT_PROTOCOL = 3,
+    HL_EXIT_PROTOCOL = CRP_DISPLAY_LINK_PROTOCOL,
     /** The server ended the session while we still needed it. */
-    HL_EXIT_CLOSED = 4,
+    HL_EXIT_CLOSED = CRP_DISPLAY_LINK_CLOSED,
     /** A script expectation failed or timed out. */
     HL_EXIT_SCRIPT = 5,
     /** The broker refused the request: no capacity, quota, not subscribed,
@@ -53,69 +54,6 @@ int hl_main(int argc, char **argv);
 /** Prints to stderr with a timestamp when --verbose is on. */
 void hl_log(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 void hl_log_set_verbose(gboolean verbose);
-
-/* ---- headless-connection.c ---------------------------------------- */
-
-typedef struct HlConnection HlConnection;
-
-typedef struct {
-    void (*ready)(gpointer data, guint32 capabilities);
-    void (*surface)(gpointer data, int width, int height);
-    void (*frame)(gpointer data, const CrpViewerUpdate *update);
-    /** Decoded playback is waiting in the viewer (crp_viewer_take_audio). */
-    void (*audio)(gpointer data);
-    /** The cursor's shape or position changed (crp_viewer_get_cursor,
-     *  crp_viewer_get_pointer); optional. */
-    void (*cursor)(gpointer data);
-    /**
-     * The connection is over; called exactly once. @code is an HlExit,
-     * @server_bye TRUE when the server closed its stream cleanly, and
-     * @message says why (NULL after hl_connection_close()).
-     */
-    void (*ended)(gpointer data, int code, gboolean server_bye,
-                  const char *message);
-} HlConnectionEvents;
-
-/**
- * Starts connecting to @address ("unix:/path" or "tcp:host:port") and
- * runs the display handshake with @ticket ("" for no-ticket mode). Fails
- * only on a malformed address; everything later arrives as ended().
- */
-HlConnection *hl_connection_new(const char *address, const char *ticket,
-                                const HlConnectionEvents *events,
-                                gpointer data, GError **error);
-/**
- * The same over a connection that is already open: one attached through
- * a broker (the display handshake starts at once). @label names it in
- * messages. Takes its own reference to @stream.
- */
-HlConnection *hl_connection_new_for_stream(GIOStream *stream,
-                                           const char *label,
-                                           const char *ticket,
-                                           const HlConnectionEvents *events,
-                                           gpointer data, GError **error);
-void hl_connection_free(HlConnection *conn);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(HlConnection, hl_connection_free)
-
-CrpViewer *hl_connection_get_viewer(HlConnection *conn);
-
-/** The name and version later connections send in the handshake
- *  ("crp-headless VERSION" unless set; @name must stay valid). */
-void hl_connection_set_software(const char *name);
-
-/** The CRP_CAP_* later connections offer (0, the default: everything the
- *  viewer decodes); tests use fewer to act as a simpler client. */
-void hl_connection_set_capabilities(guint32 capabilities);
-
-/** Writes what the viewer has queued; call after each crp_viewer_send_*(). */
-void hl_connection_flush(HlConnection *conn);
-
-/** Says goodbye (BYE) if the session is up, then ends; ended() follows. */
-void hl_connection_close(HlConnection *conn, const char *reason);
-
-/* Stops (or resumes) reading from the socket: a client that is stuck or
- * slow, as the server sees it. */
-void hl_connection_set_reading(HlConnection *conn, gboolean reading);
 
 /* ---- headless-frames.c --------------------------------------------- */
 
@@ -252,7 +190,7 @@ typedef struct {
     GMainLoop *loop;
     HlBrokerPhase *broker;      /* broker mode: login, launch, attach */
     char *session_id;           /* broker mode, once known */
-    HlConnection *conn;         /* NULL until the display channel starts */
+    CrpDisplayLink *conn;       /* NULL until the display channel starts */
     HlPlayback *playback;
     HlFrameRecorder *frames_rec; /* --record-frames, or NULL */
     HlRunner *runner;           /* NULL without a script */

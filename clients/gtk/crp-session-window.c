@@ -1,8 +1,8 @@
 /*
  * crp-session-window.c: see crp-session-window.h.
  *
- * The display connection is crp-headless's HlConnection (GIO I/O around a
- * CrpViewer); this file wires its events to the widget, the sound and the
+ * The display connection is the client core's CrpDisplayLink (GIO I/O
+ * around a CrpViewer); this file wires its events to the widget, the sound and the
  * header bar, and turns the ways it ends into what the user sees.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -13,8 +13,8 @@
 #include "crp-display.h"
 #include "crp-address.h"
 #include "crp-secret-file.h"
+#include "crp-display-link.h"
 #include "crp-session-stats.h"
-#include "headless.h"
 
 #include <crp/crp-channel.h>
 
@@ -36,7 +36,7 @@ struct _CrpSessionWindow {
     GtkWidget *scale_button, *fullscreen_button, *speaker_button, *mic_button,
               *stats_button, *close_app_button;
 
-    HlConnection *conn;
+    CrpDisplayLink *conn;
     GIOStream *stream;          /* for the TCP round trip */
     GCancellable *connecting;   /* direct mode, until connected */
     char *address;              /* direct mode */
@@ -91,7 +91,7 @@ static void on_flush(gpointer data)
 {
     CrpSessionWindow *win = data;
     if (win->conn) {
-        hl_connection_flush(win->conn);
+        crp_display_link_flush(win->conn);
     }
 }
 
@@ -104,7 +104,7 @@ static void on_mic(gpointer data, const gint16 *pcm, gsize n_frames)
     if (!win->conn) {
         return;
     }
-    CrpViewer *viewer = hl_connection_get_viewer(win->conn);
+    CrpViewer *viewer = crp_display_link_get_viewer(win->conn);
     if (win->audio_channels == 1) {
         n_frames = MIN(n_frames, G_N_ELEMENTS(mono));
         for (gsize i = 0; i < n_frames; i++) {
@@ -119,7 +119,7 @@ static void on_mic(gpointer data, const gint16 *pcm, gsize n_frames)
         gtk_widget_set_sensitive(win->mic_button, FALSE);
         return;
     }
-    hl_connection_flush(win->conn);
+    crp_display_link_flush(win->conn);
 }
 
 static void update_mic(CrpSessionWindow *win)
@@ -137,7 +137,7 @@ static void on_ready(gpointer data, guint32 capabilities)
 
     win->capabilities = capabilities;
     crp_display_set_viewer(CRP_DISPLAY(win->display),
-                           hl_connection_get_viewer(win->conn), on_flush, win);
+                           crp_display_link_get_viewer(win->conn), on_flush, win);
     crp_session_window_set_status(win, NULL);
     gtk_widget_set_sensitive(win->close_app_button, TRUE);
     update_mic(win);
@@ -212,7 +212,7 @@ static void on_audio(gpointer data)
     CrpSessionWindow *win = data;
     gsize n_frames;
     int channels;
-    g_autofree gint16 *pcm = crp_viewer_take_audio(hl_connection_get_viewer(win->conn),
+    g_autofree gint16 *pcm = crp_viewer_take_audio(crp_display_link_get_viewer(win->conn),
                                                    &n_frames, &channels);
 
     win->audio_channels = channels;
@@ -221,7 +221,7 @@ static void on_audio(gpointer data)
 
 static gboolean free_connection(gpointer data)
 {
-    hl_connection_free(data);
+    crp_display_link_free(data);
     return G_SOURCE_REMOVE;
 }
 
@@ -272,16 +272,16 @@ static void on_ended(gpointer data, int code, gboolean server_bye, const char *m
         return;
     }
     switch (code) {
-    case HL_EXIT_OK:
-    case HL_EXIT_CLOSED:
+    case CRP_DISPLAY_LINK_OK:
+    case CRP_DISPLAY_LINK_CLOSED:
         end = server_bye ? CRP_SESSION_END_SERVER_CLOSED : CRP_SESSION_END_LOST;
         title = server_bye ? "The session has ended" : "The connection to the session was lost";
         break;
-    case HL_EXIT_AUTH:
+    case CRP_DISPLAY_LINK_AUTH:
         end = CRP_SESSION_END_REFUSED;
         title = "The server refused the ticket";
         break;
-    case HL_EXIT_PROTOCOL:
+    case CRP_DISPLAY_LINK_PROTOCOL:
         end = CRP_SESSION_END_PROTOCOL;
         title = "The session broke down (protocol error)";
         break;
@@ -297,7 +297,7 @@ static void on_ended(gpointer data, int code, gboolean server_bye, const char *m
     }
 }
 
-static const HlConnectionEvents connection_events = {
+static const CrpDisplayLinkEvents connection_events = {
     .ready = on_ready,
     .surface = on_surface,
     .frame = on_frame,
@@ -314,7 +314,7 @@ static void show_connecting(CrpSessionWindow *win)
     }
 }
 
-static void start_connection(CrpSessionWindow *win, HlConnection *conn,
+static void start_connection(CrpSessionWindow *win, CrpDisplayLink *conn,
                              GIOStream *stream)
 {
     win->conn = conn;
@@ -336,9 +336,10 @@ static void on_direct_connected(GObject *source, GAsyncResult *result, gpointer 
     CrpSessionWindow *win = data;
     g_clear_object(&win->connecting);
     if (stream) {
-        HlConnection *conn = hl_connection_new_for_stream(G_IO_STREAM(stream),
-                                                          win->address, win->ticket,
-                                                          &connection_events, win, &error);
+        CrpDisplayLink *conn = crp_display_link_new_for_stream(G_IO_STREAM(stream),
+                                                               win->address, win->ticket,
+                                                               &connection_events, win,
+                                                               &error);
         if (conn) {
             start_connection(win, conn, G_IO_STREAM(stream));
         }
@@ -357,7 +358,7 @@ static void on_direct_connected(GObject *source, GAsyncResult *result, gpointer 
 }
 
 /*
- * Direct mode connects itself (rather than hl_connection_new()) so that
+ * Direct mode connects itself (rather than crp_display_link_new()) so that
  * it holds the socket, whose TCP round trip the stats overlay shows.
  */
 gboolean crp_session_window_connect(CrpSessionWindow *win, const char *address,
@@ -386,8 +387,8 @@ gboolean crp_session_window_attach(CrpSessionWindow *win, GIOStream *stream,
                                    const char *ticket, GError **error)
 {
     g_return_val_if_fail(!win->conn, FALSE);
-    HlConnection *conn = hl_connection_new_for_stream(stream, "the session", ticket,
-                                                      &connection_events, win, error);
+    CrpDisplayLink *conn = crp_display_link_new_for_stream(stream, "the session", ticket,
+                                                           &connection_events, win, error);
     if (!conn) {
         return FALSE;
     }
@@ -408,7 +409,7 @@ static gboolean on_stats_tick(gpointer data)
     CrpViewerStats sample = { 0 };
 
     if (win->conn) {
-        crp_viewer_get_stats(hl_connection_get_viewer(win->conn), &sample);
+        crp_viewer_get_stats(crp_display_link_get_viewer(win->conn), &sample);
     }
     double rtt = win->stream ? crp_session_stats_tcp_rtt_ms(win->stream) : -1;
     g_autofree char *text = crp_session_stats_format(&win->stats, &sample,
@@ -485,8 +486,8 @@ static void on_close_app_clicked(GtkButton *button, gpointer data)
     /* CLOSE_APP, then our BYE: the server reports it, the broker shuts
      * the VM down; the window goes when the connection has ended. */
     win->app_closed = TRUE;
-    crp_viewer_send_close_app(hl_connection_get_viewer(win->conn));
-    hl_connection_close(win->conn, "app closed");
+    crp_viewer_send_close_app(crp_display_link_get_viewer(win->conn));
+    crp_display_link_close(win->conn, "app closed");
     g_signal_emit(win, signals[SIGNAL_APP_CLOSED], 0);
 }
 
@@ -500,7 +501,7 @@ static gboolean on_close_request(GtkWindow *window, gpointer data)
     /* Leave, but let the session live (it can be reconnected); close
      * once our goodbye is out. */
     win->user_closing = TRUE;
-    hl_connection_close(win->conn, "window closed");
+    crp_display_link_close(win->conn, "window closed");
     gtk_widget_set_visible(GTK_WIDGET(window), FALSE);
     return TRUE;
 }
@@ -623,7 +624,7 @@ static void crp_session_window_dispose(GObject *object)
         g_cancellable_cancel(win->connecting);
         g_clear_object(&win->connecting);
     }
-    g_clear_pointer(&win->conn, hl_connection_free);
+    g_clear_pointer(&win->conn, crp_display_link_free);
     g_clear_object(&win->stream);
     crp_secret_free(g_steal_pointer(&win->ticket));
     g_clear_pointer(&win->address, g_free);

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""crp-headless against tests/headless/fake-server (suite 'integration').
+"""crp-headless against tests/clients/headless/fake-server (suite 'integration').
 
 Usage: test-headless.py CRP_HEADLESS FAKE_SERVER [unittest args]
 (or the paths in $CRP_HEADLESS and $CRP_FAKE_SERVER). Python 3 standard

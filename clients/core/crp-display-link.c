@@ -1,5 +1,6 @@
 /*
- * headless-connection.c: a CrpViewer on a non-blocking GSocket.
+ * crp-display-link.c: a CrpViewer on a non-blocking GSocket: the display
+ * channel of crp-headless and crp-client.
  *
  * The viewer is sans-I/O; this file is its I/O: connect with
  * GSocketClient, feed every received byte to the viewer and hand its
@@ -14,7 +15,7 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include "headless.h"
+#include "crp-display-link.h"
 #include "crp-address.h"
 
 #include <crp/crp-error.h>
@@ -40,8 +41,8 @@ typedef enum {
     CONN_DONE,
 } ConnState;
 
-struct HlConnection {
-    HlConnectionEvents events;
+struct CrpDisplayLink {
+    CrpDisplayLinkEvents events;
     gpointer data;
     CrpViewer *viewer;
     char *address_text;
@@ -65,12 +66,27 @@ struct HlConnection {
     char *message;
 };
 
-static void flush_output(HlConnection *c);
+static void flush_output(CrpDisplayLink *c);
+
+/* Says what happened, to the owner's log (optional: --verbose). */
+static void G_GNUC_PRINTF(2, 3) link_log(CrpDisplayLink *c, const char *fmt, ...)
+{
+    va_list ap;
+    g_autofree char *text = NULL;
+
+    if (!c->events.log) {
+        return;
+    }
+    va_start(ap, fmt);
+    text = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    c->events.log(c->data, text);
+}
 
 /* What the handshake tells servers we are (QEMU logs it). */
-static const char *software_name = "crp-headless " CRP_VERSION;
+static const char *software_name = "crp " CRP_CLIENT_VERSION;
 
-void hl_connection_set_software(const char *name)
+void crp_display_link_set_software(const char *name)
 {
     software_name = name;
 }
@@ -78,12 +94,12 @@ void hl_connection_set_software(const char *name)
 /* CRP_CAP_* later connections offer; 0: all the viewer decodes. */
 static guint32 offered_capabilities;
 
-void hl_connection_set_capabilities(guint32 capabilities)
+void crp_display_link_set_capabilities(guint32 capabilities)
 {
     offered_capabilities = capabilities;
 }
 
-static void done(HlConnection *c)
+static void done(CrpDisplayLink *c)
 {
     if (c->state == CONN_DONE) {
         return;
@@ -109,10 +125,10 @@ static void done(HlConnection *c)
 
 static gboolean on_linger_timeout(gpointer data)
 {
-    HlConnection *c = data;
+    CrpDisplayLink *c = data;
 
     c->linger_timer = 0;
-    hl_log("the server did not close in time; closing anyway");
+    link_log(c, "the server did not close in time; closing anyway");
     done(c);
     return G_SOURCE_REMOVE;
 }
@@ -121,7 +137,7 @@ static gboolean on_linger_timeout(gpointer data)
  * Starts ending the connection with this outcome, unless an outcome was
  * already set. @message may be NULL (a quiet success); it is taken.
  */
-static void end_with(HlConnection *c, int code, gboolean server_bye,
+static void end_with(CrpDisplayLink *c, int code, gboolean server_bye,
                      char *message)
 {
     if (c->state >= CONN_CLOSING) {
@@ -141,10 +157,10 @@ static void end_with(HlConnection *c, int code, gboolean server_bye,
     flush_output(c);
 }
 
-static void end_printf(HlConnection *c, int code, const char *fmt, ...)
+static void end_printf(CrpDisplayLink *c, int code, const char *fmt, ...)
     G_GNUC_PRINTF(3, 4);
 
-static void end_printf(HlConnection *c, int code, const char *fmt, ...)
+static void end_printf(CrpDisplayLink *c, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -154,28 +170,28 @@ static void end_printf(HlConnection *c, int code, const char *fmt, ...)
 }
 
 /* A viewer error: who is to blame decides the exit code. */
-static void end_with_error(HlConnection *c, const GError *error)
+static void end_with_error(CrpDisplayLink *c, const GError *error)
 {
     gboolean handshake = c->state == CONN_HANDSHAKE;
 
     if (g_error_matches(error, CRP_ERROR, CRP_ERROR_AUTH) && handshake) {
-        end_printf(c, HL_EXIT_AUTH, "authentication refused: %s%s",
+        end_printf(c, CRP_DISPLAY_LINK_AUTH, "authentication refused: %s%s",
                    error->message, strstr(error->message, "ticket") ? "" :
                    " (is the ticket wrong, expired or already used?)");
     } else if (g_error_matches(error, CRP_ERROR, CRP_ERROR_REJECTED)) {
-        end_printf(c, HL_EXIT_AUTH, "the server refused the session: %s",
+        end_printf(c, CRP_DISPLAY_LINK_AUTH, "the server refused the session: %s",
                    error->message);
     } else if (g_error_matches(error, CRP_ERROR, CRP_ERROR_VERSION)) {
-        end_printf(c, HL_EXIT_PROTOCOL, "protocol version mismatch: %s",
+        end_printf(c, CRP_DISPLAY_LINK_PROTOCOL, "protocol version mismatch: %s",
                    error->message);
     } else {
-        end_printf(c, HL_EXIT_PROTOCOL, "protocol error%s: %s",
+        end_printf(c, CRP_DISPLAY_LINK_PROTOCOL, "protocol error%s: %s",
                    handshake ? " during the handshake" : "", error->message);
     }
 }
 
 /* The server's BYE: its status says whether it blames us. */
-static void end_with_server_bye(HlConnection *c, const CrpViewerUpdate *u)
+static void end_with_server_bye(CrpDisplayLink *c, const CrpViewerUpdate *u)
 {
     gboolean blames_us = u->status == CRP_STATUS_BAD_REQUEST ||
                          u->status == CRP_STATUS_VERSION_UNSUPPORTED ||
@@ -187,17 +203,17 @@ static void end_with_server_bye(HlConnection *c, const CrpViewerUpdate *u)
 
     /* Answer with our own final record, as the protocol asks. */
     crp_viewer_close(c->viewer, "goodbye");
-    end_with(c, blames_us ? HL_EXIT_PROTOCOL : HL_EXIT_CLOSED, TRUE, message);
+    end_with(c, blames_us ? CRP_DISPLAY_LINK_PROTOCOL : CRP_DISPLAY_LINK_CLOSED, TRUE, message);
 }
 
 static gboolean on_handshake_timeout(gpointer data)
 {
-    HlConnection *c = data;
+    CrpDisplayLink *c = data;
 
     c->handshake_timer = 0;
     /* The handshake cannot be cut short politely: just go. */
     c->write_failed = TRUE;
-    end_printf(c, HL_EXIT_ERROR, "%s within %d s (handshake timeout)",
+    end_printf(c, CRP_DISPLAY_LINK_ERROR, "%s within %d s (handshake timeout)",
                c->state == CONN_CONNECTING ? "could not connect to the server"
                                            : "the server did not answer",
                HANDSHAKE_TIMEOUT_S);
@@ -206,7 +222,7 @@ static gboolean on_handshake_timeout(gpointer data)
 
 /* Runs the viewer over what has arrived and passes its events on. The
  * callbacks may end the connection; then we stop. */
-static void process(HlConnection *c)
+static void process(CrpDisplayLink *c)
 {
     while (c->state == CONN_HANDSHAKE || c->state == CONN_READY) {
         g_autoptr(GError) error = NULL;
@@ -245,16 +261,16 @@ static void process(HlConnection *c)
     }
 }
 
-static void on_eof(HlConnection *c, const char *why)
+static void on_eof(CrpDisplayLink *c, const char *why)
 {
     c->write_failed = TRUE;     /* nothing we write now would be read */
     switch (c->state) {
     case CONN_HANDSHAKE:
-        end_printf(c, HL_EXIT_CLOSED, "the server closed the connection "
+        end_printf(c, CRP_DISPLAY_LINK_CLOSED, "the server closed the connection "
                    "during the handshake%s%s", why ? ": " : "", why ? why : "");
         break;
     case CONN_READY:
-        end_printf(c, HL_EXIT_CLOSED, "the server closed the connection "
+        end_printf(c, CRP_DISPLAY_LINK_CLOSED, "the server closed the connection "
                    "without ending the session%s%s", why ? ": " : "",
                    why ? why : " (no final record)");
         break;
@@ -267,7 +283,7 @@ static void on_eof(HlConnection *c, const char *why)
 }
 
 /* Reads what the socket has (a bounded amount) and processes it. */
-static void read_input(HlConnection *c)
+static void read_input(CrpDisplayLink *c)
 {
     for (int i = 0; i < READS_PER_WAKEUP && c->state != CONN_DONE; i++) {
         g_autoptr(GError) error = NULL;
@@ -291,7 +307,7 @@ static void read_input(HlConnection *c)
 
 static gboolean on_readable(GSocket *socket, GIOCondition cond, gpointer data)
 {
-    HlConnection *c = data;
+    CrpDisplayLink *c = data;
 
     read_input(c);
     flush_output(c);            /* acks, pongs, a BYE after an error */
@@ -304,7 +320,7 @@ static gboolean on_writable(GSocket *socket, GIOCondition cond, gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
-static void flush_output(HlConnection *c)
+static void flush_output(CrpDisplayLink *c)
 {
     if (!c->socket || c->write_failed || c->state == CONN_DONE) {
         return;
@@ -329,7 +345,7 @@ static void flush_output(HlConnection *c)
         if (n < 0) {
             /* The server went away; what it sent last (a REJECT, a BYE)
              * may still be waiting to be read, and explains more. */
-            hl_log("write failed: %s", error->message);
+            link_log(c, "write failed: %s", error->message);
             c->write_failed = TRUE;
             c->write_error = g_strdup(error->message);
             if (c->state == CONN_CLOSING) {
@@ -337,7 +353,7 @@ static void flush_output(HlConnection *c)
                 return;
             }
             read_input(c);
-            end_printf(c, HL_EXIT_CLOSED, "lost the connection to the "
+            end_printf(c, CRP_DISPLAY_LINK_CLOSED, "lost the connection to the "
                        "server: %s", error->message);
             return;
         }
@@ -353,7 +369,7 @@ static void flush_output(HlConnection *c)
     }
 }
 
-static void start_handshake(HlConnection *c, GSocketConnection *stream);
+static void start_handshake(CrpDisplayLink *c, GSocketConnection *stream);
 
 static void on_connected(GObject *source, GAsyncResult *result, gpointer data)
 {
@@ -364,9 +380,9 @@ static void on_connected(GObject *source, GAsyncResult *result, gpointer data)
     if (!stream && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
         return;                 /* @data may be gone */
     }
-    HlConnection *c = data;
+    CrpDisplayLink *c = data;
     if (!stream) {
-        end_printf(c, HL_EXIT_ERROR, "cannot connect to %s: %s",
+        end_printf(c, CRP_DISPLAY_LINK_ERROR, "cannot connect to %s: %s",
                    c->address_text, error->message);
         return;
     }
@@ -374,7 +390,7 @@ static void on_connected(GObject *source, GAsyncResult *result, gpointer data)
 }
 
 /* Connected (directly, or attached through a broker): say HELLO. */
-static void start_handshake(HlConnection *c, GSocketConnection *stream)
+static void start_handshake(CrpDisplayLink *c, GSocketConnection *stream)
 {
     c->stream = stream;
     c->socket = g_socket_connection_get_socket(stream);
@@ -384,12 +400,12 @@ static void start_handshake(HlConnection *c, GSocketConnection *stream)
         g_socket_set_option(c->socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
     }
     c->state = CONN_HANDSHAKE;
-    hl_connection_set_reading(c, TRUE);
-    hl_log("connected to %s", c->address_text);
+    crp_display_link_set_reading(c, TRUE);
+    link_log(c, "connected to %s", c->address_text);
     flush_output(c);            /* the HELLO */
 }
 
-void hl_connection_set_reading(HlConnection *c, gboolean reading)
+void crp_display_link_set_reading(CrpDisplayLink *c, gboolean reading)
 {
     if (!c->socket || c->state == CONN_DONE || reading == !!c->in_source) {
         return;
@@ -405,9 +421,9 @@ void hl_connection_set_reading(HlConnection *c, gboolean reading)
     g_source_attach(c->in_source, NULL);
 }
 
-static HlConnection *connection_new(const char *address_text,
+static CrpDisplayLink *connection_new(const char *address_text,
                                     const char *ticket,
-                                    const HlConnectionEvents *events,
+                                    const CrpDisplayLinkEvents *events,
                                     gpointer data, GError **error)
 {
     CrpViewerConfig config = {
@@ -420,7 +436,7 @@ static HlConnection *connection_new(const char *address_text,
         return NULL;
     }
 
-    HlConnection *c = g_new0(HlConnection, 1);
+    CrpDisplayLink *c = g_new0(CrpDisplayLink, 1);
     c->events = *events;
     c->data = data;
     c->viewer = viewer;
@@ -433,8 +449,8 @@ static HlConnection *connection_new(const char *address_text,
     return c;
 }
 
-HlConnection *hl_connection_new(const char *address, const char *ticket,
-                                const HlConnectionEvents *events,
+CrpDisplayLink *crp_display_link_new(const char *address, const char *ticket,
+                                const CrpDisplayLinkEvents *events,
                                 gpointer data, GError **error)
 {
     g_autoptr(GSocketConnectable) addr = crp_address_parse(address, error);
@@ -444,7 +460,7 @@ HlConnection *hl_connection_new(const char *address, const char *ticket,
     if (!*ticket && !crp_address_allows_no_ticket(address, error)) {
         return NULL;
     }
-    HlConnection *c = connection_new(address, ticket, events, data, error);
+    CrpDisplayLink *c = connection_new(address, ticket, events, data, error);
     if (!c) {
         return NULL;
     }
@@ -456,10 +472,10 @@ HlConnection *hl_connection_new(const char *address, const char *ticket,
     return c;
 }
 
-HlConnection *hl_connection_new_for_stream(GIOStream *stream,
+CrpDisplayLink *crp_display_link_new_for_stream(GIOStream *stream,
                                            const char *label,
                                            const char *ticket,
-                                           const HlConnectionEvents *events,
+                                           const CrpDisplayLinkEvents *events,
                                            gpointer data, GError **error)
 {
     if (!G_IS_SOCKET_CONNECTION(stream)) {
@@ -467,7 +483,7 @@ HlConnection *hl_connection_new_for_stream(GIOStream *stream,
                             "not a socket connection");
         return NULL;
     }
-    HlConnection *c = connection_new(label, ticket, events, data, error);
+    CrpDisplayLink *c = connection_new(label, ticket, events, data, error);
     if (!c) {
         return NULL;
     }
@@ -477,7 +493,7 @@ HlConnection *hl_connection_new_for_stream(GIOStream *stream,
     return c;
 }
 
-void hl_connection_free(HlConnection *c)
+void crp_display_link_free(CrpDisplayLink *c)
 {
     if (!c) {
         return;
@@ -510,14 +526,14 @@ void hl_connection_free(HlConnection *c)
     g_free(c);
 }
 
-CrpViewer *hl_connection_get_viewer(HlConnection *c)
+CrpViewer *crp_display_link_get_viewer(CrpDisplayLink *c)
 {
     return c->viewer;
 }
 
 static gboolean on_process_idle(gpointer data)
 {
-    HlConnection *c = data;
+    CrpDisplayLink *c = data;
 
     c->process_idle = 0;
     process(c);
@@ -525,7 +541,7 @@ static gboolean on_process_idle(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-void hl_connection_flush(HlConnection *c)
+void crp_display_link_flush(CrpDisplayLink *c)
 {
     flush_output(c);
     /* Sending can fail the viewer (the server stopped reading us): let
@@ -537,18 +553,18 @@ void hl_connection_flush(HlConnection *c)
     }
 }
 
-void hl_connection_close(HlConnection *c, const char *reason)
+void crp_display_link_close(CrpDisplayLink *c, const char *reason)
 {
     switch (c->state) {
     case CONN_CONNECTING:
     case CONN_HANDSHAKE:
         /* A client has nothing it could send mid-handshake. */
         c->write_failed = TRUE;
-        end_with(c, HL_EXIT_OK, FALSE, NULL);
+        end_with(c, CRP_DISPLAY_LINK_OK, FALSE, NULL);
         break;
     case CONN_READY:
         crp_viewer_close(c->viewer, reason);
-        end_with(c, HL_EXIT_OK, FALSE, NULL);
+        end_with(c, CRP_DISPLAY_LINK_OK, FALSE, NULL);
         break;
     default:
         break;

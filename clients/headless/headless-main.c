@@ -127,7 +127,7 @@ static gboolean offer_capabilities(const char *disable, GError **error)
                     "--disable: a client offers at least one capability");
         return FALSE;
     }
-    hl_connection_set_capabilities(offer);
+    crp_display_link_set_capabilities(offer);
     return TRUE;
 }
 
@@ -285,7 +285,7 @@ void hl_app_finish(HlApp *app, int code, const char *fmt, ...)
         g_main_loop_quit(app->loop);
         return;
     }
-    hl_connection_close(app->conn, code == HL_EXIT_OK ? "done" :
+    crp_display_link_close(app->conn, code == HL_EXIT_OK ? "done" :
                                    app->exit_message);
 }
 
@@ -299,7 +299,7 @@ int hl_app_pump_audio(HlApp *app)
         return 0;
     }
     g_autofree gint16 *pcm =
-        crp_viewer_take_audio(hl_connection_get_viewer(app->conn), &n, &channels);
+        crp_viewer_take_audio(crp_display_link_get_viewer(app->conn), &n, &channels);
 
     if (!hl_playback_add(app->playback, pcm, n, channels, &error)) {
         hl_app_finish(app, HL_EXIT_ERROR, "%s", error->message);
@@ -337,7 +337,7 @@ static void on_frame(gpointer data, const CrpViewerUpdate *update)
     app->frames++;
     if (app->frames_rec) {
         hl_frame_recorder_add(app->frames_rec,
-                              crp_viewer_get_image(hl_connection_get_viewer(app->conn)),
+                              crp_viewer_get_image(crp_display_link_get_viewer(app->conn)),
                               &update->damage);
     }
     if (app->runner) {
@@ -420,7 +420,7 @@ static gboolean write_stats(HlApp *app, const char *path, double duration_s,
     GString *s = g_string_new("{\n");
 
     if (app->conn) {
-        crp_viewer_get_stats(hl_connection_get_viewer(app->conn), &st);
+        crp_viewer_get_stats(crp_display_link_get_viewer(app->conn), &st);
     }
     if (app->session_id) {
         g_autofree char *id = g_strescape(app->session_id, NULL);
@@ -464,7 +464,7 @@ static gboolean write_stats(HlApp *app, const char *path, double duration_s,
 static gboolean write_screenshot(HlApp *app, const char *path, GError **error)
 {
     pixman_image_t *img = app->conn ?
-        crp_viewer_get_image(hl_connection_get_viewer(app->conn)) : NULL;
+        crp_viewer_get_image(crp_display_link_get_viewer(app->conn)) : NULL;
 
     if (!img) {
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
@@ -494,7 +494,13 @@ static void write_outputs(HlApp *app, const Options *o)
     }
 }
 
-static const HlConnectionEvents connection_events = {
+static void on_link_log(gpointer data, const char *message)
+{
+    hl_log("%s", message);
+}
+
+static const CrpDisplayLinkEvents connection_events = {
+    .log = on_link_log,
     .ready = on_ready,
     .surface = on_surface,
     .frame = on_frame,
@@ -514,8 +520,8 @@ static void on_broker_attached(HlApp *app, GIOStream *stream,
         return;
     }
     label = g_strdup_printf("session %s (through the broker)", app->session_id);
-    app->conn = hl_connection_new_for_stream(stream, label, ticket,
-                                             &connection_events, app, &local);
+    app->conn = crp_display_link_new_for_stream(stream, label, ticket,
+                                                &connection_events, app, &local);
     if (!app->conn) {
         hl_app_finish(app, HL_EXIT_ERROR, "%s", local->message);
     }
@@ -548,6 +554,7 @@ int hl_main(int argc, char **argv)
         return code;
     }
     hl_log_set_verbose(o.verbose);
+    crp_display_link_set_software("crp-headless " CRP_VERSION);
     if (o.ticket) {
         g_printerr("crp-headless: warning: --ticket shows the ticket to every "
                    "local user (ps, /proc) until it is read; use --ticket-file "
@@ -582,8 +589,8 @@ int hl_main(int argc, char **argv)
         app.frames_rec = hl_frame_recorder_new(o.record_frames, &error);
     }
     if (!error && o.connect) {
-        app.conn = hl_connection_new(o.connect, ticket, &connection_events,
-                                     &app, &error);
+        app.conn = crp_display_link_new(o.connect, ticket, &connection_events,
+                                        &app, &error);
     }
     if (ticket) {
         memset(ticket, 0, strlen(ticket));
@@ -624,7 +631,7 @@ int hl_main(int argc, char **argv)
     code = app.exit_code;
 
     hl_runner_free(app.runner);
-    hl_connection_free(app.conn);
+    crp_display_link_free(app.conn);
     /* After the loop: no callback of the phase can run any more. */
     hl_broker_phase_free(app.broker);
     g_free(app.session_id);

@@ -1,5 +1,5 @@
 /*
- * test-crp-desktop-file.c: client-gtk/data/org.crp.Client.desktop is a
+ * test-crp-desktop-file.c: clients/gtk/data/org.crp.Client.desktop is a
  * valid entry that launches crp-client with the link and claims crp://.
  *
  * Usage: test-crp-desktop-file CRP_CLIENT (GIO only takes an entry whose
@@ -12,7 +12,7 @@
 
 static void test_desktop_file(void)
 {
-    g_autofree char *path = g_test_build_filename(G_TEST_DIST, "..", "client-gtk",
+    g_autofree char *path = g_test_build_filename(G_TEST_DIST, "..", "clients", "gtk",
                                                   "data", "org.crp.Client.desktop",
                                                   NULL);
     g_autoptr(GDesktopAppInfo) info = g_desktop_app_info_new_from_filename(path);

@@ -49,7 +49,7 @@ static void run(HlRunner *r);
 
 static CrpViewer *viewer(HlRunner *r)
 {
-    return hl_connection_get_viewer(r->app->conn);
+    return crp_display_link_get_viewer(r->app->conn);
 }
 
 static void clear_wait(HlRunner *r)
@@ -103,7 +103,7 @@ static Step sent(HlRunner *r, gboolean ok)
         return fail(r, why ? HL_EXIT_PROTOCOL : HL_EXIT_CLOSED, "%s",
                     why ? why->message : "the session is not up");
     }
-    hl_connection_flush(r->app->conn);
+    crp_display_link_flush(r->app->conn);
     return STEP_DONE;
 }
 
@@ -193,7 +193,7 @@ static gboolean on_timer_done(gpointer data)
 {
     HlRunner *r = data;
     r->timer = 0;
-    hl_connection_set_reading(r->app->conn, TRUE);   /* after a stall */
+    crp_display_link_set_reading(r->app->conn, TRUE);   /* after a stall */
     complete(r);
     return G_SOURCE_REMOVE;
 }
@@ -286,7 +286,7 @@ static gboolean mic_send_due(HlRunner *r)
         }
         r->mic_sent += n;
     }
-    hl_connection_flush(r->app->conn);
+    crp_display_link_flush(r->app->conn);
     return TRUE;
 }
 
@@ -297,7 +297,7 @@ static gboolean on_mic_tick(gpointer data)
     if (mic_send_due(r)) {
         return G_SOURCE_CONTINUE;
     }
-    hl_connection_flush(r->app->conn);
+    crp_display_link_flush(r->app->conn);
     if (r->stopped) {
         return G_SOURCE_REMOVE;
     }
@@ -439,7 +439,7 @@ static Step start(HlRunner *r, const HlCommand *cmd)
     case HL_CMD_SAVE_CURSOR:
         return save_cursor(r, cmd->text);
     case HL_CMD_STALL:
-        hl_connection_set_reading(r->app->conn, FALSE);
+        crp_display_link_set_reading(r->app->conn, FALSE);
         /* fall through */
     case HL_CMD_SLEEP:
         r->timer = g_timeout_add(n[0], on_timer_done, r);

@@ -142,7 +142,7 @@ int main(int argc, char **argv)
 
     Client client = { 0 };
     g_autoptr(GError) error = NULL;
-    hl_connection_set_software("crp-client " CRP_VERSION);
+    crp_display_link_set_software("crp-client " CRP_VERSION);
     if (!parse_options(&argc, &argv, &client.opts, &error)) {
         g_printerr("crp-client: %s\n", error->message);
         options_clear(&client.opts);

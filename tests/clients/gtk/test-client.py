@@ -9,7 +9,7 @@ Usage: test-client.py CRP_CLIENT CRP_BROKER CRP_ADMIN CRP_BROKER_TEST_CLIENT
                       FAKE_SERVER [unittest args]
 Skips (exit 77) when Xvfb, xwd, convert or xdotool is missing; without
 QEMU and the test guest, only the tests against the scripted fake server
-(tests/headless/fake-server.c) run; without evilwm, the one that needs a
+(tests/clients/headless/fake-server.c) run; without evilwm, the one that needs a
 window manager (fullscreen) skips.
 """
 
@@ -25,7 +25,8 @@ import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "qemu-crp-display",
+                                "integration"))
 sys.path.insert(0, HERE)
 from brokerenv import BrokerEnv  # noqa: E402
 from crpvm import CrpVM, diff_pixels, load_env, read_png  # noqa: E402
@@ -746,7 +747,7 @@ class BrokerMode(ClientTest):
 
 
 class FakeServer(ClientTest):
-    """crp-client against tests/headless/fake-server (no QEMU): TCP, a
+    """crp-client against tests/clients/headless/fake-server (no QEMU): TCP, a
     mono server, and servers that break the protocol or the connection."""
 
     @classmethod
