@@ -2,6 +2,7 @@
 #include "crp-broker-key.h"
 
 #include <crp/crp-error.h>
+#include <crp/crp-secret-file.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -87,43 +88,19 @@ crp_broker_key_parse(const char *text, gsize len, const char *path,
 CrpBrokerKey *
 crp_broker_key_load(const char *path, GError **error)
 {
-    char buf[MAX_KEY_FILE + 1];
-    struct stat st;
-    int fd;
+    GError *local = NULL;
+    gsize len;
+    char *text;
 
     ensure_sodium();
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
-        int saved = errno;
-        g_set_error(error, CRP_ERROR, CRP_ERROR_KEY_FILE, "%s: %s", path,
-                    g_strerror(saved));
+    text = crp_secret_file_load(path, MAX_KEY_FILE, &len, &local);
+    if (!text) {
+        g_set_error_literal(error, CRP_ERROR, CRP_ERROR_KEY_FILE, local->message);
+        g_error_free(local);
         return NULL;
     }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        g_set_error(error, CRP_ERROR, CRP_ERROR_KEY_FILE,
-                    "%s: not a regular file", path);
-        close(fd);
-        return NULL;
-    }
-    if (st.st_mode & 077) {
-        g_set_error(error, CRP_ERROR, CRP_ERROR_KEY_FILE,
-                    "%s: refusing a broker key others can access (mode %04o); "
-                    "run: chmod 600 %s", path, (unsigned)(st.st_mode & 07777),
-                    path);
-        close(fd);
-        return NULL;
-    }
-    ssize_t n = read(fd, buf, sizeof(buf));
-    int saved = errno;
-    close(fd);
-    if (n < 0 || n > MAX_KEY_FILE) {
-        g_set_error(error, CRP_ERROR, CRP_ERROR_KEY_FILE, "%s: %s", path,
-                    n < 0 ? g_strerror(saved) : "too large for a key file");
-        sodium_memzero(buf, sizeof(buf));
-        return NULL;
-    }
-    CrpBrokerKey *key = crp_broker_key_parse(buf, (gsize)n, path, error);
-    sodium_memzero(buf, sizeof(buf));
+    CrpBrokerKey *key = crp_broker_key_parse(text, len, path, error);
+    crp_secret_free_len(text, len);
     return key;
 }
 

@@ -11,7 +11,7 @@
  */
 #include "crp-client.h"
 
-#include "crp-secret-file.h"
+#include <crp/crp-secret-file.h>
 #include "crp-session-window.h"
 #include "headless.h"
 

@@ -16,7 +16,6 @@
  *   crp-session-stats.c   the stats overlay's text
  *   crp-settings.c        remembered settings (client.ini)
  *   crp-uri.c             crp://broker/app links
- *   crp-secret-file.c     ticket files
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */

@@ -12,7 +12,7 @@
 #include "crp-audio.h"
 #include "crp-display.h"
 #include "crp-address.h"
-#include "crp-secret-file.h"
+#include <crp/crp-secret-file.h>
 #include "crp-display-link.h"
 #include "crp-session-stats.h"
 

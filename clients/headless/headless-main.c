@@ -19,7 +19,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "headless.h"
-#include "crp-secret-file.h"
+#include <crp/crp-secret-file.h>
 
 #include <crp/crp-png.h>
 #include <glib-unix.h>

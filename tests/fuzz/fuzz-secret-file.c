@@ -1,5 +1,5 @@
 /*
- * fuzz-secret-file.c: ticket files (clients/core/crp-secret-file.c)
+ * fuzz-secret-file.c: ticket files (libcrp src/keys/crp-secret-file.c)
  * that crp-client and crp-headless read for --ticket-file:
  * crp_secret_parse(), which crp_secret_file_read() calls after its file
  * checks.
@@ -9,7 +9,7 @@
  * names the file.
  */
 #define _GNU_SOURCE             /* memmem() */
-#include "crp-secret-file.h"
+#include <crp/crp-secret-file.h>
 
 #include <stdint.h>
 #include <string.h>

@@ -8,7 +8,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "broker", "flow"))
+                                "..", "..", "broker", "flow"))
 from crpbroker import BrokerEnv as _BrokerEnv  # noqa: E402
 
 

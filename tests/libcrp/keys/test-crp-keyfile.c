@@ -114,6 +114,23 @@ test_files(void)
     g_rmdir(dir);
 }
 
+/* A FIFO where the key should be: refused at once (it used to block in
+ * open() until something wrote to it). */
+static void
+test_fifo_refused(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *dir = g_dir_make_tmp("crp-key-XXXXXX", &error);
+    g_autofree char *path = g_build_filename(dir, "alice.crpkey", NULL);
+
+    g_assert_cmpint(mkfifo(path, 0600), ==, 0);
+    g_assert_null(crp_user_key_load(path, &error));
+    g_assert_error(error, CRP_ERROR, CRP_ERROR_KEY_FILE);
+    g_assert_nonnull(strstr(error->message, "not a regular file"));
+    g_unlink(path);
+    g_rmdir(dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -121,5 +138,6 @@ main(int argc, char **argv)
     g_test_add_func("/keyfile/golden", test_golden);
     g_test_add_func("/keyfile/refusals", test_refusals);
     g_test_add_func("/keyfile/files", test_files);
+    g_test_add_func("/keyfile/fifo", test_fifo_refused);
     return g_test_run();
 }

@@ -1,6 +1,7 @@
 /* crp-keyfile.c: the user key file (see crp-keyfile.h). */
 #include "crp/crp-keyfile.h"
 #include "crp/crp-error.h"
+#include "crp/crp-secret-file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -143,37 +144,18 @@ crp_user_key_to_string(const CrpUserKey *key)
 CrpUserKey *
 crp_user_key_load(const char *path, GError **error)
 {
-    struct stat st;
-    char buf[MAX_KEY_FILE + 1];
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    GError *local = NULL;
+    gsize len;
+    char *text = crp_secret_file_load(path, MAX_KEY_FILE, &len, &local);
 
-    if (fd < 0) {
-        g_set_error(error, CRP_ERROR, CRP_ERROR_KEY_FILE, "%s: %s", path,
-                    g_strerror(errno));
+    if (!text) {
+        /* Callers tell "this key cannot be used" by CRP_ERROR_KEY_FILE. */
+        g_set_error_literal(error, CRP_ERROR, CRP_ERROR_KEY_FILE, local->message);
+        g_error_free(local);
         return NULL;
     }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        g_set_error(error, CRP_ERROR, CRP_ERROR_KEY_FILE,
-                    "%s: not a regular file", path);
-        close(fd);
-        return NULL;
-    }
-    if (st.st_mode & 077) {
-        g_set_error(error, CRP_ERROR, CRP_ERROR_KEY_FILE,
-                    "%s: refusing a key file others can access (mode %04o); "
-                    "run: chmod 600 %s", path, st.st_mode & 07777, path);
-        close(fd);
-        return NULL;
-    }
-    ssize_t n = read(fd, buf, sizeof(buf));
-    close(fd);
-    if (n < 0 || n > MAX_KEY_FILE) {
-        g_set_error(error, CRP_ERROR, CRP_ERROR_KEY_FILE, "%s: %s", path,
-                    n < 0 ? g_strerror(errno) : "too large for a key file");
-        return NULL;
-    }
-    CrpUserKey *key = crp_user_key_parse(buf, n, error);
-    sodium_memzero(buf, sizeof(buf));
+    CrpUserKey *key = crp_user_key_parse(text, len, error);
+    crp_secret_free_len(text, len);
     if (!key) {
         g_prefix_error(error, "%s: ", path);
     }

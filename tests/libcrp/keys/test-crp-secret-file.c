@@ -1,13 +1,16 @@
 /*
- * test-crp-secret-file.c: ticket files: trimmed, and refused when others
- * may read them, empty, oversized, not text or not regular files.
+ * test-crp-secret-file.c: the one reader of secret files (keys, tickets):
+ * refused when others may read them, oversized, links, FIFOs or not
+ * regular files; ticket files trimmed and refused when empty or not text.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include "crp-secret-file.h"
+#include <crp/crp-secret-file.h>
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static char *write_file(const char *name, const char *text, gssize len, int mode)
 {
@@ -58,6 +61,53 @@ static void test_refusals(void)
     }
 }
 
+/* Bytes, for keys: exactly up to the limit, NULs kept. */
+static void test_load_bytes(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *path = write_file("bytes", "k\0y", 3, 0600);
+    gsize len = 0;
+    char *bytes = crp_secret_file_load(path, 3, &len, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(len, ==, 3);
+    g_assert_cmpmem(bytes, 3, "k\0y", 3);
+    g_assert_cmpint(bytes[3], ==, '\0');
+    crp_secret_free_len(bytes, len);
+
+    g_assert_null(crp_secret_file_load(path, 2, &len, &error));
+    g_assert_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL);
+    g_assert_nonnull(strstr(error->message, "too big"));
+}
+
+/*
+ * A FIFO at the path must be refused at once, not read (the key loaders
+ * opened it blocking and hung until a writer came), and a symbolic link
+ * is refused for keys and tickets alike.
+ */
+static void test_fifo_and_link(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *dir = g_dir_make_tmp("crp-secret-XXXXXX", &error);
+    g_autofree char *fifo = g_build_filename(dir, "fifo", NULL);
+    g_autofree char *target = write_file("target", "t\n", -1, 0600);
+    g_autofree char *link = g_build_filename(dir, "link", NULL);
+    gsize len;
+
+    g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
+    g_assert_null(crp_secret_file_load(fifo, 4096, &len, &error));
+    g_assert_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL);
+    g_assert_nonnull(strstr(error->message, "not a regular file"));
+    g_clear_error(&error);
+
+    g_assert_cmpint(symlink(target, link), ==, 0);
+    g_assert_null(crp_secret_file_read(link, &error));
+    g_assert_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL);
+    g_assert_nonnull(strstr(error->message, "symbolic link"));
+    g_unlink(link);
+    g_unlink(fifo);
+    g_rmdir(dir);
+}
+
 /* The parser the file reader uses, on bytes. */
 static void test_parse(void)
 {
@@ -89,5 +139,7 @@ int main(int argc, char **argv)
     g_test_add_func("/secret-file/read", test_reads_and_trims);
     g_test_add_func("/secret-file/refusals", test_refusals);
     g_test_add_func("/secret-file/parse", test_parse);
+    g_test_add_func("/secret-file/bytes", test_load_bytes);
+    g_test_add_func("/secret-file/fifo-and-link", test_fifo_and_link);
     return g_test_run();
 }
