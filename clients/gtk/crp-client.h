@@ -12,7 +12,7 @@
  *   crp-display.c         the widget that draws the guest and takes input
  *   crp-tile-grid.c       the framebuffer as textures
  *   crp-input-map.c       keys, buttons, geometry
- *   crp-audio.c           GStreamer playback and microphone
+ *   crp-sound.c           GStreamer playback and microphone
  *   crp-session-stats.c   the stats overlay's text
  *   crp-settings.c        remembered settings (client.ini)
  *   crp-uri.c             crp://broker/app links

@@ -218,7 +218,7 @@ void crp_display_release_all(CrpDisplay *d)
 static gboolean on_key_pressed(GtkEventControllerKey *key, guint keyval,
                                guint keycode, GdkModifierType state, gpointer data)
 {
-    int evdev = crp_input_evdev_from_keycode(keycode);
+    int evdev = crp_input_map_evdev_from_keycode(keycode);
     if (evdev < 0) {
         return FALSE;
     }
@@ -229,7 +229,7 @@ static gboolean on_key_pressed(GtkEventControllerKey *key, guint keyval,
 static void on_key_released(GtkEventControllerKey *key, guint keyval,
                             guint keycode, GdkModifierType state, gpointer data)
 {
-    int evdev = crp_input_evdev_from_keycode(keycode);
+    int evdev = crp_input_map_evdev_from_keycode(keycode);
     if (evdev >= 0) {
         send_key(data, evdev, FALSE);
     }
@@ -308,7 +308,7 @@ static gboolean on_pointer_event(GtkEventControllerLegacy *legacy, GdkEvent *eve
     switch (type) {
     case GDK_BUTTON_PRESS:
     case GDK_BUTTON_RELEASE: {
-        guint32 bit = crp_input_button_bit(gdk_button_event_get_button(event));
+        guint32 bit = crp_input_map_button_bit(gdk_button_event_get_button(event));
         if (type == GDK_BUTTON_PRESS) {
             gtk_widget_grab_focus(GTK_WIDGET(d));
             d->buttons |= bit;

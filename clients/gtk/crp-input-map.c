@@ -7,7 +7,7 @@
 
 #include <math.h>
 
-int crp_input_evdev_from_keycode(guint keycode)
+int crp_input_map_evdev_from_keycode(guint keycode)
 {
     if (keycode < 8 || keycode - 8 > CRP_INPUT_KEY_MAX) {
         return -1;
@@ -15,7 +15,7 @@ int crp_input_evdev_from_keycode(guint keycode)
     return (int)keycode - 8;
 }
 
-guint32 crp_input_button_bit(guint button)
+guint32 crp_input_map_button_bit(guint button)
 {
     switch (button) {
     case 1: return 0x01;        /* GDK_BUTTON_PRIMARY */

@@ -20,11 +20,11 @@ G_BEGIN_DECLS
  * xkb's evdev rules) and Wayland number keys evdev + 8. -1 for a keycode
  * that maps to no evdev code.
  */
-int crp_input_evdev_from_keycode(guint keycode);
+int crp_input_map_evdev_from_keycode(guint keycode);
 
 /** The protocol's button mask bit (0x01 left, 0x02 middle, 0x04 right,
  *  0x08 side, 0x10 extra) of GDK button @button; 0 for other buttons. */
-guint32 crp_input_button_bit(guint button);
+guint32 crp_input_map_button_bit(guint button);
 
 /** Where the guest's screen is drawn in a widget. */
 typedef struct {

@@ -9,7 +9,7 @@
  */
 #include "crp-session-window.h"
 
-#include "crp-audio.h"
+#include "crp-sound.h"
 #include "crp-display.h"
 #include "crp-address.h"
 #include <crp/crp-secret-file.h>
@@ -41,7 +41,7 @@ struct _CrpSessionWindow {
     GCancellable *connecting;   /* direct mode, until connected */
     char *address;              /* direct mode */
     char *ticket;               /* direct mode, until connected */
-    CrpAudio *audio;
+    CrpSound *audio;
     int audio_channels;
     guint32 capabilities;
     gboolean mic_refused;
@@ -115,7 +115,7 @@ static void on_mic(gpointer data, const gint16 *pcm, gsize n_frames)
     if (!crp_viewer_send_audio(viewer, pcm, n_frames, &error)) {
         g_message("microphone: %s; it is off", error->message);
         win->mic_refused = TRUE;
-        crp_audio_set_mic_func(win->audio, NULL, NULL);
+        crp_sound_set_mic_func(win->audio, NULL, NULL);
         gtk_widget_set_sensitive(win->mic_button, FALSE);
         return;
     }
@@ -126,9 +126,9 @@ static void update_mic(CrpSessionWindow *win)
 {
     gboolean can = win->conn && (win->capabilities & CRP_CAP_AUDIO_IN) &&
                    !win->mic_refused;
-    crp_audio_set_mic_func(win->audio, can ? on_mic : NULL, win);
+    crp_sound_set_mic_func(win->audio, can ? on_mic : NULL, win);
     gtk_widget_set_sensitive(win->mic_button,
-                             can && crp_audio_mic_available(win->audio));
+                             can && crp_sound_mic_available(win->audio));
 }
 
 static void on_ready(gpointer data, guint32 capabilities)
@@ -216,7 +216,7 @@ static void on_audio(gpointer data)
                                                    &n_frames, &channels);
 
     win->audio_channels = channels;
-    crp_audio_play(win->audio, pcm, n_frames, channels);
+    crp_sound_play(win->audio, pcm, n_frames, channels);
 }
 
 static gboolean free_connection(gpointer data)
@@ -228,7 +228,7 @@ static gboolean free_connection(gpointer data)
 static void drop_connection(CrpSessionWindow *win)
 {
     crp_display_set_viewer(CRP_DISPLAY(win->display), NULL, NULL, NULL);
-    crp_audio_set_mic_func(win->audio, NULL, NULL);
+    crp_sound_set_mic_func(win->audio, NULL, NULL);
     gtk_widget_set_sensitive(win->close_app_button, FALSE);
     if (win->conn) {
         /* We may be inside one of its callbacks: free it afterwards. */
@@ -464,14 +464,14 @@ static gboolean mute_toggled(GtkToggleButton *button, const char *muted_icon,
 static void on_speaker_toggled(GtkToggleButton *button, gpointer data)
 {
     CrpSessionWindow *win = data;
-    crp_audio_set_playback_muted(win->audio,
+    crp_sound_set_playback_muted(win->audio,
         mute_toggled(button, "audio-volume-muted-symbolic", "audio-volume-high-symbolic"));
 }
 
 static void on_mic_toggled(GtkToggleButton *button, gpointer data)
 {
     CrpSessionWindow *win = data;
-    crp_audio_set_mic_muted(win->audio,
+    crp_sound_set_mic_muted(win->audio,
         mute_toggled(button, "microphone-disabled-symbolic",
                      "audio-input-microphone-symbolic"));
 }
@@ -628,7 +628,7 @@ static void crp_session_window_dispose(GObject *object)
     g_clear_object(&win->stream);
     crp_secret_free(g_steal_pointer(&win->ticket));
     g_clear_pointer(&win->address, g_free);
-    g_clear_pointer(&win->audio, crp_audio_free);
+    g_clear_pointer(&win->audio, crp_sound_free);
     G_OBJECT_CLASS(crp_session_window_parent_class)->dispose(object);
 }
 
@@ -648,7 +648,7 @@ static void crp_session_window_class_init(CrpSessionWindowClass *klass)
 
 static void crp_session_window_init(CrpSessionWindow *win)
 {
-    win->audio = crp_audio_new();
+    win->audio = crp_sound_new();
     win->audio_channels = 2;
     build_header(win);
     build_content(win);

@@ -1,6 +1,6 @@
 /*
  * crp-session-window.h: one app's window: the guest's screen (CrpDisplay),
- * its sound (CrpAudio), a header bar with the session's controls (close
+ * its sound (CrpSound), a header bar with the session's controls (close
  * app, scale, fullscreen, speaker and microphone mute, stats) and the
  * display connection that feeds them.
  *

@@ -8,24 +8,24 @@
 
 static void test_keycodes(void)
 {
-    g_assert_cmpint(crp_input_evdev_from_keycode(38), ==, 30);     /* a */
-    g_assert_cmpint(crp_input_evdev_from_keycode(9), ==, 1);       /* Escape */
-    g_assert_cmpint(crp_input_evdev_from_keycode(8), ==, 0);
-    g_assert_cmpint(crp_input_evdev_from_keycode(7), ==, -1);
-    g_assert_cmpint(crp_input_evdev_from_keycode(0x2ff + 8), ==, 0x2ff);
-    g_assert_cmpint(crp_input_evdev_from_keycode(0x300 + 8), ==, -1);
-    g_assert_cmpint(crp_input_evdev_from_keycode(G_MAXUINT), ==, -1);
+    g_assert_cmpint(crp_input_map_evdev_from_keycode(38), ==, 30);     /* a */
+    g_assert_cmpint(crp_input_map_evdev_from_keycode(9), ==, 1);       /* Escape */
+    g_assert_cmpint(crp_input_map_evdev_from_keycode(8), ==, 0);
+    g_assert_cmpint(crp_input_map_evdev_from_keycode(7), ==, -1);
+    g_assert_cmpint(crp_input_map_evdev_from_keycode(0x2ff + 8), ==, 0x2ff);
+    g_assert_cmpint(crp_input_map_evdev_from_keycode(0x300 + 8), ==, -1);
+    g_assert_cmpint(crp_input_map_evdev_from_keycode(G_MAXUINT), ==, -1);
 }
 
 static void test_buttons(void)
 {
-    g_assert_cmphex(crp_input_button_bit(1), ==, 0x01);
-    g_assert_cmphex(crp_input_button_bit(2), ==, 0x02);
-    g_assert_cmphex(crp_input_button_bit(3), ==, 0x04);
-    g_assert_cmphex(crp_input_button_bit(8), ==, 0x08);
-    g_assert_cmphex(crp_input_button_bit(9), ==, 0x10);
-    g_assert_cmphex(crp_input_button_bit(4), ==, 0);   /* X11 wheel "buttons" */
-    g_assert_cmphex(crp_input_button_bit(0), ==, 0);
+    g_assert_cmphex(crp_input_map_button_bit(1), ==, 0x01);
+    g_assert_cmphex(crp_input_map_button_bit(2), ==, 0x02);
+    g_assert_cmphex(crp_input_map_button_bit(3), ==, 0x04);
+    g_assert_cmphex(crp_input_map_button_bit(8), ==, 0x08);
+    g_assert_cmphex(crp_input_map_button_bit(9), ==, 0x10);
+    g_assert_cmphex(crp_input_map_button_bit(4), ==, 0);   /* X11 wheel "buttons" */
+    g_assert_cmphex(crp_input_map_button_bit(0), ==, 0);
 }
 
 static void test_geometry_fit(void)

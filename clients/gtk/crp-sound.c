@@ -1,5 +1,5 @@
 /*
- * crp-audio.c: see crp-audio.h.
+ * crp-sound.c: see crp-sound.h.
  *
  * Playback: appsrc (live, timestamped on arrival) ! audioconvert !
  * audioresample ! sink. appsrc holds at most PLAYBACK_QUEUE_MS and drops
@@ -11,7 +11,7 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include "crp-audio.h"
+#include "crp-sound.h"
 
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
@@ -21,7 +21,7 @@
 #define PLAYBACK_QUEUE_MS 200
 #define MIC_POLL_MS 10
 
-struct CrpAudio {
+struct CrpSound {
     gboolean gst_ok;
 
     GstElement *playback;
@@ -38,11 +38,11 @@ struct CrpAudio {
     GByteArray *mic_pending;
     gboolean mic_muted;
     gboolean mic_failed;
-    CrpAudioMicFunc mic_func;
+    CrpSoundMicFunc mic_func;
     gpointer mic_data;
 };
 
-static void mic_update(CrpAudio *a);
+static void mic_update(CrpSound *a);
 
 /* TRUE if auto@element (a bin around what it chose) chose a stand-in. */
 static gboolean auto_found_nothing(GstElement *element)
@@ -116,18 +116,18 @@ static void stop_pipeline(GstElement **pipeline, guint *bus_watch)
 
 /* ---- playback -------------------------------------------------------- */
 
-static void playback_stop(CrpAudio *a)
+static void playback_stop(CrpSound *a)
 {
     stop_pipeline(&a->playback, &a->playback_bus_watch);
     a->appsrc = NULL;
     a->playback_channels = 0;
 }
 
-static gboolean playback_start(CrpAudio *a, int channels);
+static gboolean playback_start(CrpSound *a, int channels);
 
 static gboolean on_playback_bus(GstBus *bus, GstMessage *msg, gpointer data)
 {
-    CrpAudio *a = data;
+    CrpSound *a = data;
 
     if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
         g_autoptr(GError) error = NULL;
@@ -147,7 +147,7 @@ static gboolean on_playback_bus(GstBus *bus, GstMessage *msg, gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
-static gboolean playback_start(CrpAudio *a, int channels)
+static gboolean playback_start(CrpSound *a, int channels)
 {
     GstElement *sink = NULL;
 
@@ -214,7 +214,7 @@ static gboolean playback_start(CrpAudio *a, int channels)
     return TRUE;
 }
 
-void crp_audio_play(CrpAudio *a, const gint16 *pcm, gsize n_frames, int channels)
+void crp_sound_play(CrpSound *a, const gint16 *pcm, gsize n_frames, int channels)
 {
     if (!a->gst_ok || a->playback_muted || n_frames == 0 ||
         channels < 1 || channels > 2) {
@@ -231,7 +231,7 @@ void crp_audio_play(CrpAudio *a, const gint16 *pcm, gsize n_frames, int channels
     gst_app_src_push_buffer(a->appsrc, buffer);
 }
 
-void crp_audio_set_playback_muted(CrpAudio *a, gboolean muted)
+void crp_sound_set_playback_muted(CrpSound *a, gboolean muted)
 {
     a->playback_muted = muted;
     if (muted) {
@@ -242,7 +242,7 @@ void crp_audio_set_playback_muted(CrpAudio *a, gboolean muted)
 
 /* ---- microphone ------------------------------------------------------ */
 
-static void mic_stop(CrpAudio *a)
+static void mic_stop(CrpSound *a)
 {
     g_clear_handle_id(&a->mic_timer, g_source_remove);
     stop_pipeline(&a->mic, &a->mic_bus_watch);
@@ -254,7 +254,7 @@ static void mic_stop(CrpAudio *a)
 
 static gboolean on_mic_bus(GstBus *bus, GstMessage *msg, gpointer data)
 {
-    CrpAudio *a = data;
+    CrpSound *a = data;
 
     if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
         g_autoptr(GError) error = NULL;
@@ -270,7 +270,7 @@ static gboolean on_mic_bus(GstBus *bus, GstMessage *msg, gpointer data)
 
 static gboolean on_mic_poll(gpointer data)
 {
-    CrpAudio *a = data;
+    CrpSound *a = data;
     const gsize chunk = CRP_AUDIO_MIC_CHUNK_FRAMES * 2 * sizeof(gint16);
     GstSample *sample;
 
@@ -296,7 +296,7 @@ static gboolean on_mic_poll(gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
-static void mic_start(CrpAudio *a)
+static void mic_start(CrpSound *a)
 {
     GstElement *src = make_endpoint("CRP_CLIENT_MIC_SOURCE", "autoaudiosrc", FALSE);
     if (!src) {
@@ -346,7 +346,7 @@ static void mic_start(CrpAudio *a)
     a->mic_timer = g_timeout_add(MIC_POLL_MS, on_mic_poll, a);
 }
 
-static void mic_update(CrpAudio *a)
+static void mic_update(CrpSound *a)
 {
     gboolean want = a->gst_ok && a->mic_func && !a->mic_muted && !a->mic_failed;
 
@@ -357,29 +357,29 @@ static void mic_update(CrpAudio *a)
     }
 }
 
-void crp_audio_set_mic_func(CrpAudio *a, CrpAudioMicFunc func, gpointer data)
+void crp_sound_set_mic_func(CrpSound *a, CrpSoundMicFunc func, gpointer data)
 {
     a->mic_func = func;
     a->mic_data = data;
     mic_update(a);
 }
 
-void crp_audio_set_mic_muted(CrpAudio *a, gboolean muted)
+void crp_sound_set_mic_muted(CrpSound *a, gboolean muted)
 {
     a->mic_muted = muted;
     mic_update(a);
 }
 
-gboolean crp_audio_mic_available(CrpAudio *a)
+gboolean crp_sound_mic_available(CrpSound *a)
 {
     return a->gst_ok && !a->mic_failed;
 }
 
 /* ---- object ---------------------------------------------------------- */
 
-CrpAudio *crp_audio_new(void)
+CrpSound *crp_sound_new(void)
 {
-    CrpAudio *a = g_new0(CrpAudio, 1);
+    CrpSound *a = g_new0(CrpSound, 1);
     g_autoptr(GError) error = NULL;
 
     a->gst_ok = gst_init_check(NULL, NULL, &error);
@@ -390,7 +390,7 @@ CrpAudio *crp_audio_new(void)
     return a;
 }
 
-void crp_audio_free(CrpAudio *a)
+void crp_sound_free(CrpSound *a)
 {
     if (!a) {
         return;

@@ -1,5 +1,5 @@
 /*
- * crp-audio.h: the session's sound through GStreamer: the guest's
+ * crp-sound.h: the session's sound through GStreamer: the guest's
  * playback to the speakers, the microphone to the guest.
  *
  * Both ends are whatever autoaudiosink/autoaudiosrc find (PipeWire,
@@ -25,29 +25,29 @@ G_BEGIN_DECLS
 #define CRP_AUDIO_RATE 48000
 #define CRP_AUDIO_MIC_CHUNK_FRAMES 960
 
-typedef struct CrpAudio CrpAudio;
+typedef struct CrpSound CrpSound;
 
 /** Called with each 20 ms microphone chunk: CRP_AUDIO_MIC_CHUNK_FRAMES
  *  frames of 48 kHz interleaved s16 stereo. */
-typedef void (*CrpAudioMicFunc)(gpointer data, const gint16 *pcm, gsize n_frames);
+typedef void (*CrpSoundMicFunc)(gpointer data, const gint16 *pcm, gsize n_frames);
 
 /** Nothing starts until there is audio to play or the microphone is on. */
-CrpAudio *crp_audio_new(void);
-void crp_audio_free(CrpAudio *audio);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(CrpAudio, crp_audio_free)
+CrpSound *crp_sound_new(void);
+void crp_sound_free(CrpSound *audio);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CrpSound, crp_sound_free)
 
 /** Queues @n_frames frames of 48 kHz interleaved s16 with @channels
  *  channels (1 or 2) for playback; dropped while muted. */
-void crp_audio_play(CrpAudio *audio, const gint16 *pcm, gsize n_frames,
+void crp_sound_play(CrpSound *audio, const gint16 *pcm, gsize n_frames,
                     int channels);
-void crp_audio_set_playback_muted(CrpAudio *audio, gboolean muted);
+void crp_sound_set_playback_muted(CrpSound *audio, gboolean muted);
 
 /** Where microphone chunks go; the microphone runs while @func is set and
  *  the microphone is not muted. */
-void crp_audio_set_mic_func(CrpAudio *audio, CrpAudioMicFunc func, gpointer data);
-void crp_audio_set_mic_muted(CrpAudio *audio, gboolean muted);
+void crp_sound_set_mic_func(CrpSound *audio, CrpSoundMicFunc func, gpointer data);
+void crp_sound_set_mic_muted(CrpSound *audio, gboolean muted);
 
 /** FALSE once the microphone failed to start (no device). */
-gboolean crp_audio_mic_available(CrpAudio *audio);
+gboolean crp_sound_mic_available(CrpSound *audio);
 
 G_END_DECLS
