@@ -495,12 +495,12 @@ decoder_messages(void)
      * the slice, opening the stream) and a P picture after it. */
     guint32 frame[16 * 16];
     CrpH264Encoder h264;
-    g_assert_true(crp_h264_encoder_init(&h264, 16, 16, 28));
+    g_assert_true(crp_h264_encoder_init(&h264, 16, 16, 28, 28));
     for (int f = 0; f < 2; f++) {
         for (int i = 0; i < 16 * 16; i++) {
             frame[i] = (guint32)((i * 3 + f * 5) & 0xff) << 16 | (i & 0xff) << 8 | (255 - i);
         }
-        CrpView au = crp_h264_encode(&h264, (CrpPixels){ frame, 16, 16, 16 });
+        CrpView au = crp_h264_encode(&h264, (CrpPixels){ frame, 16, 16, 16 }, f * 33333);
         g_assert_cmpuint(au.len, >, 0);
         m = (CrpMessage){ .type = CRP_MSG_RECT,
             .flags = CRP_RECT_FLAG_LOSSY | (f == 0 ? CRP_RECT_FLAG_STREAM_RESET : 0),

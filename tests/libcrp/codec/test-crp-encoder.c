@@ -682,6 +682,58 @@ test_video_region(void)
     pixman_image_unref(prev);
 }
 
+/* Bytes a second and mean PSNR of the video scene's frames 10..39 (the
+ * stream runs from frame 4 or so), with @target_bps as the link's rate
+ * (0: none known). */
+static void
+video_at_rate(guint64 target_bps, double *bps, double *psnr)
+{
+    g_autoptr(CrpEncoder) enc = crp_encoder_new(&(CrpEncoderConfig){
+        .encodings = H264_ENCODINGS });
+    g_autoptr(CrpDecoder) dec = ct_decoder_new(VW, VH);
+    pixman_image_t *prev = NULL;
+    gint64 now = 0;
+    gsize bytes = 0;
+    double sum = 0;
+    int n = 0;
+
+    crp_encoder_set_rate(enc, &(CrpEncoderRate){ .target_bps = target_bps });
+    for (int f = 0; f < 40; f++, now += VIDEO_US) {
+        pixman_image_t *cur = video_screen(&video_at, f, 1);
+        CrpEncodeStats st;
+        ct_step(enc, dec, prev, cur, now, &st, NULL);
+        if (f >= 10) {
+            bytes += st.bytes;
+            sum += ct_psnr(crp_decoder_get_image(dec), cur);
+            n++;
+        }
+        g_clear_pointer(&prev, pixman_image_unref);
+        prev = cur;
+    }
+    *bps = bytes * 8.0 / (n * VIDEO_US / 1e6);
+    *psnr = sum / n;
+    pixman_image_unref(prev);
+}
+
+/* With no limit known the video is as fine as the finest QP; under the
+ * link's rate the whole frame stream, video and all, stays under it (the
+ * video takes three quarters; the scene's grain keeps the PSNR near the
+ * same at any QP, so only the bytes tell). */
+static void
+test_video_follows_the_link(void)
+{
+    double free_bps, free_psnr, slow_bps, slow_psnr;
+
+    video_at_rate(0, &free_bps, &free_psnr);
+    video_at_rate(150000, &slow_bps, &slow_psnr);
+    g_test_message("no limit: %.0f kbit/s, %.2f dB; 150 kbit/s link: "
+                   "%.0f kbit/s, %.2f dB", free_bps / 1e3, free_psnr,
+                   slow_bps / 1e3, slow_psnr);
+    g_assert_cmpfloat(free_bps, >, 2 * 150000);
+    g_assert_cmpfloat(slow_bps, <, 150000 * 1.2);
+    g_assert_cmpfloat(slow_bps, >, 150000 * 0.3);
+}
+
 /* The same screen for a client without H264 (or a lossless one): JPEG
  * tiles as before (none at all when lossless), exact once still. */
 static void
@@ -857,6 +909,7 @@ main(int argc, char **argv)
     g_test_add_func("/encoder/copy-continues-the-stream",
                     test_copy_continues_the_stream);
     g_test_add_func("/encoder/video-region", test_video_region);
+    g_test_add_func("/encoder/video-follows-the-link", test_video_follows_the_link);
     g_test_add_func("/encoder/video-without-h264", test_video_without_h264);
     g_test_add_func("/encoder/video-copy-restarts-the-stream",
                     test_video_copy_restarts_the_stream);

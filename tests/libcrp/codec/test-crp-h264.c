@@ -61,7 +61,7 @@ typedef struct {
 static void
 pair_init(Pair *p, int w, int h)
 {
-    g_assert_true(crp_h264_encoder_init(&p->enc, w, h, QP));
+    g_assert_true(crp_h264_encoder_init(&p->enc, w, h, QP, QP));
     crp_h264_decoder_init(&p->dec);
     p->out = ct_image_new(w, h);
     p->w = w;
@@ -81,7 +81,7 @@ static GBytes *
 encode(Pair *p, int f)
 {
     pixman_image_t *img = picture(p->w, p->h, f);
-    CrpView au = crp_h264_encode(&p->enc, pixels(img));
+    CrpView au = crp_h264_encode(&p->enc, pixels(img), (gint64)f * 33333);
     pixman_image_unref(img);
     g_assert_cmpuint(au.len, >, 0);
     return g_bytes_new(au.data, au.len);
@@ -123,6 +123,74 @@ test_round_trip(void)
         pixman_image_unref(want);
     }
     pair_finish(&p);
+}
+
+/* What a stream of @frames grainy pictures at 15 a second costs with
+ * QPs in [@min_qp, @max_qp] under @bps (0: no limit): bytes of the
+ * pictures after the first second, and their mean PSNR decoded. */
+static void
+rated_stream(int min_qp, int max_qp, guint64 bps, int frames, gsize *bytes,
+             double *psnr)
+{
+    const int w = 320, h = 176;
+    CrpH264Encoder enc;
+    CrpH264Decoder dec;
+    pixman_image_t *out = ct_image_new(w, h);
+    double sum = 0;
+    int n = 0;
+
+    g_assert_true(crp_h264_encoder_init(&enc, w, h, min_qp, max_qp));
+    crp_h264_decoder_init(&dec);
+    *bytes = 0;
+    for (int f = 0; f < frames; f++) {
+        pixman_image_t *img = ct_image_new(w, h);
+        ct_draw_photo(img, 0, 0, w, h, f * 5);
+        ct_draw_noise(img, w / 4, h / 4, 48, 48, f);
+        crp_h264_encoder_set_bitrate(&enc, bps);
+        CrpView au = crp_h264_encode(&enc, pixels(img), 1000000 + (gint64)f * 66667);
+        g_assert_cmpuint(au.len, >, 0);
+        g_autoptr(GError) error = NULL;
+        g_assert_true(crp_h264_decode(&dec, 0, au, f == 0, pixels(out), &error));
+        if (f >= 15) {
+            *bytes += au.len;
+            sum += ct_psnr(img, out);
+            n++;
+        }
+        pixman_image_unref(img);
+    }
+    *psnr = sum / n;
+    crp_h264_encoder_finish(&enc);
+    crp_h264_decoder_finish(&dec);
+    pixman_image_unref(out);
+}
+
+/*
+ * With room, a rated stream is as fine as its finest QP allows; under a
+ * bitrate it spends about that (the pictures' real rate, 15 a second, not
+ * openh264's default 30) and its quality drops with it.
+ */
+static void
+test_rated_stream(void)
+{
+    const int frames = 60;
+    const double seconds = (frames - 15) / 15.0;
+    gsize fixed_bytes, room_bytes, tight_bytes;
+    double fixed_psnr, room_psnr, tight_psnr;
+
+    rated_stream(24, 24, 0, frames, &fixed_bytes, &fixed_psnr);
+    rated_stream(24, CRP_H264_MAX_QP, 0, frames, &room_bytes, &room_psnr);
+    rated_stream(24, CRP_H264_MAX_QP, 100000, frames, &tight_bytes, &tight_psnr);
+    g_test_message("QP 24: %.0f kbit/s %.2f dB; rated, no limit: %.0f kbit/s "
+                   "%.2f dB; rated at 100 kbit/s: %.0f kbit/s %.2f dB",
+                   fixed_bytes * 8 / seconds / 1e3, fixed_psnr,
+                   room_bytes * 8 / seconds / 1e3, room_psnr,
+                   tight_bytes * 8 / seconds / 1e3, tight_psnr);
+
+    g_assert_cmpfloat(room_bytes, >, fixed_bytes * 0.85);
+    g_assert_cmpfloat(room_psnr, >, fixed_psnr - 0.5);
+    g_assert_cmpfloat(tight_bytes * 8 / seconds, <, 100000 * 1.5);
+    g_assert_cmpfloat(tight_bytes * 8 / seconds, >, 100000 * 0.5);
+    g_assert_cmpfloat(tight_psnr, <, room_psnr - 0.5);
 }
 
 /* docs/protocol.md's golden H264 rect: it decodes, to its grey. */
@@ -530,6 +598,7 @@ main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/h264/yuv-round-trip", test_yuv_round_trip);
     g_test_add_func("/h264/round-trip", test_round_trip);
+    g_test_add_func("/h264/rated-stream", test_rated_stream);
     g_test_add_func("/h264/golden-access-unit", test_golden_access_unit);
     g_test_add_func("/h264/malformed-access-units", test_malformed_access_units);
     g_test_add_func("/h264/sps-limits", test_sps_limits);

@@ -40,8 +40,11 @@ typedef struct {
     /** Re-send lossy tiles losslessly after this long unchanged
      *  (0 means the default, 250 ms). */
     guint32 refine_after_us;
-    /** H.264 quantiser of video regions, 1..51, lower is better (0 means
-     *  the default, 28), when @encodings has H264 and not @lossless. */
+    /** The finest H.264 quantiser of video regions, 1..51, lower is
+     *  better (0 means the default, 28), when @encodings has H264 and not
+     *  @lossless: what a region gets while the link has room; under the
+     *  rate's @target_bps (crp_encoder_set_rate()) openh264's rate control
+     *  coarsens it, up to QP 40. */
     int video_qp;
 } CrpEncoderConfig;
 
@@ -66,7 +69,8 @@ typedef struct {
     gsize refine_bytes;
     /** Bits per second the encoder's output should stay under (0: no
      *  limit known). Tiles do not use it (their size follows
-     *  @jpeg_quality); a video codec takes its bitrate from it. */
+     *  @jpeg_quality); video regions share three quarters of it, by
+     *  area, as the bitrate of their H.264 streams. */
     guint64 target_bps;
 } CrpEncoderRate;
 

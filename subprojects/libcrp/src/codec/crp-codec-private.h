@@ -286,28 +286,42 @@ void crp_yuv_to_pixels(const guint8 *const plane[3], const int stride[3],
 
 /* ---- crp-h264.c: H264 rects through openh264 ------------------------- */
 
+/* The coarsest quantiser the rate control may pick: past it a picture
+ * is mush, and fewer pictures (pacing) serve a slow link better. */
+#define CRP_H264_MAX_QP 40
+
 typedef struct {
     gpointer enc;           /* ISVCEncoder *; NULL: not started */
     int width, height;
-    gint64 frames;
+    gboolean rated;         /* openh264's rate control picks the QP */
+    guint64 bitrate;        /* what it aims at now (bits per second) */
     CrpYuv yuv;
     CrpBuffer out;          /* the last rect's data */
 } CrpH264Encoder;
 
 /**
- * Starts a stream of @width x @height pictures (even, at least 16) at the
- * constant @qp; its first picture is an IDR with the SPS and PPS, so the
- * first rect carries CRP_RECT_FLAG_STREAM_RESET. FALSE if openh264
- * refused (@e is then finished).
+ * Starts a stream of @width x @height pictures (even, at least 16); its
+ * first picture is an IDR with the SPS and PPS, so the first rect carries
+ * CRP_RECT_FLAG_STREAM_RESET. With @max_qp == @min_qp every picture has
+ * that QP; above it, openh264's rate control picks each picture's QP in
+ * [@min_qp, @max_qp] to stay under the bitrate of
+ * crp_h264_encoder_set_bitrate() (none set: every picture at @min_qp, as
+ * far as the content allows). FALSE if openh264 refused (@e is then
+ * finished).
  */
-gboolean crp_h264_encoder_init(CrpH264Encoder *e, int width, int height, int qp);
+gboolean crp_h264_encoder_init(CrpH264Encoder *e, int width, int height,
+                               int min_qp, int max_qp);
 void crp_h264_encoder_finish(CrpH264Encoder *e);
+/** The bits per second a rated stream should stay under from the next
+ *  picture on (0: no limit); changes of a few percent are ignored. */
+void crp_h264_encoder_set_bitrate(CrpH264Encoder *e, guint64 bps);
 /**
- * Codes @px (the stream's size) as the next picture. Returns its access
- * unit (Annex B), valid until the next call, or an empty view if openh264
- * failed.
+ * Codes @px (the stream's size) as the next picture, taken at @time_us
+ * (monotonic: the rate control spends by the pictures' real rate).
+ * Returns its access unit (Annex B), valid until the next call, or an
+ * empty view if openh264 failed.
  */
-CrpView crp_h264_encode(CrpH264Encoder *e, CrpPixels px);
+CrpView crp_h264_encode(CrpH264Encoder *e, CrpPixels px, gint64 time_us);
 
 /**
  * Checks an access unit without decoding it: Annex B NAL units of the

@@ -38,6 +38,8 @@
 /* Measured on the desktop bench's video (docs/performance.md): a better
  * PSNR than JPEG quality 75 at a quarter of its bytes. */
 #define DEFAULT_VIDEO_QP 28
+/* The part of the link's bitrate video regions may take together. */
+#define VIDEO_LINK_SHARE 0.75
 
 /* Colours counted per tile; above this a tile is photo-like. Anti-aliased
  * text and UI stay well below it. */
@@ -1174,6 +1176,30 @@ region_changed(CrpEncoder *enc, pixman_image_t *prev, const pixman_box32_t *box)
 }
 
 /*
+ * The bits per second a video region may spend (0: no limit): most of
+ * what the link carries (the video is what keeps changing; tiles around
+ * it live on the rest), shared among the regions by area.
+ */
+static guint64
+region_bitrate(CrpEncoder *enc, const pixman_box32_t *box)
+{
+    const CrpVideoTracker *vt = &enc->video;
+    guint64 area = 0, total = 0;
+
+    if (!enc->rate.target_bps) {
+        return 0;
+    }
+    for (guint i = 0; i < CRP_VIDEO_MAX_REGIONS; i++) {
+        const pixman_box32_t *b = &vt->regions[i].box;
+        if (vt->regions[i].active) {
+            total += (guint64)(b->x2 - b->x1) * (b->y2 - b->y1);
+        }
+    }
+    area = (guint64)(box->x2 - box->x1) * (box->y2 - box->y1);
+    return MAX(1, enc->rate.target_bps * VIDEO_LINK_SHARE * area / MAX(total, area));
+}
+
+/*
  * Tracks the video regions through this frame and codes the pictures of
  * those that changed (or start afresh) into enc->video_out; what the
  * regions gave back is marked lossy, to be refined as tiles. @prev is
@@ -1217,9 +1243,12 @@ video_encode(CrpEncoder *enc, pixman_image_t *prev)
             crp_h264_encoder_finish(h);
         }
         CrpView au = { NULL, 0 };
-        if (!restart || crp_h264_encoder_init(h, w, hh, enc->config.video_qp)) {
+        if (!restart ||
+            crp_h264_encoder_init(h, w, hh, enc->config.video_qp, CRP_H264_MAX_QP)) {
+            crp_h264_encoder_set_bitrate(h, region_bitrate(enc, &r->box));
             au = crp_h264_encode(h, crp_pixels_from_image(enc->cur, r->box.x1, r->box.y1,
-                                                          w, hh));
+                                                          w, hh),
+                                 enc->now_us);
         }
         /* 10: the RECT's fields and the stream number. */
         if (au.len == 0 || au.len > CRP_MAX_MESSAGE_BODY - 10) {

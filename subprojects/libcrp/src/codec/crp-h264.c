@@ -38,8 +38,15 @@ enum {
 
 /* ---- the encoder -------------------------------------------------------- */
 
+/* "No limit" for openh264's rate control, which wants a number: far
+ * above what any region needs at the finest QP allowed. */
+#define UNLIMITED_BPS 50000000
+/* The most pictures a second openh264 plans for. */
+#define MAX_FPS 30
+
 gboolean
-crp_h264_encoder_init(CrpH264Encoder *e, int width, int height, int qp)
+crp_h264_encoder_init(CrpH264Encoder *e, int width, int height, int min_qp,
+                      int max_qp)
 {
     ISVCEncoder *enc = NULL;
     SEncParamExt p;
@@ -51,16 +58,22 @@ crp_h264_encoder_init(CrpH264Encoder *e, int width, int height, int qp)
     }
     (*enc)->SetOption(enc, ENCODER_OPTION_TRACE_LEVEL, &quiet);
     (*enc)->GetDefaultParams(enc, &p);
-    /* Real time, one thread, constant QP (what the link allows is the
-     * server's pacing, not a rate control that skips frames), one
-     * reference frame, CAVLC, one slice: a Constrained Baseline stream
-     * whose every access unit is one picture, shown at once. */
+    /*
+     * Real time, one thread, one reference frame, CAVLC, one slice: a
+     * Constrained Baseline stream whose every access unit is one picture,
+     * shown at once. Never a skipped picture: how many pictures a link
+     * gets is the server's pacing; the rate control only picks the QP,
+     * the finest (@min_qp) while the link has room.
+     */
+    e->rated = max_qp > min_qp;
+    e->bitrate = UNLIMITED_BPS;
     p.iUsageType = CAMERA_VIDEO_REAL_TIME;
     p.iPicWidth = width;
     p.iPicHeight = height;
-    p.fMaxFrameRate = 30;
-    p.iRCMode = RC_OFF_MODE;
-    p.iTargetBitrate = 0;
+    p.fMaxFrameRate = MAX_FPS;
+    p.iRCMode = e->rated ? RC_BITRATE_MODE : RC_OFF_MODE;
+    p.iTargetBitrate = e->rated ? UNLIMITED_BPS : 0;
+    p.iMaxBitrate = UNSPECIFIED_BIT_RATE;
     p.bEnableFrameSkip = false;
     p.uiIntraPeriod = 0;
     p.iMultipleThreadIdc = 1;
@@ -70,13 +83,15 @@ crp_h264_encoder_init(CrpH264Encoder *e, int width, int height, int qp)
     p.iSpatialLayerNum = 1;
     p.iTemporalLayerNum = 1;
     p.bPrefixNalAddingCtrl = false;
-    p.iMinQp = qp;
-    p.iMaxQp = qp;
+    p.iMinQp = min_qp;
+    p.iMaxQp = MAX(min_qp, max_qp);
     SSpatialLayerConfig *l = &p.sSpatialLayers[0];
     l->iVideoWidth = width;
     l->iVideoHeight = height;
-    l->fFrameRate = 30;
-    l->iDLayerQp = qp;
+    l->fFrameRate = MAX_FPS;
+    l->iDLayerQp = min_qp;
+    l->iSpatialBitrate = p.iTargetBitrate;
+    l->iMaxSpatialBitrate = UNSPECIFIED_BIT_RATE;
     l->uiProfileIdc = PRO_BASELINE;
     l->sSliceArgument.uiSliceMode = SM_SINGLE_SLICE;
     /* Say what the pixels are (docs/protocol.md), for decoders that
@@ -112,8 +127,31 @@ crp_h264_encoder_finish(CrpH264Encoder *e)
     memset(e, 0, sizeof(*e));
 }
 
+/* TRUE when @a and @b differ by more than @fraction of @b. */
+static gboolean
+differs(double a, double b, double fraction)
+{
+    return a < b * (1 - fraction) || a > b * (1 + fraction);
+}
+
+void
+crp_h264_encoder_set_bitrate(CrpH264Encoder *e, guint64 bps)
+{
+    ISVCEncoder *enc = e->enc;
+
+    bps = bps ? MIN(bps, UNLIMITED_BPS) : UNLIMITED_BPS;
+    /* Each change restarts openh264's rate window: not for noise. */
+    if (!enc || !e->rated || !differs(bps, e->bitrate, 0.05)) {
+        return;
+    }
+    SBitrateInfo info = { .iLayer = SPATIAL_LAYER_ALL, .iBitrate = (int)bps };
+    if ((*enc)->SetOption(enc, ENCODER_OPTION_BITRATE, &info) == cmResultSuccess) {
+        e->bitrate = bps;
+    }
+}
+
 CrpView
-crp_h264_encode(CrpH264Encoder *e, CrpPixels px)
+crp_h264_encode(CrpH264Encoder *e, CrpPixels px, gint64 time_us)
 {
     ISVCEncoder *enc = e->enc;
     SSourcePicture pic;
@@ -129,7 +167,9 @@ crp_h264_encode(CrpH264Encoder *e, CrpPixels px)
         pic.iStride[i] = e->yuv.stride[i];
         pic.pData[i] = e->yuv.plane[i];
     }
-    pic.uiTimeStamp = (long long)e->frames++ * 33;
+    /* openh264's rate control spends by these times: the pictures' real
+     * rate, often below 30 a second for a region of the guest's video. */
+    pic.uiTimeStamp = time_us / 1000;
     memset(&info, 0, sizeof(info));
     if ((*enc)->EncodeFrame(enc, &pic, &info) != cmResultSuccess ||
         info.eFrameType == videoFrameTypeSkip || info.eFrameType == videoFrameTypeInvalid) {
