@@ -6,8 +6,8 @@
  * answered with INTERNAL, never with the store's own text.
  *
  * The session requests are broker-sessions.c's; ATTACH never arrives here
- * (it ends the broker channel: broker-connection.c hands it to the
- * gateway).
+ * (it ends the broker channel: the connection reports it to its owner,
+ * broker-main.c, which hands it to the gateway).
  */
 #include "broker-requests.h"
 #include "broker-sessions.h"
