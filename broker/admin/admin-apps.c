@@ -457,15 +457,36 @@ crp_admin_cmd_app_republish(CrpAdmin *admin, int argc, char **argv)
     return set_published(admin, argc, argv, TRUE);
 }
 
+/* app list's columns. */
+static const CrpAdminColumn app_columns[] = {
+    { "name", "APP", CRP_ADMIN_COL_TEXT, 0 },
+    { "title", "TITLE", CRP_ADMIN_COL_TEXT, 0 },
+    { "state", "STATE", CRP_ADMIN_COL_TEXT, 0 },
+    { "vcpus", "VCPUS", CRP_ADMIN_COL_UINT, 0 },
+    { "memory_mib", "MEMORY MIB", CRP_ADMIN_COL_UINT, 0 },
+    { "audio", "AUDIO", CRP_ADMIN_COL_BOOL, 0 },
+    { "max_instances", "MAX", CRP_ADMIN_COL_UINT, 0 },
+    { "persistent_storage", "PERSISTENT", CRP_ADMIN_COL_BOOL, 0 },
+    { "accel", "ACCEL", CRP_ADMIN_COL_TEXT, 0 },
+    { "description", "DESCRIPTION", CRP_ADMIN_COL_TEXT,
+      CRP_ADMIN_COL_MACHINE },
+    { "kernel", "KERNEL", CRP_ADMIN_COL_TEXT, CRP_ADMIN_COL_MACHINE },
+    { "initrd", "INITRD", CRP_ADMIN_COL_TEXT, CRP_ADMIN_COL_MACHINE },
+    { "disk", "DISK", CRP_ADMIN_COL_TEXT, CRP_ADMIN_COL_MACHINE },
+    { "qemu_options", "QEMU OPTIONS", CRP_ADMIN_COL_TEXT,
+      CRP_ADMIN_COL_MACHINE },
+    { "created", "CREATED", CRP_ADMIN_COL_TIME, CRP_ADMIN_COL_MACHINE },
+    { "unpublished_at", "UNPUBLISHED", CRP_ADMIN_COL_TIME,
+      CRP_ADMIN_COL_MACHINE },
+};
+
 int
 crp_admin_cmd_app_list(CrpAdmin *admin, int argc, char **argv)
 {
-    gboolean all = FALSE, json = FALSE, csv = FALSE;
+    gboolean all = FALSE;
     const GOptionEntry entries[] = {
         { "all", 'a', 0, G_OPTION_ARG_NONE, &all,
           "Include unpublished apps", NULL },
-        { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
-        { "csv", 0, 0, G_OPTION_ARG_NONE, &csv, "Print CSV", NULL },
         { NULL },
     };
     g_autoptr(GError) error = NULL;
@@ -475,8 +496,8 @@ crp_admin_cmd_app_list(CrpAdmin *admin, int argc, char **argv)
     CrpStore *store;
     int status;
 
-    if (!crp_admin_parse(admin, entries, NULL, 0, 0, &argc, &argv, &status) ||
-        !crp_admin_format_from_flags(admin, json, csv, &format, &status)) {
+    if (!crp_admin_parse_list(admin, entries, NULL, &argc, &argv, &format,
+                              &status)) {
         return status;
     }
     if (!(store = crp_admin_store(admin, &error)) ||
@@ -484,32 +505,8 @@ crp_admin_cmd_app_list(CrpAdmin *admin, int argc, char **argv)
         return crp_admin_fail_error(g_steal_pointer(&error));
     }
     table = crp_admin_table_new();
-    crp_admin_table_add_column(table, "name", "APP", CRP_ADMIN_COL_TEXT, 0);
-    crp_admin_table_add_column(table, "title", "TITLE", CRP_ADMIN_COL_TEXT, 0);
-    crp_admin_table_add_column(table, "state", "STATE", CRP_ADMIN_COL_TEXT, 0);
-    crp_admin_table_add_column(table, "vcpus", "VCPUS", CRP_ADMIN_COL_UINT, 0);
-    crp_admin_table_add_column(table, "memory_mib", "MEMORY MIB",
-                               CRP_ADMIN_COL_UINT, 0);
-    crp_admin_table_add_column(table, "audio", "AUDIO", CRP_ADMIN_COL_BOOL, 0);
-    crp_admin_table_add_column(table, "max_instances", "MAX",
-                               CRP_ADMIN_COL_UINT, 0);
-    crp_admin_table_add_column(table, "persistent_storage", "PERSISTENT",
-                               CRP_ADMIN_COL_BOOL, 0);
-    crp_admin_table_add_column(table, "accel", "ACCEL", CRP_ADMIN_COL_TEXT, 0);
-    crp_admin_table_add_column(table, "description", "DESCRIPTION",
-                               CRP_ADMIN_COL_TEXT, CRP_ADMIN_COL_MACHINE);
-    crp_admin_table_add_column(table, "kernel", "KERNEL", CRP_ADMIN_COL_TEXT,
-                               CRP_ADMIN_COL_MACHINE);
-    crp_admin_table_add_column(table, "initrd", "INITRD", CRP_ADMIN_COL_TEXT,
-                               CRP_ADMIN_COL_MACHINE);
-    crp_admin_table_add_column(table, "disk", "DISK", CRP_ADMIN_COL_TEXT,
-                               CRP_ADMIN_COL_MACHINE);
-    crp_admin_table_add_column(table, "qemu_options", "QEMU OPTIONS",
-                               CRP_ADMIN_COL_TEXT, CRP_ADMIN_COL_MACHINE);
-    crp_admin_table_add_column(table, "created", "CREATED",
-                               CRP_ADMIN_COL_TIME, CRP_ADMIN_COL_MACHINE);
-    crp_admin_table_add_column(table, "unpublished_at", "UNPUBLISHED",
-                               CRP_ADMIN_COL_TIME, CRP_ADMIN_COL_MACHINE);
+    crp_admin_table_add_columns(table, app_columns,
+                                G_N_ELEMENTS(app_columns));
     for (guint i = 0; i < apps->len; i++) {
         CrpStoreApp *app = g_ptr_array_index(apps, i);
 

@@ -66,10 +66,11 @@ crp_admin_warn(const char *format, ...)
     fprintf(stderr, "crp-admin: warning: %s\n", message);
 }
 
-gboolean
-crp_admin_parse(CrpAdmin *admin, const GOptionEntry *entries,
-                const char *description, int min_args, int max_args,
-                int *argc, char ***argv, int *status)
+/* crp_admin_parse() with @more (nullable) options after @entries. */
+static gboolean
+parse_with(CrpAdmin *admin, const GOptionEntry *entries,
+           const GOptionEntry *more, const char *description, int min_args,
+           int max_args, int *argc, char ***argv, int *status)
 {
     g_autofree char *config = NULL;
     const GOptionEntry common[] = {
@@ -99,6 +100,9 @@ crp_admin_parse(CrpAdmin *admin, const GOptionEntry *entries,
     }
     if (entries) {
         g_option_context_add_main_entries(context, entries, NULL);
+    }
+    if (more) {
+        g_option_context_add_main_entries(context, more, NULL);
     }
     g_option_context_add_main_entries(context, common, NULL);
     if (!g_option_context_parse(context, argc, argv, &error)) {
@@ -134,9 +138,30 @@ crp_admin_parse(CrpAdmin *admin, const GOptionEntry *entries,
 }
 
 gboolean
-crp_admin_format_from_flags(CrpAdmin *admin, gboolean json, gboolean csv,
-                            CrpAdminFormat *format, int *status)
+crp_admin_parse(CrpAdmin *admin, const GOptionEntry *entries,
+                const char *description, int min_args, int max_args,
+                int *argc, char ***argv, int *status)
 {
+    return parse_with(admin, entries, NULL, description, min_args, max_args,
+                      argc, argv, status);
+}
+
+gboolean
+crp_admin_parse_list(CrpAdmin *admin, const GOptionEntry *entries,
+                     const char *description, int *argc, char ***argv,
+                     CrpAdminFormat *format, int *status)
+{
+    gboolean json = FALSE, csv = FALSE;
+    const GOptionEntry shapes[] = {
+        { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
+        { "csv", 0, 0, G_OPTION_ARG_NONE, &csv, "Print CSV", NULL },
+        { NULL },
+    };
+
+    if (!parse_with(admin, entries, shapes, description, 0, 0, argc, argv,
+                    status)) {
+        return FALSE;
+    }
     if (json && csv) {
         *status = crp_admin_usage_error(admin,
                                         "--json and --csv exclude each other");

@@ -75,6 +75,16 @@ crp_admin_table_add_column(CrpAdminTable *table, const char *name,
 }
 
 void
+crp_admin_table_add_columns(CrpAdminTable *table,
+                            const CrpAdminColumn *columns, gsize n_columns)
+{
+    for (gsize i = 0; i < n_columns; i++) {
+        crp_admin_table_add_column(table, columns[i].name, columns[i].header,
+                                   columns[i].type, columns[i].flags);
+    }
+}
+
+void
 crp_admin_table_add_row(CrpAdminTable *table)
 {
     GArray *row = g_array_sized_new(FALSE, TRUE, sizeof(Cell),

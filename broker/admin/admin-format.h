@@ -50,6 +50,20 @@ void crp_admin_table_add_column(CrpAdminTable *table, const char *name,
                                 const char *header, CrpAdminColumnType type,
                                 CrpAdminColumnFlags flags);
 
+/** One column, for crp_admin_table_add_columns(). */
+typedef struct {
+    const char *name;
+    const char *header;
+    CrpAdminColumnType type;
+    CrpAdminColumnFlags flags;
+} CrpAdminColumn;
+
+/** crp_admin_table_add_column() for each of @columns: a list's columns
+ *  written as a table of data. */
+void crp_admin_table_add_columns(CrpAdminTable *table,
+                                 const CrpAdminColumn *columns,
+                                 gsize n_columns);
+
 /** Starts a row; cells follow in column order. */
 void crp_admin_table_add_row(CrpAdminTable *table);
 /** A text cell; NULL is a missing value. */

@@ -30,15 +30,13 @@ state_name(CrpStoreSessionState state)
 int
 crp_admin_cmd_session_list(CrpAdmin *admin, int argc, char **argv)
 {
-    gboolean all = FALSE, json = FALSE, csv = FALSE;
+    gboolean all = FALSE;
     g_autofree char *user = NULL;
     const GOptionEntry entries[] = {
         { "all", 'a', 0, G_OPTION_ARG_NONE, &all,
           "Include ended sessions", NULL },
         { "user", 'u', 0, G_OPTION_ARG_STRING, &user,
           "Only this user's sessions", "U" },
-        { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
-        { "csv", 0, 0, G_OPTION_ARG_NONE, &csv, "Print CSV", NULL },
         { NULL },
     };
     g_autoptr(GError) error = NULL;
@@ -48,8 +46,8 @@ crp_admin_cmd_session_list(CrpAdmin *admin, int argc, char **argv)
     CrpStore *store;
     int status;
 
-    if (!crp_admin_parse(admin, entries, NULL, 0, 0, &argc, &argv, &status) ||
-        !crp_admin_format_from_flags(admin, json, csv, &format, &status)) {
+    if (!crp_admin_parse_list(admin, entries, NULL, &argc, &argv, &format,
+                              &status)) {
         return status;
     }
     if (!(store = crp_admin_store(admin, &error)) ||
@@ -59,30 +57,27 @@ crp_admin_cmd_session_list(CrpAdmin *admin, int argc, char **argv)
               &error))) {
         return crp_admin_fail_error(g_steal_pointer(&error));
     }
+    /* ENDED is worth a column for people only with --all. */
+    const CrpAdminColumn columns[] = {
+        { "id", "SESSION", CRP_ADMIN_COL_TEXT, 0 },
+        { "user", "USER", CRP_ADMIN_COL_TEXT, 0 },
+        { "app", "APP", CRP_ADMIN_COL_TEXT, 0 },
+        { "state", "STATE", CRP_ADMIN_COL_TEXT, 0 },
+        { "started", "STARTED", CRP_ADMIN_COL_TIME, 0 },
+        { "ended", "ENDED", CRP_ADMIN_COL_TIME,
+          all ? 0 : CRP_ADMIN_COL_MACHINE },
+        { "vcpus", "VCPUS", CRP_ADMIN_COL_UINT, 0 },
+        { "memory_mib", "MEMORY MIB", CRP_ADMIN_COL_UINT, 0 },
+        { "qemu_pid", "PID", CRP_ADMIN_COL_UINT, 0 },
+        { "bytes_in", "BYTES IN", CRP_ADMIN_COL_UINT, CRP_ADMIN_COL_MACHINE },
+        { "bytes_out", "BYTES OUT", CRP_ADMIN_COL_UINT, CRP_ADMIN_COL_MACHINE },
+        { "frames", "FRAMES", CRP_ADMIN_COL_UINT, CRP_ADMIN_COL_MACHINE },
+        { "runtime_dir", "RUNTIME DIR", CRP_ADMIN_COL_TEXT,
+          CRP_ADMIN_COL_MACHINE },
+        { "overlay", "OVERLAY", CRP_ADMIN_COL_TEXT, CRP_ADMIN_COL_MACHINE },
+    };
     table = crp_admin_table_new();
-    crp_admin_table_add_column(table, "id", "SESSION", CRP_ADMIN_COL_TEXT, 0);
-    crp_admin_table_add_column(table, "user", "USER", CRP_ADMIN_COL_TEXT, 0);
-    crp_admin_table_add_column(table, "app", "APP", CRP_ADMIN_COL_TEXT, 0);
-    crp_admin_table_add_column(table, "state", "STATE", CRP_ADMIN_COL_TEXT, 0);
-    crp_admin_table_add_column(table, "started", "STARTED",
-                               CRP_ADMIN_COL_TIME, 0);
-    crp_admin_table_add_column(table, "ended", "ENDED", CRP_ADMIN_COL_TIME,
-                               all ? 0 : CRP_ADMIN_COL_MACHINE);
-    crp_admin_table_add_column(table, "vcpus", "VCPUS", CRP_ADMIN_COL_UINT, 0);
-    crp_admin_table_add_column(table, "memory_mib", "MEMORY MIB",
-                               CRP_ADMIN_COL_UINT, 0);
-    crp_admin_table_add_column(table, "qemu_pid", "PID", CRP_ADMIN_COL_UINT,
-                               0);
-    crp_admin_table_add_column(table, "bytes_in", "BYTES IN",
-                               CRP_ADMIN_COL_UINT, CRP_ADMIN_COL_MACHINE);
-    crp_admin_table_add_column(table, "bytes_out", "BYTES OUT",
-                               CRP_ADMIN_COL_UINT, CRP_ADMIN_COL_MACHINE);
-    crp_admin_table_add_column(table, "frames", "FRAMES", CRP_ADMIN_COL_UINT,
-                               CRP_ADMIN_COL_MACHINE);
-    crp_admin_table_add_column(table, "runtime_dir", "RUNTIME DIR",
-                               CRP_ADMIN_COL_TEXT, CRP_ADMIN_COL_MACHINE);
-    crp_admin_table_add_column(table, "overlay", "OVERLAY",
-                               CRP_ADMIN_COL_TEXT, CRP_ADMIN_COL_MACHINE);
+    crp_admin_table_add_columns(table, columns, G_N_ELEMENTS(columns));
     for (guint i = 0; i < sessions->len; i++) {
         CrpStoreSession *s = g_ptr_array_index(sessions, i);
 

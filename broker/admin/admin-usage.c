@@ -73,12 +73,22 @@ parse_group(const char *text, CrpStoreGroupBy *out)
     return FALSE;
 }
 
+/* usage's columns after the groups (user, app). */
+static const CrpAdminColumn usage_columns[] = {
+    { "sessions", "SESSIONS", CRP_ADMIN_COL_UINT, 0 },
+    { "duration_s", "DURATION S", CRP_ADMIN_COL_UINT, 0 },
+    { "vcpu_seconds", "VCPU S", CRP_ADMIN_COL_UINT, 0 },
+    { "mib_seconds", "MIB S", CRP_ADMIN_COL_UINT, 0 },
+    { "bytes_in", "BYTES IN", CRP_ADMIN_COL_UINT, 0 },
+    { "bytes_out", "BYTES OUT", CRP_ADMIN_COL_UINT, 0 },
+    { "frames", "FRAMES", CRP_ADMIN_COL_UINT, 0 },
+};
+
 int
 crp_admin_cmd_usage(CrpAdmin *admin, int argc, char **argv)
 {
     g_autofree char *user = NULL, *app = NULL, *from = NULL, *to = NULL;
     g_autofree char *by = NULL;
-    gboolean json = FALSE, csv = FALSE;
     const GOptionEntry entries[] = {
         { "user", 'u', 0, G_OPTION_ARG_STRING, &user, "Only this user", "U" },
         { "app", 'a', 0, G_OPTION_ARG_STRING, &app, "Only this app", "A" },
@@ -89,8 +99,6 @@ crp_admin_cmd_usage(CrpAdmin *admin, int argc, char **argv)
           "DATE" },
         { "by", 0, 0, G_OPTION_ARG_STRING, &by,
           "Group rows by user, app, user,app (default) or none", "GROUPS" },
-        { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
-        { "csv", 0, 0, G_OPTION_ARG_NONE, &csv, "Print CSV", NULL },
         { NULL },
     };
     g_autoptr(GError) error = NULL;
@@ -101,14 +109,14 @@ crp_admin_cmd_usage(CrpAdmin *admin, int argc, char **argv)
     CrpStore *store;
     int status;
 
-    if (!crp_admin_parse(admin, entries,
-                         "DATE is YYYY-MM-DD (UTC), an ISO 8601 time "
-                         "(2025-01-31T12:00:00Z; UTC without a zone)\nor Unix "
-                         "seconds. A session counts wholly in the range it "
-                         "started in.\nDurations are seconds; vcpu_seconds "
-                         "and mib_seconds are vCPUs and MiB times seconds.",
-                         0, 0, &argc, &argv, &status) ||
-        !crp_admin_format_from_flags(admin, json, csv, &format, &status)) {
+    if (!crp_admin_parse_list(admin, entries,
+                              "DATE is YYYY-MM-DD (UTC), an ISO 8601 time "
+                              "(2025-01-31T12:00:00Z; UTC without a zone)\nor "
+                              "Unix seconds. A session counts wholly in the "
+                              "range it started in.\nDurations are seconds; "
+                              "vcpu_seconds and mib_seconds are vCPUs and MiB "
+                              "times seconds.", &argc, &argv, &format,
+                              &status)) {
         return status;
     }
     query.group_by = CRP_STORE_GROUP_USER_APP;
@@ -144,20 +152,8 @@ crp_admin_cmd_usage(CrpAdmin *admin, int argc, char **argv)
     if (by_app) {
         crp_admin_table_add_column(table, "app", "APP", CRP_ADMIN_COL_TEXT, 0);
     }
-    crp_admin_table_add_column(table, "sessions", "SESSIONS",
-                               CRP_ADMIN_COL_UINT, 0);
-    crp_admin_table_add_column(table, "duration_s", "DURATION S",
-                               CRP_ADMIN_COL_UINT, 0);
-    crp_admin_table_add_column(table, "vcpu_seconds", "VCPU S",
-                               CRP_ADMIN_COL_UINT, 0);
-    crp_admin_table_add_column(table, "mib_seconds", "MIB S",
-                               CRP_ADMIN_COL_UINT, 0);
-    crp_admin_table_add_column(table, "bytes_in", "BYTES IN",
-                               CRP_ADMIN_COL_UINT, 0);
-    crp_admin_table_add_column(table, "bytes_out", "BYTES OUT",
-                               CRP_ADMIN_COL_UINT, 0);
-    crp_admin_table_add_column(table, "frames", "FRAMES", CRP_ADMIN_COL_UINT,
-                               0);
+    crp_admin_table_add_columns(table, usage_columns,
+                                G_N_ELEMENTS(usage_columns));
     for (guint i = 0; i < rows->len; i++) {
         CrpStoreUsageRow *row = g_ptr_array_index(rows, i);
 

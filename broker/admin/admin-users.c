@@ -193,15 +193,26 @@ limits_are_default(const CrpStoreUserLimits *l)
            l->memory_mib == CRP_STORE_LIMIT_DEFAULT;
 }
 
+/* user list's columns. */
+static const CrpAdminColumn user_columns[] = {
+    { "id", "USER", CRP_ADMIN_COL_TEXT, 0 },
+    { "state", "STATE", CRP_ADMIN_COL_TEXT, 0 },
+    { "created", "CREATED", CRP_ADMIN_COL_TIME, 0 },
+    { "revoked_at", "REVOKED", CRP_ADMIN_COL_TIME, 0 },
+    { "key_state", "KEY", CRP_ADMIN_COL_TEXT, 0 },
+    { "key_fingerprint", "FINGERPRINT", CRP_ADMIN_COL_TEXT, 0 },
+    { "key_created", "KEY CREATED", CRP_ADMIN_COL_TIME, 0 },
+    { "max_sessions", "MAX SESSIONS", CRP_ADMIN_COL_UINT, 0 },
+    { "max_vcpus", "MAX VCPUS", CRP_ADMIN_COL_UINT, 0 },
+    { "max_memory_mib", "MAX MIB", CRP_ADMIN_COL_UINT, 0 },
+    { "limits", "LIMITS", CRP_ADMIN_COL_TEXT, 0 },
+    { "public_key", "PUBLIC KEY", CRP_ADMIN_COL_TEXT,
+      CRP_ADMIN_COL_MACHINE },
+};
+
 int
 crp_admin_cmd_user_list(CrpAdmin *admin, int argc, char **argv)
 {
-    gboolean json = FALSE, csv = FALSE;
-    const GOptionEntry entries[] = {
-        { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
-        { "csv", 0, 0, G_OPTION_ARG_NONE, &csv, "Print CSV", NULL },
-        { NULL },
-    };
     g_autoptr(GError) error = NULL;
     g_autoptr(GPtrArray) users = NULL;
     g_autoptr(CrpAdminTable) table = NULL;
@@ -211,12 +222,12 @@ crp_admin_cmd_user_list(CrpAdmin *admin, int argc, char **argv)
     CrpStore *store;
     int status;
 
-    if (!crp_admin_parse(admin, entries,
-                         "MAX SESSIONS, MAX VCPUS and MAX MIB are each user's "
-                         "limits in effect ('-': none);\nLIMITS says whether "
-                         "they are the [user-limits] defaults or the user's "
-                         "own.", 0, 0, &argc, &argv, &status) ||
-        !crp_admin_format_from_flags(admin, json, csv, &format, &status)) {
+    if (!crp_admin_parse_list(admin, NULL,
+                              "MAX SESSIONS, MAX VCPUS and MAX MIB are each "
+                              "user's limits in effect ('-': none);\nLIMITS "
+                              "says whether they are the [user-limits] "
+                              "defaults or the user's own.", &argc, &argv,
+                              &format, &status)) {
         return status;
     }
     if (!(config = crp_admin_config(admin, &error)) ||
@@ -226,28 +237,8 @@ crp_admin_cmd_user_list(CrpAdmin *admin, int argc, char **argv)
     }
     defaults = default_limits(config);
     table = crp_admin_table_new();
-    crp_admin_table_add_column(table, "id", "USER", CRP_ADMIN_COL_TEXT, 0);
-    crp_admin_table_add_column(table, "state", "STATE", CRP_ADMIN_COL_TEXT, 0);
-    crp_admin_table_add_column(table, "created", "CREATED",
-                               CRP_ADMIN_COL_TIME, 0);
-    crp_admin_table_add_column(table, "revoked_at", "REVOKED",
-                               CRP_ADMIN_COL_TIME, 0);
-    crp_admin_table_add_column(table, "key_state", "KEY", CRP_ADMIN_COL_TEXT,
-                               0);
-    crp_admin_table_add_column(table, "key_fingerprint", "FINGERPRINT",
-                               CRP_ADMIN_COL_TEXT, 0);
-    crp_admin_table_add_column(table, "key_created", "KEY CREATED",
-                               CRP_ADMIN_COL_TIME, 0);
-    crp_admin_table_add_column(table, "max_sessions", "MAX SESSIONS",
-                               CRP_ADMIN_COL_UINT, 0);
-    crp_admin_table_add_column(table, "max_vcpus", "MAX VCPUS",
-                               CRP_ADMIN_COL_UINT, 0);
-    crp_admin_table_add_column(table, "max_memory_mib", "MAX MIB",
-                               CRP_ADMIN_COL_UINT, 0);
-    crp_admin_table_add_column(table, "limits", "LIMITS", CRP_ADMIN_COL_TEXT,
-                               0);
-    crp_admin_table_add_column(table, "public_key", "PUBLIC KEY",
-                               CRP_ADMIN_COL_TEXT, CRP_ADMIN_COL_MACHINE);
+    crp_admin_table_add_columns(table, user_columns,
+                                G_N_ELEMENTS(user_columns));
     for (guint i = 0; i < users->len; i++) {
         CrpStoreUser *user = g_ptr_array_index(users, i);
         CrpStoreUserLimits limits =

@@ -59,6 +59,20 @@ gboolean crp_admin_parse(CrpAdmin *admin, const GOptionEntry *entries,
                          const char *description, int min_args, int max_args,
                          int *argc, char ***argv, int *status);
 
+/**
+ * crp_admin_parse_list:
+ * @entries: (nullable): the list's own options (filters); --json and
+ *   --csv follow them, then --config.
+ * @format: (out): the shape the list is printed in.
+ *
+ * crp_admin_parse() for the commands that print a list (a CrpAdminTable):
+ * no positional arguments, and --json with --csv is a usage error.
+ */
+gboolean crp_admin_parse_list(CrpAdmin *admin, const GOptionEntry *entries,
+                              const char *description, int *argc,
+                              char ***argv, CrpAdminFormat *format,
+                              int *status);
+
 /** Prints "crp-admin user add: MESSAGE" and a pointer to --help; returns
  *  CRP_ADMIN_EXIT_USAGE. */
 int crp_admin_usage_error(CrpAdmin *admin, const char *format, ...)
@@ -73,10 +87,6 @@ int crp_admin_fail_error(GError *error);
 /** Prints "crp-admin: warning: MESSAGE". */
 void crp_admin_warn(const char *format, ...) G_GNUC_PRINTF(1, 2);
 
-/** --json / --csv flags to a format; FALSE (a usage error) for both. */
-gboolean crp_admin_format_from_flags(CrpAdmin *admin, gboolean json,
-                                     gboolean csv, CrpAdminFormat *format,
-                                     int *status);
 
 /** The configuration, loaded on first use. */
 const CrpBrokerConfig *crp_admin_config(CrpAdmin *admin, GError **error);

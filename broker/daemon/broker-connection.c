@@ -19,7 +19,7 @@
  * Connections over a cap (broker-peers.h) are refused at accept with a
  * REJECT written straight to the socket, without a BrokerConnection.
  */
-#include "broker.h"
+#include "broker-connection.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -34,13 +34,28 @@
 #define BROKER_RATE_LIMITED_MESSAGE                                         \
     "too many failed logins from this address; try again in a minute"
 
+struct _BrokerConnectionContext {
+    const CrpBrokerConfig *config;
+    const guint8 *secret_key;
+    CrpStore *store;
+    BrokerPeers *peers;
+    BrokerConnectionEvents events;
+    gpointer data;
+    guint next_id;
+    /* Connections refused at accept: the REJECT frames (by BrokerAdmit),
+     * and how their log lines are thinned out under a flood. */
+    GBytes *refusals[BROKER_ADMIT_PEER_BUSY + 1];
+    gint64 refused_logged_at;
+    guint refused_unlogged;
+};
+
 struct _BrokerConnection {
-    BrokerServer *server;
+    BrokerConnectionContext *ctx;
     guint id;
     GSocketConnection *conn;
     CrpChannel *ch;
     char *peer;                 /* "unix:uid=N" ("unix"), or the client's IP */
-    char *bucket;               /* its key in the server's BrokerPeers */
+    char *bucket;               /* its key in the shared BrokerPeers */
     char *claimed_user;         /* the key's owner, once it is accepted */
     char *user;                 /* ... once the first record proved it */
     guint8 key[CRP_KEY_BYTES];  /* the user's public key, then */
@@ -71,7 +86,32 @@ struct _BrokerConnection {
 
 static void start_read(BrokerConnection *c);
 
-/* The protocol's name of a status code, for the log (section 6). */
+BrokerConnectionContext *
+broker_connection_context_new(const BrokerConnectionSetup *setup)
+{
+    BrokerConnectionContext *ctx = g_new0(BrokerConnectionContext, 1);
+
+    ctx->config = setup->config;
+    ctx->secret_key = setup->secret_key;
+    ctx->store = setup->store;
+    ctx->peers = setup->peers;
+    ctx->events = *setup->events;
+    ctx->data = setup->data;
+    return ctx;
+}
+
+void
+broker_connection_context_free(BrokerConnectionContext *ctx)
+{
+    if (!ctx) {
+        return;
+    }
+    for (guint i = 0; i < G_N_ELEMENTS(ctx->refusals); i++) {
+        g_clear_pointer(&ctx->refusals[i], g_bytes_unref);
+    }
+    g_free(ctx);
+}
+
 const char *
 broker_status_name(guint16 status)
 {
@@ -101,12 +141,6 @@ const char *
 broker_connection_peer(BrokerConnection *c)
 {
     return c->peer;
-}
-
-BrokerServer *
-broker_connection_server(BrokerConnection *c)
-{
-    return c->server;
 }
 
 const guint8 *
@@ -141,7 +175,7 @@ maybe_free(BrokerConnection *c)
     }
 }
 
-/* The end: closes the socket and leaves the server's list. */
+/* The end: closes the socket and tells the owner. */
 static void
 finish(BrokerConnection *c)
 {
@@ -154,10 +188,10 @@ finish(BrokerConnection *c)
     if (c->ready && !c->logged_in && !c->handed_over) {
         /* The handshake's work was done, and nobody proved the key: a
          * replayed HELLO, or a client that gave up. */
-        broker_peers_record_failure(c->server->peers, c->bucket,
+        broker_peers_record_failure(c->ctx->peers, c->bucket,
                                     g_get_monotonic_time());
     }
-    broker_peers_leave(c->server->peers, c->bucket, !c->logged_in,
+    broker_peers_leave(c->ctx->peers, c->bucket, !c->logged_in,
                        g_get_monotonic_time());
     if (c->hand_over) {
         /* Ended before the OK was out: the gateway lets go of the VM. */
@@ -170,7 +204,7 @@ finish(BrokerConnection *c)
     broker_info("event=%s conn=%u peer=%s user=%s",
                 c->handed_over ? "handed-over" : "disconnect", c->id, c->peer,
                 c->user);
-    broker_server_connection_done(c->server, c);
+    c->ctx->events.done(c, c->ctx->data);
     maybe_free(c);
 }
 
@@ -361,14 +395,14 @@ static gboolean on_idle_check(gpointer data);
 static void
 authorize(BrokerConnection *c, const CrpEvent *ev)
 {
-    BrokerServer *server = c->server;
+    BrokerConnectionContext *ctx = c->ctx;
     g_autoptr(GError) error = NULL;
     g_autofree char *user = NULL;
     CrpStoreLogin result;
     guint16 status;
     const char *message;
 
-    if (!crp_store_user_get_by_key(server->store, ev->peer_static_public,
+    if (!crp_store_user_get_by_key(ctx->store, ev->peer_static_public,
                                    &result, &user, &error)) {
         broker_warning("event=login-error conn=%u peer=%s error=\"%s\"",
                        c->id, c->peer, error->message);
@@ -404,7 +438,7 @@ authorize(BrokerConnection *c, const CrpEvent *ev)
     }
     broker_message("event=login-refused conn=%u user=%s peer=%s status=%s",
                    c->id, user, c->peer, broker_status_name(status));
-    broker_peers_record_failure(server->peers, c->bucket,
+    broker_peers_record_failure(ctx->peers, c->bucket,
                                 g_get_monotonic_time());
     crp_channel_authorize(c->ch, status, message, NULL);
     begin_closing(c);
@@ -414,11 +448,11 @@ authorize(BrokerConnection *c, const CrpEvent *ev)
 static void
 logged_in(BrokerConnection *c)
 {
-    guint idle_s = c->server->config->login_idle_timeout_s;
+    guint idle_s = c->ctx->config->login_idle_timeout_s;
 
     c->logged_in = TRUE;
     c->user = g_steal_pointer(&c->claimed_user);
-    broker_peers_logged_in(c->server->peers, c->bucket);
+    broker_peers_logged_in(c->ctx->peers, c->bucket);
     g_clear_handle_id(&c->timer, g_source_remove);
     c->last_activity = g_get_monotonic_time();
     if (idle_s) {
@@ -434,7 +468,7 @@ static gboolean
 on_idle_check(gpointer data)
 {
     BrokerConnection *c = data;
-    gint64 idle_us = (gint64)c->server->config->login_idle_timeout_s *
+    gint64 idle_us = (gint64)c->ctx->config->login_idle_timeout_s *
                      G_USEC_PER_SEC;
     gint64 silent = g_get_monotonic_time() - c->last_activity;
 
@@ -505,7 +539,7 @@ process_events(BrokerConnection *c)
                 broker_info("event=bye conn=%u user=%s code=%s", c->id,
                             c->user, broker_status_name(ev.message.bye.code));
             } else {
-                broker_handle_request(c, &ev.message);
+                c->ctx->events.request(c, &ev.message, c->ctx->data);
             }
             break;
         case CRP_EVENT_CLOSED:
@@ -513,8 +547,8 @@ process_events(BrokerConnection *c)
                 /* Reading stops here: what follows is the display
                  * channel, for the VM. */
                 c->attaching = TRUE;
-                broker_gateway_attach(c, c->attach_request_id,
-                                      c->attach_session);
+                c->ctx->events.attach(c, c->attach_request_id,
+                                      c->attach_session, c->ctx->data);
                 break;
             }
             crp_channel_close(c->ch, CRP_STATUS_OK, "goodbye");
@@ -529,7 +563,7 @@ process_events(BrokerConnection *c)
                            error ? error->message : "?");
             if (!c->ready) {
                 /* After READY, finish() counts it. */
-                broker_peers_record_failure(c->server->peers, c->bucket,
+                broker_peers_record_failure(c->ctx->peers, c->bucket,
                                             g_get_monotonic_time());
             }
             begin_closing(c);      /* the farewell is queued */
@@ -582,7 +616,7 @@ on_read(GObject *source, GAsyncResult *res, gpointer data)
         return;
     }
     if (!c->closing && !c->authorized && !c->ready &&
-        broker_peers_rate_limited(c->server->peers, c->bucket,
+        broker_peers_rate_limited(c->ctx->peers, c->bucket,
                                   g_get_monotonic_time())) {
         /* Failures from this address since it connected (its other
          * connections): no handshake work for this one either. */
@@ -674,13 +708,13 @@ static const struct {
 
 /* The REJECT frame for @why, encoded once by a channel of its own. */
 static GBytes *
-refusal_frame(BrokerServer *server, BrokerAdmit why)
+refusal_frame(BrokerConnectionContext *ctx, BrokerAdmit why)
 {
-    if (!server->refusals[why]) {
+    if (!ctx->refusals[why]) {
         CrpChannelConfig cfg = {
             .kind = CRP_CHANNEL_BROKER,
             .role = CRP_ROLE_SERVER,
-            .static_secret = server->key->secret_key,
+            .static_secret = ctx->secret_key,
         };
         g_autoptr(CrpChannel) ch = crp_channel_new(&cfg, NULL);
         gsize len = 0;
@@ -688,20 +722,20 @@ refusal_frame(BrokerServer *server, BrokerAdmit why)
 
         crp_channel_close(ch, refusals[why].status, refusals[why].reason);
         data = crp_channel_peek_output(ch, &len);
-        server->refusals[why] = g_bytes_new(data, len);
+        ctx->refusals[why] = g_bytes_new(data, len);
     }
-    return server->refusals[why];
+    return ctx->refusals[why];
 }
 
 /* Under a flood, one line a second says how many were refused. */
 static void
-log_refusal(BrokerServer *server, const char *peer, BrokerAdmit why)
+log_refusal(BrokerConnectionContext *ctx, const char *peer, BrokerAdmit why)
 {
     gint64 now = g_get_monotonic_time();
 
-    if (server->refused_logged_at &&
-        now - server->refused_logged_at < G_USEC_PER_SEC) {
-        server->refused_unlogged++;
+    if (ctx->refused_logged_at &&
+        now - ctx->refused_logged_at < G_USEC_PER_SEC) {
+        ctx->refused_unlogged++;
         return;
     }
     broker_message("event=%s peer=%s reason=%s connections=%u handshakes=%u "
@@ -709,25 +743,25 @@ log_refusal(BrokerServer *server, const char *peer, BrokerAdmit why)
                    why == BROKER_ADMIT_RATE_LIMITED ? "rate-limited"
                                                     : "refused",
                    peer, broker_admit_name(why),
-                   broker_peers_connections(server->peers),
-                   broker_peers_handshakes(server->peers),
-                   server->refused_unlogged);
-    server->refused_logged_at = now;
-    server->refused_unlogged = 0;
+                   broker_peers_connections(ctx->peers),
+                   broker_peers_handshakes(ctx->peers),
+                   ctx->refused_unlogged);
+    ctx->refused_logged_at = now;
+    ctx->refused_unlogged = 0;
 }
 
 /* A REJECT and the end, without waiting: what could not be written at
  * once (a full socket buffer) is dropped with the connection. */
 static void
-refuse(BrokerServer *server, GSocketConnection *conn, const char *peer,
+refuse(BrokerConnectionContext *ctx, GSocketConnection *conn, const char *peer,
        BrokerAdmit why)
 {
     GSocket *sock = g_socket_connection_get_socket(conn);
     gsize len;
-    const guint8 *frame = g_bytes_get_data(refusal_frame(server, why), &len);
+    const guint8 *frame = g_bytes_get_data(refusal_frame(ctx, why), &len);
     char drain[4096];
 
-    log_refusal(server, peer, why);
+    log_refusal(ctx, peer, why);
     g_socket_set_blocking(sock, FALSE);
     g_socket_send(sock, (const char *)frame, len, NULL, NULL);
     g_socket_shutdown(sock, FALSE, TRUE, NULL);
@@ -740,7 +774,7 @@ refuse(BrokerServer *server, GSocketConnection *conn, const char *peer,
 }
 
 BrokerConnection *
-broker_connection_new(BrokerServer *server, GSocketConnection *conn)
+broker_connection_new(BrokerConnectionContext *ctx, GSocketConnection *conn)
 {
     BrokerConnection *c;
     g_autoptr(GError) error = NULL;
@@ -748,22 +782,22 @@ broker_connection_new(BrokerServer *server, GSocketConnection *conn)
     g_autofree char *bucket = g_str_has_prefix(peer, "unix")
                                   ? g_strdup(peer)
                                   : broker_peers_key_for_ip(peer);
-    BrokerAdmit admit = broker_peers_admit(server->peers, bucket,
+    BrokerAdmit admit = broker_peers_admit(ctx->peers, bucket,
                                            g_get_monotonic_time());
     CrpChannelConfig cfg = {
         .kind = CRP_CHANNEL_BROKER,
         .role = CRP_ROLE_SERVER,
-        .static_secret = server->key->secret_key,
+        .static_secret = ctx->secret_key,
         .software = "crp-broker " CRP_VERSION,
     };
 
     if (admit != BROKER_ADMIT_OK) {
-        refuse(server, conn, peer, admit);
+        refuse(ctx, conn, peer, admit);
         return NULL;
     }
     c = g_new0(BrokerConnection, 1);
-    c->server = server;
-    c->id = ++server->next_conn_id;
+    c->ctx = ctx;
+    c->id = ++ctx->next_id;
     c->conn = g_object_ref(conn);
     c->cancel = g_cancellable_new();
     c->peer = g_steal_pointer(&peer);
@@ -773,7 +807,7 @@ broker_connection_new(BrokerServer *server, GSocketConnection *conn)
         /* Only an incomplete config fails; the key is always there. */
         broker_critical("event=channel-failed error=\"%s\"", error->message);
         g_io_stream_close(G_IO_STREAM(conn), NULL, NULL);
-        broker_peers_leave(server->peers, c->bucket, TRUE,
+        broker_peers_leave(ctx->peers, c->bucket, TRUE,
                            g_get_monotonic_time());
         c->done = TRUE;
         broker_connection_free(c);
@@ -786,7 +820,7 @@ broker_connection_new(BrokerServer *server, GSocketConnection *conn)
         g_socket_set_option(g_socket_connection_get_socket(conn), IPPROTO_TCP,
                             TCP_NODELAY, 1, NULL);
     }
-    c->timer = g_timeout_add_seconds(server->config->handshake_timeout_s,
+    c->timer = g_timeout_add_seconds(ctx->config->handshake_timeout_s,
                                      on_handshake_timeout, c);
     start_read(c);
     return c;

@@ -11,14 +11,19 @@
  * the client logged in with, so that rotating or revoking it cuts them off
  * too (a leaked key's holder must not keep watching).
  */
-#include "broker.h"
+#include "broker-gateway.h"
 #include "broker-vm.h"
 
 #include <string.h>
 #include <gio/gunixsocketaddress.h>
 
-typedef struct {
+struct _BrokerGateway {
     BrokerServer *server;
+    GList *splices;                 /* Splice*, the attached clients */
+};
+
+typedef struct {
+    BrokerGateway *gw;
     guint conn_id;
     guint32 request_id;
     char *session_id;
@@ -32,9 +37,7 @@ typedef struct {
 static void
 splice_free(Splice *s)
 {
-    if (s->server->splices) {
-        s->server->splices = g_list_remove(s->server->splices, s);
-    }
+    s->gw->splices = g_list_remove(s->gw->splices, s);
     g_clear_object(&s->vm);
     g_clear_object(&s->cancel);
     g_free(s->session_id);
@@ -104,7 +107,7 @@ on_vm_connected(GObject *source, GAsyncResult *res, gpointer data)
     BrokerConnection *c;
 
     s->vm = g_socket_client_connect_finish(G_SOCKET_CLIENT(source), res, &error);
-    c = broker_server_find_connection(s->server, s->conn_id);
+    c = broker_registry_find(s->gw->server->connections, s->conn_id);
     if (!c) {
         splice_free(s);             /* the client gave up meanwhile */
         return;
@@ -129,12 +132,30 @@ on_vm_connected(GObject *source, GAsyncResult *res, gpointer data)
     broker_connection_accept_attach(c, s->request_id, on_handed_over, s);
 }
 
-void
-broker_gateway_attach(BrokerConnection *c, guint32 request_id,
-                      const char *session_id)
+BrokerGateway *
+broker_gateway_new(BrokerServer *server)
 {
-    BrokerServer *server = broker_connection_server(c);
-    BrokerVm *vm = broker_vm_lookup(server, session_id);
+    BrokerGateway *gw = g_new0(BrokerGateway, 1);
+
+    gw->server = server;
+    return gw;
+}
+
+void
+broker_gateway_free(BrokerGateway *gw)
+{
+    if (!gw) {
+        return;
+    }
+    g_list_free(gw->splices);
+    g_free(gw);
+}
+
+void
+broker_gateway_attach(BrokerGateway *gw, BrokerConnection *c,
+                      guint32 request_id, const char *session_id)
+{
+    BrokerVm *vm = broker_vm_lookup(gw->server, session_id);
     g_autoptr(GSocketClient) client = NULL;
     g_autoptr(GSocketAddress) where = NULL;
     Splice *s;
@@ -154,14 +175,14 @@ broker_gateway_attach(BrokerConnection *c, guint32 request_id,
         return;
     }
     s = g_new0(Splice, 1);
-    s->server = server;
+    s->gw = gw;
     s->conn_id = broker_connection_id(c);
     s->request_id = request_id;
     s->session_id = g_strdup(session_id);
     s->user = g_strdup(broker_connection_user(c));
     memcpy(s->key, broker_connection_key(c), CRP_KEY_BYTES);
     s->cancel = g_cancellable_new();
-    server->splices = g_list_prepend(server->splices, s);
+    gw->splices = g_list_prepend(gw->splices, s);
     client = g_socket_client_new();
     where = g_unix_socket_address_new(broker_vm_display_socket(vm));
     g_socket_client_connect_async(client, G_SOCKET_CONNECTABLE(where),
@@ -169,9 +190,9 @@ broker_gateway_attach(BrokerConnection *c, guint32 request_id,
 }
 
 void
-broker_gateway_end_session(BrokerServer *server, const char *session_id)
+broker_gateway_end_session(BrokerGateway *gw, const char *session_id)
 {
-    for (GList *l = server->splices; l; l = l->next) {
+    for (GList *l = gw->splices; l; l = l->next) {
         Splice *s = l->data;
         if (g_str_equal(s->session_id, session_id)) {
             g_cancellable_cancel(s->cancel);
@@ -180,12 +201,12 @@ broker_gateway_end_session(BrokerServer *server, const char *session_id)
 }
 
 void
-broker_gateway_check_keys(BrokerServer *server, GHashTable *verdicts)
+broker_gateway_check_keys(BrokerGateway *gw, BrokerKeyValidFunc valid,
+                          gpointer data)
 {
-    for (GList *l = server->splices; l; l = l->next) {
+    for (GList *l = gw->splices; l; l = l->next) {
         Splice *s = l->data;
-        if (!s->withdrawn &&
-            !broker_server_key_valid(server, s->key, verdicts)) {
+        if (!s->withdrawn && !valid(s->key, data)) {
             s->withdrawn = TRUE;
             broker_message("event=key-withdrawn session=%s user=%s",
                            s->session_id, s->user);

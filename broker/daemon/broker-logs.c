@@ -7,7 +7,7 @@
  * Only regular files directly in STATE/logs are considered (the broker
  * puts nothing else there); the oldest go first, by modification time.
  */
-#include "broker.h"
+#include "broker-logs.h"
 
 #include <errno.h>
 #include <sys/stat.h>

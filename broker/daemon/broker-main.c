@@ -11,6 +11,12 @@
  * under systemd); they never hold keys or tickets.
  */
 #include "broker.h"
+#include "broker-connection.h"
+#include "broker-gateway.h"
+#include "broker-listener.h"
+#include "broker-peers.h"
+#include "broker-requests.h"
+#include "broker-sessions.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,29 +39,58 @@
 /* File descriptors kept for what is not a client connection: the store,
  * sessions' QMP and display sockets, QEMU's pipes, attached clients. */
 #define FD_RESERVE 256
+/* How often the store is asked whether the logged-in keys still log in. */
+#define KEYS_WATCH_MS 2000
+
+/* The process: what broker-main.c alone uses, around the server the
+ * other parts share. */
+typedef struct {
+    BrokerServer server;
+    BrokerListener *listener;
+    BrokerPeers *peers;           /* limits per source address */
+    BrokerConnectionContext *conns;
+    GMainLoop *loop;
+    gboolean stopping;
+    int lock_fd;                  /* flock on STATE/broker.lock, or 0 */
+    guint keys_watch;
+} BrokerDaemon;
 
 /* ------------------------------------------------------------------------ */
-/* Connections and shutdown */
+/* Connections' events */
 
-void
-broker_server_connection_done(BrokerServer *server, BrokerConnection *c)
+static void
+on_request(BrokerConnection *c, const CrpMessage *msg, gpointer data)
 {
-    server->connections = g_list_remove(server->connections, c);
-    if (server->stopping && !server->connections) {
-        g_main_loop_quit(server->loop);
+    BrokerDaemon *d = data;
+
+    broker_handle_request(&d->server, c, msg);
+}
+
+static void
+on_attach(BrokerConnection *c, guint32 request_id, const char *session_id,
+          gpointer data)
+{
+    BrokerDaemon *d = data;
+
+    broker_gateway_attach(d->server.gateway, c, request_id, session_id);
+}
+
+static void
+on_connection_done(BrokerConnection *c, gpointer data)
+{
+    BrokerDaemon *d = data;
+
+    broker_registry_remove(d->server.connections, broker_connection_id(c));
+    if (d->stopping && broker_registry_count(d->server.connections) == 0) {
+        g_main_loop_quit(d->loop);
     }
 }
 
-BrokerConnection *
-broker_server_find_connection(BrokerServer *server, guint id)
-{
-    for (GList *l = server->connections; l; l = l->next) {
-        if (broker_connection_id(l->data) == id) {
-            return l->data;
-        }
-    }
-    return NULL;
-}
+static const BrokerConnectionEvents connection_events = {
+    .request = on_request,
+    .attach = on_attach,
+    .done = on_connection_done,
+};
 
 /* ------------------------------------------------------------------------ */
 /* Keys withdrawn under live connections */
@@ -75,45 +110,58 @@ key_equal(gconstpointer a, gconstpointer b)
     return memcmp(a, b, CRP_KEY_BYTES) == 0;
 }
 
-gboolean
-broker_server_key_valid(BrokerServer *server, const guint8 *key,
-                        GHashTable *verdicts)
+/* Answers within one check of all keys, cached. */
+typedef struct {
+    CrpStore *store;
+    GHashTable *verdicts;         /* key -> whether it still logs in */
+} KeyCheck;
+
+/* Whether @key (CRP_KEY_BYTES) still logs in. A store failure counts as
+ * valid. */
+static gboolean
+key_valid(const guint8 *key, gpointer data)
 {
+    KeyCheck *check = data;
     g_autoptr(GError) error = NULL;
     gpointer verdict;
     CrpStoreLogin result;
 
-    if (g_hash_table_lookup_extended(verdicts, key, NULL, &verdict)) {
+    if (g_hash_table_lookup_extended(check->verdicts, key, NULL, &verdict)) {
         return GPOINTER_TO_INT(verdict);
     }
-    if (!crp_store_user_get_by_key(server->store, key, &result, NULL,
+    if (!crp_store_user_get_by_key(check->store, key, &result, NULL,
                                    &error)) {
         broker_warning("event=store-error request=key-check error=\"%s\"",
                        error->message);
         result = CRP_STORE_LOGIN_OK;    /* no one is cut off for that */
     }
-    g_hash_table_insert(verdicts, g_memdup2(key, CRP_KEY_BYTES),
+    g_hash_table_insert(check->verdicts, g_memdup2(key, CRP_KEY_BYTES),
                         GINT_TO_POINTER(result == CRP_STORE_LOGIN_OK));
     return result == CRP_STORE_LOGIN_OK;
 }
 
-void
-broker_server_check_keys(BrokerServer *server)
+/* Ends the connections and attached displays of keys that no longer log
+ * in (rotated or revoked by crp-admin). */
+static gboolean
+on_keys_watch(gpointer data)
 {
+    BrokerDaemon *d = data;
     g_autoptr(GHashTable) verdicts = g_hash_table_new_full(key_hash,
                                                            key_equal, g_free,
                                                            NULL);
+    KeyCheck check = { d->server.store, verdicts };
     /* Closing may finish a connection at once: walk a copy. */
-    GList *copy = g_list_copy(server->connections);
+    GList *copy = broker_registry_list(d->server.connections);
 
     for (GList *l = copy; l; l = l->next) {
         const guint8 *key = broker_connection_key(l->data);
-        if (key && !broker_server_key_valid(server, key, verdicts)) {
+        if (key && !key_valid(key, &check)) {
             broker_connection_withdraw_key(l->data);
         }
     }
     g_list_free(copy);
-    broker_gateway_check_keys(server, verdicts);
+    broker_gateway_check_keys(d->server.gateway, key_valid, &check);
+    return G_SOURCE_CONTINUE;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -122,25 +170,26 @@ broker_server_check_keys(BrokerServer *server)
 static void
 on_incoming(GSocketConnection *conn, gpointer data)
 {
-    BrokerServer *server = data;
+    BrokerDaemon *d = data;
     BrokerConnection *c;
 
-    if (server->stopping) {
+    if (d->stopping) {
         return;
     }
-    c = broker_connection_new(server, conn);
+    c = broker_connection_new(d->conns, conn);
     if (c) {
-        server->connections = g_list_prepend(server->connections, c);
+        broker_registry_add(d->server.connections, broker_connection_id(c),
+                            c);
     }
 }
 
 /* A connection is a file descriptor: make the soft limit the hard one,
  * and say so if the caps need more than that. */
 static void
-raise_fd_limit(BrokerServer *server)
+raise_fd_limit(const CrpBrokerConfig *config)
 {
     struct rlimit rl;
-    guint64 need = (guint64)server->config->max_connections + FD_RESERVE;
+    guint64 need = (guint64)config->max_connections + FD_RESERVE;
 
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
         return;
@@ -150,50 +199,50 @@ raise_fd_limit(BrokerServer *server)
         setrlimit(RLIMIT_NOFILE, &rl);
         getrlimit(RLIMIT_NOFILE, &rl);
     }
-    if (server->config->max_connections == 0 ||
+    if (config->max_connections == 0 ||
         (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)) {
         broker_warning("event=fd-limit limit=%" G_GUINT64_FORMAT
                        " max_connections=%u reserve=%u", (guint64)rl.rlim_cur,
-                       server->config->max_connections, FD_RESERVE);
+                       config->max_connections, FD_RESERVE);
     }
 }
 
 static gboolean
 on_shutdown_timeout(gpointer data)
 {
-    BrokerServer *server = data;
+    BrokerDaemon *d = data;
 
     broker_message("event=shutdown-timeout clients=%u",
-                   g_list_length(server->connections));
-    g_main_loop_quit(server->loop);
+                   broker_registry_count(d->server.connections));
+    g_main_loop_quit(d->loop);
     return G_SOURCE_REMOVE;
 }
 
 static gboolean
 on_signal(gpointer data)
 {
-    BrokerServer *server = data;
+    BrokerDaemon *d = data;
     GList *copy;
 
-    if (server->stopping) {
+    if (d->stopping) {
         return G_SOURCE_CONTINUE;
     }
-    server->stopping = TRUE;
+    d->stopping = TRUE;
     broker_message("event=shutdown clients=%u",
-                   g_list_length(server->connections));
-    g_clear_pointer(&server->listener, broker_listener_free);
-    if (!server->connections) {
-        g_main_loop_quit(server->loop);
+                   broker_registry_count(d->server.connections));
+    g_clear_pointer(&d->listener, broker_listener_free);
+    if (broker_registry_count(d->server.connections) == 0) {
+        g_main_loop_quit(d->loop);
         return G_SOURCE_CONTINUE;
     }
     /* Closing may finish a connection at once: walk a copy. */
-    copy = g_list_copy(server->connections);
+    copy = broker_registry_list(d->server.connections);
     for (GList *l = copy; l; l = l->next) {
         broker_connection_close(l->data, CRP_STATUS_SHUTDOWN,
                                 "the broker is shutting down");
     }
     g_list_free(copy);
-    g_timeout_add(BROKER_SHUTDOWN_WAIT_MS, on_shutdown_timeout, server);
+    g_timeout_add(BROKER_SHUTDOWN_WAIT_MS, on_shutdown_timeout, d);
     return G_SOURCE_CONTINUE;
 }
 
@@ -203,10 +252,10 @@ on_signal(gpointer data)
 /* One broker per state directory: a second one would take over the
  * first one's socket and fight it for the same VMs. */
 static gboolean
-lock_state_dir(BrokerServer *server, GError **error)
+lock_state_dir(BrokerDaemon *d, GError **error)
 {
-    g_autofree char *path = g_build_filename(server->config->state_dir,
-                                             "broker.lock", NULL);
+    const char *state_dir = d->server.config->state_dir;
+    g_autofree char *path = g_build_filename(state_dir, "broker.lock", NULL);
     int fd = g_open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 
     if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -219,16 +268,17 @@ lock_state_dir(BrokerServer *server, GError **error)
                         ? "another crp-broker is running on the state "
                           "directory %s"
                         : "cannot lock the state directory %s: %s",
-                    server->config->state_dir, g_strerror(e));
+                    state_dir, g_strerror(e));
         return FALSE;
     }
-    server->lock_fd = fd;       /* held until exit */
+    d->lock_fd = fd;            /* held until exit */
     return TRUE;
 }
 
 static gboolean
-setup(BrokerServer *server, const char *config_path, GError **error)
+setup(BrokerDaemon *d, const char *config_path, GError **error)
 {
+    BrokerServer *server = &d->server;
     g_autofree char *key_path = NULL;
     char fingerprint[CRP_BROKER_FINGERPRINT_SIZE];
     gboolean created = FALSE;
@@ -244,7 +294,7 @@ setup(BrokerServer *server, const char *config_path, GError **error)
                     server->config->state_dir, g_strerror(e));
         return FALSE;
     }
-    if (!lock_state_dir(server, error)) {
+    if (!lock_state_dir(d, error)) {
         return FALSE;
     }
     key_path = crp_broker_config_broker_key_path(server->config);
@@ -270,44 +320,59 @@ setup(BrokerServer *server, const char *config_path, GError **error)
         .failure_window_us = FAILURE_WINDOW_US,
         .max_remembered = MAX_REMEMBERED_PEERS,
     };
-    server->peers = broker_peers_new(&limits);
-    raise_fd_limit(server);
-    server->listener = broker_listener_new(server->config->listen, on_incoming,
-                                           server, error);
-    if (!server->listener) {
+    d->peers = broker_peers_new(&limits);
+    BrokerConnectionSetup conns = {
+        .config = server->config,
+        .secret_key = server->key->secret_key,
+        .store = server->store,
+        .peers = d->peers,
+        .events = &connection_events,
+        .data = d,
+    };
+    d->conns = broker_connection_context_new(&conns);
+    server->connections = broker_registry_new();
+    server->gateway = broker_gateway_new(server);
+    raise_fd_limit(server->config);
+    d->listener = broker_listener_new(server->config->listen, on_incoming, d,
+                                      error);
+    if (!d->listener) {
         return FALSE;
     }
-    return broker_sessions_start(server, error);
+    if (!broker_sessions_start(server, error)) {
+        return FALSE;
+    }
+    d->keys_watch = g_timeout_add(KEYS_WATCH_MS, on_keys_watch, d);
+    return TRUE;
 }
 
 static void
-server_clear(BrokerServer *server)
+daemon_clear(BrokerDaemon *d)
 {
-    GList *copy = g_list_copy(server->connections);
+    BrokerServer *server = &d->server;
+    GList *copy = server->connections
+                      ? broker_registry_list(server->connections) : NULL;
 
     /* Connections still open after the shutdown wait: just drop them. */
-    g_list_free(server->connections);
-    server->connections = NULL;
-    server->stopping = FALSE;
+    g_clear_pointer(&server->connections, broker_registry_free);
+    d->stopping = FALSE;
     for (GList *l = copy; l; l = l->next) {
         broker_connection_free(l->data);
     }
     g_list_free(copy);
+    g_clear_handle_id(&d->keys_watch, g_source_remove);
     broker_sessions_stop(server);
-    g_clear_pointer(&server->splices, g_list_free);
-    g_clear_pointer(&server->listener, broker_listener_free);
+    g_clear_pointer(&server->gateway, broker_gateway_free);
+    g_clear_pointer(&d->listener, broker_listener_free);
+    g_clear_pointer(&d->conns, broker_connection_context_free);
     g_clear_pointer(&server->store, crp_store_free);
-    if (server->lock_fd > 0) {
-        close(server->lock_fd);
-        server->lock_fd = 0;
+    if (d->lock_fd > 0) {
+        close(d->lock_fd);
+        d->lock_fd = 0;
     }
     g_clear_pointer(&server->key, crp_broker_key_free);
     g_clear_pointer(&server->config, crp_broker_config_free);
-    g_clear_pointer(&server->peers, broker_peers_free);
-    for (guint i = 0; i < G_N_ELEMENTS(server->refusals); i++) {
-        g_clear_pointer(&server->refusals[i], g_bytes_unref);
-    }
-    g_clear_pointer(&server->loop, g_main_loop_unref);
+    g_clear_pointer(&d->peers, broker_peers_free);
+    g_clear_pointer(&d->loop, g_main_loop_unref);
 }
 
 int
@@ -317,7 +382,7 @@ main(int argc, char **argv)
     gboolean version = FALSE;
     g_autoptr(GError) error = NULL;
     g_autoptr(GOptionContext) context = NULL;
-    BrokerServer server = { 0 };
+    BrokerDaemon d = { 0 };
     GOptionEntry entries[] = {
         { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
           "Configuration file (default: $" CRP_BROKER_CONFIG_ENV ", else "
@@ -343,21 +408,21 @@ main(int argc, char **argv)
         return 2;
     }
 
-    server.loop = g_main_loop_new(NULL, FALSE);
-    if (!setup(&server, config_path, &error)) {
+    d.loop = g_main_loop_new(NULL, FALSE);
+    if (!setup(&d, config_path, &error)) {
         g_printerr("crp-broker: %s\n", error->message);
-        server_clear(&server);
+        daemon_clear(&d);
         return 1;
     }
-    g_unix_signal_add(SIGTERM, on_signal, &server);
-    g_unix_signal_add(SIGINT, on_signal, &server);
-    broker_listener_start(server.listener);
-    broker_message("event=listening address=%s store=%s", server.config->listen,
-                   server.config->database_url);
+    g_unix_signal_add(SIGTERM, on_signal, &d);
+    g_unix_signal_add(SIGINT, on_signal, &d);
+    broker_listener_start(d.listener);
+    broker_message("event=listening address=%s store=%s",
+                   d.server.config->listen, d.server.config->database_url);
 
-    g_main_loop_run(server.loop);
+    g_main_loop_run(d.loop);
 
     broker_message("event=stopped");
-    server_clear(&server);
+    daemon_clear(&d);
     return 0;
 }

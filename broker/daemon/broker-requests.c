@@ -6,10 +6,11 @@
  * answered with INTERNAL, never with the store's own text.
  *
  * The session requests are broker-sessions.c's; ATTACH never arrives here
- * (it ends the broker channel: broker-connection.c hands it to the
- * gateway).
+ * (it ends the broker channel: the connection reports it to its owner,
+ * broker-main.c, which hands it to the gateway).
  */
-#include "broker.h"
+#include "broker-requests.h"
+#include "broker-sessions.h"
 
 #define BROKER_STORE_FAILED "the broker's state store failed; see its log"
 
@@ -74,9 +75,10 @@ send_ok(BrokerConnection *c, guint32 request_id)
 }
 
 static void
-request_catalog_list(BrokerConnection *c, const CrpMessage *msg)
+request_catalog_list(BrokerServer *server, BrokerConnection *c,
+                     const CrpMessage *msg)
 {
-    CrpStore *store = broker_connection_server(c)->store;
+    CrpStore *store = server->store;
     g_autoptr(GError) error = NULL;
     g_autoptr(GPtrArray) apps = crp_store_app_list(store, FALSE, &error);
     g_autoptr(GPtrArray) mine = NULL;
@@ -99,9 +101,10 @@ request_catalog_list(BrokerConnection *c, const CrpMessage *msg)
 }
 
 static void
-request_my_apps(BrokerConnection *c, const CrpMessage *msg)
+request_my_apps(BrokerServer *server, BrokerConnection *c,
+                     const CrpMessage *msg)
 {
-    CrpStore *store = broker_connection_server(c)->store;
+    CrpStore *store = server->store;
     g_autoptr(GError) error = NULL;
     g_autoptr(GPtrArray) mine =
         crp_store_subscription_list(store, broker_connection_user(c), &error);
@@ -115,10 +118,10 @@ request_my_apps(BrokerConnection *c, const CrpMessage *msg)
 
 /* SUBSCRIBE and UNSUBSCRIBE. */
 static void
-request_subscription(BrokerConnection *c, const CrpMessage *msg,
-                     gboolean subscribe)
+request_subscription(BrokerServer *server, BrokerConnection *c,
+                     const CrpMessage *msg, gboolean subscribe)
 {
-    CrpStore *store = broker_connection_server(c)->store;
+    CrpStore *store = server->store;
     const char *what = subscribe ? "SUBSCRIBE" : "UNSUBSCRIBE";
     g_autoptr(GError) error = NULL;
     g_autofree char *app = arg_string(msg);
@@ -162,9 +165,10 @@ request_subscription(BrokerConnection *c, const CrpMessage *msg,
 }
 
 static void
-request_session_list(BrokerConnection *c, const CrpMessage *msg)
+request_session_list(BrokerServer *server, BrokerConnection *c,
+                     const CrpMessage *msg)
 {
-    CrpStore *store = broker_connection_server(c)->store;
+    CrpStore *store = server->store;
     g_autoptr(GError) error = NULL;
     g_autoptr(GPtrArray) sessions = crp_store_session_list(
         store, broker_connection_user(c), CRP_STORE_SESSIONS_LIVE, &error);
@@ -191,34 +195,35 @@ request_session_list(BrokerConnection *c, const CrpMessage *msg)
 }
 
 void
-broker_handle_request(BrokerConnection *c, const CrpMessage *msg)
+broker_handle_request(BrokerServer *server, BrokerConnection *c,
+                      const CrpMessage *msg)
 {
     /* The channel only lets through what a client may send on a broker
      * channel; anything else closed it with a BYE already. */
     switch (msg->type) {
     case CRP_MSG_CATALOG_LIST:
-        request_catalog_list(c, msg);
+        request_catalog_list(server, c, msg);
         break;
     case CRP_MSG_SUBSCRIBE:
-        request_subscription(c, msg, TRUE);
+        request_subscription(server, c, msg, TRUE);
         break;
     case CRP_MSG_UNSUBSCRIBE:
-        request_subscription(c, msg, FALSE);
+        request_subscription(server, c, msg, FALSE);
         break;
     case CRP_MSG_MY_APPS:
-        request_my_apps(c, msg);
+        request_my_apps(server, c, msg);
         break;
     case CRP_MSG_SESSION_LIST:
-        request_session_list(c, msg);
+        request_session_list(server, c, msg);
         break;
     case CRP_MSG_LAUNCH:
-        broker_request_launch(c, msg);
+        broker_request_launch(server, c, msg);
         break;
     case CRP_MSG_SESSION_TICKET:
-        broker_request_session_ticket(c, msg);
+        broker_request_session_ticket(server, c, msg);
         break;
     case CRP_MSG_SESSION_CLOSE:
-        broker_request_session_close(c, msg);
+        broker_request_session_close(server, c, msg);
         break;
     default:
         broker_connection_close(c, CRP_STATUS_BAD_REQUEST,

@@ -11,7 +11,9 @@
  * host's or the user's) are serialised by the store, in this broker or
  * another one.
  */
-#include "broker.h"
+#include "broker-sessions.h"
+#include "broker-gateway.h"
+#include "broker-logs.h"
 #include "broker-vm.h"
 #include "broker-vm-files.h"
 
@@ -28,11 +30,12 @@ typedef struct {
 } Waiter;
 
 static Waiter *
-waiter_new(BrokerConnection *c, guint32 request_id, const char *session_id)
+waiter_new(BrokerServer *server, BrokerConnection *c, guint32 request_id,
+           const char *session_id)
 {
     Waiter *w = g_new0(Waiter, 1);
 
-    w->server = broker_connection_server(c);
+    w->server = server;
     w->conn_id = broker_connection_id(c);
     w->request_id = request_id;
     w->session_id = g_strdup(session_id);
@@ -44,7 +47,8 @@ on_ticket(BrokerVm *vm, const char *ticket, guint expires_s, guint16 status,
           const char *message, gpointer data)
 {
     Waiter *w = data;
-    BrokerConnection *c = broker_server_find_connection(w->server, w->conn_id);
+    BrokerConnection *c = broker_registry_find(w->server->connections,
+                                               w->conn_id);
 
     if (!c) {
         /* The client left meanwhile; the session lives on and can be
@@ -207,10 +211,19 @@ launch_txn(CrpStore *store, gpointer data, GError **error)
     return l->session != NULL;
 }
 
-void
-broker_request_launch(BrokerConnection *c, const CrpMessage *msg)
+/* The VM is gone: its attached clients are cut off. */
+static void
+on_vm_ended(BrokerVm *vm, const char *session_id, gpointer data)
 {
-    BrokerServer *server = broker_connection_server(c);
+    BrokerServer *server = data;
+
+    broker_gateway_end_session(server->gateway, session_id);
+}
+
+void
+broker_request_launch(BrokerServer *server, BrokerConnection *c,
+                      const CrpMessage *msg)
+{
     guint32 id = msg->request.request_id;
     g_autofree char *name = g_strndup(msg->request.arg.ptr,
                                       msg->request.arg.len);
@@ -249,14 +262,15 @@ broker_request_launch(BrokerConnection *c, const CrpMessage *msg)
     broker_message("event=launch session=%s user=%s app=%s vcpus=%u "
                    "memory_mib=%u", l.session->id, l.user, name, l.session->vcpus,
                    l.session->memory_mib);
-    vm = broker_vm_launch(server, l.session, app, &error);
+    vm = broker_vm_launch(server, l.session, app, on_vm_ended, server,
+                          &error);
     if (!vm) {
         broker_connection_send_error(c, id, CRP_STATUS_INTERNAL,
                                      "the VM could not be started; see the "
                                      "broker's log");
     } else {
         broker_vm_request_ticket(vm, on_ticket,
-                                 waiter_new(c, id, l.session->id));
+                                 waiter_new(server, c, id, l.session->id));
     }
     crp_store_session_free(l.session);
 }
@@ -266,9 +280,8 @@ broker_request_launch(BrokerConnection *c, const CrpMessage *msg)
 /* The user's live VM named by the request, or NULL after an ERROR reply.
  * Someone else's session is "no such session": ids are not disclosed. */
 static BrokerVm *
-user_vm(BrokerConnection *c, const CrpMessage *msg)
+user_vm(BrokerServer *server, BrokerConnection *c, const CrpMessage *msg)
 {
-    BrokerServer *server = broker_connection_server(c);
     g_autofree char *id = g_strndup(msg->request.arg.ptr, msg->request.arg.len);
     BrokerVm *vm = broker_vm_lookup(server, id);
     g_autoptr(CrpStoreSession) s = NULL;
@@ -291,22 +304,25 @@ user_vm(BrokerConnection *c, const CrpMessage *msg)
 }
 
 void
-broker_request_session_ticket(BrokerConnection *c, const CrpMessage *msg)
+broker_request_session_ticket(BrokerServer *server, BrokerConnection *c,
+                              const CrpMessage *msg)
 {
-    BrokerVm *vm = user_vm(c, msg);
+    BrokerVm *vm = user_vm(server, c, msg);
 
     if (vm) {
         g_autofree char *id = g_strndup(msg->request.arg.ptr,
                                         msg->request.arg.len);
         broker_vm_request_ticket(vm, on_ticket,
-                                 waiter_new(c, msg->request.request_id, id));
+                                 waiter_new(server, c, msg->request.request_id,
+                                            id));
     }
 }
 
 void
-broker_request_session_close(BrokerConnection *c, const CrpMessage *msg)
+broker_request_session_close(BrokerServer *server, BrokerConnection *c,
+                             const CrpMessage *msg)
 {
-    BrokerVm *vm = user_vm(c, msg);
+    BrokerVm *vm = user_vm(server, c, msg);
 
     if (vm) {
         broker_vm_close(vm, "user-closed");
@@ -331,13 +347,13 @@ broker_sessions_reconcile(BrokerServer *server, GError **error)
     }
     broker_message("event=reconcile live_sessions=%u", live->len);
     for (guint i = 0; i < live->len; i++) {
-        broker_vm_adopt(server, g_ptr_array_index(live, i));
+        broker_vm_adopt(server, g_ptr_array_index(live, i), on_vm_ended,
+                        server);
     }
     return TRUE;
 }
 
-/* Sessions closed from outside the broker, or whose user was revoked;
- * and connections whose key was rotated or revoked. */
+/* Sessions closed from outside the broker, or whose user was revoked. */
 static gboolean
 on_watch(gpointer data)
 {
@@ -345,7 +361,6 @@ on_watch(gpointer data)
     g_autoptr(GError) error = NULL;
     g_autoptr(GPtrArray) live = NULL;
 
-    broker_server_check_keys(server);
     if (g_hash_table_size(server->vms) == 0) {
         return G_SOURCE_CONTINUE;
     }

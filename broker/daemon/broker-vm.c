@@ -5,6 +5,7 @@
  * are broker-vm-files.c's.
  */
 #include "broker-vm.h"
+#include "broker-logs.h"
 #include "broker-vm-console.h"
 #include "broker-vm-files.h"
 #include "crp-qmp-commands.h"
@@ -42,6 +43,8 @@ typedef struct {
 
 struct BrokerVm {
     BrokerServer *server;
+    BrokerVmEndedFunc ended;        /* the owner's */
+    gpointer ended_data;
     char *id;
     char *user;
     char *app;
@@ -100,11 +103,14 @@ broker_vm_is_closing(BrokerVm *vm)
 }
 
 static BrokerVm *
-vm_new(BrokerServer *server, const CrpStoreSession *s)
+vm_new(BrokerServer *server, const CrpStoreSession *s,
+       BrokerVmEndedFunc ended, gpointer data)
 {
     BrokerVm *vm = g_new0(BrokerVm, 1);
 
     vm->server = server;
+    vm->ended = ended;
+    vm->ended_data = data;
     vm->id = g_strdup(s->id);
     vm->user = g_strdup(s->user);
     vm->app = g_strdup(s->app);
@@ -828,7 +834,7 @@ vm_finish(BrokerVm *vm, gint64 ended)
                                ? "the VM stopped while starting; see the "
                                  "broker's log"
                                : "the session ended");
-    broker_gateway_end_session(vm->server, vm->id);
+    vm->ended(vm, vm->id, vm->ended_data);
     if (!crp_store_session_close(vm->server->store, vm->id, ended, &error)) {
         /* The row stays live and the files stay (the heartbeat says when
          * the VM was last seen): the next start's reconciliation closes
@@ -850,9 +856,10 @@ vm_finish(BrokerVm *vm, gint64 ended)
 
 BrokerVm *
 broker_vm_launch(BrokerServer *server, const CrpStoreSession *session,
-                 const CrpStoreApp *app, GError **error)
+                 const CrpStoreApp *app, BrokerVmEndedFunc ended,
+                 gpointer data, GError **error)
 {
-    BrokerVm *vm = vm_new(server, session);
+    BrokerVm *vm = vm_new(server, session, ended, data);
     g_autoptr(GError) local = NULL;
     int console_fd = -1;
 
@@ -894,9 +901,10 @@ adopt_console(BrokerVm *vm)
 }
 
 BrokerVm *
-broker_vm_adopt(BrokerServer *server, const CrpStoreSession *session)
+broker_vm_adopt(BrokerServer *server, const CrpStoreSession *session,
+                BrokerVmEndedFunc ended, gpointer data)
 {
-    BrokerVm *vm = vm_new(server, session);
+    BrokerVm *vm = vm_new(server, session, ended, data);
     gint64 last_seen = 0;
 
     vm->files = broker_vm_files_reopen(server, session);

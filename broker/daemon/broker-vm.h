@@ -15,11 +15,13 @@
  *            removed, the VM forgets itself.
  *
  * Every BrokerVm is in server->vms (by session id) from creation to its
- * end; nothing else frees it.
+ * end; nothing else frees it. Its end is reported to the owner's
+ * BrokerVmEndedFunc (the VM calls nobody above it).
  */
 #pragma once
 
 #include "broker.h"
+#include "crp/crp-message.h"
 
 G_BEGIN_DECLS
 
@@ -34,19 +36,29 @@ typedef void (*BrokerVmTicketFunc)(BrokerVm *vm, const char *ticket,
                                    const char *message, gpointer data);
 
 /**
+ * The VM's process is gone and its end is being written: whatever still
+ * uses the session (attached clients) lets go. Called once, from the VM's
+ * last moments: @vm must not be used after the call.
+ */
+typedef void (*BrokerVmEndedFunc)(BrokerVm *vm, const char *session_id,
+                                  gpointer data);
+
+/**
  * Starts @session's QEMU for @app: prepares the runtime dir and overlay,
  * spawns, connects QMP. The session row exists (STARTING). On failure the
  * session is closed again and NULL returned with @error.
  */
 BrokerVm *broker_vm_launch(BrokerServer *server, const CrpStoreSession *session,
-                           const CrpStoreApp *app, GError **error);
+                           const CrpStoreApp *app, BrokerVmEndedFunc ended,
+                           gpointer data, GError **error);
 
 /**
  * After a broker restart: takes over @session's QEMU if it still runs (its
  * /proc entry names the session's runtime dir), else writes the session's
  * end. Returns the VM, or NULL when there was nothing left to adopt.
  */
-BrokerVm *broker_vm_adopt(BrokerServer *server, const CrpStoreSession *session);
+BrokerVm *broker_vm_adopt(BrokerServer *server, const CrpStoreSession *session,
+                          BrokerVmEndedFunc ended, gpointer data);
 
 /** Asks for a fresh one-time ticket; @func is called once, maybe later
  *  (when the VM comes up), never from inside this call. */

@@ -7,7 +7,8 @@
  * destroy is the callback frame that called it; a reference held around
  * every callback keeps the memory until that frame unwinds.
  */
-#include "crp-qmp-private.h"
+#include "crp-qmp-client.h"
+#include "crp-qmp-error.h"
 
 #include <gio/gunixsocketaddress.h>
 #include <stdlib.h>
@@ -387,14 +388,6 @@ crp_qmp_client_execute(CrpQmpClient *client, const char *command,
     client_submit(client, command, arguments, callback, user_data, TRUE);
 }
 
-void
-crp_qmp_client_send(CrpQmpClient *client, const char *command,
-                    JsonObject *arguments, CrpQmpReplyFunc callback,
-                    gpointer user_data)
-{
-    client_submit(client, command, arguments, callback, user_data, FALSE);
-}
-
 /* ---- reading ------------------------------------------------------------ */
 
 static void
@@ -405,8 +398,12 @@ fail_protocol(CrpQmpClient *client, const char *what)
     client_fail(client, error);
 }
 
+/* The reply to qmp_capabilities (no capability enabled: no out-of-band),
+ * sent here rather than by crp-qmp-commands.c: the transport needs it
+ * before it is ready, and calls nothing above itself. */
 static void
-on_capabilities(CrpQmpClient *client, const GError *error, gpointer user_data)
+on_capabilities(CrpQmpClient *client, JsonNode *result, const GError *error,
+                gpointer user_data)
 {
     if (client->destroyed || client->state != STATE_NEGOTIATING) {
         return;
@@ -470,7 +467,9 @@ handle_message(CrpQmpClient *client, CrpQmpMessageType type,
         client->version[1] = (guint)CLAMP(msg->version_minor, 0, G_MAXUINT);
         client->version[2] = (guint)CLAMP(msg->version_micro, 0, G_MAXUINT);
         client->state = STATE_NEGOTIATING;
-        crp_qmp_qmp_capabilities(client, on_capabilities, NULL);
+        /* Without the readiness check: the client is not ready yet. */
+        client_submit(client, "qmp_capabilities", NULL, on_capabilities,
+                      NULL, FALSE);
         return;
     }
     switch (type) {

@@ -2,7 +2,7 @@
  * crp-qmp-commands.c: one function per QMP command, all alike: build the
  * arguments, execute, turn the reply into C values for a typed callback.
  */
-#include "crp-qmp-private.h"
+#include "crp-qmp-commands.h"
 
 /* The typed callback a reply goes to. */
 typedef struct {
@@ -108,16 +108,6 @@ result_object(JsonNode *result, const char *command, GError **error)
         return NULL;
     }
     return json_node_get_object(result);
-}
-
-/* ---- qmp_capabilities ------------------------------------------------------- */
-
-void
-crp_qmp_qmp_capabilities(CrpQmpClient *client, CrpQmpDoneFunc callback,
-                         gpointer user_data)
-{
-    crp_qmp_client_send(client, "qmp_capabilities", NULL, reply_done,
-                        call_new(G_CALLBACK(callback), user_data));
 }
 
 /* ---- query-status ------------------------------------------------------------ */
