@@ -101,14 +101,14 @@ void crp_group_unref(CrpGroup *g)
 
 /* The client holds a reference to its group; the group lists its
  * members without one (a client leaves before it is freed). */
-void crp_group_add(CrpGroup *g, CrpClient *c)
+void crp_group_add(CrpGroup *g, CrpPeer *c)
 {
     assert(!c->group);
     c->group = crp_group_ref(g);
     g_ptr_array_add(g->members, c);
 }
 
-void crp_group_remove(CrpClient *c)
+void crp_group_remove(CrpPeer *c)
 {
     CrpGroup *g = c->group;
 
@@ -131,7 +131,7 @@ void crp_group_set_rate(CrpGroup *g, int64_t now_us)
     CrpEncoderRate rate = { 0 };
 
     for (guint i = 0; i < g->members->len; i++) {
-        CrpClient *c = g_ptr_array_index(g->members, i);
+        CrpPeer *c = g_ptr_array_index(g->members, i);
         CrpEncoderRate r;
 
         crp_rate_get_encoder_rate(c->rate, now_us, &r);

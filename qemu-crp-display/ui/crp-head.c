@@ -80,7 +80,7 @@ void crp_head_input(CrpHead *h)
 /* The surface changed size: every client restarts with a SURFACE. */
 static void crp_head_resize(CrpHead *h)
 {
-    CrpClient *c;
+    CrpPeer *c;
     int w = surface_width(h->surface), hh = surface_height(h->surface);
 
     if (h->fb) {
@@ -141,7 +141,7 @@ static bool crp_head_refining(CrpHead *h, int64_t now_us)
 
 static bool crp_head_has_clients(CrpHead *h)
 {
-    CrpClient *c;
+    CrpPeer *c;
 
     QTAILQ_FOREACH(c, &h->server->clients, next) {
         if (c->head == h && c->ready) {
@@ -172,7 +172,7 @@ static void crp_head_drop_empty_groups(CrpHead *h)
 static void crp_head_move_members(CrpGroup *from, CrpGroup *to)
 {
     while (from->members->len > 0) {
-        CrpClient *c = g_ptr_array_index(from->members, 0);
+        CrpPeer *c = g_ptr_array_index(from->members, 0);
         crp_group_remove(c);
         crp_group_add(to, c);
         c->need_surface = true;
@@ -201,7 +201,7 @@ static CrpGroup *crp_head_group_for(CrpHead *h, uint32_t caps)
 
 static void crp_head_regroup(CrpHead *h, int64_t now_us)
 {
-    CrpClient *c;
+    CrpPeer *c;
     bool all_caught_up = true;
 
     crp_head_drop_empty_groups(h);
@@ -221,7 +221,7 @@ static void crp_head_regroup(CrpHead *h, int64_t now_us)
             g->need_full = true;
             continue;
         }
-        all_caught_up &= crp_client_caught_up(c, now_us);
+        all_caught_up &= crp_peer_caught_up(c, now_us);
     }
     if (h->groups->len > 1 && all_caught_up &&
         now_us - h->last_merge_us >= CRP_GROUP_MERGE_INTERVAL_US) {
@@ -253,8 +253,8 @@ static void crp_head_queue_group(CrpHead *h, CrpGroup *g, int64_t now_us)
         return;
     }
     for (guint i = 0; i < g->members->len; i++) {
-        CrpClient *c = g_ptr_array_index(g->members, i);
-        if (crp_client_wants_frame(c, now_us)) {
+        CrpPeer *c = g_ptr_array_index(g->members, i);
+        if (crp_peer_wants_frame(c, now_us)) {
             ready++;
         } else {
             g_ptr_array_add(behind, c);
@@ -266,7 +266,7 @@ static void crp_head_queue_group(CrpHead *h, CrpGroup *g, int64_t now_us)
     if (behind->len > 0) {
         CrpGroup *fork = crp_group_fork(g);
         for (guint i = 0; i < behind->len; i++) {
-            CrpClient *c = g_ptr_array_index(behind, i);
+            CrpPeer *c = g_ptr_array_index(behind, i);
             crp_group_remove(c);
             crp_group_add(fork, c);
         }
@@ -289,14 +289,14 @@ static void crp_head_queue_group(CrpHead *h, CrpGroup *g, int64_t now_us)
         }
         pixman_region32_reset(&g->damage, &(pixman_box32_t){ 0, 0, w, hh });
         for (guint i = 0; i < g->members->len; i++) {
-            CrpClient *c = g_ptr_array_index(g->members, i);
+            CrpPeer *c = g_ptr_array_index(g->members, i);
             if (c->need_surface) {
-                crp_client_send(c, &surface);
+                crp_peer_send(c, &surface);
             }
         }
     }
     for (guint i = 0; i < g->members->len; i++) {
-        CrpClient *c = g_ptr_array_index(g->members, i);
+        CrpPeer *c = g_ptr_array_index(g->members, i);
         c->capture_us = now_us;
         c->capture_serial = c->input_serial;
     }
@@ -446,16 +446,16 @@ static void crp_head_job_done(void *opaque)
         CrpGroup *g = g_ptr_array_index(h->job, i);
         /* Sending can disconnect a client, which leaves the group. */
         g_autoptr(GPtrArray) members = g_ptr_array_new_with_free_func(
-            (GDestroyNotify)crp_client_unref);
+            (GDestroyNotify)crp_peer_unref);
         for (guint j = 0; j < g->members->len; j++) {
-            g_ptr_array_add(members, crp_client_ref(g_ptr_array_index(g->members, j)));
+            g_ptr_array_add(members, crp_peer_ref(g_ptr_array_index(g->members, j)));
         }
         g->need_full = false;
         for (guint j = 0; j < members->len; j++) {
-            CrpClient *c = g_ptr_array_index(members, j);
+            CrpPeer *c = g_ptr_array_index(members, j);
             if (!c->closed) {
                 c->need_surface = false;
-                crp_client_send_frame(c, g->encoded->data, g->encoded->len);
+                crp_peer_send_frame(c, g->encoded->data, g->encoded->len);
             }
         }
         crp_group_unref(g);
@@ -464,20 +464,20 @@ static void crp_head_job_done(void *opaque)
     h->busy = false;
 }
 
-void crp_head_client_joined(CrpHead *h, CrpClient *c)
+void crp_head_client_joined(CrpHead *h, CrpPeer *c)
 {
     /* Nothing is captured while nobody watches: start from the whole
      * surface rather than trust a framebuffer that may be stale. */
     crp_capture_damage_all(h->capture);
     c->need_surface = true;
-    crp_client_send_cursor(c);
+    crp_peer_send_cursor(c);
     crp_head_wake(h);
 }
 
 static void crp_mouse_set(DisplayChangeListener *dcl, int x, int y, bool on)
 {
     CrpHead *h = container_of(dcl, CrpHead, dcl);
-    CrpClient *c;
+    CrpPeer *c;
 
     h->mouse_x = x;
     h->mouse_y = y;
@@ -488,7 +488,7 @@ static void crp_mouse_set(DisplayChangeListener *dcl, int x, int y, bool on)
                 .type = CRP_MSG_CURSOR_POS,
                 .cursor_pos = { MAX(x, 0), MAX(y, 0), on },
             };
-            crp_client_send(c, &pos);
+            crp_peer_send(c, &pos);
         }
     }
 }
@@ -496,7 +496,7 @@ static void crp_mouse_set(DisplayChangeListener *dcl, int x, int y, bool on)
 static void crp_cursor_define(DisplayChangeListener *dcl, QEMUCursor *cursor)
 {
     CrpHead *h = container_of(dcl, CrpHead, dcl);
-    CrpClient *c;
+    CrpPeer *c;
 
     if (h->cursor) {
         cursor_unref(h->cursor);
@@ -504,7 +504,7 @@ static void crp_cursor_define(DisplayChangeListener *dcl, QEMUCursor *cursor)
     h->cursor = cursor ? cursor_ref(cursor) : NULL;
     QTAILQ_FOREACH(c, &h->server->clients, next) {
         if (c->head == h && c->ready) {
-            crp_client_send_cursor(c);
+            crp_peer_send_cursor(c);
         }
     }
 }

@@ -6,7 +6,7 @@
  *                 server framebuffer, damage, the encoder worker thread,
  *                 which clients share an encoding
  *   crp-group.c   one encoding shared by the clients at the same point
- *   crp-client.c  one connection: the libcrp channel, flow control
+ *   crp-peer.c  one connection: the libcrp channel, flow control
  *   crp-input.c   its input messages as QEMU input events (crp-input.h)
  *
  * Threads: everything runs in the main loop with the BQL, except
@@ -37,7 +37,7 @@
 
 typedef struct CrpServer CrpServer;
 typedef struct CrpHead CrpHead;
-typedef struct CrpClient CrpClient;
+typedef struct CrpPeer CrpPeer;
 typedef struct CrpGroup CrpGroup;
 
 /* Output a client may have queued before it is skipped (frames only);
@@ -48,7 +48,7 @@ typedef struct CrpGroup CrpGroup;
 /* Groups whose clients have all caught up merge (at the price of a full
  * refresh for all of them) at most this often. */
 #define CRP_GROUP_MERGE_INTERVAL_US (5 * G_USEC_PER_SEC)
-/* Milliseconds between key events handed to the guest (see crp-client.c). */
+/* Milliseconds between key events handed to the guest (see crp-peer.c). */
 #define CRP_KEY_DELAY_MS 10
 /* Seconds a client gets to finish its handshake (one round trip for a
  * real client), or to make progress. */
@@ -77,7 +77,7 @@ struct CrpServer {
 
     QIONetListener *listener;
     GPtrArray *heads;               /* CrpHead *, one per graphic console */
-    QTAILQ_HEAD(, CrpClient) clients;
+    QTAILQ_HEAD(, CrpPeer) clients;
     int64_t next_client_id;
     QEMUTimer *tick;                /* once a second: pings, stalls */
 
@@ -128,7 +128,7 @@ struct CrpHead {
     bool mouse_on;
 };
 
-struct CrpClient {
+struct CrpPeer {
     int refcount;
     CrpServer *server;
     CrpHead *head;
@@ -136,7 +136,7 @@ struct CrpClient {
     char *address;
     char *peer;                     /* who, for the pending limits */
     int64_t connected_since;        /* Unix seconds */
-    QTAILQ_ENTRY(CrpClient) next;
+    QTAILQ_ENTRY(CrpPeer) next;
 
     QIOChannelSocket *sioc;
     guint watch;
@@ -180,7 +180,7 @@ struct CrpClient {
 struct CrpGroup {
     int refcount;
     uint32_t caps;                  /* crp_group_caps_of() its members */
-    GPtrArray *members;             /* CrpClient *, not referenced */
+    GPtrArray *members;             /* CrpPeer *, not referenced */
     /* Worker-owned while in head->job. */
     CrpEncoder *enc;
     pixman_image_t *prev;           /* what the members have on screen */
@@ -190,17 +190,17 @@ struct CrpGroup {
 };
 
 /* crp.c */
-void crp_server_ticket_for_client(CrpServer *s, CrpClient *c);
-bool crp_server_admit(CrpServer *s, CrpClient *c, guint16 *status,
+void crp_server_ticket_for_client(CrpServer *s, CrpPeer *c);
+bool crp_server_admit(CrpServer *s, CrpPeer *c, guint16 *status,
                       const char **why);
-void crp_server_remove_client(CrpServer *s, CrpClient *c);
+void crp_server_remove_client(CrpServer *s, CrpPeer *c);
 
 /* crp-head.c */
 CrpHead *crp_head_new(CrpServer *s, QemuConsole *con);
 void crp_head_wake(CrpHead *h);
 /* A client's input was applied: frames at the full rate for a while. */
 void crp_head_input(CrpHead *h);
-void crp_head_client_joined(CrpHead *h, CrpClient *c);
+void crp_head_client_joined(CrpHead *h, CrpPeer *c);
 
 /* crp-group.c */
 uint32_t crp_group_caps_of(uint32_t client_caps);
@@ -208,25 +208,25 @@ CrpGroup *crp_group_new(CrpServer *s, uint32_t caps);
 CrpGroup *crp_group_fork(CrpGroup *from);
 CrpGroup *crp_group_ref(CrpGroup *g);
 void crp_group_unref(CrpGroup *g);
-void crp_group_add(CrpGroup *g, CrpClient *c);
-void crp_group_remove(CrpClient *c);
+void crp_group_add(CrpGroup *g, CrpPeer *c);
+void crp_group_remove(CrpPeer *c);
 void crp_group_set_rate(CrpGroup *g, int64_t now_us);
 void crp_group_encode(CrpGroup *g, pixman_image_t *fb, int64_t now_us);
 void crp_group_commit(CrpGroup *g, pixman_image_t *fb);
 
-/* crp-client.c */
-CrpClient *crp_client_new(CrpServer *s, CrpHead *h, QIOChannelSocket *sioc);
-CrpClient *crp_client_ref(CrpClient *c);
-void crp_client_unref(CrpClient *c);
-void crp_client_disconnect(CrpClient *c, guint16 status, const char *reason);
-bool crp_client_wants_frame(CrpClient *c, int64_t now_us);
-void crp_client_send_frame(CrpClient *c, const guint8 *data, gsize len);
-bool crp_client_caught_up(CrpClient *c, int64_t now_us);
-void crp_client_send(CrpClient *c, const CrpMessage *msg);
-void crp_client_tick(CrpClient *c, int64_t now_us);
-void crp_client_send_cursor(CrpClient *c);
-void crp_client_send_audio(CrpClient *c, const uint8_t *packet, size_t len,
+/* crp-peer.c */
+CrpPeer *crp_peer_new(CrpServer *s, CrpHead *h, QIOChannelSocket *sioc);
+CrpPeer *crp_peer_ref(CrpPeer *c);
+void crp_peer_unref(CrpPeer *c);
+void crp_peer_disconnect(CrpPeer *c, guint16 status, const char *reason);
+bool crp_peer_wants_frame(CrpPeer *c, int64_t now_us);
+void crp_peer_send_frame(CrpPeer *c, const guint8 *data, gsize len);
+bool crp_peer_caught_up(CrpPeer *c, int64_t now_us);
+void crp_peer_send(CrpPeer *c, const CrpMessage *msg);
+void crp_peer_tick(CrpPeer *c, int64_t now_us);
+void crp_peer_send_cursor(CrpPeer *c);
+void crp_peer_send_audio(CrpPeer *c, const uint8_t *packet, size_t len,
                            uint64_t timestamp_us);
-CrpClientInfo *crp_client_info(CrpClient *c);
+CrpClientInfo *crp_peer_info(CrpPeer *c);
 
 #endif /* UI_CRP_INT_H */

@@ -9,7 +9,7 @@
  * crp-set-ticket; a ticket lets exactly one client in and then is gone.
  * disable-ticketing=on (unix sockets only) lets in whoever can open the
  * socket. docs/protocol.md describes the protocol; crp-head.c and
- * crp-client.c do the work.
+ * crp-peer.c do the work.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -39,7 +39,7 @@ static bool crp_server_ticket_valid(CrpServer *s)
         qemu_clock_get_ms(QEMU_CLOCK_REALTIME) < s->ticket_expires_ms);
 }
 
-void crp_server_ticket_for_client(CrpServer *s, CrpClient *c)
+void crp_server_ticket_for_client(CrpServer *s, CrpPeer *c)
 {
     g_free(c->offered_ticket);
     if (s->disable_ticketing) {
@@ -52,7 +52,7 @@ void crp_server_ticket_for_client(CrpServer *s, CrpClient *c)
 
 static unsigned crp_server_ready_clients(CrpServer *s)
 {
-    CrpClient *c;
+    CrpPeer *c;
     unsigned n = 0;
 
     QTAILQ_FOREACH(c, &s->clients, next) {
@@ -66,7 +66,7 @@ static unsigned crp_server_ready_clients(CrpServer *s)
  * that ticket is still the current one (it is used up now) and there is
  * room.
  */
-bool crp_server_admit(CrpServer *s, CrpClient *c, guint16 *status,
+bool crp_server_admit(CrpServer *s, CrpPeer *c, guint16 *status,
                       const char **why)
 {
     if (crp_server_ready_clients(s) >= s->max_clients) {
@@ -86,7 +86,7 @@ bool crp_server_admit(CrpServer *s, CrpClient *c, guint16 *status,
     return true;
 }
 
-void crp_server_remove_client(CrpServer *s, CrpClient *c)
+void crp_server_remove_client(CrpServer *s, CrpPeer *c)
 {
     if (c->channel) {
         s->departed_bytes_in += crp_channel_bytes_in(c->channel);
@@ -99,7 +99,7 @@ void crp_server_remove_client(CrpServer *s, CrpClient *c)
 /* Connections still in their handshake, of @peer (NULL: of anyone). */
 static unsigned crp_server_pending(CrpServer *s, const char *peer)
 {
-    CrpClient *c;
+    CrpPeer *c;
     unsigned n = 0;
 
     QTAILQ_FOREACH(c, &s->clients, next) {
@@ -110,9 +110,9 @@ static unsigned crp_server_pending(CrpServer *s, const char *peer)
 
 /* The oldest connection still in its handshake of @peer, or, for NULL, of
  * the peer with the most of them. Clients are listed in accept order. */
-static CrpClient *crp_server_oldest_pending(CrpServer *s, const char *peer)
+static CrpPeer *crp_server_oldest_pending(CrpServer *s, const char *peer)
 {
-    CrpClient *c, *oldest = NULL;
+    CrpPeer *c, *oldest = NULL;
     unsigned most = 0;
 
     QTAILQ_FOREACH(c, &s->clients, next) {
@@ -146,8 +146,8 @@ static void crp_accept(QIONetListener *listener, QIOChannelSocket *sioc,
                        gpointer opaque)
 {
     CrpServer *s = opaque;
-    CrpClient *c = crp_client_new(s, g_ptr_array_index(s->heads, 0), sioc);
-    CrpClient *victim = NULL;
+    CrpPeer *c = crp_peer_new(s, g_ptr_array_index(s->heads, 0), sioc);
+    CrpPeer *victim = NULL;
     const char *why = NULL;
 
     if (crp_server_pending(s, c->peer) >= CRP_MAX_PENDING_PER_PEER) {
@@ -158,7 +158,7 @@ static void crp_accept(QIONetListener *listener, QIOChannelSocket *sioc,
         why = "too many handshakes at once";
     }
     if (victim) {
-        crp_client_disconnect(victim, CRP_STATUS_RATE_LIMITED, why);
+        crp_peer_disconnect(victim, CRP_STATUS_RATE_LIMITED, why);
     }
     QTAILQ_INSERT_TAIL(&s->clients, c, next);
 }
@@ -166,11 +166,11 @@ static void crp_accept(QIONetListener *listener, QIOChannelSocket *sioc,
 static void crp_tick(void *opaque)
 {
     CrpServer *s = opaque;
-    CrpClient *c, *next;
+    CrpPeer *c, *next;
     int64_t now_us = g_get_monotonic_time();
 
     QTAILQ_FOREACH_SAFE(c, &s->clients, next, next) {
-        crp_client_tick(c, now_us);
+        crp_peer_tick(c, now_us);
     }
     timer_mod(s->tick, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + 1000);
 }
@@ -181,11 +181,11 @@ static void crp_playback_packet(void *opaque, const uint8_t *packet,
                                 size_t len, uint64_t timestamp_us)
 {
     CrpServer *s = opaque;
-    CrpClient *c;
+    CrpPeer *c;
 
     QTAILQ_FOREACH(c, &s->clients, next) {
         if (c->ready) {
-            crp_client_send_audio(c, packet, len, timestamp_us);
+            crp_peer_send_audio(c, packet, len, timestamp_us);
         }
     }
 }
@@ -193,7 +193,7 @@ static void crp_playback_packet(void *opaque, const uint8_t *packet,
 static void crp_playback_format(void *opaque)
 {
     CrpServer *s = opaque;
-    CrpClient *c;
+    CrpPeer *c;
     CrpMessage fmt = {
         .type = CRP_MSG_AUDIO_FORMAT,
         .audio_format = { CRP_AUDIO_CODEC_OPUS, s->audio->channels, 48000 },
@@ -201,7 +201,7 @@ static void crp_playback_format(void *opaque)
 
     QTAILQ_FOREACH(c, &s->clients, next) {
         if (c->caps & CRP_CAP_AUDIO_OUT) {
-            crp_client_send(c, &fmt);
+            crp_peer_send(c, &fmt);
         }
     }
 }
@@ -229,7 +229,7 @@ static CrpInfo *crp_query(Error **errp)
     CrpServer *s = &crp_server;
     CrpInfo *info = g_new0(CrpInfo, 1);
     CrpClientInfoList **tail = &info->clients;
-    CrpClient *c;
+    CrpPeer *c;
 
     info->enabled = true;
     info->address = g_strdup(s->addr);
@@ -245,7 +245,7 @@ static CrpInfo *crp_query(Error **errp)
         }
         info->frames_sent += c->frames_sent;
         if (c->ready) {
-            QAPI_LIST_APPEND(tail, crp_client_info(c));
+            QAPI_LIST_APPEND(tail, crp_peer_info(c));
         }
     }
     return info;
@@ -253,10 +253,10 @@ static CrpInfo *crp_query(Error **errp)
 
 static void crp_disconnect_all(CrpServer *s, const char *reason)
 {
-    CrpClient *c, *next;
+    CrpPeer *c, *next;
 
     QTAILQ_FOREACH_SAFE(c, &s->clients, next, next) {
-        crp_client_disconnect(c, CRP_STATUS_SESSION_ENDED, reason);
+        crp_peer_disconnect(c, CRP_STATUS_SESSION_ENDED, reason);
     }
 }
 
@@ -314,7 +314,7 @@ static bool crp_set_ticket(const char *ticket, int64_t expires,
 static bool crp_disconnect(bool has_id, int64_t id, Error **errp)
 {
     CrpServer *s = &crp_server;
-    CrpClient *c;
+    CrpPeer *c;
 
     if (!has_id) {
         crp_disconnect_all(s, "disconnected by crp-disconnect");
@@ -322,7 +322,7 @@ static bool crp_disconnect(bool has_id, int64_t id, Error **errp)
     }
     QTAILQ_FOREACH(c, &s->clients, next) {
         if (c->id == id) {
-            crp_client_disconnect(c, CRP_STATUS_SESSION_ENDED,
+            crp_peer_disconnect(c, CRP_STATUS_SESSION_ENDED,
                                   "disconnected by crp-disconnect");
             return true;
         }

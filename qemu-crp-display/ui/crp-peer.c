@@ -21,16 +21,16 @@
 
 #define CRP_READ_CHUNK 65536
 
-static gboolean crp_client_io(QIOChannel *ioc, GIOCondition cond,
+static gboolean crp_peer_io(QIOChannel *ioc, GIOCondition cond,
                               gpointer opaque);
 
-CrpClient *crp_client_ref(CrpClient *c)
+CrpPeer *crp_peer_ref(CrpPeer *c)
 {
     c->refcount++;
     return c;
 }
 
-void crp_client_unref(CrpClient *c)
+void crp_peer_unref(CrpPeer *c)
 {
     if (!c || --c->refcount > 0) {
         return;
@@ -44,7 +44,7 @@ void crp_client_unref(CrpClient *c)
     g_free(c);
 }
 
-static void crp_client_watch(CrpClient *c, GIOCondition cond)
+static void crp_peer_watch(CrpPeer *c, GIOCondition cond)
 {
     if (c->watch && c->watch_cond == cond) {
         return;
@@ -54,11 +54,11 @@ static void crp_client_watch(CrpClient *c, GIOCondition cond)
     }
     c->watch_cond = cond;
     c->watch = qio_channel_add_watch(QIO_CHANNEL(c->sioc), cond,
-                                     crp_client_io, c, NULL);
+                                     crp_peer_io, c, NULL);
 }
 
 /* Writes what the socket takes; returns false if the connection broke. */
-static bool crp_client_write(CrpClient *c)
+static bool crp_peer_write(CrpPeer *c)
 {
     while (c->channel && crp_channel_output_pending(c->channel) > 0) {
         gsize len;
@@ -76,23 +76,23 @@ static bool crp_client_write(CrpClient *c)
     }
     if (!c->closed) {
         bool pending = c->channel && crp_channel_output_pending(c->channel) > 0;
-        crp_client_watch(c, G_IO_IN | G_IO_HUP | G_IO_ERR |
+        crp_peer_watch(c, G_IO_IN | G_IO_HUP | G_IO_ERR |
                             (pending ? G_IO_OUT : 0));
     }
     return true;
 }
 
-void crp_client_send(CrpClient *c, const CrpMessage *msg)
+void crp_peer_send(CrpPeer *c, const CrpMessage *msg)
 {
     if (c->closed || !c->ready) {
         return;
     }
     crp_channel_send(c->channel, msg, NULL);
     crp_channel_flush(c->channel);
-    crp_client_write(c);
+    crp_peer_write(c);
 }
 
-void crp_client_disconnect(CrpClient *c, guint16 status, const char *reason)
+void crp_peer_disconnect(CrpPeer *c, guint16 status, const char *reason)
 {
     CrpServer *s = c->server;
     bool was_ready = c->ready;
@@ -104,7 +104,7 @@ void crp_client_disconnect(CrpClient *c, guint16 status, const char *reason)
     if (c->channel) {
         /* A last word for the peer, if the socket takes it at once. */
         crp_channel_close(c->channel, status, reason);
-        crp_client_write(c);
+        crp_peer_write(c);
     }
     if (c->watch) {
         g_source_remove(c->watch);
@@ -128,20 +128,20 @@ void crp_client_disconnect(CrpClient *c, guint16 status, const char *reason)
         qapi_event_send_crp_disconnected(c->id, c->address, reason);
     }
     crp_server_remove_client(s, c);
-    crp_client_unref(c);
+    crp_peer_unref(c);
 }
 
-static void crp_client_handshake_timeout(void *opaque)
+static void crp_peer_handshake_timeout(void *opaque)
 {
-    CrpClient *c = opaque;
+    CrpPeer *c = opaque;
 
-    crp_client_disconnect(c, CRP_STATUS_TIMEOUT,
+    crp_peer_disconnect(c, CRP_STATUS_TIMEOUT,
                           "handshake not completed in time");
 }
 
 /* ---- protocol ------------------------------------------------------- */
 
-static void crp_client_ready(CrpClient *c, uint32_t caps)
+static void crp_peer_ready(CrpPeer *c, uint32_t caps)
 {
     CrpServer *s = c->server;
 
@@ -162,14 +162,14 @@ static void crp_client_ready(CrpClient *c, uint32_t caps)
             .type = CRP_MSG_AUDIO_FORMAT,
             .audio_format = { CRP_AUDIO_CODEC_OPUS, s->audio->channels, 48000 },
         };
-        crp_client_send(c, &fmt);
+        crp_peer_send(c, &fmt);
     }
     crp_head_client_joined(c->head, c);
 }
 
 /* Times one input event at a time: from its arrival to the first frame
- * captured after it was applied (see crp_client_send_frame()). */
-static void crp_client_input_applied(CrpClient *c, uint32_t serial)
+ * captured after it was applied (see crp_peer_send_frame()). */
+static void crp_peer_input_applied(CrpPeer *c, uint32_t serial)
 {
     c->input_serial = serial;
     if (!c->probe_us) {
@@ -179,22 +179,22 @@ static void crp_client_input_applied(CrpClient *c, uint32_t serial)
     crp_head_input(c->head);
 }
 
-static void crp_client_message(CrpClient *c, const CrpMessage *m)
+static void crp_peer_message(CrpPeer *c, const CrpMessage *m)
 {
     CrpServer *s = c->server;
 
     switch (m->type) {
     case CRP_MSG_KEY:
         crp_input_key(c->kbd, &m->key);
-        crp_client_input_applied(c, m->key.serial);
+        crp_peer_input_applied(c, m->key.serial);
         break;
     case CRP_MSG_POINTER:
         crp_input_pointer(c->head->dcl.con, &c->buttons, &m->pointer);
-        crp_client_input_applied(c, m->pointer.serial);
+        crp_peer_input_applied(c, m->pointer.serial);
         break;
     case CRP_MSG_WHEEL:
         crp_input_wheel(c->head->dcl.con, &m->wheel);
-        crp_client_input_applied(c, m->wheel.serial);
+        crp_peer_input_applied(c, m->wheel.serial);
         break;
     case CRP_MSG_FRAME_ACK:
         /* Acks for frames never sent are ignored, not trusted. */
@@ -234,7 +234,7 @@ static void crp_client_message(CrpClient *c, const CrpMessage *m)
 }
 
 /* Runs the channel's events; false if the client was disconnected. */
-static bool crp_client_process(CrpClient *c)
+static bool crp_peer_process(CrpPeer *c)
 {
     CrpEvent ev;
     CrpEventType t;
@@ -248,20 +248,20 @@ static bool crp_client_process(CrpClient *c)
             crp_server_admit(c->server, c, &status, &why);
             crp_channel_authorize(c->channel, status, why, NULL);
             if (status != CRP_STATUS_OK) {
-                crp_client_write(c);
-                crp_client_disconnect(c, status, why);
+                crp_peer_write(c);
+                crp_peer_disconnect(c, status, why);
                 return false;
             }
             break;
         }
         case CRP_EVENT_READY:
-            crp_client_ready(c, ev.capabilities);
+            crp_peer_ready(c, ev.capabilities);
             break;
         case CRP_EVENT_MESSAGE:
-            crp_client_message(c, &ev.message);
+            crp_peer_message(c, &ev.message);
             break;
         case CRP_EVENT_CLOSED:
-            crp_client_disconnect(c, CRP_STATUS_OK, "client closed the connection");
+            crp_peer_disconnect(c, CRP_STATUS_OK, "client closed the connection");
             return false;
         default:
             break;
@@ -272,14 +272,14 @@ static bool crp_client_process(CrpClient *c)
     }
     if (t == CRP_EVENT_ERROR) {
         /* The channel queued a BYE or REJECT saying why; send it. */
-        crp_client_write(c);
-        crp_client_disconnect(c, CRP_STATUS_BAD_REQUEST, error->message);
+        crp_peer_write(c);
+        crp_peer_disconnect(c, CRP_STATUS_BAD_REQUEST, error->message);
         return false;
     }
     return true;
 }
 
-static bool crp_client_read(CrpClient *c)
+static bool crp_peer_read(CrpPeer *c)
 {
     g_autofree guint8 *buf = g_malloc(CRP_READ_CHUNK);
 
@@ -290,7 +290,7 @@ static bool crp_client_read(CrpClient *c)
             return true;
         }
         if (n <= 0) {
-            crp_client_disconnect(c, CRP_STATUS_OK,
+            crp_peer_disconnect(c, CRP_STATUS_OK,
                                   n == 0 ? "connection closed by the client"
                                          : "connection error");
             return false;
@@ -308,37 +308,37 @@ static bool crp_client_read(CrpClient *c)
             c->channel = crp_channel_new(&cfg, NULL);
         }
         crp_channel_receive(c->channel, buf, n);
-        if (!crp_client_process(c)) {
+        if (!crp_peer_process(c)) {
             return false;
         }
     }
     return true;
 }
 
-static gboolean crp_client_io(QIOChannel *ioc, GIOCondition cond,
+static gboolean crp_peer_io(QIOChannel *ioc, GIOCondition cond,
                               gpointer opaque)
 {
-    CrpClient *c = crp_client_ref(opaque);
+    CrpPeer *c = crp_peer_ref(opaque);
 
-    /* This source ends when we return; crp_client_write() adds the next. */
+    /* This source ends when we return; crp_peer_write() adds the next. */
     c->watch = 0;
     if (cond & G_IO_IN) {
-        crp_client_read(c);
+        crp_peer_read(c);
     } else if (cond & (G_IO_HUP | G_IO_ERR)) {
-        crp_client_disconnect(c, CRP_STATUS_OK, "connection closed by the client");
+        crp_peer_disconnect(c, CRP_STATUS_OK, "connection closed by the client");
     }
-    if (!c->closed && !crp_client_write(c)) {
-        crp_client_disconnect(c, CRP_STATUS_OK, "connection error");
+    if (!c->closed && !crp_peer_write(c)) {
+        crp_peer_disconnect(c, CRP_STATUS_OK, "connection error");
     }
     /* The watch was replaced or removed along the way: this one ends. */
-    crp_client_unref(c);
+    crp_peer_unref(c);
     return G_SOURCE_REMOVE;
 }
 
 /* ---- frames ----------------------------------------------------------- */
 
 /* Every byte queued for the client so far (see crp-rate.h). */
-static uint64_t crp_client_queued_end(CrpClient *c)
+static uint64_t crp_peer_queued_end(CrpPeer *c)
 {
     return crp_channel_bytes_out(c->channel) +
            crp_channel_output_pending(c->channel);
@@ -348,19 +348,19 @@ static uint64_t crp_client_queued_end(CrpClient *c)
  * (crp-rate.h). The first frame captured after input it sent may answer
  * it: that one skips the pacing (the guest usually draws its answer
  * within a refresh; a later answer goes at the link's pace). */
-bool crp_client_wants_frame(CrpClient *c, int64_t now_us)
+bool crp_peer_wants_frame(CrpPeer *c, int64_t now_us)
 {
     bool interactive = c->input_serial != c->frame_serial;
 
     return c->ready && !c->closed &&
            crp_channel_output_pending(c->channel) < CRP_OUTPUT_SOFT_CAP &&
-           crp_rate_frame_wait_us(c->rate, crp_client_queued_end(c),
+           crp_rate_frame_wait_us(c->rate, crp_peer_queued_end(c),
                                   interactive, now_us) == 0;
 }
 
 /* Every frame it was sent is acknowledged, and its link has held nothing
  * back lately: merging it with others would not hold them back. */
-bool crp_client_caught_up(CrpClient *c, int64_t now_us)
+bool crp_peer_caught_up(CrpPeer *c, int64_t now_us)
 {
     return c->next_frame_id - 1 == c->acked_frame_id &&
            crp_channel_output_pending(c->channel) == 0 &&
@@ -368,7 +368,7 @@ bool crp_client_caught_up(CrpClient *c, int64_t now_us)
 }
 
 /* Sends the frame encoded for @c's group: only the encryption is its own. */
-void crp_client_send_frame(CrpClient *c, const guint8 *data, gsize len)
+void crp_peer_send_frame(CrpPeer *c, const guint8 *data, gsize len)
 {
     int64_t now_us = g_get_monotonic_time();
     CrpMessage end = {
@@ -381,11 +381,11 @@ void crp_client_send_frame(CrpClient *c, const guint8 *data, gsize len)
         },
     };
 
-    uint64_t start = crp_client_queued_end(c);
+    uint64_t start = crp_peer_queued_end(c);
     uint64_t end_of_frame;
 
     if (!crp_channel_send_encoded(c->channel, data, len, NULL)) {
-        crp_client_disconnect(c, CRP_STATUS_INTERNAL, "encoder output rejected");
+        crp_peer_disconnect(c, CRP_STATUS_INTERNAL, "encoder output rejected");
         return;
     }
     if (c->probe_us && (int32_t)(c->capture_serial - c->probe_serial) >= 0) {
@@ -396,17 +396,17 @@ void crp_client_send_frame(CrpClient *c, const guint8 *data, gsize len)
     }
     crp_channel_send(c->channel, &end, NULL);
     crp_channel_flush(c->channel);
-    end_of_frame = crp_client_queued_end(c);
+    end_of_frame = crp_peer_queued_end(c);
     crp_rate_frame_sent(c->rate, c->next_frame_id, end_of_frame - start,
                         end_of_frame, now_us);
     c->frame_serial = c->capture_serial;
     c->next_frame_id++;
     c->frames_sent++;
     c->fps_frames++;
-    crp_client_write(c);
+    crp_peer_write(c);
 }
 
-void crp_client_send_cursor(CrpClient *c)
+void crp_peer_send_cursor(CrpPeer *c)
 {
     CrpHead *h = c->head;
     QEMUCursor *cur = h->cursor;
@@ -433,15 +433,15 @@ void crp_client_send_cursor(CrpClient *c)
             .pixels = { pixels, n * 4 },
         };
     }
-    crp_client_send(c, &shape);
+    crp_peer_send(c, &shape);
     CrpMessage pos = {
         .type = CRP_MSG_CURSOR_POS,
         .cursor_pos = { MAX(h->mouse_x, 0), MAX(h->mouse_y, 0), h->mouse_on },
     };
-    crp_client_send(c, &pos);
+    crp_peer_send(c, &pos);
 }
 
-void crp_client_send_audio(CrpClient *c, const uint8_t *packet, size_t len,
+void crp_peer_send_audio(CrpPeer *c, const uint8_t *packet, size_t len,
                            uint64_t timestamp_us)
 {
     CrpMessage m = {
@@ -450,12 +450,12 @@ void crp_client_send_audio(CrpClient *c, const uint8_t *packet, size_t len,
     };
 
     if (c->caps & CRP_CAP_AUDIO_OUT) {
-        crp_client_send(c, &m);
+        crp_peer_send(c, &m);
     }
 }
 
 /* Once a second: measure round trips, drop clients that stopped reading. */
-void crp_client_tick(CrpClient *c, int64_t now_us)
+void crp_peer_tick(CrpPeer *c, int64_t now_us)
 {
     if (!c->ready) {
         return;
@@ -463,7 +463,7 @@ void crp_client_tick(CrpClient *c, int64_t now_us)
     if (crp_channel_output_pending(c->channel) > CRP_OUTPUT_HARD_CAP ||
         (crp_channel_output_pending(c->channel) > 0 &&
          now_us - c->last_progress_us > CRP_STALL_TIMEOUT_S * G_USEC_PER_SEC)) {
-        crp_client_disconnect(c, CRP_STATUS_TIMEOUT, "client stopped reading");
+        crp_peer_disconnect(c, CRP_STATUS_TIMEOUT, "client stopped reading");
         return;
     }
     if (c->fps_window_us) {
@@ -474,11 +474,11 @@ void crp_client_tick(CrpClient *c, int64_t now_us)
     if (!c->ping_sent_us) {
         CrpMessage ping = { .type = CRP_MSG_PING, .ping = { ++c->ping_id, now_us } };
         c->ping_sent_us = now_us;
-        crp_client_send(c, &ping);
+        crp_peer_send(c, &ping);
     }
 }
 
-CrpClientInfo *crp_client_info(CrpClient *c)
+CrpClientInfo *crp_peer_info(CrpPeer *c)
 {
     CrpClientInfo *info = g_new0(CrpClientInfo, 1);
 
@@ -494,7 +494,7 @@ CrpClientInfo *crp_client_info(CrpClient *c)
     if (c->channel) {
         CrpRateStats st;
 
-        crp_rate_get_stats(c->rate, crp_client_queued_end(c),
+        crp_rate_get_stats(c->rate, crp_peer_queued_end(c),
                            g_get_monotonic_time(), &st);
         info->link_rate_bps = st.rate_bps;
         info->link_rtt_ms = st.min_rtt_us / 1000.0;
@@ -506,9 +506,9 @@ CrpClientInfo *crp_client_info(CrpClient *c)
     return info;
 }
 
-CrpClient *crp_client_new(CrpServer *s, CrpHead *h, QIOChannelSocket *sioc)
+CrpPeer *crp_peer_new(CrpServer *s, CrpHead *h, QIOChannelSocket *sioc)
 {
-    CrpClient *c = g_new0(CrpClient, 1);
+    CrpPeer *c = g_new0(CrpPeer, 1);
     g_autofree char *peer = NULL;
     g_autoptr(SocketAddress) addr = qio_channel_socket_get_remote_address(sioc, NULL);
 
@@ -537,9 +537,9 @@ CrpClient *crp_client_new(CrpServer *s, CrpHead *h, QIOChannelSocket *sioc)
     qio_channel_set_blocking(QIO_CHANNEL(sioc), false, NULL);
     qio_channel_set_delay(QIO_CHANNEL(sioc), false);
     c->handshake_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
-                                      crp_client_handshake_timeout, c);
+                                      crp_peer_handshake_timeout, c);
     timer_mod(c->handshake_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
               CRP_HANDSHAKE_TIMEOUT_S * 1000);
-    crp_client_watch(c, G_IO_IN | G_IO_HUP | G_IO_ERR);
+    crp_peer_watch(c, G_IO_IN | G_IO_HUP | G_IO_ERR);
     return c;
 }
