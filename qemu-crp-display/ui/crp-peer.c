@@ -256,8 +256,8 @@ void crp_peer_disconnect(CrpPeer *p, guint16 status, const char *reason)
     qio_channel_close(QIO_CHANNEL(p->sioc), NULL);
     object_unref(OBJECT(p->sioc));
     p->sioc = NULL;
-    trace_crp_peer_disconnect(p->id, status, reason, crp_peer_bytes_in(p),
-                              crp_peer_bytes_out(p), p->frames_sent);
+    trace_crp_peer_disconnect(p->id, status, crp_peer_bytes_in(p),
+                              crp_peer_bytes_out(p), p->frames_sent, reason);
     if (was_ready) {
         qapi_event_send_crp_disconnected(p->id, p->address, reason);
     }
