@@ -57,7 +57,7 @@
  * such connection of the busiest origin: idle connections cannot keep a
  * client that holds a ticket out (see crp_accept()). */
 #define CRP_MAX_PENDING 8
-#define CRP_MAX_PENDING_PER_PEER 4
+#define CRP_MAX_PENDING_PER_ORIGIN 4
 
 typedef struct CrpServer {
     /* Options. */
@@ -283,7 +283,7 @@ static void crp_accept(QIONetListener *listener, QIOChannelSocket *sioc,
     CrpPeer *victim = NULL;
     const char *why = NULL;
 
-    if (crp_server_pending(s, origin) >= CRP_MAX_PENDING_PER_PEER) {
+    if (crp_server_pending(s, origin) >= CRP_MAX_PENDING_PER_ORIGIN) {
         victim = crp_server_oldest_pending(s, origin);
         why = "too many handshakes from one peer";
     } else if (crp_server_pending(s, NULL) >= CRP_MAX_PENDING) {

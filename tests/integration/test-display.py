@@ -485,6 +485,26 @@ class TracedGuest(GuestTestCase):
         # The trace never shows a ticket.
         self.assertNotIn(ticket, self.vm.stderr_text())
 
+    def test_trace_points_switch_on_at_run_time(self):
+        """Not named at start: off, until QMP switches them on."""
+        since = len(self.vm.stderr_text())
+        code, out, _ = headless(self.vm, self.ticket(), "wait-frames 2; quit")
+        self.assertEqual(code, 0, out)
+        self.assertEqual(self.trace("crp_group_rate", since), [])
+
+        self.vm.qmp.command("trace-event-set-state", name="crp_group_*",
+                                enable=True)
+        try:
+            since = len(self.vm.stderr_text())
+            code, out, _ = headless(self.vm, self.ticket(), "wait-frames 2; quit")
+            self.assertEqual(code, 0, out)
+            rates = self.trace("crp_group_rate", since)
+            self.assertTrue(rates, self.vm.stderr_text()[since:])
+            self.assertTrue(all(1 <= int(r["jpeg_quality"]) <= 100 for r in rates), rates)
+        finally:
+            self.vm.qmp.command("trace-event-set-state", name="crp_group_*",
+                                enable=False)
+
 
 def free_tcp_port():
     with socket.socket() as s:
