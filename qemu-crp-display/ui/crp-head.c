@@ -3,7 +3,7 @@
  *
  * The guest's surface is copied, only where QEMU reported damage, into
  * the head's own framebuffer during dpy_refresh (with the BQL, on the main
- * loop). A worker thread then encodes, for each group of clients that has
+ * loop). A worker thread then encodes, for each group of peers that has
  * room for a frame, what changed since that group's last frame, and hands
  * the results back with a bottom half. Peers at the same point share one
  * encoding (crp-group.c); one that has no room when the others do goes on
@@ -227,7 +227,7 @@ static void crp_head_move_members(CrpHead *h, CrpGroup *from, CrpGroup *to)
  * Who shares whose encoding, decided between jobs: peers that joined go
  * into the first group (at its next, whole, frame), and when every peer
  * has caught up, all groups become one again, not more often than
- * CRP_GROUP_MERGE_INTERVAL_US since each merge costs every client a whole
+ * CRP_GROUP_MERGE_INTERVAL_US since each merge costs every peer a whole
  * frame.
  */
 /* The first group whose members decode what @caps says, or NULL. */
