@@ -30,26 +30,6 @@
 
 #define DEFAULT_TIMEOUT_S 60
 
-static gboolean verbose;
-static gint64 start_us;
-
-void hl_log_set_verbose(gboolean on)
-{
-    verbose = on;
-}
-
-void hl_log(const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!verbose) {
-        return;
-    }
-    va_start(ap, fmt);
-    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_printerr("[%8.3f] %s\n", (g_get_monotonic_time() - start_us) / 1e6, msg);
-}
 
 typedef struct {
     char *connect;
@@ -262,7 +242,12 @@ static void scrub_ticket_args(int argc, char **argv)
     }
 }
 
-void hl_app_finish(HlApp *app, int code, const char *fmt, ...)
+/*
+ * Ends the session with @code (the first call wins): says goodbye to the
+ * server, then the main loop ends. @fmt NULL for a quiet success.
+ */
+static void G_GNUC_PRINTF(3, 4)
+app_finish(HlApp *app, int code, const char *fmt, ...)
 {
     va_list ap;
 
@@ -289,7 +274,9 @@ void hl_app_finish(HlApp *app, int code, const char *fmt, ...)
                                    app->exit_message);
 }
 
-int hl_app_pump_audio(HlApp *app)
+/* Hands the viewer's decoded playback to app->playback; returns the
+ * server's channel count (from AUDIO_FORMAT). */
+static int app_pump_audio(HlApp *app)
 {
     g_autoptr(GError) error = NULL;
     gsize n;
@@ -302,10 +289,24 @@ int hl_app_pump_audio(HlApp *app)
         crp_viewer_take_audio(crp_display_link_get_viewer(app->conn), &n, &channels);
 
     if (!hl_playback_add(app->playback, pcm, n, channels, &error)) {
-        hl_app_finish(app, HL_EXIT_ERROR, "%s", error->message);
+        app_finish(app, HL_EXIT_ERROR, "%s", error->message);
     }
     return channels;
 }
+
+static void on_runner_finish(HlApp *app, int code, const char *message)
+{
+    if (message) {
+        app_finish(app, code, "%s", message);
+    } else {
+        app_finish(app, code, NULL);
+    }
+}
+
+static const HlRunnerEvents runner_events = {
+    .finish = on_runner_finish,
+    .pump_audio = app_pump_audio,
+};
 
 static void on_ready(gpointer data, guint32 capabilities)
 {
@@ -349,7 +350,7 @@ static void on_audio(gpointer data)
 {
     HlApp *app = data;
 
-    hl_app_pump_audio(app);
+    app_pump_audio(app);
 }
 
 static void on_ended(gpointer data, int code, gboolean server_bye,
@@ -380,14 +381,14 @@ static gboolean on_timeout(gpointer data)
     app->timeout_id = 0;
     if (app->runner) {
         g_autofree char *what = hl_runner_describe(app->runner);
-        hl_app_finish(app, HL_EXIT_SCRIPT, "timed out: the script did not "
+        app_finish(app, HL_EXIT_SCRIPT, "timed out: the script did not "
                       "finish within --timeout%s%s", what ? "; waiting at " : "",
                       what ? what : "");
     } else if (!app->capabilities && !app->frames) {
-        hl_app_finish(app, HL_EXIT_ERROR, "timed out before the session started");
+        app_finish(app, HL_EXIT_ERROR, "timed out before the session started");
     } else {
         hl_log("--timeout reached");
-        hl_app_finish(app, HL_EXIT_OK, NULL);
+        app_finish(app, HL_EXIT_OK, NULL);
     }
     return G_SOURCE_REMOVE;
 }
@@ -397,9 +398,9 @@ static gboolean on_signal(gpointer data)
     HlApp *app = data;
 
     if (app->runner && !hl_runner_done(app->runner)) {
-        hl_app_finish(app, HL_EXIT_SCRIPT, "interrupted before the script finished");
+        app_finish(app, HL_EXIT_SCRIPT, "interrupted before the script finished");
     } else {
-        hl_app_finish(app, HL_EXIT_OK, NULL);
+        app_finish(app, HL_EXIT_OK, NULL);
     }
     return G_SOURCE_CONTINUE;
 }
@@ -479,10 +480,10 @@ static gboolean write_screenshot(HlApp *app, const char *path, GError **error)
 /* Writes the outputs; a failure only sets the exit code if all was well. */
 static void write_outputs(HlApp *app, const Options *o)
 {
-    double duration_s = (g_get_monotonic_time() - start_us) / 1e6;
+    double duration_s = hl_log_elapsed_s();
     GError *error = NULL;
 
-    hl_app_pump_audio(app);
+    app_pump_audio(app);
     if (!hl_playback_finish(app->playback, &error) ||
         (o->screenshot && !write_screenshot(app, o->screenshot, &error)) ||
         (o->stats && !write_stats(app, o->stats, duration_s, &error))) {
@@ -516,14 +517,14 @@ static void on_broker_attached(HlApp *app, GIOStream *stream,
     g_autofree char *label = NULL;
 
     if (error) {
-        hl_app_finish(app, hl_broker_exit_code(error), "%s", error->message);
+        app_finish(app, hl_broker_exit_code(error), "%s", error->message);
         return;
     }
     label = g_strdup_printf("session %s (through the broker)", app->session_id);
     app->conn = crp_display_link_new_for_stream(stream, label, ticket,
                                                 &connection_events, app, &local);
     if (!app->conn) {
-        hl_app_finish(app, HL_EXIT_ERROR, "%s", local->message);
+        app_finish(app, HL_EXIT_ERROR, "%s", local->message);
     }
 }
 
@@ -542,7 +543,7 @@ int hl_main(int argc, char **argv)
     HlApp app = { 0 };
     int code;
 
-    start_us = g_get_monotonic_time();
+    hl_log_start_clock();
     /* Parsing takes options out of argv: keep the strings to scrub. */
     int original_argc = argc;
     g_autofree char **original_argv = g_memdup2(argv, (argc + 1) * sizeof(char *));
@@ -605,7 +606,8 @@ int hl_main(int argc, char **argv)
 
     app.loop = g_main_loop_new(NULL, FALSE);
     if (script) {
-        app.runner = hl_runner_new(&app, g_steal_pointer(&script));
+        app.runner = hl_runner_new(&app, g_steal_pointer(&script),
+                                   &runner_events);
     }
     if (o.key) {
         HlBrokerOptions bo = {

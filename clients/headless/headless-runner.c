@@ -5,7 +5,7 @@
  * the end of a microphone file) leaves a check or a timer behind; the
  * session calls hl_runner_poll() whenever something arrives, and the
  * runner moves on once the check passes. A failed command ends the
- * session through hl_app_finish() with the exit code that says why.
+ * session through its owner's finish() with the exit code that says why.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -28,6 +28,7 @@ typedef enum {
 
 struct HlRunner {
     HlApp *app;
+    HlRunnerEvents events;
     HlScript *script;
     guint next;
     const HlCommand *cur;
@@ -72,8 +73,9 @@ static Step fail(HlRunner *r, int code, const char *fmt, ...)
     va_end(ap);
     g_autofree char *what = hl_runner_describe(r);
 
+    g_autofree char *message = g_strdup_printf("script %s: %s", what, why);
     hl_runner_stop(r);
-    hl_app_finish(r->app, code, "script %s: %s", what, why);
+    r->events.finish(r->app, code, message);
     return STEP_FAILED;
 }
 
@@ -274,7 +276,7 @@ static gboolean mic_send_due(HlRunner *r)
 
     while (r->mic_sent < due) {
         gsize n;
-        int channels = hl_app_pump_audio(r->app);
+        int channels = r->events.pump_audio(r->app);
         const gint16 *pcm = hl_mic_source_next(r->mic, channels, &n);
         if (!pcm) {
             return FALSE;
@@ -386,7 +388,7 @@ static Step expect_audio(HlRunner *r, gint64 want, gint64 tolerance)
     g_autoptr(GError) error = NULL;
     double hz;
 
-    hl_app_pump_audio(r->app);
+    r->events.pump_audio(r->app);
     if (!hl_playback_dominant_frequency(r->app->playback, &hz, &error)) {
         return fail(r, HL_EXIT_SCRIPT, "%s", error->message);
     }
@@ -404,7 +406,7 @@ static Step record(HlRunner *r, const char *path)
     g_autoptr(GError) error = NULL;
 
     /* What arrived before the command belongs before the window. */
-    hl_app_pump_audio(r->app);
+    r->events.pump_audio(r->app);
     if (path ? !hl_playback_window_start(r->app->playback, path, &error)
              : !hl_playback_window_stop(r->app->playback, &error)) {
         return fail(r, HL_EXIT_ERROR, "%s", error->message);
@@ -515,14 +517,16 @@ static void run(HlRunner *r)
     }
     if (!r->stopped) {
         r->done = TRUE;
-        hl_app_finish(r->app, HL_EXIT_OK, NULL);
+        r->events.finish(r->app, HL_EXIT_OK, NULL);
     }
 }
 
-HlRunner *hl_runner_new(HlApp *app, HlScript *script)
+HlRunner *hl_runner_new(HlApp *app, HlScript *script,
+                        const HlRunnerEvents *events)
 {
     HlRunner *r = g_new0(HlRunner, 1);
     r->app = app;
+    r->events = *events;
     r->script = script;
     return r;
 }

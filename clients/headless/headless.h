@@ -7,6 +7,7 @@
  * input and expectations against it. The pieces:
  *
  *   headless-main.c        options, the session, outputs at exit
+ *   headless-log.c         the --verbose log
  *   headless-broker.c      broker mode: login, launch, attach
  *   headless-program.c     main()
  *   headless-script.c      the script language: parsing
@@ -51,6 +52,12 @@ typedef enum {
 /** The whole crp-headless program (crp-client --headless runs it too). */
 int hl_main(int argc, char **argv);
 
+/* ---- headless-log.c ------------------------------------------------ */
+
+/** Starts the clock log lines and the stats count from. */
+void hl_log_start_clock(void);
+/** Seconds since hl_log_start_clock(). */
+double hl_log_elapsed_s(void);
 /** Prints to stderr with a timestamp when --verbose is on. */
 void hl_log(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 void hl_log_set_verbose(gboolean verbose);
@@ -181,7 +188,7 @@ HlScript *hl_script_parse(const char *text, gboolean one_line, GError **error);
 void hl_script_free(HlScript *script);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HlScript, hl_script_free)
 
-/* ---- the session (headless-main.c) and its script runner ----------- */
+/* ---- the session (headless-main.c), broker mode and the script runner */
 
 typedef struct HlRunner HlRunner;
 typedef struct HlBrokerPhase HlBrokerPhase;
@@ -202,16 +209,6 @@ typedef struct {
     int exit_code;
     char *exit_message;
 } HlApp;
-
-/**
- * Ends the session with @code (the first call wins): says goodbye to the
- * server, then the main loop ends. @fmt NULL for a quiet success.
- */
-void hl_app_finish(HlApp *app, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
-
-/** Hands the viewer's decoded playback to app->playback; returns the
- *  server's channel count (from AUDIO_FORMAT). */
-int hl_app_pump_audio(HlApp *app);
 
 /* headless-broker.c: broker mode (--key). */
 typedef struct {
@@ -234,8 +231,19 @@ void hl_broker_phase_free(HlBrokerPhase *phase);
 /** The HlExit for a broker failure. */
 int hl_broker_exit_code(const GError *error);
 
-/* headless-runner.c */
-HlRunner *hl_runner_new(HlApp *app, HlScript *script);
+/* headless-runner.c: runs a script against the session it reads (@app);
+ * what it needs done to the session it asks its owner for. */
+typedef struct {
+    /** Ends the session with @code (an HlExit; @message NULL for a quiet
+     *  success). The runner does nothing more afterwards. */
+    void (*finish)(HlApp *app, int code, const char *message);
+    /** Hands the viewer's decoded playback to app->playback; returns the
+     *  server's channel count (from AUDIO_FORMAT). */
+    int (*pump_audio)(HlApp *app);
+} HlRunnerEvents;
+
+HlRunner *hl_runner_new(HlApp *app, HlScript *script,
+                        const HlRunnerEvents *events);
 void hl_runner_free(HlRunner *runner);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HlRunner, hl_runner_free)
 

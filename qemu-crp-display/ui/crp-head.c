@@ -3,11 +3,11 @@
  *
  * The guest's surface is copied, only where QEMU reported damage, into
  * the head's own framebuffer during dpy_refresh (with the BQL, on the main
- * loop). A worker thread then encodes, for each group of clients that has
+ * loop). A worker thread then encodes, for each group of peers that has
  * room for a frame, what changed since that group's last frame, and hands
- * the results back with a bottom half. Clients at the same point share one
+ * the results back with a bottom half. Peers at the same point share one
  * encoding (crp-group.c); one that has no room when the others do goes on
- * with a copy of the group's encoder, so a slow client simply gets fewer,
+ * with a copy of the group's encoder, so a slow peer simply gets fewer,
  * fresher frames and never holds the others back.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -15,7 +15,12 @@
 
 #include "qemu/osdep.h"
 #include "qemu/main-loop.h"
-#include "crp-int.h"
+#include "qemu/thread.h"
+#include "crp-head.h"
+#include "crp-group.h"
+#include "trace.h"
+
+#include "crp/crp-capture.h"
 
 /* Refresh backs off to this when nothing changes, and snaps back to the
  * configured rate at the first change or input event. */
@@ -35,6 +40,50 @@
 #define CRP_CONTINUOUS_MS 33
 /* Refreshes without change that end a run of continuous change. */
 #define CRP_CONTINUOUS_PAUSE 3
+/* Groups whose peers have all caught up merge (at the price of a full
+ * refresh for all of them) at most this often. */
+#define CRP_GROUP_MERGE_INTERVAL_US (5 * G_USEC_PER_SEC)
+
+struct CrpHead {
+    DisplayChangeListener dcl;
+    CrpHeadConfig cfg;
+    DisplaySurface *surface;
+    pixman_image_t *fb;             /* server framebuffer (x8r8g8b8) */
+    CrpCapture *capture;            /* guest damage not yet in fb */
+    int idle_refreshes;
+    int64_t input_us;               /* last peer input (pacing) */
+    int64_t changing_since_us;      /* change every refresh since; 0: not */
+
+    /* Peers whose handshake is done (refs), in the order they joined. */
+    GPtrArray *peers;
+    /* Of them, those to get a SURFACE before their next frame. */
+    GHashTable *need_surface;
+
+    /* Worker. */
+    QemuThread thread;
+    QemuMutex lock;
+    QemuCond cond;
+    QEMUBH *done_bh;
+    bool busy;                      /* main loop: a job is out, results not back */
+    bool job_queued;                /* under lock: set by the main loop,
+                                       taken by the worker */
+    GPtrArray *job;                 /* CrpGroup * being encoded (refs) */
+    int64_t job_now_us;
+
+    GPtrArray *groups;              /* CrpGroup * (refs), see crp-group.c */
+    int64_t last_merge_us;
+    /* Where fb is behind after it traded places with a group's picture
+     * (crp_head_worker()), and the image that has those pixels; the
+     * worker copies them back at the start of the next job. Captures
+     * make it smaller. Worker-owned while busy. */
+    pixman_region32_t stale;
+    pixman_image_t *stale_src;
+
+    /* Cursor, replayed to peers that join. */
+    QEMUCursor *cursor;
+    int mouse_x, mouse_y;
+    bool mouse_on;
+};
 
 static void crp_head_set_rate(CrpHead *h, unsigned ms)
 {
@@ -46,7 +95,7 @@ static void crp_head_set_rate(CrpHead *h, unsigned ms)
 /* The refresh interval for what the screen is doing now. */
 static unsigned crp_head_pace_ms(CrpHead *h, int64_t now_us)
 {
-    unsigned full = h->server->refresh_ms;
+    unsigned full = h->cfg.refresh_ms;
 
     if (now_us - h->input_us < CRP_INTERACTIVE_US || !h->changing_since_us ||
         now_us - h->changing_since_us < CRP_CONTINUOUS_AFTER_US) {
@@ -65,10 +114,10 @@ static void crp_head_changed(CrpHead *h, int64_t now_us)
     crp_head_set_rate(h, crp_head_pace_ms(h, now_us));
 }
 
-void crp_head_wake(CrpHead *h)
+static void crp_head_wake(CrpHead *h)
 {
     h->idle_refreshes = 0;
-    crp_head_set_rate(h, h->server->refresh_ms);
+    crp_head_set_rate(h, h->cfg.refresh_ms);
 }
 
 void crp_head_input(CrpHead *h)
@@ -77,10 +126,9 @@ void crp_head_input(CrpHead *h)
     crp_head_wake(h);
 }
 
-/* The surface changed size: every client restarts with a SURFACE. */
+/* The surface changed size: every peer restarts with a SURFACE. */
 static void crp_head_resize(CrpHead *h)
 {
-    CrpClient *c;
     int w = surface_width(h->surface), hh = surface_height(h->surface);
 
     if (h->fb) {
@@ -91,14 +139,11 @@ static void crp_head_resize(CrpHead *h)
     /* All of the new fb is captured: nothing to bring back. */
     pixman_region32_clear(&h->stale);
     g_clear_pointer(&h->stale_src, pixman_image_unref);
-    QTAILQ_FOREACH(c, &h->server->clients, next) {
-        if (c->head == h) {
-            c->need_surface = true;
-        }
+    for (guint i = 0; i < h->peers->len; i++) {
+        g_hash_table_add(h->need_surface, g_ptr_array_index(h->peers, i));
     }
     for (guint i = 0; i < h->groups->len; i++) {
-        CrpGroup *g = g_ptr_array_index(h->groups, i);
-        g->need_full = true;
+        crp_group_set_need_full(g_ptr_array_index(h->groups, i));
     }
 }
 
@@ -130,32 +175,30 @@ static void crp_gfx_switch(DisplayChangeListener *dcl,
 static bool crp_head_refining(CrpHead *h, int64_t now_us)
 {
     for (guint i = 0; i < h->groups->len; i++) {
-        CrpGroup *g = g_ptr_array_index(h->groups, i);
-        int64_t due = crp_encoder_next_refine_us(g->enc);
-        if (due >= 0 && due <= now_us) {
+        if (crp_group_refine_due(g_ptr_array_index(h->groups, i), now_us)) {
             return true;
         }
     }
     return false;
 }
 
-static bool crp_head_has_clients(CrpHead *h)
+/* The group @p receives, or NULL: it joins one at the next refresh. */
+static CrpGroup *crp_head_group_of(CrpHead *h, CrpPeer *p)
 {
-    CrpClient *c;
-
-    QTAILQ_FOREACH(c, &h->server->clients, next) {
-        if (c->head == h && c->ready) {
-            return true;
+    for (guint i = 0; i < h->groups->len; i++) {
+        CrpGroup *g = g_ptr_array_index(h->groups, i);
+        if (crp_group_has_member(g, p)) {
+            return g;
         }
     }
-    return false;
+    return NULL;
 }
 
 static void crp_head_drop_empty_groups(CrpHead *h)
 {
     for (guint i = 0; i < h->groups->len;) {
         CrpGroup *g = g_ptr_array_index(h->groups, i);
-        if (g->members->len == 0) {
+        if (crp_group_n_members(g) == 0) {
             g_ptr_array_remove_index_fast(h->groups, i);
             crp_group_unref(g);
         } else {
@@ -169,22 +212,22 @@ static void crp_head_drop_empty_groups(CrpHead *h)
  * H.264 streams: @to's encoder knows only its own, and a mover's decoders
  * left from @from would count against the pixels a client may decode,
  * so the movers get a SURFACE first, which ends them all. */
-static void crp_head_move_members(CrpGroup *from, CrpGroup *to)
+static void crp_head_move_members(CrpHead *h, CrpGroup *from, CrpGroup *to)
 {
-    while (from->members->len > 0) {
-        CrpClient *c = g_ptr_array_index(from->members, 0);
-        crp_group_remove(c);
-        crp_group_add(to, c);
-        c->need_surface = true;
+    while (crp_group_n_members(from) > 0) {
+        CrpPeer *p = crp_group_member(from, 0);
+        crp_group_remove(from, p);
+        crp_group_add(to, p);
+        g_hash_table_add(h->need_surface, p);
     }
-    to->need_full = true;
+    crp_group_set_need_full(to);
 }
 
 /*
- * Who shares whose encoding, decided between jobs: clients that joined go
- * into the first group (at its next, whole, frame), and when every client
+ * Who shares whose encoding, decided between jobs: peers that joined go
+ * into the first group (at its next, whole, frame), and when every peer
  * has caught up, all groups become one again, not more often than
- * CRP_GROUP_MERGE_INTERVAL_US since each merge costs every client a whole
+ * CRP_GROUP_MERGE_INTERVAL_US since each merge costs every peer a whole
  * frame.
  */
 /* The first group whose members decode what @caps says, or NULL. */
@@ -192,7 +235,7 @@ static CrpGroup *crp_head_group_for(CrpHead *h, uint32_t caps)
 {
     for (guint i = 0; i < h->groups->len; i++) {
         CrpGroup *g = g_ptr_array_index(h->groups, i);
-        if (g->caps == caps) {
+        if (crp_group_get_caps(g) == caps) {
             return g;
         }
     }
@@ -201,39 +244,47 @@ static CrpGroup *crp_head_group_for(CrpHead *h, uint32_t caps)
 
 static void crp_head_regroup(CrpHead *h, int64_t now_us)
 {
-    CrpClient *c;
     bool all_caught_up = true;
 
     crp_head_drop_empty_groups(h);
-    QTAILQ_FOREACH(c, &h->server->clients, next) {
-        if (c->head != h || !c->ready || c->closed) {
+    for (guint i = 0; i < h->peers->len; i++) {
+        CrpPeer *p = g_ptr_array_index(h->peers, i);
+        if (!crp_peer_is_ready(p)) {
             continue;
         }
-        if (!c->group) {
-            /* Clients that decode different encodings never share. */
-            uint32_t caps = crp_group_caps_of(c->caps);
+        if (!crp_head_group_of(h, p)) {
+            /* Peers that decode different encodings never share. */
+            uint32_t caps = crp_group_caps_of(crp_peer_get_caps(p));
             CrpGroup *g = crp_head_group_for(h, caps);
             if (!g) {
-                g = crp_group_new(h->server, caps);
+                CrpGroupConfig gc = {
+                    .lossless = h->cfg.lossless,
+                    .jpeg_quality = h->cfg.jpeg_quality,
+                };
+                g = crp_group_new(&gc, caps);
                 g_ptr_array_add(h->groups, g);
+                trace_crp_head_group_new(g, caps, h->groups->len);
             }
-            crp_group_add(g, c);
-            g->need_full = true;
+            crp_group_add(g, p);
+            crp_group_set_need_full(g);
             continue;
         }
-        all_caught_up &= crp_client_caught_up(c, now_us);
+        all_caught_up &= crp_peer_caught_up(p, now_us);
     }
     if (h->groups->len > 1 && all_caught_up &&
         now_us - h->last_merge_us >= CRP_GROUP_MERGE_INTERVAL_US) {
+        guint before = h->groups->len;
+
         for (guint i = 1; i < h->groups->len; i++) {
             CrpGroup *g = g_ptr_array_index(h->groups, i);
-            CrpGroup *first = crp_head_group_for(h, g->caps);
+            CrpGroup *first = crp_head_group_for(h, crp_group_get_caps(g));
             if (first != g) {
-                crp_head_move_members(g, first);
+                crp_head_move_members(h, g, first);
             }
         }
         crp_head_drop_empty_groups(h);
         h->last_merge_us = now_us;
+        trace_crp_head_group_merge(before, h->groups->len);
     }
 }
 
@@ -244,20 +295,18 @@ static void crp_head_regroup(CrpHead *h, int64_t now_us)
  */
 static void crp_head_queue_group(CrpHead *h, CrpGroup *g, int64_t now_us)
 {
-    gint64 refine_due = crp_encoder_next_refine_us(g->enc);
     g_autoptr(GPtrArray) behind = g_ptr_array_new();
     guint ready = 0;
 
-    if (!g->need_full && !pixman_region32_not_empty(&g->damage) &&
-        (refine_due < 0 || refine_due > now_us)) {
+    if (!crp_group_has_work(g, now_us)) {
         return;
     }
-    for (guint i = 0; i < g->members->len; i++) {
-        CrpClient *c = g_ptr_array_index(g->members, i);
-        if (crp_client_wants_frame(c, now_us)) {
+    for (guint i = 0; i < crp_group_n_members(g); i++) {
+        CrpPeer *p = crp_group_member(g, i);
+        if (crp_peer_wants_frame(p, now_us)) {
             ready++;
         } else {
-            g_ptr_array_add(behind, c);
+            g_ptr_array_add(behind, p);
         }
     }
     if (ready == 0) {
@@ -266,39 +315,30 @@ static void crp_head_queue_group(CrpHead *h, CrpGroup *g, int64_t now_us)
     if (behind->len > 0) {
         CrpGroup *fork = crp_group_fork(g);
         for (guint i = 0; i < behind->len; i++) {
-            CrpClient *c = g_ptr_array_index(behind, i);
-            crp_group_remove(c);
-            crp_group_add(fork, c);
+            CrpPeer *p = g_ptr_array_index(behind, i);
+            crp_group_remove(g, p);
+            crp_group_add(fork, p);
         }
         g_ptr_array_add(h->groups, fork);
+        trace_crp_head_group_fork(g, fork, ready, behind->len, h->groups->len);
     }
 
     int w = pixman_image_get_width(h->fb), hh = pixman_image_get_height(h->fb);
-    if (g->need_full) {
+    if (crp_group_needs_full(g)) {
         CrpMessage surface = {
             .type = CRP_MSG_SURFACE,
             .surface = { w, hh },
         };
-        crp_encoder_reset(g->enc);
-        if (!g->prev || pixman_image_get_width(g->prev) != w ||
-            pixman_image_get_height(g->prev) != hh) {
-            if (g->prev) {
-                pixman_image_unref(g->prev);
-            }
-            g->prev = pixman_image_create_bits(PIXMAN_x8r8g8b8, w, hh, NULL, 0);
-        }
-        pixman_region32_reset(&g->damage, &(pixman_box32_t){ 0, 0, w, hh });
-        for (guint i = 0; i < g->members->len; i++) {
-            CrpClient *c = g_ptr_array_index(g->members, i);
-            if (c->need_surface) {
-                crp_client_send(c, &surface);
+        crp_group_begin_full(g, w, hh);
+        for (guint i = 0; i < crp_group_n_members(g); i++) {
+            CrpPeer *p = crp_group_member(g, i);
+            if (g_hash_table_contains(h->need_surface, p)) {
+                crp_peer_send(p, &surface);
             }
         }
     }
-    for (guint i = 0; i < g->members->len; i++) {
-        CrpClient *c = g_ptr_array_index(g->members, i);
-        c->capture_us = now_us;
-        c->capture_serial = c->input_serial;
+    for (guint i = 0; i < crp_group_n_members(g); i++) {
+        crp_peer_mark_capture(crp_group_member(g, i), now_us);
     }
     crp_group_set_rate(g, now_us);
     g_ptr_array_add(h->job, crp_group_ref(g));
@@ -309,7 +349,7 @@ static void crp_refresh(DisplayChangeListener *dcl)
     CrpHead *h = container_of(dcl, CrpHead, dcl);
     int64_t now_us = g_get_monotonic_time();
 
-    if (!crp_head_has_clients(h)) {
+    if (h->peers->len == 0) {
         crp_head_set_rate(h, CRP_IDLE_REFRESH_MS);
         return;
     }
@@ -329,8 +369,7 @@ static void crp_refresh(DisplayChangeListener *dcl)
     if (pixman_region32_not_empty(&captured)) {
         pixman_region32_subtract(&h->stale, &h->stale, &captured);
         for (guint i = 0; i < h->groups->len; i++) {
-            CrpGroup *g = g_ptr_array_index(h->groups, i);
-            pixman_region32_union(&g->damage, &g->damage, &captured);
+            crp_group_add_damage(g_ptr_array_index(h->groups, i), &captured);
         }
         crp_head_changed(h, now_us);
     } else {
@@ -389,16 +428,13 @@ static void crp_head_catch_up(CrpHead *h)
 static void crp_head_commit(CrpHead *h)
 {
     CrpGroup *g = h->job->len == 1 ? g_ptr_array_index(h->job, 0) : NULL;
+    pixman_image_t *shown = h->fb;
+    pixman_image_t *traded = g ? crp_group_trade_picture(g, shown, &h->stale)
+                               : NULL;
 
-    if (g && g->prev &&
-        pixman_image_get_width(g->prev) == pixman_image_get_width(h->fb) &&
-        pixman_image_get_height(g->prev) == pixman_image_get_height(h->fb)) {
-        pixman_image_t *shown = h->fb;
-        h->fb = g->prev;
-        g->prev = shown;
-        pixman_region32_copy(&h->stale, &g->damage);
-        h->stale_src = pixman_image_ref(g->prev);
-        pixman_region32_clear(&g->damage);
+    if (traded) {
+        h->fb = traded;
+        h->stale_src = pixman_image_ref(shown);
         return;
     }
     for (guint i = 0; i < h->job->len; i++) {
@@ -437,25 +473,28 @@ static void *crp_head_worker(void *opaque)
 
 /* Main loop: the worker is done; send what it made to every member (the
  * members are those of job time: groups change only between jobs, and
- * clients that left are no longer listed). */
+ * peers that left are no longer listed). */
 static void crp_head_job_done(void *opaque)
 {
     CrpHead *h = opaque;
 
     for (guint i = 0; i < h->job->len; i++) {
         CrpGroup *g = g_ptr_array_index(h->job, i);
-        /* Sending can disconnect a client, which leaves the group. */
+        const GByteArray *encoded = crp_group_get_encoded(g);
+        /* Sending can disconnect a peer, which leaves the group. */
         g_autoptr(GPtrArray) members = g_ptr_array_new_with_free_func(
-            (GDestroyNotify)crp_client_unref);
-        for (guint j = 0; j < g->members->len; j++) {
-            g_ptr_array_add(members, crp_client_ref(g_ptr_array_index(g->members, j)));
+            (GDestroyNotify)crp_peer_unref);
+        for (guint j = 0; j < crp_group_n_members(g); j++) {
+            g_ptr_array_add(members, crp_peer_ref(crp_group_member(g, j)));
         }
-        g->need_full = false;
+        trace_crp_head_frame_encoded(g, members->len, encoded->len,
+                                     crp_group_needs_full(g));
+        crp_group_frame_done(g);
         for (guint j = 0; j < members->len; j++) {
-            CrpClient *c = g_ptr_array_index(members, j);
-            if (!c->closed) {
-                c->need_surface = false;
-                crp_client_send_frame(c, g->encoded->data, g->encoded->len);
+            CrpPeer *p = g_ptr_array_index(members, j);
+            if (crp_peer_is_ready(p)) {
+                g_hash_table_remove(h->need_surface, p);
+                crp_peer_send_frame(p, encoded->data, encoded->len);
             }
         }
         crp_group_unref(g);
@@ -464,31 +503,51 @@ static void crp_head_job_done(void *opaque)
     h->busy = false;
 }
 
-void crp_head_client_joined(CrpHead *h, CrpClient *c)
+QemuConsole *crp_head_get_console(CrpHead *h)
 {
+    return h->dcl.con;
+}
+
+void crp_head_add_peer(CrpHead *h, CrpPeer *p)
+{
+    g_ptr_array_add(h->peers, crp_peer_ref(p));
     /* Nothing is captured while nobody watches: start from the whole
      * surface rather than trust a framebuffer that may be stale. */
     crp_capture_damage_all(h->capture);
-    c->need_surface = true;
-    crp_client_send_cursor(c);
+    g_hash_table_add(h->need_surface, p);
+    crp_peer_send_cursor(p, h->cursor, h->mouse_x, h->mouse_y, h->mouse_on);
     crp_head_wake(h);
+}
+
+void crp_head_remove_peer(CrpHead *h, CrpPeer *p)
+{
+    CrpGroup *g = crp_head_group_of(h, p);
+
+    /* Off its group now: the group's next frames are not for it. */
+    if (g) {
+        crp_group_remove(g, p);
+    }
+    g_hash_table_remove(h->need_surface, p);
+    if (g_ptr_array_remove(h->peers, p)) {
+        crp_peer_unref(p);
+    }
 }
 
 static void crp_mouse_set(DisplayChangeListener *dcl, int x, int y, bool on)
 {
     CrpHead *h = container_of(dcl, CrpHead, dcl);
-    CrpClient *c;
+    CrpMessage pos = {
+        .type = CRP_MSG_CURSOR_POS,
+        .cursor_pos = { MAX(x, 0), MAX(y, 0), on },
+    };
 
     h->mouse_x = x;
     h->mouse_y = y;
     h->mouse_on = on;
-    QTAILQ_FOREACH(c, &h->server->clients, next) {
-        if (c->head == h && c->ready && (c->caps & CRP_CAP_CURSOR)) {
-            CrpMessage pos = {
-                .type = CRP_MSG_CURSOR_POS,
-                .cursor_pos = { MAX(x, 0), MAX(y, 0), on },
-            };
-            crp_client_send(c, &pos);
+    for (guint i = 0; i < h->peers->len; i++) {
+        CrpPeer *p = g_ptr_array_index(h->peers, i);
+        if (crp_peer_get_caps(p) & CRP_CAP_CURSOR) {
+            crp_peer_send(p, &pos);
         }
     }
 }
@@ -496,16 +555,14 @@ static void crp_mouse_set(DisplayChangeListener *dcl, int x, int y, bool on)
 static void crp_cursor_define(DisplayChangeListener *dcl, QEMUCursor *cursor)
 {
     CrpHead *h = container_of(dcl, CrpHead, dcl);
-    CrpClient *c;
 
     if (h->cursor) {
         cursor_unref(h->cursor);
     }
     h->cursor = cursor ? cursor_ref(cursor) : NULL;
-    QTAILQ_FOREACH(c, &h->server->clients, next) {
-        if (c->head == h && c->ready) {
-            crp_client_send_cursor(c);
-        }
+    for (guint i = 0; i < h->peers->len; i++) {
+        crp_peer_send_cursor(g_ptr_array_index(h->peers, i), h->cursor,
+                             h->mouse_x, h->mouse_y, h->mouse_on);
     }
 }
 
@@ -522,11 +579,13 @@ static const DisplayChangeListenerOps crp_dcl_ops = {
      * formats without asking; crp_capture_copy() converts those. */
 };
 
-CrpHead *crp_head_new(CrpServer *s, QemuConsole *con)
+CrpHead *crp_head_new(QemuConsole *con, const CrpHeadConfig *cfg)
 {
     CrpHead *h = g_new0(CrpHead, 1);
 
-    h->server = s;
+    h->cfg = *cfg;
+    h->peers = g_ptr_array_new();
+    h->need_surface = g_hash_table_new(NULL, NULL);
     h->capture = crp_capture_new();
     h->job = g_ptr_array_new();
     h->groups = g_ptr_array_new();

@@ -1,7 +1,7 @@
 /*
  * CRP display: a client's input messages as QEMU input events.
  *
- * Apart from crp-client.c so that it needs nothing but QEMU's input and
+ * Apart from crp-peer.c so that it needs nothing but QEMU's input and
  * console functions: tests/fuzz/fuzz-qemu-input.c compiles this file
  * against stubs of them and checks what hostile messages turn into.
  *

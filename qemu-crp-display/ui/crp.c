@@ -8,8 +8,26 @@
  * Clients need the one-time ticket set with the QMP command
  * crp-set-ticket; a ticket lets exactly one client in and then is gone.
  * disable-ticketing=on (unix sockets only) lets in whoever can open the
- * socket. docs/protocol.md describes the protocol; crp-head.c and
- * crp-client.c do the work.
+ * socket. docs/protocol.md describes the protocol.
+ *
+ * The files of ui-crp.so, each the owner of the next; calls run one way,
+ * from owner to part, and parts report up only through the callbacks
+ * their owner set (CrpPeerEvents; the audio peer's callbacks):
+ *
+ *   crp.c         the server: options, the listening socket, tickets,
+ *                 QMP, audio; owns the peers and the heads
+ *   crp-head.c    one DisplayChangeListener per graphic console: the
+ *                 server framebuffer, damage, the encoder worker thread,
+ *                 which peers share an encoding (crp-head.h)
+ *   crp-group.c   one encoding shared by the peers at the same point
+ *                 (crp-group.h)
+ *   crp-peer.c    one connection: the libcrp channel, flow control
+ *                 (crp-peer.h)
+ *   crp-input.c   a peer's input messages as QEMU input events
+ *                 (crp-input.h)
+ *
+ * Threads: the main loop with the BQL, except each head's encoder
+ * worker; crp-head.h and crp-group.h say what it may touch.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -21,15 +39,72 @@
 #include "qemu/sockets.h"
 #include "qapi/error.h"
 #include "qapi/qapi-types-ui.h"
-#include "crp-int.h"
+#include "qemu/timer.h"
+#include "io/net-listener.h"
+#include "ui/crp-module.h"
+#include "crp-head.h"
+#include "crp-peer.h"
+#include "trace.h"
 
 #define CRP_DEFAULT_MAX_CLIENTS 4
 #define CRP_DEFAULT_REFRESH_RATE 60
 #define CRP_DEFAULT_JPEG_QUALITY 75
 /* See crp_ticket_bits(). */
 #define CRP_TICKET_MIN_BITS 128
+/* Connections still in their handshake, beyond max-clients, and of them
+ * those from one origin (an IP address, or a local user on a unix
+ * socket). Past either, a new connection takes the place of the oldest
+ * such connection of the busiest origin: idle connections cannot keep a
+ * client that holds a ticket out (see crp_accept()). */
+#define CRP_MAX_PENDING 8
+#define CRP_MAX_PENDING_PER_ORIGIN 4
+
+typedef struct CrpServer {
+    /* Options. */
+    char *addr;
+    char *audiodev;
+    unsigned max_clients;
+    bool disable_ticketing;
+    unsigned refresh_ms;
+    bool lossless;
+    int jpeg_quality;
+
+    QIONetListener *listener;
+    GPtrArray *heads;               /* CrpHead *, one per graphic console */
+    GPtrArray *peers;               /* CrpPeer * (refs), in accept order */
+    int64_t next_peer_id;
+    QEMUTimer *tick;                /* once a second: pings, stalls */
+
+    char *ticket;                   /* NULL: none valid */
+    int64_t ticket_expires_ms;      /* QEMU_CLOCK_REALTIME, 0: never */
+
+    CrpAudioPeer *audio;            /* the crp audiodev, if any */
+
+    /* What peers that have gone sent and received: query-crp's totals
+     * count every peer since start, for the management layer's usage
+     * records. */
+    uint64_t departed_bytes_in, departed_bytes_out, departed_frames;
+} CrpServer;
 
 static CrpServer crp_server;
+
+/* The head a peer watches: the first graphic console's. */
+static CrpHead *crp_server_head(CrpServer *s)
+{
+    return g_ptr_array_index(s->heads, 0);
+}
+
+/* The peers now, each referenced, to walk while any may disconnect. */
+static GPtrArray *crp_server_peers(CrpServer *s)
+{
+    GPtrArray *peers = g_ptr_array_new_full(s->peers->len,
+                                            (GDestroyNotify)crp_peer_unref);
+
+    for (guint i = 0; i < s->peers->len; i++) {
+        g_ptr_array_add(peers, crp_peer_ref(g_ptr_array_index(s->peers, i)));
+    }
+    return peers;
+}
 
 /* ---- tickets and admission ------------------------------------------ */
 
@@ -39,37 +114,39 @@ static bool crp_server_ticket_valid(CrpServer *s)
         qemu_clock_get_ms(QEMU_CLOCK_REALTIME) < s->ticket_expires_ms);
 }
 
-void crp_server_ticket_for_client(CrpServer *s, CrpClient *c)
+/* CrpPeerEvents.ticket: fixed when the peer speaks, not at accept. */
+static char *crp_server_peer_ticket(CrpPeer *p, void *opaque)
 {
-    g_free(c->offered_ticket);
+    CrpServer *s = opaque;
+
     if (s->disable_ticketing) {
-        c->offered_ticket = g_strdup("");
-    } else {
-        c->offered_ticket = crp_server_ticket_valid(s) ? g_strdup(s->ticket)
-                                                       : NULL;
+        return g_strdup("");
     }
+    return crp_server_ticket_valid(s) ? g_strdup(s->ticket) : NULL;
 }
 
-static unsigned crp_server_ready_clients(CrpServer *s)
+static unsigned crp_server_ready_peers(CrpServer *s)
 {
-    CrpClient *c;
     unsigned n = 0;
 
-    QTAILQ_FOREACH(c, &s->clients, next) {
-        n += c->ready;
+    for (guint i = 0; i < s->peers->len; i++) {
+        n += crp_peer_is_ready(g_ptr_array_index(s->peers, i));
     }
     return n;
 }
 
 /*
- * The client proved it holds the ticket its channel expected. Admit it if
- * that ticket is still the current one (it is used up now) and there is
- * room.
+ * CrpPeerEvents.admit: the peer proved it holds @ticket, the ticket its
+ * channel expected. Admit it if that ticket is still the current one (it
+ * is used up now) and there is room.
  */
-bool crp_server_admit(CrpServer *s, CrpClient *c, guint16 *status,
-                      const char **why)
+static bool crp_server_peer_admit(CrpPeer *p, const char *ticket,
+                                  guint16 *status, const char **why,
+                                  void *opaque)
 {
-    if (crp_server_ready_clients(s) >= s->max_clients) {
+    CrpServer *s = opaque;
+
+    if (crp_server_ready_peers(s) >= s->max_clients) {
         *status = CRP_STATUS_NO_CAPACITY;
         *why = "max-clients reached";
         return false;
@@ -77,7 +154,7 @@ bool crp_server_admit(CrpServer *s, CrpClient *c, guint16 *status,
     if (s->disable_ticketing) {
         return true;
     }
-    if (!crp_server_ticket_valid(s) || g_strcmp0(s->ticket, c->offered_ticket)) {
+    if (!crp_server_ticket_valid(s) || g_strcmp0(s->ticket, ticket)) {
         *status = CRP_STATUS_AUTH_FAILED;
         *why = "ticket expired or already used";
         return false;
@@ -86,49 +163,98 @@ bool crp_server_admit(CrpServer *s, CrpClient *c, guint16 *status,
     return true;
 }
 
-void crp_server_remove_client(CrpServer *s, CrpClient *c)
+/* CrpPeerEvents.ready: its handshake is done. */
+static void crp_server_peer_ready(CrpPeer *p, void *opaque)
 {
-    if (c->channel) {
-        s->departed_bytes_in += crp_channel_bytes_in(c->channel);
-        s->departed_bytes_out += crp_channel_bytes_out(c->channel);
+    CrpServer *s = opaque;
+
+    if (s->audio && s->audio->playback_active &&
+        (crp_peer_get_caps(p) & CRP_CAP_AUDIO_OUT)) {
+        CrpMessage fmt = {
+            .type = CRP_MSG_AUDIO_FORMAT,
+            .audio_format = { CRP_AUDIO_CODEC_OPUS, s->audio->channels, 48000 },
+        };
+        crp_peer_send(p, &fmt);
     }
-    s->departed_frames += c->frames_sent;
-    QTAILQ_REMOVE(&s->clients, c, next);
+    crp_head_add_peer(crp_server_head(s), p);
 }
 
-/* Connections still in their handshake, of @peer (NULL: of anyone). */
-static unsigned crp_server_pending(CrpServer *s, const char *peer)
+/* CrpPeerEvents.input. */
+static void crp_server_peer_input(CrpPeer *p, void *opaque)
 {
-    CrpClient *c;
+    crp_head_input(crp_server_head(opaque));
+}
+
+/* CrpPeerEvents.audio_in: its microphone, for the guest. */
+static void crp_server_peer_audio_in(CrpPeer *p, const uint8_t *packet,
+                                     size_t len, void *opaque)
+{
+    CrpServer *s = opaque;
+
+    if (s->audio && s->audio->mic_packet) {
+        s->audio->mic_packet(s->audio->audio_opaque, packet, len);
+    }
+}
+
+/* CrpPeerEvents.closed: what it sent and received counts on in the
+ * totals; it is gone from the head and the list. */
+static void crp_server_peer_closed(CrpPeer *p, void *opaque)
+{
+    CrpServer *s = opaque;
+
+    s->departed_bytes_in += crp_peer_bytes_in(p);
+    s->departed_bytes_out += crp_peer_bytes_out(p);
+    s->departed_frames += crp_peer_frames_sent(p);
+    crp_head_remove_peer(crp_server_head(s), p);
+    if (g_ptr_array_remove(s->peers, p)) {
+        crp_peer_unref(p);
+    }
+}
+
+static const CrpPeerEvents crp_server_peer_events = {
+    .ticket = crp_server_peer_ticket,
+    .admit = crp_server_peer_admit,
+    .ready = crp_server_peer_ready,
+    .input = crp_server_peer_input,
+    .audio_in = crp_server_peer_audio_in,
+    .closed = crp_server_peer_closed,
+};
+
+/* Connections still in their handshake, of @origin (NULL: of anyone). */
+static unsigned crp_server_pending(CrpServer *s, const char *origin)
+{
     unsigned n = 0;
 
-    QTAILQ_FOREACH(c, &s->clients, next) {
-        n += !c->ready && !c->closed && (!peer || !strcmp(c->peer, peer));
+    for (guint i = 0; i < s->peers->len; i++) {
+        CrpPeer *p = g_ptr_array_index(s->peers, i);
+        n += !crp_peer_is_ready(p) &&
+             (!origin || !strcmp(crp_peer_get_origin(p), origin));
     }
     return n;
 }
 
-/* The oldest connection still in its handshake of @peer, or, for NULL, of
- * the peer with the most of them. Clients are listed in accept order. */
-static CrpClient *crp_server_oldest_pending(CrpServer *s, const char *peer)
+/* The oldest connection still in its handshake of @origin, or, for NULL,
+ * of the origin with the most of them. Peers are listed in accept order. */
+static CrpPeer *crp_server_oldest_pending(CrpServer *s, const char *origin)
 {
-    CrpClient *c, *oldest = NULL;
+    CrpPeer *oldest = NULL;
     unsigned most = 0;
 
-    QTAILQ_FOREACH(c, &s->clients, next) {
-        if (c->ready || c->closed) {
+    for (guint i = 0; i < s->peers->len; i++) {
+        CrpPeer *p = g_ptr_array_index(s->peers, i);
+        if (crp_peer_is_ready(p)) {
             continue;
         }
-        if (peer) {
-            if (!strcmp(c->peer, peer)) {
-                return c;
+        if (origin) {
+            if (!strcmp(crp_peer_get_origin(p), origin)) {
+                return p;
             }
             continue;
         }
-        unsigned n = crp_server_pending(s, c->peer);
+        unsigned n = crp_server_pending(s, crp_peer_get_origin(p));
         if (n > most) {
             most = n;
-            oldest = c;
+            oldest = p;
         }
     }
     return oldest;
@@ -146,31 +272,38 @@ static void crp_accept(QIONetListener *listener, QIOChannelSocket *sioc,
                        gpointer opaque)
 {
     CrpServer *s = opaque;
-    CrpClient *c = crp_client_new(s, g_ptr_array_index(s->heads, 0), sioc);
-    CrpClient *victim = NULL;
+    CrpPeerConfig cfg = {
+        .id = ++s->next_peer_id,
+        .listen_addr = s->addr,
+        .con = crp_head_get_console(crp_server_head(s)),
+        .max_quality = s->lossless ? 0 : s->jpeg_quality,
+    };
+    CrpPeer *p = crp_peer_new(sioc, &cfg, &crp_server_peer_events, s);
+    const char *origin = crp_peer_get_origin(p);
+    CrpPeer *victim = NULL;
     const char *why = NULL;
 
-    if (crp_server_pending(s, c->peer) >= CRP_MAX_PENDING_PER_PEER) {
-        victim = crp_server_oldest_pending(s, c->peer);
+    if (crp_server_pending(s, origin) >= CRP_MAX_PENDING_PER_ORIGIN) {
+        victim = crp_server_oldest_pending(s, origin);
         why = "too many handshakes from one peer";
     } else if (crp_server_pending(s, NULL) >= CRP_MAX_PENDING) {
         victim = crp_server_oldest_pending(s, NULL);
         why = "too many handshakes at once";
     }
     if (victim) {
-        crp_client_disconnect(victim, CRP_STATUS_RATE_LIMITED, why);
+        crp_peer_disconnect(victim, CRP_STATUS_RATE_LIMITED, why);
     }
-    QTAILQ_INSERT_TAIL(&s->clients, c, next);
+    g_ptr_array_add(s->peers, p);
 }
 
 static void crp_tick(void *opaque)
 {
     CrpServer *s = opaque;
-    CrpClient *c, *next;
+    g_autoptr(GPtrArray) peers = crp_server_peers(s);
     int64_t now_us = g_get_monotonic_time();
 
-    QTAILQ_FOREACH_SAFE(c, &s->clients, next, next) {
-        crp_client_tick(c, now_us);
+    for (guint i = 0; i < peers->len; i++) {
+        crp_peer_tick(g_ptr_array_index(peers, i), now_us);
     }
     timer_mod(s->tick, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + 1000);
 }
@@ -181,11 +314,11 @@ static void crp_playback_packet(void *opaque, const uint8_t *packet,
                                 size_t len, uint64_t timestamp_us)
 {
     CrpServer *s = opaque;
-    CrpClient *c;
 
-    QTAILQ_FOREACH(c, &s->clients, next) {
-        if (c->ready) {
-            crp_client_send_audio(c, packet, len, timestamp_us);
+    for (guint i = 0; i < s->peers->len; i++) {
+        CrpPeer *p = g_ptr_array_index(s->peers, i);
+        if (crp_peer_is_ready(p)) {
+            crp_peer_send_audio(p, packet, len, timestamp_us);
         }
     }
 }
@@ -193,15 +326,15 @@ static void crp_playback_packet(void *opaque, const uint8_t *packet,
 static void crp_playback_format(void *opaque)
 {
     CrpServer *s = opaque;
-    CrpClient *c;
     CrpMessage fmt = {
         .type = CRP_MSG_AUDIO_FORMAT,
         .audio_format = { CRP_AUDIO_CODEC_OPUS, s->audio->channels, 48000 },
     };
 
-    QTAILQ_FOREACH(c, &s->clients, next) {
-        if (c->caps & CRP_CAP_AUDIO_OUT) {
-            crp_client_send(c, &fmt);
+    for (guint i = 0; i < s->peers->len; i++) {
+        CrpPeer *p = g_ptr_array_index(s->peers, i);
+        if (crp_peer_get_caps(p) & CRP_CAP_AUDIO_OUT) {
+            crp_peer_send(p, &fmt);
         }
     }
 }
@@ -229,7 +362,6 @@ static CrpInfo *crp_query(Error **errp)
     CrpServer *s = &crp_server;
     CrpInfo *info = g_new0(CrpInfo, 1);
     CrpClientInfoList **tail = &info->clients;
-    CrpClient *c;
 
     info->enabled = true;
     info->address = g_strdup(s->addr);
@@ -238,14 +370,13 @@ static CrpInfo *crp_query(Error **errp)
     info->bytes_in = s->departed_bytes_in;
     info->bytes_out = s->departed_bytes_out;
     info->frames_sent = s->departed_frames;
-    QTAILQ_FOREACH(c, &s->clients, next) {
-        if (c->channel) {
-            info->bytes_in += crp_channel_bytes_in(c->channel);
-            info->bytes_out += crp_channel_bytes_out(c->channel);
-        }
-        info->frames_sent += c->frames_sent;
-        if (c->ready) {
-            QAPI_LIST_APPEND(tail, crp_client_info(c));
+    for (guint i = 0; i < s->peers->len; i++) {
+        CrpPeer *p = g_ptr_array_index(s->peers, i);
+        info->bytes_in += crp_peer_bytes_in(p);
+        info->bytes_out += crp_peer_bytes_out(p);
+        info->frames_sent += crp_peer_frames_sent(p);
+        if (crp_peer_is_ready(p)) {
+            QAPI_LIST_APPEND(tail, crp_peer_info(p));
         }
     }
     return info;
@@ -253,10 +384,11 @@ static CrpInfo *crp_query(Error **errp)
 
 static void crp_disconnect_all(CrpServer *s, const char *reason)
 {
-    CrpClient *c, *next;
+    g_autoptr(GPtrArray) peers = crp_server_peers(s);
 
-    QTAILQ_FOREACH_SAFE(c, &s->clients, next, next) {
-        crp_client_disconnect(c, CRP_STATUS_SESSION_ENDED, reason);
+    for (guint i = 0; i < peers->len; i++) {
+        crp_peer_disconnect(g_ptr_array_index(peers, i),
+                            CRP_STATUS_SESSION_ENDED, reason);
     }
 }
 
@@ -314,16 +446,16 @@ static bool crp_set_ticket(const char *ticket, int64_t expires,
 static bool crp_disconnect(bool has_id, int64_t id, Error **errp)
 {
     CrpServer *s = &crp_server;
-    CrpClient *c;
 
     if (!has_id) {
         crp_disconnect_all(s, "disconnected by crp-disconnect");
         return true;
     }
-    QTAILQ_FOREACH(c, &s->clients, next) {
-        if (c->id == id) {
-            crp_client_disconnect(c, CRP_STATUS_SESSION_ENDED,
-                                  "disconnected by crp-disconnect");
+    for (guint i = 0; i < s->peers->len; i++) {
+        CrpPeer *p = g_ptr_array_index(s->peers, i);
+        if (crp_peer_get_id(p) == id) {
+            crp_peer_disconnect(p, CRP_STATUS_SESSION_ENDED,
+                                "disconnected by crp-disconnect");
             return true;
         }
     }
@@ -485,7 +617,7 @@ static void crp_init(DisplayState *ds, DisplayOptions *opts)
     QemuConsole *con;
     Error *err = NULL;
 
-    QTAILQ_INIT(&s->clients);
+    s->peers = g_ptr_array_new();
     s->heads = g_ptr_array_new();
     if (!crp_parse_options(s, &opts->u.crp, &err) || !crp_attach_audio(s, &err)) {
         error_report_err(err);
@@ -497,7 +629,12 @@ static void crp_init(DisplayState *ds, DisplayOptions *opts)
      */
     for (int i = 0; (con = qemu_console_lookup_by_index(i)); i++) {
         if (qemu_console_is_graphic(con)) {
-            g_ptr_array_add(s->heads, crp_head_new(s, con));
+            CrpHeadConfig hc = {
+                .refresh_ms = s->refresh_ms,
+                .lossless = s->lossless,
+                .jpeg_quality = s->jpeg_quality,
+            };
+            g_ptr_array_add(s->heads, crp_head_new(con, &hc));
         }
     }
     if (s->heads->len == 0) {

@@ -12,14 +12,14 @@
  *     released at once, and every event is followed by a sync;
  *   - resize requests reach only a display that can follow them, with a
  *     size the wire allows;
- *   - when the client leaves (crp_client_disconnect()'s lift_all_keys and
+ *   - when the client leaves (crp_peer_disconnect()'s lift_all_keys and
  *     crp_input_release_buttons()), nothing stays pressed.
  *
  * Input: a flags byte (FUZZ_QEMU_INPUT_*: the console's state at the
  * start, whether RESIZE was agreed), then chunks. A chunk starting with
  * 0x00 changes the console's surface (u16 width, u16 height; shorter: no
  * surface); any other is a record's plaintext from the client, decoded
- * as crp-channel.c does and handled as crp-client.c does.
+ * as crp-channel.c does and handled as crp-peer.c does.
  */
 #include "fuzz-common.h"
 
@@ -48,7 +48,7 @@ static struct {
     QemuConsole con;
     QKbdState kbd;
     bool resize_cap;
-    uint32_t buttons;           /* CrpClient's buttons */
+    uint32_t buttons;           /* CrpPeer's buttons */
     bool button[INPUT_BUTTON__MAX];
     guint unsynced;             /* events queued since the last sync */
 } s;
@@ -170,7 +170,7 @@ dpy_set_ui_info(QemuConsole *con, QemuUIInfo *info, bool delay)
     return 0;
 }
 
-/* ---- the client's messages, as crp_client_message() takes them ---------- */
+/* ---- the client's messages, as crp_peer_message() takes them ---------- */
 
 /* What QEMU holds down is what the client's mask says. */
 static void
@@ -263,7 +263,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         g_free(chunk);
     }
 
-    /* The client leaves: crp_client_disconnect(). */
+    /* The client leaves: crp_peer_disconnect(). */
     qkbd_state_lift_all_keys(&s.kbd);
     crp_input_release_buttons(&s.con, &s.buttons);
     g_assert_cmpuint(s.buttons, ==, 0);

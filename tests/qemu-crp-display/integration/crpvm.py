@@ -53,12 +53,14 @@ class CrpVM:
     """One QEMU with the test guest, -display crp and -audiodev crp."""
 
     def __init__(self, workdir, env, mode="shell", display_opts="",
-                 append="", memory=256, vga="std", crp_addr=None):
+                 append="", memory=256, vga="std", crp_addr=None,
+                 extra_args=()):
         """@vga: "std" (-vga std, no hardware cursor, fixed size) or
         "virtio" (virtio-vga: hardware cursor and guest resize, driven in
         the guest by crp-drm) or "bochs" (bochs-display: video memory
         in the guest's own pixel format, set by crp-vbe). @crp_addr: where -display crp listens
-        (default: the unix socket crp_sock)."""
+        (default: the unix socket crp_sock). @extra_args: more QEMU
+        arguments (e.g. -trace); its stderr is in stderr_text()."""
         self.dir = workdir
         self.env = env
         os.makedirs(workdir, exist_ok=True)
@@ -88,6 +90,7 @@ class CrpVM:
             "-chardev", f"socket,id=ser0,path={self.serial_sock},server=on,"
                         f"wait=off,logfile={self.serial_log}",
             "-serial", "chardev:ser0",
+            *extra_args,
         ]
         qenv = dict(os.environ, QEMU_MODULE_DIR=env["QEMU_MODULE_DIR"])
         self.stderr = open(os.path.join(workdir, "qemu.stderr"), "w")

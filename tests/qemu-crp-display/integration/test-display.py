@@ -9,6 +9,7 @@ Skips (exit 77) when QEMU or the guest has not been built.
 import json
 import math
 import os
+import re
 import secrets
 import socket
 import struct
@@ -390,6 +391,119 @@ class ShellGuest(GuestTestCase):
                                 before["bytes-out"] + stats["bytes_in"])
         self.assertGreaterEqual(after["bytes-in"],
                                 before["bytes-in"] + stats["bytes_out"])
+
+
+class TracedGuest(GuestTestCase):
+    """QEMU started with -trace patterns for ui-crp's trace points, as an
+    operator would (docs/operator-guide.md): they need no rebuild and
+    show up on QEMU's stderr."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.start_vm("trace", mode="shell",
+                     extra_args=["-trace", "crp_peer_*", "-trace", "crp_head_*"])
+
+    def trace(self, name, since=0):
+        """The fields of every @name line after offset @since of stderr,
+        as dicts (the log backend may prefix "PID@TIME:")."""
+        text = self.vm.stderr_text()[since:]
+        lines = []
+        for line in text.splitlines():
+            head, _, fields = line.partition(" ")
+            if head.rsplit(":", 1)[-1] != name:
+                continue
+            lines.append({k: quoted or plain for k, quoted, plain in
+                          re.findall(r'(\w+)=(?:"([^"]*)"|(\S*))', fields)})
+        return lines
+
+    def test_connect_handshake_and_frames_are_traced(self):
+        since = len(self.vm.stderr_text())
+        ticket = self.ticket()
+        code, out, stats = headless(self.vm, ticket,
+                                    "wait-frames 3; type echo traced\\n; "
+                                    "wait-frames 2; sleep 500; quit")
+        self.assertEqual(code, 0, out)
+        # The same ticket again: used up, its handshake fails.
+        code, out, _ = headless(self.vm, ticket, "wait-frames 1; quit")
+        self.assertEqual(code, 2, out)
+
+        deadline = time.monotonic() + 10
+        while len(self.trace("crp_peer_disconnect", since)) < 2:
+            self.assertLess(time.monotonic(), deadline,
+                            "no crp_peer_disconnect lines: " + self.vm.stderr_text()[-2000:])
+            time.sleep(0.1)
+        connects = self.trace("crp_peer_connect", since)
+        self.assertEqual(len(connects), 2, connects)
+        peer = connects[0]["peer"]
+        self.assertNotEqual(connects[1]["peer"], peer)
+        self.assertEqual(connects[0]["address"], self.vm.crp_addr)
+        self.assertRegex(connects[0]["origin"], r"^uid \d+$")
+
+        refused = connects[1]["peer"]
+        admits = {a["peer"]: a for a in self.trace("crp_peer_admit", since)}
+        self.assertEqual(admits[peer]["status"], "0")
+        self.assertNotEqual(admits.get(refused, {}).get("status"), "0")
+        ready = [r for r in self.trace("crp_peer_ready", since) if r["peer"] == peer]
+        self.assertEqual(len(ready), 1)
+        self.assertNotEqual(int(ready[0]["caps"], 16), 0)
+        self.assertFalse([r for r in self.trace("crp_peer_ready", since)
+                          if r["peer"] == refused])
+
+        queued = {int(f["frame"]): int(f["bytes"])
+                  for f in self.trace("crp_peer_frame_queued", since) if f["peer"] == peer}
+        sent = {int(f["frame"]): int(f["bytes"])
+                for f in self.trace("crp_peer_frame_sent", since) if f["peer"] == peer}
+        # Every frame the client counted was queued and written whole, in
+        # the sizes queued (one queued as it left may not have been).
+        self.assertGreaterEqual(stats["frames"], 5)
+        for frame in range(1, stats["frames"] + 1):
+            self.assertEqual(sent.get(frame), queued.get(frame), (frame, sent, queued))
+        self.assertTrue(all(queued[f] == b for f, b in sent.items()), (sent, queued))
+        self.assertTrue(all(b > 0 for b in sent.values()), sent)
+
+        gone = {d["peer"]: d for d in self.trace("crp_peer_disconnect", since)}
+        self.assertEqual(gone[peer]["status"], "0")
+        self.assertIn(gone[peer]["reason"], ("client closed the connection",
+                                             "connection closed by the client"))
+        self.assertEqual(int(gone[peer]["frames"]), len(queued))
+        # What it was sent covers every frame written and what the client
+        # read (and its last word, which the client may not have read).
+        self.assertGreaterEqual(int(gone[peer]["bytes_out"]), sum(sent.values()))
+        self.assertGreaterEqual(int(gone[peer]["bytes_out"]), stats["bytes_in"])
+        self.assertNotEqual(gone[refused]["status"], "0")
+
+        # Its first frame is the whole screen, encoded once for its group
+        # (a kilobyte or so of text console, far below raw pixels), plus
+        # only FRAME_END and the encryption's few bytes.
+        encoded = self.trace("crp_head_frame_encoded", since)
+        full = int(encoded[0]["bytes"])
+        self.assertEqual(encoded[0]["full"], "1")
+        self.assertGreater(full, 100)
+        self.assertLess(full, 1024 * 768)
+        self.assertGreater(sent[1], full)
+        self.assertLess(sent[1], full + 200)
+        # The trace never shows a ticket.
+        self.assertNotIn(ticket, self.vm.stderr_text())
+
+    def test_trace_points_switch_on_at_run_time(self):
+        """Not named at start: off, until QMP switches them on."""
+        since = len(self.vm.stderr_text())
+        code, out, _ = headless(self.vm, self.ticket(), "wait-frames 2; quit")
+        self.assertEqual(code, 0, out)
+        self.assertEqual(self.trace("crp_group_rate", since), [])
+
+        self.vm.qmp.command("trace-event-set-state", name="crp_group_*",
+                                enable=True)
+        try:
+            since = len(self.vm.stderr_text())
+            code, out, _ = headless(self.vm, self.ticket(), "wait-frames 2; quit")
+            self.assertEqual(code, 0, out)
+            rates = self.trace("crp_group_rate", since)
+            self.assertTrue(rates, self.vm.stderr_text()[since:])
+            self.assertTrue(all(1 <= int(r["jpeg_quality"]) <= 100 for r in rates), rates)
+        finally:
+            self.vm.qmp.command("trace-event-set-state", name="crp_group_*",
+                                enable=False)
 
 
 def free_tcp_port():

@@ -63,8 +63,9 @@ class QMPConnection:
             raise QMPError({"desc": f"QMP line is not an object: {line[:80]!r}"})
         return msg
 
-    def command(self, name, **arguments):
-        """Runs a command and returns its 'return' value."""
+    def command(self, name, /, **arguments):
+        """Runs a command and returns its 'return' value (@name is
+        positional-only: some commands take a "name" argument)."""
         self.next_id += 1
         cmd_id = f"crp-{self.next_id}"
         msg = {"execute": name, "id": cmd_id}
