@@ -388,16 +388,25 @@ emit_fill(CrpEncoder *enc, int x, int y, int w, int h, guint32 rgb)
 static gboolean
 looks_like_video(CrpPixels px)
 {
-    guint flat = 0, total = 0;
+    guint total = (guint)MAX(px.width - 1, 0) * (guint)px.height;
+    guint flat = 0;
 
+    if (total == 0) {
+        return FALSE;
+    }
+    /* Text says so within its first rows (a quarter of its pixels flat):
+     * every changed tile of scrolling text is asked, every frame, so stop
+     * there instead of reading the whole tile. */
     for (int y = 0; y < px.height; y++) {
         const guint32 *row = crp_pixels_row(px, y);
         for (int x = 1; x < px.width; x++) {
             flat += !((row[x] ^ row[x - 1]) & CRP_PIXEL_RGB_MASK);
         }
-        total += px.width - 1;
+        if (flat * 256 >= total * VIDEO_MAX_FLAT_SHARE) {
+            return FALSE;
+        }
     }
-    return total > 0 && flat * 256 < total * VIDEO_MAX_FLAT_SHARE;
+    return TRUE;
 }
 
 /* Sends @px, at (@x, @y), losslessly; enc->palette and enc->indices hold
