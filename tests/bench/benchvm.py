@@ -39,6 +39,12 @@ from qmp import QMPConnection, crp_query  # noqa: E402
 from crpvm import read_ppm  # noqa: E402
 
 SCENES = ("terminal", "document", "drag", "video", "idle", "mixed")
+# The shell workload: busybox sh on the serial console, output to the
+# framebuffer console (fbcon on tty1), in the background until killed.
+SHELL_LOOP = ('(i=0; while [ $i -lt 100000000 ]; do '
+              'echo "line $i some text to scroll the terminal"; '
+              'i=$((i+1)); done) >/dev/tty1 2>&1 &\n'
+              'echo BENCH-LOOP $!\n')
 
 
 def die_with_parent():

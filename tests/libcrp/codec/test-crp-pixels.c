@@ -1,5 +1,6 @@
-/* test-crp-pixels.c: colour counting, RAW, FILL and COPY. */
+/* test-crp-pixels.c: colour counting, palette packing, RAW, FILL and COPY. */
 #include "codec-test-utils.h"
+#include "codec/crp-codec-private.h"
 
 #include <string.h>
 #include <zlib.h>
@@ -211,6 +212,62 @@ test_copy_overlap(void)
     pixman_image_unref(ref);
 }
 
+/* Palette indices packed at 1, 2 and 4 bits for every width up to three
+ * bytes' worth and a partial last byte: bit for bit what docs/protocol.md
+ * says (most significant first, each row on a byte, zero padding),
+ * checked against a packer written from it, and drawn back. */
+static void
+test_palette_packing(void)
+{
+    static const guint ns[] = { 2, 3, 4, 5, 16 };
+    guint8 indices[25 * 3];
+    CrpBuffer buf = { 0 };
+
+    for (gsize k = 0; k < G_N_ELEMENTS(ns); k++) {
+        guint n = ns[k], bits = crp_palette_bits(n);
+        CrpPalette pal = { .n = n };
+        for (guint i = 0; i < n; i++) {
+            pal.colours[i] = ct_mix(i + 1) & 0xffffff;
+        }
+        for (int width = 1; width <= 25; width++) {
+            int height = 3;
+            for (int i = 0; i < width * height; i++) {
+                indices[i] = ct_mix(i * 31 + width * 7 + n) % n;
+            }
+            gsize len = crp_payload_palette(&pal, indices, width, height, &buf);
+            gsize row_bytes = crp_palette_row_bytes(n, width);
+            g_assert_cmpuint(len, ==, 1 + 3 * n + row_bytes * height);
+
+            const guint8 *packed = buf.data + 1 + 3 * n;
+            for (int y = 0; y < height; y++) {
+                for (gsize b = 0; b < row_bytes; b++) {
+                    guint want = 0;
+                    for (guint bit = 0; bit < 8; bit += bits) {
+                        gsize x = b * 8 / bits + bit / bits;
+                        want = (want << bits) |
+                               (x < (gsize)width ? indices[y * width + x] : 0);
+                    }
+                    g_assert_cmpuint(packed[y * row_bytes + b], ==, want);
+                }
+            }
+
+            pixman_image_t *img = ct_image_new(width, height);
+            CrpPixels dst = crp_pixels_from_image(img, 0, 0, width, height);
+            g_autoptr(GError) error = NULL;
+            g_assert_true(crp_payload_unpack(buf.data, dst, "test", &error));
+            g_assert_no_error(error);
+            for (int y = 0; y < height; y++) {
+                for (int x = 0; x < width; x++) {
+                    g_assert_cmphex(ct_get_pixel(img, x, y) & 0xffffff, ==,
+                                    pal.colours[indices[y * width + x]]);
+                }
+            }
+            pixman_image_unref(img);
+        }
+    }
+    crp_buffer_finish(&buf);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -218,6 +275,7 @@ main(int argc, char **argv)
     g_test_add_func("/pixels/fill-merged", test_fill_merged);
     g_test_add_func("/pixels/raw-round-trip", test_raw_round_trip);
     g_test_add_func("/pixels/palette-counts", test_palette_counts);
+    g_test_add_func("/pixels/palette-packing", test_palette_packing);
     g_test_add_func("/pixels/copy-overlap", test_copy_overlap);
     return g_test_run();
 }

@@ -134,6 +134,65 @@ test_changing_text_stays_lossless(void)
     pixman_image_unref(prev);
 }
 
+/* Truecolor text tiles side by side go out as one rect, at most 16 tiles
+ * wide; a picture tile (its own stream) and a palette tile go alone and
+ * end the run. (Each 64-pixel tile was a rect of its own: zstd saw text
+ * lines in pieces.) */
+static void
+test_text_tiles_merged(void)
+{
+    const int w = 20 * 64, h = 128;
+    g_autoptr(CrpEncoder) enc = zstd_encoder(TRUE);
+    g_autoptr(CrpDecoder) dec = ct_decoder_new(w, h);
+    g_autoptr(GByteArray) out = g_byte_array_new();
+    pixman_image_t *img = ct_image_new(w, h);
+
+    /* Stripes of 20 colours: more than a palette of 16, flat along rows,
+     * so not a picture. */
+    for (int y = 0; y < h; y++) {
+        ct_fill_rect(img, 0, y, w, 1, 0x406080 + (guint32)(y % 20) * 0x030201);
+    }
+    ct_draw_noise(img, 5 * 64, 0, 64, 64, 7);
+    for (int y = 0; y < 64; y++) {
+        for (int x = 0; x < 64; x++) {
+            ct_set_pixel(img, 9 * 64 + x, y, (x ^ y) & 4 ? 0xffffff : 0x000000);
+        }
+    }
+    crp_encoder_encode_frame(enc, NULL, img, NULL, 0, out, NULL);
+
+    /* x, y, width, picture stream; all 64 high. */
+    static const int want[][4] = {
+        { 0, 0, 320, 0 }, { 320, 0, 64, 1 }, { 384, 0, 192, 0 },
+        { 576, 0, 64, 0 }, { 640, 0, 640, 0 },
+        { 0, 64, 1024, 0 }, { 1024, 64, 256, 0 },
+    };
+    gboolean seen[G_N_ELEMENTS(want)] = { FALSE };
+    guint n = 0;
+    for (gsize pos = 0; pos < out->len;) {
+        CrpMessage msg;
+        gsize used = crp_message_decode(out->data + pos, out->len - pos, &msg, NULL);
+        g_assert_cmpuint(used, >, 0);
+        pos += used;
+        g_assert_cmpuint(msg.rect.encoding, ==, CRP_ENCODING_ZSTD);
+        gboolean found = FALSE;
+        for (gsize i = 0; i < G_N_ELEMENTS(want) && !found; i++) {
+            found = !seen[i] && msg.rect.x == want[i][0] && msg.rect.y == want[i][1] &&
+                    msg.rect.width == want[i][2] && msg.rect.height == 64 &&
+                    !!(msg.flags & CRP_RECT_FLAG_PICTURE_STREAM) == want[i][3];
+            seen[i] |= found;
+        }
+        if (!found) {
+            g_error("unexpected rect %d,%d %dx%d flags %#x", msg.rect.x, msg.rect.y,
+                    msg.rect.width, msg.rect.height, msg.flags);
+        }
+        n++;
+    }
+    g_assert_cmpuint(n, ==, G_N_ELEMENTS(want));
+    ct_apply(dec, out, NULL);
+    g_assert_true(ct_images_equal(crp_decoder_get_image(dec), img));
+    pixman_image_unref(img);
+}
+
 /* ---- hand-made streams ----------------------------------------------- */
 
 static gboolean
@@ -267,6 +326,7 @@ main(int argc, char **argv)
     g_test_add_func("/zstd/copy-restarts-streams", test_copy_restarts_streams);
     g_test_add_func("/zstd/changing-text-stays-lossless",
                     test_changing_text_stays_lossless);
+    g_test_add_func("/zstd/text-tiles-merged", test_text_tiles_merged);
     g_test_add_func("/zstd/golden-rect", test_golden_rect);
     g_test_add_func("/zstd/window-too-large", test_window_too_large);
     g_test_add_func("/zstd/bad-pieces", test_bad_pieces);
