@@ -352,16 +352,22 @@ daemon_clear(BrokerDaemon *d)
     GList *copy = server->connections
                       ? broker_registry_list(server->connections) : NULL;
 
-    /* Connections still open after the shutdown wait: just drop them. */
-    g_clear_pointer(&server->connections, broker_registry_free);
+    /*
+     * Connections still open after the shutdown wait: just drop them. The
+     * registry stays, empty, until the sessions and the gateway are gone:
+     * stopping a VM answers the ticket requests still waiting for it, and
+     * those look their connection up there (and find none).
+     */
     d->stopping = FALSE;
     for (GList *l = copy; l; l = l->next) {
+        broker_registry_remove(server->connections, broker_connection_id(l->data));
         broker_connection_free(l->data);
     }
     g_list_free(copy);
     g_clear_handle_id(&d->keys_watch, g_source_remove);
     broker_sessions_stop(server);
     g_clear_pointer(&server->gateway, broker_gateway_free);
+    g_clear_pointer(&server->connections, broker_registry_free);
     g_clear_pointer(&d->listener, broker_listener_free);
     g_clear_pointer(&d->conns, broker_connection_context_free);
     g_clear_pointer(&server->store, crp_store_free);

@@ -246,6 +246,31 @@ class Faults(BrokerTest):
         self.assertIn("event=session-adopted", self.env.text())
         self.assert_pools_full()
 
+    def test_stopped_while_a_ticket_waits(self):
+        """SIGTERM while a ticket waits for a VM's QMP: the waiting request
+        is answered with a shutdown and the broker exits cleanly (it used
+        to answer into the connection registry it had freed: SIGSEGV)."""
+        sid = self.open_session()
+        pid = self.env.session(sid)["qemu_pid"]
+        self.env.kill9()
+        # The adopted QEMU, stopped, holds the ticket request open.
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            self.env.start()
+            asked = {}
+            waiter = threading.Thread(target=lambda: asked.update(
+                reply=self.env.requests(self.alice, f"ticket:{sid}")))
+            waiter.start()
+            time.sleep(1.5)
+            self.assertTrue(waiter.is_alive(), "the ticket did not wait")
+            proc = self.env.proc
+            self.env.stop()
+            waiter.join(30)
+            self.assertEqual(proc.returncode, 0, self.env.text()[-2000:])
+            self.assertIn("event=shutdown", self.env.text())
+        finally:
+            os.kill(pid, signal.SIGCONT)
+
     def test_qemu_dies_while_the_broker_is_down(self):
         sid = self.open_session()
         time.sleep(2.5)                 # a heartbeat
