@@ -295,6 +295,9 @@ typedef struct {
     int width, height;
     gboolean rated;         /* openh264's rate control picks the QP */
     guint64 bitrate;        /* what it aims at now (bits per second) */
+    float fps;              /* the picture rate it plans for */
+    gint64 last_us;         /* the last picture's time */
+    double interval_us;     /* moving average of the time between pictures */
     CrpYuv yuv;
     CrpBuffer out;          /* the last rect's data */
 } CrpH264Encoder;
@@ -317,7 +320,7 @@ void crp_h264_encoder_finish(CrpH264Encoder *e);
 void crp_h264_encoder_set_bitrate(CrpH264Encoder *e, guint64 bps);
 /**
  * Codes @px (the stream's size) as the next picture, taken at @time_us
- * (monotonic: the rate control spends by the pictures' real rate).
+ * (monotonic: the rate control plans for the pictures' real rate).
  * Returns its access unit (Annex B), valid until the next call, or an
  * empty view if openh264 failed.
  */
