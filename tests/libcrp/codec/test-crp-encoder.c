@@ -719,7 +719,7 @@ video_at_rate(guint64 target_bps, double *bps, double *psnr)
 
 /* With no limit known the video is as fine as the finest QP; under the
  * link's rate the whole frame stream, video and all, stays under it (the
- * video takes three quarters; the scene's grain keeps the PSNR near the
+ * video takes half; the scene's grain keeps the PSNR near the
  * same at any QP, so only the bytes tell). */
 static void
 test_video_follows_the_link(void)

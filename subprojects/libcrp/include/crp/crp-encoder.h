@@ -69,7 +69,7 @@ typedef struct {
     gsize refine_bytes;
     /** Bits per second the encoder's output should stay under (0: no
      *  limit known). Tiles do not use it (their size follows
-     *  @jpeg_quality); video regions share three quarters of it, by
+     *  @jpeg_quality); video regions share half of it, by
      *  area, as the bitrate of their H.264 streams. */
     guint64 target_bps;
 } CrpEncoderRate;

@@ -38,8 +38,10 @@
 /* Measured on the desktop bench's video (docs/performance.md): a better
  * PSNR than JPEG quality 75 at a quarter of its bytes. */
 #define DEFAULT_VIDEO_QP 28
-/* The part of the link's bitrate video regions may take together. */
-#define VIDEO_LINK_SHARE 0.75
+/* The part of the link's bitrate video regions may take together: half
+ * leaves the rest of the screen (typing, refinement) room on a slow link
+ * (docs/performance.md, "H.264 quality and the link"). */
+#define VIDEO_LINK_SHARE 0.5
 
 /* Colours counted per tile; above this a tile is photo-like. Anti-aliased
  * text and UI stay well below it. */
@@ -1261,9 +1263,9 @@ region_changed(CrpEncoder *enc, pixman_image_t *prev, const pixman_box32_t *box)
 }
 
 /*
- * The bits per second a video region may spend (0: no limit): most of
- * what the link carries (the video is what keeps changing; tiles around
- * it live on the rest), shared among the regions by area.
+ * The bits per second a video region may spend (0: no limit): its part
+ * of VIDEO_LINK_SHARE of what the link carries, shared among the regions
+ * by area.
  */
 static guint64
 region_bitrate(CrpEncoder *enc, const pixman_box32_t *box)
