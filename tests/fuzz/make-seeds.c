@@ -1178,6 +1178,10 @@ script_seeds(void)
         "wait-cursor 10 20 500; save-cursor /tmp/c.pam; wait-frames x",
         "quit; wait-frames 1",
         "type \xc3\xa9",
+        "clipboard-set hello # kept\\; world; expect-clipboard 5000 from the guest; quit",
+        "clipboard-fill 16777217; expect-clipboard-refused 3000 too-large; "
+        "expect-clipboard-refused 10; expect-clipboard-refused 10 maybe",
+        "clipboard-fill 99999999999; expect-clipboard x; clipboard-set",
     };
     static const char *const files[] = {
         "# a script file\n"
@@ -1190,6 +1194,7 @@ script_seeds(void)
         "quit\n",
         "wait-frames 1\nresize 0 10\n",
         "bogus-command 1 2 3\n",
+        "clipboard-set a # b\nexpect-clipboard 100 a # b\nclipboard-fill 0\n",
     };
     text_seeds("headless-script", 1, one_line, G_N_ELEMENTS(one_line));
     for (gsize i = 0; i < G_N_ELEMENTS(files); i++) {
