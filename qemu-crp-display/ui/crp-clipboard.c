@@ -72,13 +72,18 @@ static GBytes *crp_clipboard_text(QemuClipboardInfo *info)
     return utf8 ? g_bytes_new_take(utf8, utf8_len) : NULL;
 }
 
-/* Answers every waiting peer: the text, or @status if there is none. */
+/* Answers every waiting peer: the text, or @status if there is none. A
+ * peer may be disconnected on the way (it stopped reading), and then
+ * taken off the list: the list answered is this one, taken first. */
 static void crp_clipboard_answer_waiting(CrpClipboard *cb, uint8_t status)
 {
     g_autoptr(GBytes) text = crp_clipboard_text(cb->info);
+    g_autoptr(GArray) waiting = cb->waiting;
 
-    for (guint i = 0; i < cb->waiting->len; i++) {
-        CrpClipboardWaiter *w = &g_array_index(cb->waiting, CrpClipboardWaiter, i);
+    cb->waiting = g_array_new(false, false, sizeof(CrpClipboardWaiter));
+    g_array_set_clear_func(cb->waiting, crp_clipboard_waiter_clear);
+    for (guint i = 0; i < waiting->len; i++) {
+        CrpClipboardWaiter *w = &g_array_index(waiting, CrpClipboardWaiter, i);
         uint8_t st = text ? CRP_CLIPBOARD_OK : status;
 
         if (st != CRP_CLIPBOARD_OK) {
@@ -87,7 +92,6 @@ static void crp_clipboard_answer_waiting(CrpClipboard *cb, uint8_t status)
         crp_peer_send_clipboard_data(w->peer, w->serial, CRP_CLIPBOARD_TEXT,
                                      st, text);
     }
-    g_array_set_size(cb->waiting, 0);
 }
 
 static void crp_clipboard_update_info(CrpClipboard *cb, QemuClipboardInfo *info)

@@ -699,14 +699,24 @@ void crp_peer_send_clipboard_request(CrpPeer *p, uint32_t serial,
 }
 
 /* All chunks at once: at most 16 MiB, under the output's hard cap; the
- * link's rate control holds frames back until they are through. */
+ * link's rate control holds frames back until they are through. A peer
+ * that asks again and again without reading would make us queue 16 MiB
+ * each time: past the hard cap it is dropped at once, not at the next
+ * tick. */
 void crp_peer_send_clipboard_data(CrpPeer *p, uint32_t serial, uint8_t format,
                                   uint8_t status, GBytes *content)
 {
     g_autoptr(CrpClipboardOut) out = NULL;
+    size_t size = content ? g_bytes_get_size(content) : 0;
     CrpMessage m;
 
     if (!(p->caps & CRP_CAP_CLIPBOARD) || p->closed || !p->ready) {
+        return;
+    }
+    if (crp_channel_output_pending(p->channel) + MIN(size, CRP_MAX_CLIPBOARD) >
+        CRP_OUTPUT_HARD_CAP) {
+        crp_peer_disconnect(p, CRP_STATUS_TIMEOUT,
+                            "client asks for the clipboard without reading");
         return;
     }
     out = status == CRP_CLIPBOARD_OK

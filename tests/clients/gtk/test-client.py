@@ -248,14 +248,16 @@ class DirectMode(VMTest):
             self.assertLess(time.monotonic(), deadline,
                             f"X clipboard: {x_clipboard()!r}; {self.client.log()}")
             time.sleep(0.3)
-        self.assertEqual(other.wait(60), 0, other.stdout.read())
+        out, _ = other.communicate(timeout=60)
+        self.assertEqual(other.returncode, 0, out)
 
         # xclip stays in the background as the selection's owner.
         subprocess.run(["xclip", "-i", "-selection", "clipboard"], env=self.x.env(),
                        input="from the desktop \u00e9", text=True, timeout=10,
                        check=True)
         other = clip_headless("expect-clipboard 30000 from the desktop \u00e9; quit")
-        self.assertEqual(other.wait(60), 0, other.stdout.read() + self.client.log())
+        out, _ = other.communicate(timeout=60)
+        self.assertEqual(other.returncode, 0, out + self.client.log())
 
     def test_stats_overlay_toggles_with_shift_f12(self):
         self.start("--one-to-one")

@@ -680,6 +680,29 @@ test_clipboard_to_server(Fixture *f, gconstpointer data)
     g_assert_error(error, CRP_ERROR, CRP_ERROR_STATE);
 }
 
+/* A server that keeps asking for the clipboard without reading the
+ * answers makes the viewer give up, not queue without bound. */
+static void
+test_clipboard_request_flood(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GBytes) text = big_text(CRP_MAX_CLIPBOARD);
+    g_autoptr(GError) error = NULL;
+    CrpViewerUpdate u;
+    CrpViewerEvent ev = CRP_VIEWER_NONE;
+
+    g_assert_true(crp_viewer_set_clipboard(f->viewer, text, NULL, NULL));
+    CrpMessage req = { .type = CRP_MSG_CLIPBOARD_REQUEST,
+                       .clipboard_request = { 1, CRP_CLIPBOARD_TEXT } };
+    for (guint i = 0; i < 1000 && ev != CRP_VIEWER_ERROR; i++) {
+        server_send(f, &req);
+        to_viewer(f);
+        while ((ev = crp_viewer_process(f->viewer, &u, &error)) > CRP_VIEWER_NONE) {
+        }
+    }
+    g_assert_cmpint(ev, ==, CRP_VIEWER_ERROR);
+    g_assert_error(error, CRP_ERROR, CRP_ERROR_TOO_LARGE);
+}
+
 /* Without the capability, the clipboard calls refuse. */
 static void
 test_clipboard_not_agreed(void)
@@ -713,6 +736,7 @@ main(int argc, char **argv)
     ADD("/viewer/clipboard/refused", test_clipboard_refused);
     ADD("/viewer/clipboard/out-of-order", test_clipboard_out_of_order);
     ADD("/viewer/clipboard/to-server", test_clipboard_to_server);
+    ADD("/viewer/clipboard/request-flood", test_clipboard_request_flood);
     g_test_add_func("/viewer/clipboard/not-agreed", test_clipboard_not_agreed);
     g_test_add_func("/viewer/message-without-its-capability",
                     test_message_without_its_capability);

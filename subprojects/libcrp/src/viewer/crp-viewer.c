@@ -11,6 +11,9 @@
 
 /* Input events whose latency is still being measured. */
 #define MAX_PENDING_INPUT 64
+/* Clipboard answers waiting to go out: a server asks again only after a
+ * new grab, so more than this means it asks without reading. */
+#define MAX_CLIPBOARD_ANSWERS 8
 /* Weight of a new sample in the smoothed latency. */
 #define LATENCY_ALPHA 0.2
 
@@ -449,6 +452,17 @@ answer_clipboard_request(CrpViewer *v, const CrpClipboardRequestMsg *req)
 {
     CrpClipboardOut *out;
 
+    if (g_queue_get_length(&v->clip_out) >= MAX_CLIPBOARD_ANSWERS) {
+        if (!v->failure) {
+            v->failure = g_error_new(CRP_ERROR, CRP_ERROR_TOO_LARGE,
+                                     "the server asks for the clipboard faster "
+                                     "than it reads the answers (%d waiting)",
+                                     MAX_CLIPBOARD_ANSWERS);
+            crp_channel_close(v->channel, CRP_STATUS_BAD_REQUEST,
+                              "clipboard requests without reading the answers");
+        }
+        return;
+    }
     if (v->clipboard_muted) {
         out = crp_clipboard_out_new_refusal(req->serial, req->format,
                                             CRP_CLIPBOARD_OFF);
@@ -596,6 +610,10 @@ crp_viewer_process(CrpViewer *v, CrpViewerUpdate *update, GError **error)
             return CRP_VIEWER_CLIPBOARD;
         case CRP_MSG_CLIPBOARD_REQUEST:
             answer_clipboard_request(v, &m->clipboard_request);
+            if (v->failure) {
+                g_propagate_error(error, g_error_copy(v->failure));
+                return CRP_VIEWER_ERROR;
+            }
             break;
         case CRP_MSG_CLIPBOARD_DATA:
             if (receive_clipboard(v, &m->clipboard_data, update, &local)) {
