@@ -4,12 +4,13 @@
 the same QEMU as the other clipboard peer (tests/bench/rfb_client.py with
 the extended clipboard, as QEMU's ui/vnc-clipboard.c speaks it).
 
-Usage: test-clipboard.py CRP_HEADLESS [unittest args]
+Usage: test-clipboard.py CRP_HEADLESS CRP_CLIPBOARD_ABUSER [unittest args]
 Skips (exit 77) when QEMU or the guest has not been built.
 """
 
 import importlib.util
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -28,6 +29,7 @@ display = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(display)
 
 MAX_CLIPBOARD = 16 * 1024 * 1024        # docs/protocol.md 5.4
+ABUSER = None
 
 
 class ClipboardGuest(display.GuestTestCase):
@@ -43,7 +45,8 @@ class ClipboardGuest(display.GuestTestCase):
                        display_opts=cls.display_opts,
                        extra_args=["-vnc", f"unix:{cls.vnc_sock}",
                                    "-trace", "crp_clipboard_*",
-                                   "-trace", "crp_peer_clipboard"])
+                                   "-trace", "crp_peer_clipboard",
+                                   "-trace", "crp_peer_disconnect"])
         cls.tickets = 0
 
     def vnc(self, extended=True):
@@ -148,6 +151,62 @@ class Clipboard(ClipboardGuest):
         self.assertIn("has no text", out)
 
 
+class Abuse(ClipboardGuest):
+    """Clients that break the clipboard's rules (crp-clipboard-abuser) are
+    dropped with a reason; QEMU, the others and the clipboard go on."""
+
+    def abuse(self, mode):
+        ticket = self.ticket()
+        path = os.path.join(self.vm.dir, f"ticket-{time.monotonic_ns()}")
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            f.write(ticket)
+        r = subprocess.run([ABUSER, self.vm.crp_addr, path, mode],
+                           capture_output=True, text=True, timeout=90)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return r.stdout.strip()
+
+    def still_shares(self):
+        vnc = self.vnc()
+        code, out, _ = display.headless(self.vm, self.ticket(),
+                                        "clipboard-set after the abuse; sleep 5000; quit")
+        self.assertEqual(code, 0, out)
+        self.assertEqual(vnc.wait_clipboard("after the abuse", 30), "after the abuse")
+        self.assertTrue(self.vm.alive())
+
+    def test_grab_without_the_capability(self):
+        said = self.abuse("grab-without-cap")
+        self.assertRegex(said, r"^bye 1 CLIPBOARD_GRAB without the CLIPBOARD capability")
+        self.still_shares()
+
+    def test_chunks_out_of_order(self):
+        self.vnc()          # it asks for every grab: QEMU asks the abuser
+        said = self.abuse("out-of-order")
+        self.assertRegex(said, r"^bye 1 clipboard data starts at offset 5")
+        self.still_shares()
+
+    def test_requests_without_reading_the_answers(self):
+        # 1 MiB of text in QEMU's clipboard (VNC's largest): 200 answers
+        # would be 200 MiB queued for a client that does not read.
+        self.vnc(extended=False).clipboard_set("y" * (1 << 20))
+        time.sleep(1)
+        since = len(self.vm.stderr_text())
+        said = self.abuse("request-flood")
+        self.assertIn(said.split()[0], ("bye", "cut"))
+        disconnects = [line for line in self.vm.stderr_text()[since:].splitlines()
+                       if "crp_peer_disconnect" in line]
+        self.assertTrue(any('reason="client asks for the clipboard without reading"'
+                            in line for line in disconnects), disconnects)
+        self.assertLess(self.vm_rss_mib(), 400)
+        self.still_shares()
+
+    def vm_rss_mib(self):
+        with open(f"/proc/{self.vm.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) // 1024
+        return 0
+
+
 class ClipboardOff(ClipboardGuest):
     """-display crp,...,clipboard=off: no clipboard at all over CRP."""
 
@@ -177,4 +236,5 @@ class ClipboardOff(ClipboardGuest):
 if __name__ == "__main__":
     # test-display.py's main: its HEADLESS and ENV, the skip without a
     # built QEMU, and unittest over this module's tests (__main__).
+    ABUSER = sys.argv.pop(2)
     display.main()
