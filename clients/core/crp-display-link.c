@@ -254,6 +254,17 @@ static void process(CrpDisplayLink *c)
                 c->events.cursor(c->data);
             }
             break;
+        case CRP_VIEWER_CLIPBOARD:
+            if (c->events.clipboard) {
+                c->events.clipboard(c->data, u.clipboard_formats);
+            }
+            break;
+        case CRP_VIEWER_CLIPBOARD_DATA:
+            if (c->events.clipboard_data) {
+                c->events.clipboard_data(c->data, u.clipboard_format,
+                                         u.clipboard_status);
+            }
+            break;
         case CRP_VIEWER_CLOSED:
             end_with_server_bye(c, &u);
             return;

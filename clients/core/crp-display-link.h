@@ -51,6 +51,12 @@ typedef struct {
     /** The cursor's shape or position changed (crp_viewer_get_cursor,
      *  crp_viewer_get_pointer); optional. */
     void (*cursor)(gpointer data);
+    /** The server's clipboard holds @formats now (CRP_CLIPBOARD_* bits;
+     *  crp_viewer_request_clipboard() asks for one); optional. */
+    void (*clipboard)(gpointer data, guint8 formats);
+    /** The answer to a clipboard request: @status, and for OK the content
+     *  in crp_viewer_take_clipboard(); optional. */
+    void (*clipboard_data)(gpointer data, guint8 format, guint8 status);
     /** Something worth a line in a verbose log (connected, a failed
      *  write, a slow farewell); optional. */
     void (*log)(gpointer data, const char *message);

@@ -15,6 +15,7 @@
 #include <crp/crp-secret-file.h>
 #include "crp-display-link.h"
 #include "crp-session-stats.h"
+#include "crp-session-clipboard.h"
 
 #include <crp/crp-channel.h>
 
@@ -37,6 +38,7 @@ struct _CrpSessionWindow {
               *stats_button, *close_app_button;
 
     CrpDisplayLink *conn;
+    CrpSessionClipboard *clipboard;     /* while conn shares it */
     GIOStream *stream;          /* for the TCP round trip */
     GCancellable *connecting;   /* direct mode, until connected */
     char *address;              /* direct mode */
@@ -141,6 +143,26 @@ static void on_ready(gpointer data, guint32 capabilities)
     crp_session_window_set_status(win, NULL);
     gtk_widget_set_sensitive(win->close_app_button, TRUE);
     update_mic(win);
+    if (capabilities & CRP_CAP_CLIPBOARD) {
+        win->clipboard = crp_session_clipboard_new(
+            gtk_widget_get_clipboard(GTK_WIDGET(win)), win->conn);
+    }
+}
+
+static void on_clipboard(gpointer data, guint8 formats)
+{
+    CrpSessionWindow *win = data;
+    if (win->clipboard) {
+        crp_session_clipboard_server_grab(win->clipboard, formats);
+    }
+}
+
+static void on_clipboard_data(gpointer data, guint8 format, guint8 status)
+{
+    CrpSessionWindow *win = data;
+    if (win->clipboard) {
+        crp_session_clipboard_server_data(win->clipboard, format, status);
+    }
 }
 
 static gboolean on_unsize(gpointer data)
@@ -230,6 +252,7 @@ static void drop_connection(CrpSessionWindow *win)
     crp_display_set_viewer(CRP_DISPLAY(win->display), NULL, NULL, NULL);
     crp_sound_set_mic_func(win->audio, NULL, NULL);
     gtk_widget_set_sensitive(win->close_app_button, FALSE);
+    g_clear_pointer(&win->clipboard, crp_session_clipboard_free);
     if (win->conn) {
         /* We may be inside one of its callbacks: free it afterwards. */
         g_idle_add(free_connection, win->conn);
@@ -303,6 +326,8 @@ static const CrpDisplayLinkEvents connection_events = {
     .frame = on_frame,
     .cursor = on_cursor,
     .audio = on_audio,
+    .clipboard = on_clipboard,
+    .clipboard_data = on_clipboard_data,
     .ended = on_ended,
 };
 

@@ -19,6 +19,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "headless.h"
+#include <crp/crp-clipboard.h>
 #include <crp/crp-secret-file.h>
 
 #include <crp/crp-png.h>
@@ -84,7 +85,7 @@ static gboolean offer_capabilities(const char *disable, GError **error)
         { "zstd", CRP_CAP_ZSTD }, { "h264", CRP_CAP_H264 },
         { "audio-out", CRP_CAP_AUDIO_OUT },
         { "audio-in", CRP_CAP_AUDIO_IN }, { "cursor", CRP_CAP_CURSOR },
-        { "resize", CRP_CAP_RESIZE },
+        { "resize", CRP_CAP_RESIZE }, { "clipboard", CRP_CAP_CLIPBOARD },
     };
     g_auto(GStrv) names = g_strsplit(disable, ",", -1);
     guint32 offer = CRP_CAP_DISPLAY_ALL;
@@ -141,7 +142,8 @@ static gboolean parse_options(Options *o, int *argc, char ***argv, GError **erro
           "Record every presented frame to FILE (for bench-encode --replay)", "FILE" },
         { "disable", 0, 0, G_OPTION_ARG_STRING, &o->disable,
           "Do not offer these capabilities (zlib,jpeg,zstd,h264,audio-out,audio-in,"
-          "cursor,resize), as a simpler client would", "LIST" },
+          "cursor,resize,clipboard), as a simpler client would (clipboard: "
+          "mute the shared clipboard)", "LIST" },
         { "stats", 0, 0, G_OPTION_ARG_FILENAME, &o->stats,
           "Write the session's statistics to FILE.json at exit", "FILE" },
         { "screenshot", 0, 0, G_OPTION_ARG_FILENAME, &o->screenshot,
@@ -171,6 +173,9 @@ static gboolean parse_options(Options *o, int *argc, char ***argv, GError **erro
         "  wait-pixel X Y RRGGBB [TIMEOUT_MS] | wait-change X Y W H [TIMEOUT_MS]\n"
         "  wait-cursor X Y [TIMEOUT_MS] | save-cursor PATH.pam\n"
         "  expect-audio FREQ [TOLERANCE_HZ] | close-app | quit\n"
+        "  clipboard-set TEXT | clipboard-fill BYTES\n"
+        "  expect-clipboard TIMEOUT_MS TEXT\n"
+        "  expect-clipboard-refused TIMEOUT_MS [none|too-large|off]\n"
         "Waits time out after 10000 ms unless given; the tolerance is 10 Hz.\n"
         "type takes the rest of the command: \\n is Enter, \\; a ';'.\n"
         "\n"
@@ -495,6 +500,50 @@ static void write_outputs(HlApp *app, const Options *o)
     }
 }
 
+/* The server's clipboard holds something new: its text is fetched at
+ * once, for the script's expect-clipboard. */
+static void on_clipboard(gpointer data, guint8 formats)
+{
+    HlApp *app = data;
+    CrpViewer *v = crp_display_link_get_viewer(app->conn);
+    g_autoptr(GError) error = NULL;
+
+    hl_log("server clipboard: formats 0x%02x", formats);
+    g_clear_pointer(&app->clipboard_text, g_free);
+    if (!(formats & CRP_CLIPBOARD_TEXT)) {
+        return;
+    }
+    if (!crp_viewer_request_clipboard(v, CRP_CLIPBOARD_TEXT, &error)) {
+        hl_log("cannot ask for the server's clipboard: %s", error->message);
+        return;
+    }
+    crp_display_link_flush(app->conn);
+}
+
+static void on_clipboard_data(gpointer data, guint8 format, guint8 status)
+{
+    HlApp *app = data;
+    guint8 got_format;
+    g_autoptr(GBytes) content =
+        crp_viewer_take_clipboard(crp_display_link_get_viewer(app->conn),
+                                  &got_format);
+
+    hl_log("server clipboard %s: %s, %" G_GSIZE_FORMAT " bytes",
+           crp_clipboard_format_name(format), crp_clipboard_status_name(status),
+           content ? g_bytes_get_size(content) : 0);
+    g_clear_pointer(&app->clipboard_text, g_free);
+    app->clipboard_refused = status;
+    if (content && format == CRP_CLIPBOARD_TEXT) {
+        gsize len;
+        const char *text = g_bytes_get_data(content, &len);
+        /* UTF-8 without NUL: libcrp checked it. */
+        app->clipboard_text = g_strndup(text, len);
+    }
+    if (app->runner) {
+        hl_runner_poll(app->runner);
+    }
+}
+
 static void on_link_log(gpointer data, const char *message)
 {
     hl_log("%s", message);
@@ -506,6 +555,8 @@ static const CrpDisplayLinkEvents connection_events = {
     .surface = on_surface,
     .frame = on_frame,
     .audio = on_audio,
+    .clipboard = on_clipboard,
+    .clipboard_data = on_clipboard_data,
     .ended = on_ended,
 };
 
@@ -637,6 +688,7 @@ int hl_main(int argc, char **argv)
     /* After the loop: no callback of the phase can run any more. */
     hl_broker_phase_free(app.broker);
     g_free(app.session_id);
+    g_free(app.clipboard_text);
     hl_playback_free(app.playback);
     hl_frame_recorder_free(app.frames_rec);
     g_main_loop_unref(app.loop);

@@ -11,6 +11,7 @@
  */
 #include "headless.h"
 
+#include <crp/crp-clipboard.h>
 #include <crp/crp-png.h>
 #include <stdarg.h>
 #include <string.h>
@@ -191,6 +192,38 @@ static gboolean area_changed(HlRunner *r)
                   r->cur->n[2] * r->cur->n[3] * sizeof(guint32)) != 0;
 }
 
+/* Our clipboard holds @text now (the server asks for it when it needs
+ * it); refused when the clipboard was not agreed (muted). */
+static Step clipboard_set(HlRunner *r, GBytes *text)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (!crp_viewer_set_clipboard(viewer(r), text, NULL, &error)) {
+        return fail(r, HL_EXIT_SCRIPT, "%s", error->message);
+    }
+    return sent(r, TRUE);
+}
+
+static Step clipboard_fill(HlRunner *r, gint64 bytes)
+{
+    char *s = g_malloc(bytes);
+    memset(s, 'x', bytes);
+    g_autoptr(GBytes) text = g_bytes_new_take(s, bytes);
+    return clipboard_set(r, text);
+}
+
+static gboolean clipboard_matches(HlRunner *r)
+{
+    return r->app->clipboard_text &&
+           strcmp(r->app->clipboard_text, r->cur->text) == 0;
+}
+
+static gboolean clipboard_refused(HlRunner *r)
+{
+    return r->app->clipboard_refused &&
+           (!r->cur->n[1] || r->app->clipboard_refused == r->cur->n[1]);
+}
+
 static gboolean on_timer_done(gpointer data)
 {
     HlRunner *r = data;
@@ -219,6 +252,18 @@ static gboolean on_deadline(gpointer data)
         fail(r, HL_EXIT_SCRIPT, "timed out after %" G_GINT64_FORMAT " ms: the "
              "cursor is at (%d,%d), %s", n[2], x, y,
              visible ? "visible" : "hidden");
+    } else if (r->cur->type == HL_CMD_EXPECT_CLIPBOARD ||
+               r->cur->type == HL_CMD_EXPECT_CLIPBOARD_REFUSED) {
+        const char *text = r->app->clipboard_text;
+        gsize len = text ? strlen(text) : 0;
+        fail(r, HL_EXIT_SCRIPT, "timed out after %" G_GINT64_FORMAT " ms: the "
+             "server's clipboard %s%.*s%s%s%s%s", n[0],
+             text ? "holds \"" : "has no text",
+             (int)MIN(len, 64), text ? text : "", len > 64 ? "..." : "",
+             text ? "\"" : "",
+             r->app->clipboard_refused ? ", last request refused: " : "",
+             r->app->clipboard_refused
+             ? crp_clipboard_status_name(r->app->clipboard_refused) : "");
     } else if (r->cur->type == HL_CMD_WAIT_PIXEL) {
         g_autofree char *now = get_pixel(r, n[0], n[1], &rgb) ?
             g_strdup_printf("#%06x", rgb) : g_strdup("outside the framebuffer");
@@ -493,6 +538,22 @@ static Step start(HlRunner *r, const HlCommand *cmd)
         return wait_for(r, area_changed);
     case HL_CMD_EXPECT_AUDIO:
         return expect_audio(r, n[0], n[1]);
+    case HL_CMD_CLIPBOARD_SET: {
+        g_autoptr(GBytes) text = g_bytes_new(cmd->text, strlen(cmd->text));
+        return clipboard_set(r, text);
+    }
+    case HL_CMD_CLIPBOARD_FILL:
+        return clipboard_fill(r, n[0]);
+    case HL_CMD_EXPECT_CLIPBOARD:
+    case HL_CMD_EXPECT_CLIPBOARD_REFUSED: {
+        gboolean (*check)(HlRunner *) = cmd->type == HL_CMD_EXPECT_CLIPBOARD
+                                        ? clipboard_matches : clipboard_refused;
+        if (check(r)) {
+            return STEP_DONE;
+        }
+        r->deadline = g_timeout_add(n[0], on_deadline, r);
+        return wait_for(r, check);
+    }
     case HL_CMD_CLOSE_APP:
         /* The session ends right after: the parser keeps it last. */
         return sent(r, crp_viewer_send_close_app(v));

@@ -45,6 +45,10 @@ static const CommandSpec specs[] = {
     { "expect-audio", HL_CMD_EXPECT_AUDIO, 1, 2 },
     { "wait-cursor", HL_CMD_WAIT_CURSOR, 2, 3 },
     { "save-cursor", HL_CMD_SAVE_CURSOR, 1, 1, TRUE },
+    { "clipboard-set", HL_CMD_CLIPBOARD_SET, 1, 1, TRUE },
+    { "clipboard-fill", HL_CMD_CLIPBOARD_FILL, 1, 1 },
+    { "expect-clipboard", HL_CMD_EXPECT_CLIPBOARD, 1, 1, TRUE },
+    { "expect-clipboard-refused", HL_CMD_EXPECT_CLIPBOARD_REFUSED, 1, 2 },
     { "close-app", HL_CMD_CLOSE_APP, 0, 0 },
     { "quit", HL_CMD_QUIT, 0, 0 },
 };
@@ -183,6 +187,13 @@ static void arg_range(HlCommandType type, int i, gint64 *min, gint64 *max)
         *min = i == 0 ? 1 : 0;
         *max = i == 0 ? 24000 : G_MAXINT32;
         break;
+    case HL_CMD_CLIPBOARD_FILL:
+        /* Room past the protocol's cap, to show it refused. */
+        *max = 2 * CRP_MAX_CLIPBOARD;
+        break;
+    case HL_CMD_EXPECT_CLIPBOARD_REFUSED:
+        *min = 1;
+        break;
     default:
         break;
     }
@@ -252,6 +263,23 @@ static gboolean parse_numbers(HlCommand *cmd, const char *name, char **args,
     case HL_CMD_EXPECT_AUDIO:
         cmd->n[1] = DEFAULT_TOLERANCE_HZ;
         break;
+    case HL_CMD_EXPECT_CLIPBOARD_REFUSED:
+        if (n_args == 2) {
+            static const char *why[] = { "none", "too-large", "off" };
+            guint i;
+            for (i = 0; i < G_N_ELEMENTS(why); i++) {
+                if (strcmp(args[1], why[i]) == 0) {
+                    break;
+                }
+            }
+            if (i == G_N_ELEMENTS(why)) {
+                return fail(error, cmd->where, name, "'%s' is not none, "
+                            "too-large or off", args[1]);
+            }
+            cmd->n[1] = CRP_CLIPBOARD_NONE + i;
+            n_args = 1;
+        }
+        break;
     default:
         break;
     }
@@ -287,7 +315,7 @@ static gboolean parse_command(const char *line, HlCommand *cmd, GError **error)
     cmd->type = spec->type;
     cmd->source = g_strdup(line);
 
-    if (spec->type == HL_CMD_TYPE) {
+    if (spec->type == HL_CMD_TYPE || spec->type == HL_CMD_CLIPBOARD_SET) {
         /* The text is the rest, after one separating space; it may hold
          * spaces and '#'. */
         if (*p) {
@@ -295,9 +323,32 @@ static gboolean parse_command(const char *line, HlCommand *cmd, GError **error)
         }
         cmd->text = unescape(p);
         if (!*cmd->text) {
-            return fail(error, cmd->where, name, "nothing to type");
+            return fail(error, cmd->where, name, "no text");
         }
         return check_text(cmd, name, error);
+    }
+    if (spec->type == HL_CMD_EXPECT_CLIPBOARD) {
+        /* TIMEOUT_MS, then the text: the rest, as for type. */
+        while (g_ascii_isspace(*p)) {
+            p++;
+        }
+        const char *ms = p;
+        while (*p && !g_ascii_isspace(*p)) {
+            p++;
+        }
+        g_autofree char *number = g_strndup(ms, p - ms);
+        if (!parse_int(number, 1, G_MAXINT32, &cmd->n[0])) {
+            return fail(error, cmd->where, name, "takes TIMEOUT_MS TEXT; '%s' "
+                        "is not a timeout in ms", number);
+        }
+        if (*p) {
+            p++;
+        }
+        cmd->text = unescape(p);
+        if (!*cmd->text) {
+            return fail(error, cmd->where, name, "no text");
+        }
+        return TRUE;
     }
 
     g_autofree char *rest = g_strdup(p);
@@ -324,6 +375,21 @@ static gboolean parse_command(const char *line, HlCommand *cmd, GError **error)
     return parse_numbers(cmd, name, argv, n_args, error);
 }
 
+/* Commands whose text runs to the end, '#' included. */
+static gboolean starts_text_command(const char *p)
+{
+    static const char *const names[] = { "type", "clipboard-set", "expect-clipboard" };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
+        gsize n = strlen(names[i]);
+        if (strncmp(p, names[i], n) == 0 &&
+            (p[n] == ' ' || p[n] == '\t' || p[n] == '\0')) {
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
 /*
  * Splits a line into commands at ';' (not "\;"). '#' starts a comment that
  * runs to the end of the line, except inside `type` text, which is
@@ -342,8 +408,7 @@ static GPtrArray *split_commands(const char *line)
             break;
         }
         const char *start = p;
-        gboolean is_type = strncmp(p, "type", 4) == 0 &&
-                           (p[4] == ' ' || p[4] == '\t' || p[4] == '\0');
+        gboolean is_type = starts_text_command(p);
         gboolean comment = FALSE;
         for (; *p && *p != ';'; p++) {
             if (p[0] == '\\' && p[1]) {

@@ -159,6 +159,10 @@ typedef enum {
     HL_CMD_EXPECT_AUDIO,    /* n[0] Hz, n[1] tolerance Hz */
     HL_CMD_WAIT_CURSOR,     /* n[0..1] x, y, n[2] timeout ms */
     HL_CMD_SAVE_CURSOR,     /* text: path (PAM, RGBA) */
+    HL_CMD_CLIPBOARD_SET,   /* text: our clipboard's text (escapes resolved) */
+    HL_CMD_CLIPBOARD_FILL,  /* n[0] bytes of text ("x"), for the caps */
+    HL_CMD_EXPECT_CLIPBOARD, /* n[0] timeout ms, text: the server's text */
+    HL_CMD_EXPECT_CLIPBOARD_REFUSED, /* n[0] timeout ms, n[1] status (0: any) */
     HL_CMD_CLOSE_APP,
     HL_CMD_QUIT,
 } HlCommandType;
@@ -204,6 +208,10 @@ typedef struct {
     guint32 capabilities;       /* agreed in the handshake */
     guint64 frames;
     int width, height;          /* 0 before the first SURFACE */
+    /* The server's clipboard, fetched as soon as it announces text: the
+     * last text that arrived, and the last refusal (0: none). */
+    char *clipboard_text;
+    guint8 clipboard_refused;
     guint timeout_id;           /* --timeout */
     gboolean finishing;
     int exit_code;

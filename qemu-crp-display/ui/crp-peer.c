@@ -22,6 +22,7 @@
 #include "trace.h"
 
 #include "crp/crp-channel.h"
+#include "crp/crp-clipboard.h"
 #include "crp/crp-error.h"
 #include "crp/crp-rate.h"
 
@@ -66,6 +67,8 @@ struct CrpPeer {
     bool ready;                     /* handshake done, frames may flow */
     uint32_t caps;                  /* CRP_CAP_* agreed in the handshake */
     bool closed;                    /* disconnected; freed at last unref */
+    bool clipboard;                 /* offer CRP_CAP_CLIPBOARD */
+    CrpClipboardIn *clip_in;        /* the answer to our clipboard request */
     QEMUTimer *handshake_timer;
 
     QKbdState *kbd;
@@ -112,6 +115,7 @@ void crp_peer_unref(CrpPeer *p)
     }
     crp_rate_free(p->rate);
     crp_channel_free(p->channel);
+    crp_clipboard_in_free(p->clip_in);
     g_array_unref(p->unwritten);
     g_free(p->offered_ticket);
     g_free(p->address);
@@ -305,9 +309,62 @@ static void crp_peer_input_applied(CrpPeer *p, uint32_t serial)
     p->events->input(p, p->opaque);
 }
 
+/* A clipboard message: reported to the owner, DATA once complete. A peer
+ * that did not agree to share the clipboard, or whose chunks break the
+ * protocol, is disconnected. */
+static void crp_peer_clipboard_message(CrpPeer *p, const CrpMessage *m)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GBytes) content = NULL;
+    CrpPeerClipboard ev = { .type = m->type };
+    guint8 format;
+
+    if (!(p->caps & CRP_CAP_CLIPBOARD)) {
+        g_autofree char *why = g_strdup_printf(
+            "%s without the CLIPBOARD capability, which was not agreed",
+            crp_message_type_name(m->type));
+        crp_peer_disconnect(p, CRP_STATUS_BAD_REQUEST, why);
+        return;
+    }
+    switch (m->type) {
+    case CRP_MSG_CLIPBOARD_GRAB:
+        ev.serial = m->clipboard_grab.serial;
+        ev.formats = m->clipboard_grab.formats;
+        break;
+    case CRP_MSG_CLIPBOARD_REQUEST:
+        ev.serial = m->clipboard_request.serial;
+        ev.formats = m->clipboard_request.format;
+        break;
+    default:
+        switch (crp_clipboard_in_feed(p->clip_in, &m->clipboard_data, &error)) {
+        case CRP_CLIPBOARD_IN_ERROR:
+            crp_peer_disconnect(p, CRP_STATUS_BAD_REQUEST, error->message);
+            return;
+        case CRP_CLIPBOARD_IN_DONE:
+            break;
+        default:
+            return;
+        }
+        ev.serial = m->clipboard_data.serial;
+        ev.status = crp_clipboard_in_take(p->clip_in, &format, &content);
+        ev.formats = format;
+        ev.content = content;
+        break;
+    }
+    trace_crp_peer_clipboard(p->id, crp_message_type_name(m->type), ev.serial,
+                             ev.formats, ev.status,
+                             ev.content ? g_bytes_get_size(ev.content) : 0);
+    p->events->clipboard(p, &ev, p->opaque);
+}
+
 static void crp_peer_message(CrpPeer *p, const CrpMessage *m)
 {
     switch (m->type) {
+    case CRP_MSG_CLIPBOARD_GRAB:
+    case CRP_MSG_CLIPBOARD_REQUEST:
+    case CRP_MSG_CLIPBOARD_DATA:
+        crp_peer_clipboard_message(p, m);
+        break;
     case CRP_MSG_KEY:
         crp_input_key(p->kbd, &m->key);
         crp_peer_input_applied(p, m->key.serial);
@@ -427,7 +484,8 @@ static bool crp_peer_read(CrpPeer *p)
                 .kind = CRP_CHANNEL_DISPLAY,
                 .role = CRP_ROLE_SERVER,
                 .ticket = p->offered_ticket,
-                .capabilities = CRP_CAP_DISPLAY_ALL,
+                .capabilities = p->clipboard ? CRP_CAP_DISPLAY_ALL
+                                : CRP_CAP_DISPLAY_ALL & ~CRP_CAP_CLIPBOARD,
                 .software = "qemu-crp " QEMU_VERSION,
             };
             p->channel = crp_channel_new(&cfg, NULL);
@@ -613,6 +671,64 @@ void crp_peer_send_audio(CrpPeer *p, const uint8_t *packet, size_t len,
     }
 }
 
+void crp_peer_send_clipboard_grab(CrpPeer *p, uint32_t serial,
+                                  uint8_t formats)
+{
+    CrpMessage m = {
+        .type = CRP_MSG_CLIPBOARD_GRAB,
+        .clipboard_grab = { serial, formats },
+    };
+
+    if (p->caps & CRP_CAP_CLIPBOARD) {
+        crp_peer_send(p, &m);
+    }
+}
+
+void crp_peer_send_clipboard_request(CrpPeer *p, uint32_t serial,
+                                     uint8_t format)
+{
+    CrpMessage m = {
+        .type = CRP_MSG_CLIPBOARD_REQUEST,
+        .clipboard_request = { serial, format },
+    };
+
+    if (p->caps & CRP_CAP_CLIPBOARD) {
+        crp_clipboard_in_expect(p->clip_in, serial, format);
+        crp_peer_send(p, &m);
+    }
+}
+
+/* All chunks at once: at most 16 MiB, under the output's hard cap; the
+ * link's rate control holds frames back until they are through. A peer
+ * that asks again and again without reading would make us queue 16 MiB
+ * each time: past the hard cap it is dropped at once, not at the next
+ * tick. */
+void crp_peer_send_clipboard_data(CrpPeer *p, uint32_t serial, uint8_t format,
+                                  uint8_t status, GBytes *content)
+{
+    g_autoptr(CrpClipboardOut) out = NULL;
+    size_t size = content ? g_bytes_get_size(content) : 0;
+    CrpMessage m;
+
+    if (!(p->caps & CRP_CAP_CLIPBOARD) || p->closed || !p->ready) {
+        return;
+    }
+    if (crp_channel_output_pending(p->channel) + MIN(size, CRP_MAX_CLIPBOARD) >
+        CRP_OUTPUT_HARD_CAP) {
+        crp_peer_disconnect(p, CRP_STATUS_TIMEOUT,
+                            "client asks for the clipboard without reading");
+        return;
+    }
+    out = status == CRP_CLIPBOARD_OK
+          ? crp_clipboard_out_new(serial, format, content)
+          : crp_clipboard_out_new_refusal(serial, format, status);
+    while (crp_clipboard_out_next(out, &m)) {
+        crp_channel_send(p->channel, &m, NULL);
+    }
+    crp_channel_flush(p->channel);
+    crp_peer_write(p);
+}
+
 /* Once a second: measure round trips, drop peers that stopped reading. */
 void crp_peer_tick(CrpPeer *p, int64_t now_us)
 {
@@ -675,6 +791,8 @@ CrpPeer *crp_peer_new(QIOChannelSocket *sioc, const CrpPeerConfig *cfg,
     p->events = events;
     p->opaque = opaque;
     p->con = cfg->con;
+    p->clipboard = cfg->clipboard;
+    p->clip_in = crp_clipboard_in_new();
     p->rate = crp_rate_new(&(CrpRateConfig) {
         .max_quality = cfg->max_quality,
     });

@@ -40,7 +40,17 @@ typedef struct CrpPeerConfig {
     const char *listen_addr;        /* its address, on a unix socket */
     QemuConsole *con;               /* where its input goes */
     int max_quality;                /* JPEG quality cap, 0: lossless */
+    bool clipboard;                 /* offer CRP_CAP_CLIPBOARD */
 } CrpPeerConfig;
+
+/* A clipboard message it sent (only with CRP_CAP_CLIPBOARD). */
+typedef struct CrpPeerClipboard {
+    uint8_t type;                   /* CRP_MSG_CLIPBOARD_GRAB, _REQUEST, _DATA */
+    uint32_t serial;
+    uint8_t formats;                /* GRAB: CRP_CLIPBOARD_* bits; else one */
+    uint8_t status;                 /* DATA: CrpClipboardStatus */
+    GBytes *content;                /* DATA with OK: the whole, checked */
+} CrpPeerClipboard;
 
 /*
  * What a peer reports to its owner. Each gets the owner's @opaque; all
@@ -62,6 +72,9 @@ typedef struct CrpPeerEvents {
     /* One Opus packet of its microphone (only with CRP_CAP_AUDIO_IN). */
     void (*audio_in)(CrpPeer *p, const uint8_t *packet, size_t len,
                      void *opaque);
+    /* It grabbed its clipboard, asked for ours, or answered our
+     * crp_peer_send_clipboard_request() (the answer complete). */
+    void (*clipboard)(CrpPeer *p, const CrpPeerClipboard *ev, void *opaque);
     /* It is disconnected, once, last thing: the owner takes it off
      * every list and drops its reference. */
     void (*closed)(CrpPeer *p, void *opaque);
@@ -102,6 +115,19 @@ void crp_peer_send_cursor(CrpPeer *p, QEMUCursor *cur, int x, int y,
                           bool on);
 void crp_peer_send_audio(CrpPeer *p, const uint8_t *packet, size_t len,
                          uint64_t timestamp_us);
+
+/* Clipboard, if CRP_CAP_CLIPBOARD was agreed (else nothing is sent).
+ * Our clipboard holds @formats now, named @serial. */
+void crp_peer_send_clipboard_grab(CrpPeer *p, uint32_t serial,
+                                  uint8_t formats);
+/* Asks for @format of its content @serial; the answer comes as the
+ * clipboard event (DATA). */
+void crp_peer_send_clipboard_request(CrpPeer *p, uint32_t serial,
+                                     uint8_t format);
+/* Answers its request: @content (NULL: NONE; over CRP_MAX_CLIPBOARD:
+ * TOO_LARGE), or the refusal @status when it is not CRP_CLIPBOARD_OK. */
+void crp_peer_send_clipboard_data(CrpPeer *p, uint32_t serial, uint8_t format,
+                                  uint8_t status, GBytes *content);
 
 /* Frames. Whether its link has room for a frame now (crp-rate.h). */
 bool crp_peer_wants_frame(CrpPeer *p, int64_t now_us);

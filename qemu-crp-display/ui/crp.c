@@ -4,6 +4,7 @@
  *
  *   -display crp,addr=unix:/run/vm1.sock,audiodev=snd0
  *   -display crp,addr=tcp:0.0.0.0:5930,max-clients=2,jpeg-quality=80
+ *   -display crp,addr=unix:/run/vm1.sock,clipboard=off
  *
  * Clients need the one-time ticket set with the QMP command
  * crp-set-ticket; a ticket lets exactly one client in and then is gone.
@@ -21,6 +22,8 @@
  *                 which peers share an encoding (crp-head.h)
  *   crp-group.c   one encoding shared by the peers at the same point
  *                 (crp-group.h)
+ *   crp-clipboard.c  the clipboard shared with the peers, one QEMU
+ *                 clipboard peer (crp-clipboard.h)
  *   crp-peer.c    one connection: the libcrp channel, flow control
  *                 (crp-peer.h)
  *   crp-input.c   a peer's input messages as QEMU input events
@@ -42,6 +45,7 @@
 #include "qemu/timer.h"
 #include "io/net-listener.h"
 #include "ui/crp-module.h"
+#include "crp-clipboard.h"
 #include "crp-head.h"
 #include "crp-peer.h"
 #include "trace.h"
@@ -68,6 +72,7 @@ typedef struct CrpServer {
     unsigned refresh_ms;
     bool lossless;
     int jpeg_quality;
+    bool clipboard_on;
 
     QIONetListener *listener;
     GPtrArray *heads;               /* CrpHead *, one per graphic console */
@@ -79,6 +84,7 @@ typedef struct CrpServer {
     int64_t ticket_expires_ms;      /* QEMU_CLOCK_REALTIME, 0: never */
 
     CrpAudioPeer *audio;            /* the crp audiodev, if any */
+    CrpClipboard *clipboard;        /* NULL with clipboard=off */
 
     /* What peers that have gone sent and received: query-crp's totals
      * count every peer since start, for the management layer's usage
@@ -177,6 +183,9 @@ static void crp_server_peer_ready(CrpPeer *p, void *opaque)
         crp_peer_send(p, &fmt);
     }
     crp_head_add_peer(crp_server_head(s), p);
+    if (s->clipboard && (crp_peer_get_caps(p) & CRP_CAP_CLIPBOARD)) {
+        crp_clipboard_add_peer(s->clipboard, p);
+    }
 }
 
 /* CrpPeerEvents.input. */
@@ -196,6 +205,17 @@ static void crp_server_peer_audio_in(CrpPeer *p, const uint8_t *packet,
     }
 }
 
+/* CrpPeerEvents.clipboard: only peers offered the capability send it. */
+static void crp_server_peer_clipboard(CrpPeer *p, const CrpPeerClipboard *ev,
+                                      void *opaque)
+{
+    CrpServer *s = opaque;
+
+    if (s->clipboard) {
+        crp_clipboard_peer_event(s->clipboard, p, ev);
+    }
+}
+
 /* CrpPeerEvents.closed: what it sent and received counts on in the
  * totals; it is gone from the head and the list. */
 static void crp_server_peer_closed(CrpPeer *p, void *opaque)
@@ -206,6 +226,9 @@ static void crp_server_peer_closed(CrpPeer *p, void *opaque)
     s->departed_bytes_out += crp_peer_bytes_out(p);
     s->departed_frames += crp_peer_frames_sent(p);
     crp_head_remove_peer(crp_server_head(s), p);
+    if (s->clipboard) {
+        crp_clipboard_remove_peer(s->clipboard, p);
+    }
     if (g_ptr_array_remove(s->peers, p)) {
         crp_peer_unref(p);
     }
@@ -217,6 +240,7 @@ static const CrpPeerEvents crp_server_peer_events = {
     .ready = crp_server_peer_ready,
     .input = crp_server_peer_input,
     .audio_in = crp_server_peer_audio_in,
+    .clipboard = crp_server_peer_clipboard,
     .closed = crp_server_peer_closed,
 };
 
@@ -277,6 +301,7 @@ static void crp_accept(QIONetListener *listener, QIOChannelSocket *sioc,
         .listen_addr = s->addr,
         .con = crp_head_get_console(crp_server_head(s)),
         .max_quality = s->lossless ? 0 : s->jpeg_quality,
+        .clipboard = s->clipboard_on,
     };
     CrpPeer *p = crp_peer_new(sioc, &cfg, &crp_server_peer_events, s);
     const char *origin = crp_peer_get_origin(p);
@@ -480,6 +505,7 @@ static bool crp_parse_options(CrpServer *s, DisplayCrp *o, Error **errp)
     s->disable_ticketing = o->has_disable_ticketing && o->disable_ticketing;
     s->lossless = o->has_lossless && o->lossless;
     s->jpeg_quality = o->has_jpeg_quality ? o->jpeg_quality : CRP_DEFAULT_JPEG_QUALITY;
+    s->clipboard_on = !o->has_clipboard || o->clipboard;
     unsigned rate = o->has_refresh_rate ? o->refresh_rate : CRP_DEFAULT_REFRESH_RATE;
 
     if (rate < 1 || rate > 240) {
@@ -645,6 +671,9 @@ static void crp_init(DisplayState *ds, DisplayOptions *opts)
         error_prepend(&err, "crp: cannot listen on %s: ", s->addr);
         error_report_err(err);
         exit(1);
+    }
+    if (s->clipboard_on) {
+        s->clipboard = crp_clipboard_new();
     }
     s->tick = timer_new_ms(QEMU_CLOCK_REALTIME, crp_tick, s);
     timer_mod(s->tick, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + 1000);

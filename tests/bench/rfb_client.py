@@ -48,6 +48,14 @@ ENC_ZRLE = 16
 ENC_DESKTOP_SIZE = -223
 ENC_COMPRESS_LEVEL0 = -256
 ENC_QUALITY_LEVEL0 = -32
+# The extended clipboard pseudo-encoding (rfbproto "Extended Clipboard",
+# QEMU ui/vnc-clipboard.c): notify, request and provide, zlib-compressed.
+ENC_EXT_CLIPBOARD = -1063131698          # 0xc0a1e5ce
+CLIP_TEXT = 1 << 0
+CLIP_CAPS = 1 << 24
+CLIP_REQUEST = 1 << 25
+CLIP_NOTIFY = 1 << 27
+CLIP_PROVIDE = 1 << 28
 
 ENC_NAMES = {ENC_RAW: "raw", ENC_COPYRECT: "copy", ENC_TIGHT: "tight",
              ENC_ZRLE: "zrle", ENC_DESKTOP_SIZE: "desktop-size"}
@@ -199,6 +207,15 @@ class RFBClient:
         self.pic = None
         self.painted = None
         self.last_update = time.monotonic()
+        # Clipboard (ServerCutText, and the extended clipboard when
+        # ENC_EXT_CLIPBOARD is among @encodings): the last text the server
+        # provided, how many texts came, and ours to provide on request.
+        self.clip_cond = threading.Condition(self.lock)
+        self.clip_text = None
+        self.clip_texts = 0
+        self.clip_notifies = 0
+        self.clip_ours = None
+        self.ext_clipboard = ENC_EXT_CLIPBOARD in encodings
         self._handshake(encodings)
 
     # -- handshake ---------------------------------------------------------
@@ -299,9 +316,70 @@ class RFBClient:
             pass
         elif t == 3:                                     # ServerCutText
             rd.read(3)
-            rd.skip(rd.u32())
+            n = struct.unpack(">i", rd.read(4))[0]
+            if n >= 0:
+                self._clip_received(rd.read(n).decode("latin-1"))
+            else:
+                self._clip_ext(rd.read(-n))
         else:
             raise RFBError(f"unexpected server message type {t}")
+
+    # -- clipboard -----------------------------------------------------------
+
+    def _clip_send(self, flags, payload=b""):
+        self._send(struct.pack(">Bxxxi", 6, -(4 + len(payload))) +
+                   struct.pack(">I", flags) + payload)
+
+    def _clip_received(self, text):
+        with self.clip_cond:
+            self.clip_text = text
+            self.clip_texts += 1
+            self.clip_cond.notify_all()
+
+    def _clip_ext(self, body):
+        flags = struct.unpack(">I", body[:4])[0]
+        if flags & CLIP_CAPS:
+            return
+        if flags & CLIP_NOTIFY:
+            # The server's clipboard changed: fetch its text at once, as a
+            # viewer that mirrors it into the local clipboard does.
+            with self.clip_cond:
+                self.clip_notifies += 1
+                self.clip_cond.notify_all()
+            if flags & CLIP_TEXT:
+                self._clip_send(CLIP_REQUEST | CLIP_TEXT)
+        if flags & CLIP_REQUEST and flags & CLIP_TEXT and self.clip_ours is not None:
+            self._clip_provide()
+        if flags & CLIP_PROVIDE and flags & CLIP_TEXT:
+            data = zlib.decompress(body[4:])
+            n = struct.unpack(">I", data[:4])[0]
+            self._clip_received(data[4:4 + n].rstrip(b"\0").decode("utf-8"))
+
+    def _clip_provide(self):
+        text = self.clip_ours.encode("utf-8") + b"\0"
+        self._clip_send(CLIP_PROVIDE | CLIP_TEXT,
+                        zlib.compress(struct.pack(">I", len(text)) + text))
+
+    def clipboard_set(self, text):
+        """Our clipboard holds @text: announced (extended clipboard; the
+        server asks for it) or sent whole (ClientCutText, Latin-1)."""
+        self.clip_ours = text
+        if self.ext_clipboard:
+            self._clip_send(CLIP_NOTIFY | CLIP_TEXT)
+        else:
+            data = text.encode("latin-1")
+            self._send(struct.pack(">BxxxI", 6, len(data)) + data)
+
+    def wait_clipboard(self, text, timeout):
+        """Until the server provided @text; returns the last text seen."""
+        deadline = time.monotonic() + timeout
+        with self.clip_cond:
+            while self.clip_text != text and self.error is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.clip_cond.wait(left)
+            return self.clip_text
 
     def _rect(self, x, y, w, h, enc, decoding):
         """Consumes one rect (into the picture if @decoding); returns what

@@ -3,7 +3,10 @@
  * crp-client and crp-headless use it) fed by a hostile server after a
  * real handshake: SURFACEs of every size the wire allows (no 1024 cap
  * here), RECTs through the decoder, FRAME_END, cursor shape and position,
- * AUDIO_FORMAT and AUDIO_OUT through the Opus decoder, PING, BYE.
+ * AUDIO_FORMAT and AUDIO_OUT through the Opus decoder, PING, BYE, and
+ * the clipboard: each grab of text is asked for, and the chunks of the
+ * answer go through the reassembly (with FUZZ_VIEWER_INPUT the viewer
+ * also grabs, and answers the server's requests).
  *
  * Input: a flags byte (FUZZ_VIEWER_*), then chunks; the real server seals
  * each chunk as one record's messages (crp_channel_send_encoded() checks
@@ -26,7 +29,8 @@ typedef struct {
     GArray *pings;              /* CrpPingMsg */
     GArray *frames;             /* guint32 frame ids */
     guint pongs_seen, acks_seen;    /* sent entries answered or skipped */
-    guint inputs_sent;          /* KEY, POINTER, WHEEL, RESIZE */
+    guint inputs_sent;          /* KEY, POINTER, WHEEL, RESIZE, CLIPBOARD_GRAB */
+    guint clipboard_requests;   /* CLIPBOARD_REQUESTs the viewer made */
 } FuzzViewer;
 
 /* Notes the PINGs and FRAME_ENDs in a record the server sent. */
@@ -130,7 +134,16 @@ check_answers(FuzzViewer *f)
                 g_assert_cmpuint(f->inputs_sent, >, 0);
                 f->inputs_sent--;
                 break;
+            case CRP_MSG_CLIPBOARD_GRAB:
+                g_assert_cmpuint(f->inputs_sent, >, 0);
+                f->inputs_sent--;
+                break;
+            case CRP_MSG_CLIPBOARD_REQUEST:
+                g_assert_cmpuint(f->clipboard_requests, >, 0);
+                f->clipboard_requests--;
+                break;
             case CRP_MSG_AUDIO_IN:
+            case CRP_MSG_CLIPBOARD_DATA:    /* answers; the channel checked them */
             case CRP_MSG_BYE:
                 break;
             default:
@@ -196,6 +209,32 @@ check_audio(FuzzViewer *f)
     }
 }
 
+/* The server's clipboard changed: ask for its text; the answer, when
+ * complete, is whole and valid. */
+static void
+check_clipboard(FuzzViewer *f, const CrpViewerUpdate *u, CrpViewerEvent ev)
+{
+    if (ev == CRP_VIEWER_CLIPBOARD) {
+        g_assert_cmpuint(u->clipboard_formats & ~CRP_CLIPBOARD_ALL, ==, 0);
+        if (u->clipboard_formats & CRP_CLIPBOARD_TEXT) {
+            g_assert_true(crp_viewer_request_clipboard(f->viewer, CRP_CLIPBOARD_TEXT,
+                                                       NULL));
+            f->clipboard_requests++;
+        }
+        return;
+    }
+    guint8 format;
+    g_autoptr(GBytes) content = crp_viewer_take_clipboard(f->viewer, &format);
+    g_assert_cmpuint(u->clipboard_format, ==, CRP_CLIPBOARD_TEXT);
+    g_assert_true((u->clipboard_status == CRP_CLIPBOARD_OK) == (content != NULL));
+    if (content) {
+        gsize len;
+        const char *text = g_bytes_get_data(content, &len);
+        g_assert_cmpuint(len, <=, CRP_MAX_CLIPBOARD);
+        g_assert_true(g_utf8_validate_len(text, len, NULL));
+    }
+}
+
 /* Runs the viewer's events: NONE when it needs more, ERROR when it gave
  * up on the server, CLOSED when the server said goodbye. */
 static CrpViewerEvent
@@ -234,6 +273,10 @@ process(FuzzViewer *f, guint8 flags)
         case CRP_VIEWER_AUDIO:
             check_audio(f);
             break;
+        case CRP_VIEWER_CLIPBOARD:
+        case CRP_VIEWER_CLIPBOARD_DATA:
+            check_clipboard(f, &u, ev);
+            break;
         case CRP_VIEWER_CLOSED:
             g_assert_nonnull(u.reason);
             g_assert_true(g_utf8_validate(u.reason, -1, NULL));
@@ -255,6 +298,11 @@ send_input(FuzzViewer *f, const guint8 *chunk, gsize len, guint8 flags)
     f->inputs_sent += crp_viewer_send_pointer(f->viewer, a - 100, b, len & 7);
     f->inputs_sent += crp_viewer_send_wheel(f->viewer, a - 5000, b);
     f->inputs_sent += crp_viewer_send_resize(f->viewer, a, b);
+    if (len > 2) {
+        /* Something to answer the server's requests with. */
+        g_autoptr(GBytes) text = g_bytes_new_static("fuzz", 4);
+        f->inputs_sent += crp_viewer_set_clipboard(f->viewer, text, NULL, NULL);
+    }
     if (flags & FUZZ_VIEWER_MIC) {
         gint16 pcm[960 * 2] = { 0 };
         g_autoptr(GError) error = NULL;

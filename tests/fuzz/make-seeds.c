@@ -58,6 +58,10 @@ static const Vector goldens[] = {
     { "RESIZE_REQUEST", "26 00 00000004  0500 0320" },
     { "CLOSE_APP", "27 00 00000000" },
     { "PONG", "28 00 0000000c  00000001 0000000000000064" },
+    { "CLIPBOARD_GRAB", "30 00 00000005  00000001 03" },
+    { "CLIPBOARD_REQUEST", "31 00 00000005  00000001 01" },
+    { "CLIPBOARD_DATA", "32 00 00000010  00000001 01 00 00000002 00000000 6869" },
+    { "CLIPBOARD_DATA-refused", "32 00 0000000e  00000002 02 02 00000000 00000000" },
     { "BYE", "3f 00 00000007  000f 0003 627965" },
     { "CATALOG_LIST", "41 00 00000004  00000001" },
     { "SUBSCRIBE", "42 00 0000000b  00000002 0005 7368656c6c" },
@@ -98,6 +102,11 @@ static const Vector invalid[] = {
     { "KEY-code-past-KEY_MAX", "21 00 00000007 00000005 0300 01" },
     { "KEY-down-2", "21 00 00000007 00000005 001e 02" },
     { "RESIZE_REQUEST-to-zero", "26 00 00000004 0000 0320" },
+    { "CLIPBOARD_GRAB-unknown-format", "30 00 00000005 00000001 04" },
+    { "CLIPBOARD_REQUEST-two-formats", "31 00 00000005 00000001 03" },
+    { "CLIPBOARD_DATA-total-over-cap", "32 00 00000010 00000001 01 00 01000001 00000000 6869" },
+    { "CLIPBOARD_DATA-chunk-past-total", "32 00 00000010 00000001 01 00 00000002 00000001 6869" },
+    { "CLIPBOARD_DATA-refusal-with-data", "32 00 00000010 00000001 01 03 00000000 00000000 6869" },
     { "BYE-invalid-utf8", "3f 00 00000006 000f 0002 c328" },
     { "BYE-string-longer-than-body", "3f 00 00000006 000f 00ff 6162" },
     { "SUBSCRIBE-without-name", "42 00 00000006 00000002 0000" },
@@ -660,6 +669,41 @@ opus_messages(int channels, int frame_ms)
     return msgs;
 }
 
+/* The clipboard as a server plays it: a grab of text, the answer in
+ * chunks (in order, out of order, not UTF-8, refused), a stale answer,
+ * and requests of the viewer's own clipboard. */
+static void
+viewer_clipboard_seeds(void)
+{
+    g_autoptr(GByteArray) grab = bytes_from_hex("30 00 00000005  00000007 01");
+    g_autoptr(GByteArray) first = bytes_from_hex(
+        "32 00 00000011  00000007 01 00 00000005 00000000 686579");
+    g_autoptr(GByteArray) second = bytes_from_hex(
+        "32 00 00000010  00000007 01 00 00000005 00000003 2121");
+    g_autoptr(GByteArray) gap = bytes_from_hex(
+        "32 00 0000000f  00000007 01 00 00000005 00000004 21");
+    g_autoptr(GByteArray) not_utf8 = bytes_from_hex(
+        "32 00 00000010  00000007 01 00 00000002 00000000 c328");
+    g_autoptr(GByteArray) refused = bytes_from_hex(
+        "32 00 0000000e  00000007 01 02 00000000 00000000");
+    g_autoptr(GByteArray) stale = bytes_from_hex(
+        "32 00 00000010  00000006 01 00 00000002 00000000 6869");
+    g_autoptr(GByteArray) request = bytes_from_hex("31 00 00000005  00000001 01");
+    g_autoptr(GByteArray) request_png = bytes_from_hex("31 00 00000005  00000001 02");
+
+    GByteArray *whole[] = { grab, first, second, NULL };
+    viewer_seed("clipboard-text", 0, FALSE, whole);
+    viewer_seed("clipboard-text-one-record", 0, TRUE, whole);
+    GByteArray *gapped[] = { grab, first, gap, NULL };
+    viewer_seed("clipboard-gap", 0, FALSE, gapped);
+    GByteArray *bad[] = { grab, not_utf8, NULL };
+    viewer_seed("clipboard-not-utf8", 0, FALSE, bad);
+    GByteArray *refusal[] = { grab, stale, refused, NULL };
+    viewer_seed("clipboard-refused", 0, FALSE, refusal);
+    GByteArray *requests[] = { request, request_png, grab, request, NULL };
+    viewer_seed("clipboard-requests", FUZZ_VIEWER_INPUT, FALSE, requests);
+}
+
 /*
  * What a server shows a CrpViewer: every golden display message it may
  * send, the decoder's frame, surfaces over 1024 and the largest the wire
@@ -786,6 +830,7 @@ viewer_seeds(void)
             "03 00 00000014  fffffffe 00000005 00000000000f4240 000003e8");
         GByteArray *msgs[] = { ping1, end1, ping2, end2, ping1, NULL };
         viewer_seed("ping-frames", FUZZ_VIEWER_INPUT, FALSE, msgs);
+        viewer_clipboard_seeds();
         viewer_seed("ping-frames-one-record", FUZZ_VIEWER_MANUAL_ACK, TRUE, msgs);
         g_autoptr(GByteArray) bye = bytes_from_hex("3f 00 00000007  000f 0003 627965");
         GByteArray *msgs2[] = { ping1, bye, ping2, NULL };
@@ -1133,6 +1178,10 @@ script_seeds(void)
         "wait-cursor 10 20 500; save-cursor /tmp/c.pam; wait-frames x",
         "quit; wait-frames 1",
         "type \xc3\xa9",
+        "clipboard-set hello # kept\\; world; expect-clipboard 5000 from the guest; quit",
+        "clipboard-fill 16777217; expect-clipboard-refused 3000 too-large; "
+        "expect-clipboard-refused 10; expect-clipboard-refused 10 maybe",
+        "clipboard-fill 99999999999; expect-clipboard x; clipboard-set",
     };
     static const char *const files[] = {
         "# a script file\n"
@@ -1145,6 +1194,7 @@ script_seeds(void)
         "quit\n",
         "wait-frames 1\nresize 0 10\n",
         "bogus-command 1 2 3\n",
+        "clipboard-set a # b\nexpect-clipboard 100 a # b\nclipboard-fill 0\n",
     };
     text_seeds("headless-script", 1, one_line, G_N_ELEMENTS(one_line));
     for (gsize i = 0; i < G_N_ELEMENTS(files); i++) {

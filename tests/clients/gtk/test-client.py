@@ -7,7 +7,7 @@ and the header bar's "Close app" is clicked like a user would.
 
 Usage: test-client.py CRP_CLIENT CRP_BROKER CRP_ADMIN CRP_BROKER_TEST_CLIENT
                       FAKE_SERVER [unittest args]
-Skips (exit 77) when Xvfb, xwd, convert or xdotool is missing; without
+Skips (exit 77) when Xvfb, xwd, convert, xdotool or xclip is missing; without
 QEMU and the test guest, only the tests against the scripted fake server
 (tests/clients/headless/fake-server.c) run; without evilwm, the one that needs a
 window manager (fullscreen) skips.
@@ -37,7 +37,7 @@ CLIENT = None
 BROKER_TOOLS = None     # crp-broker, crp-admin, crp-broker-test-client
 FAKE_SERVER = None
 ENV = None
-TOOLS = ("Xvfb", "xwd", "convert", "xdotool")
+TOOLS = ("Xvfb", "xwd", "convert", "xdotool", "xclip")
 # The demo guest's report of a 1000 Hz microphone tone, within 10 Hz.
 MIC_TONE = r"CRP-MIC freq=(99\d|100\d|1010) "
 
@@ -222,6 +222,42 @@ class DirectMode(VMTest):
                             "--ticket-file", path, "--run", "quit"],
                            capture_output=True, text=True, timeout=90)
         self.assertEqual(r.returncode, 2, r.stderr)
+
+    def test_clipboard_both_ways_with_the_desktop(self):
+        """What another client copies (crp-headless through the same QEMU)
+        lands on the X clipboard (xclip reads it from crp-client), and
+        what is copied on the X desktop reaches the other client."""
+        def clip_headless(script):
+            return subprocess.Popen(
+                [CLIENT, "--headless", "--connect", f"unix:{self.vm.crp_sock}",
+                 "--ticket-file", self.ticket_file(), "--run", script],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+        def x_clipboard():
+            r = subprocess.run(["xclip", "-o", "-selection", "clipboard"],
+                               env=self.x.env(), capture_output=True, text=True,
+                               timeout=10)
+            return r.stdout if r.returncode == 0 else None
+
+        self.start("--one-to-one")
+        where, _, _ = self.wait_for_guest()
+        self.assertIsNotNone(where, self.client.log())
+        other = clip_headless("clipboard-set from the session \u2713; sleep 15000; quit")
+        deadline = time.monotonic() + 30
+        while x_clipboard() != "from the session \u2713":
+            self.assertLess(time.monotonic(), deadline,
+                            f"X clipboard: {x_clipboard()!r}; {self.client.log()}")
+            time.sleep(0.3)
+        out, _ = other.communicate(timeout=60)
+        self.assertEqual(other.returncode, 0, out)
+
+        # xclip stays in the background as the selection's owner.
+        subprocess.run(["xclip", "-i", "-selection", "clipboard"], env=self.x.env(),
+                       input="from the desktop \u00e9", text=True, timeout=10,
+                       check=True)
+        other = clip_headless("expect-clipboard 30000 from the desktop \u00e9; quit")
+        out, _ = other.communicate(timeout=60)
+        self.assertEqual(other.returncode, 0, out + self.client.log())
 
     def test_stats_overlay_toggles_with_shift_f12(self):
         self.start("--one-to-one")

@@ -2,6 +2,7 @@
  * test-crp-viewer.c: the client-side viewer against a scripted server
  * (a real server CrpChannel driven by the test).
  */
+#include <crp/crp-clipboard.h>
 #include <crp/crp-error.h>
 #include <crp/crp-opus.h>
 #include <crp/crp-viewer.h>
@@ -302,6 +303,8 @@ static const struct {
         .encoding = CRP_ENCODING_ZSTD, .data = { not_zlib, sizeof(not_zlib) } } } },
     { CRP_CAP_H264, { .type = CRP_MSG_RECT, .rect = { .width = 16, .height = 16,
         .encoding = CRP_ENCODING_H264, .data = { not_zlib, sizeof(not_zlib) } } } },
+    { CRP_CAP_CLIPBOARD, { .type = CRP_MSG_CLIPBOARD_GRAB,
+                           .clipboard_grab = { 1, CRP_CLIPBOARD_TEXT } } },
 };
 
 static const char *
@@ -313,6 +316,7 @@ cap_name(guint32 cap)
     case CRP_CAP_ZLIB: return "ZLIB";
     case CRP_CAP_ZSTD: return "ZSTD";
     case CRP_CAP_H264: return "H264";
+    case CRP_CAP_CLIPBOARD: return "CLIPBOARD";
     default: return "JPEG";
     }
 }
@@ -499,6 +503,220 @@ test_server_that_stopped_reading_is_dropped(Fixture *f, gconstpointer data)
     g_assert_cmpint(crp_viewer_process(f->viewer, &u, &error), ==, CRP_VIEWER_ERROR);
 }
 
+static GBytes *
+big_text(gsize len)
+{
+    char *s = g_malloc(len);
+    for (gsize i = 0; i < len; i++) {
+        s[i] = 'a' + i % 26;
+    }
+    return g_bytes_new_take(s, len);
+}
+
+/* The server's clipboard: its grab is reported, a request names the
+ * grab, and 3 MiB of text arrive whole in chunks; chunks of an older
+ * grab are dropped. */
+static void
+test_clipboard_from_server(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GBytes) text = big_text(3 * 1024 * 1024 + 5);
+    g_autoptr(GError) error = NULL;
+    CrpMessage grab = { .type = CRP_MSG_CLIPBOARD_GRAB,
+                        .clipboard_grab = { 4, CRP_CLIPBOARD_TEXT } };
+    CrpViewerUpdate u;
+    CrpMessage m;
+    guint8 format;
+
+    g_assert_false(crp_viewer_request_clipboard(f->viewer, CRP_CLIPBOARD_TEXT, &error));
+    g_clear_error(&error);
+    server_send(f, &grab);
+    to_viewer(f);
+    g_assert_cmpint(viewer_event(f, &u), ==, CRP_VIEWER_CLIPBOARD);
+    g_assert_cmpuint(u.clipboard_formats, ==, CRP_CLIPBOARD_TEXT);
+    g_assert_false(crp_viewer_request_clipboard(f->viewer, CRP_CLIPBOARD_PNG, &error));
+    g_clear_error(&error);
+    g_assert_true(crp_viewer_request_clipboard(f->viewer, CRP_CLIPBOARD_TEXT, &error));
+    to_server(f);
+    m = server_next(f);
+    g_assert_cmpuint(m.type, ==, CRP_MSG_CLIPBOARD_REQUEST);
+    g_assert_cmpuint(m.clipboard_request.serial, ==, 4);
+    g_assert_cmpuint(m.clipboard_request.format, ==, CRP_CLIPBOARD_TEXT);
+
+    g_autoptr(CrpClipboardOut) stale = crp_clipboard_out_new(3, CRP_CLIPBOARD_TEXT, text);
+    while (crp_clipboard_out_next(stale, &m)) {
+        server_send(f, &m);
+    }
+    g_autoptr(CrpClipboardOut) out = crp_clipboard_out_new(4, CRP_CLIPBOARD_TEXT, text);
+    while (crp_clipboard_out_next(out, &m)) {
+        server_send(f, &m);
+        to_viewer(f);
+    }
+    g_assert_cmpint(viewer_event(f, &u), ==, CRP_VIEWER_CLIPBOARD_DATA);
+    g_assert_cmpuint(u.clipboard_status, ==, CRP_CLIPBOARD_OK);
+    g_assert_cmpuint(u.clipboard_format, ==, CRP_CLIPBOARD_TEXT);
+    g_autoptr(GBytes) got = crp_viewer_take_clipboard(f->viewer, &format);
+    g_assert_true(g_bytes_equal(got, text));
+    g_assert_null(crp_viewer_take_clipboard(f->viewer, &format));
+    g_assert_cmpint(viewer_event(f, &u), ==, CRP_VIEWER_NONE);
+}
+
+/* A refusal ends the request too. */
+static void
+test_clipboard_refused(Fixture *f, gconstpointer data)
+{
+    CrpMessage grab = { .type = CRP_MSG_CLIPBOARD_GRAB,
+                        .clipboard_grab = { 9, CRP_CLIPBOARD_TEXT } };
+    CrpViewerUpdate u;
+    CrpMessage m;
+    guint8 format;
+
+    server_send(f, &grab);
+    to_viewer(f);
+    g_assert_cmpint(viewer_event(f, &u), ==, CRP_VIEWER_CLIPBOARD);
+    g_assert_true(crp_viewer_request_clipboard(f->viewer, CRP_CLIPBOARD_TEXT, NULL));
+    g_autoptr(CrpClipboardOut) out =
+        crp_clipboard_out_new_refusal(9, CRP_CLIPBOARD_TEXT, CRP_CLIPBOARD_TOO_LARGE);
+    g_assert_true(crp_clipboard_out_next(out, &m));
+    server_send(f, &m);
+    to_viewer(f);
+    g_assert_cmpint(viewer_event(f, &u), ==, CRP_VIEWER_CLIPBOARD_DATA);
+    g_assert_cmpuint(u.clipboard_status, ==, CRP_CLIPBOARD_TOO_LARGE);
+    g_assert_null(crp_viewer_take_clipboard(f->viewer, &format));
+}
+
+/* A server whose chunks come out of order broke the protocol. */
+static void
+test_clipboard_out_of_order(Fixture *f, gconstpointer data)
+{
+    static const guint8 ab[] = { 'a', 'b' };
+    CrpMessage grab = { .type = CRP_MSG_CLIPBOARD_GRAB,
+                        .clipboard_grab = { 2, CRP_CLIPBOARD_TEXT } };
+    CrpMessage chunk = { .type = CRP_MSG_CLIPBOARD_DATA, .clipboard_data = {
+        .serial = 2, .format = CRP_CLIPBOARD_TEXT, .total = 6, .offset = 4,
+        .data = { ab, 2 } } };
+    g_autoptr(GError) error = NULL;
+    CrpViewerUpdate u;
+
+    server_send(f, &grab);
+    to_viewer(f);
+    g_assert_cmpint(viewer_event(f, &u), ==, CRP_VIEWER_CLIPBOARD);
+    g_assert_true(crp_viewer_request_clipboard(f->viewer, CRP_CLIPBOARD_TEXT, NULL));
+    server_send(f, &chunk);
+    to_viewer(f);
+    g_assert_cmpint(crp_viewer_process(f->viewer, &u, &error), ==, CRP_VIEWER_ERROR);
+    g_assert_error(error, CRP_ERROR, CRP_ERROR_PROTOCOL);
+    to_server(f);
+    g_assert_cmpuint(server_next(f).type, ==, CRP_MSG_CLIPBOARD_REQUEST);
+    g_assert_cmpuint(server_next(f).type, ==, CRP_MSG_BYE);
+}
+
+/* Sends the server's @request and collects the viewer's answer the way a
+ * server reads it: the viewer never has more than a chunk past
+ * CRP_VIEWER_COALESCE_OUTPUT waiting. */
+static CrpClipboardStatus
+server_request(Fixture *f, guint32 serial, guint8 format, GBytes **content)
+{
+    CrpMessage req = { .type = CRP_MSG_CLIPBOARD_REQUEST,
+                       .clipboard_request = { serial, format } };
+    g_autoptr(CrpClipboardIn) in = crp_clipboard_in_new();
+    CrpViewerUpdate u;
+    guint8 got_format;
+
+    server_send(f, &req);
+    to_viewer(f);
+    g_assert_cmpint(viewer_event(f, &u), ==, CRP_VIEWER_NONE);
+    crp_clipboard_in_expect(in, serial, format);
+    for (;;) {
+        gsize len;
+        crp_viewer_peek_output(f->viewer, &len);
+        g_assert_cmpuint(len, <=, CRP_VIEWER_COALESCE_OUTPUT + CRP_CLIPBOARD_CHUNK + 1024);
+        g_assert_cmpuint(len, >, 0);
+        to_server(f);
+        CrpEvent ev;
+        CrpClipboardInResult r = CRP_CLIPBOARD_IN_MORE;
+        while (crp_channel_next_event(f->server, &ev, NULL) == CRP_EVENT_MESSAGE) {
+            g_assert_cmpuint(ev.message.type, ==, CRP_MSG_CLIPBOARD_DATA);
+            r = crp_clipboard_in_feed(in, &ev.message.clipboard_data, NULL);
+            g_assert_cmpint(r, !=, CRP_CLIPBOARD_IN_ERROR);
+        }
+        if (r == CRP_CLIPBOARD_IN_DONE) {
+            return crp_clipboard_in_take(in, &got_format, content);
+        }
+    }
+}
+
+/* Our clipboard: announced, served in paced chunks, NONE for what we do
+ * not hold or an older grab, OFF when muted. */
+static void
+test_clipboard_to_server(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GBytes) text = big_text(2 * 1024 * 1024 + 7);
+    g_autoptr(GBytes) got = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GBytes) bad = g_bytes_new("a\xff", 2);
+
+    g_assert_false(crp_viewer_set_clipboard(f->viewer, bad, NULL, &error));
+    g_clear_error(&error);
+    g_assert_true(crp_viewer_set_clipboard(f->viewer, text, NULL, &error));
+    to_server(f);
+    CrpMessage grab = server_next(f);
+    g_assert_cmpuint(grab.type, ==, CRP_MSG_CLIPBOARD_GRAB);
+    g_assert_cmpuint(grab.clipboard_grab.formats, ==, CRP_CLIPBOARD_TEXT);
+    guint32 serial = grab.clipboard_grab.serial;
+
+    g_assert_cmpint(server_request(f, serial, CRP_CLIPBOARD_TEXT, &got), ==,
+                    CRP_CLIPBOARD_OK);
+    g_assert_true(g_bytes_equal(got, text));
+    g_clear_pointer(&got, g_bytes_unref);
+    g_assert_cmpint(server_request(f, serial, CRP_CLIPBOARD_PNG, &got), ==,
+                    CRP_CLIPBOARD_NONE);
+    g_assert_cmpint(server_request(f, serial - 1, CRP_CLIPBOARD_TEXT, &got), ==,
+                    CRP_CLIPBOARD_NONE);
+
+    crp_viewer_set_clipboard_muted(f->viewer, TRUE);
+    g_assert_cmpint(server_request(f, serial, CRP_CLIPBOARD_TEXT, &got), ==,
+                    CRP_CLIPBOARD_OFF);
+    g_assert_false(crp_viewer_set_clipboard(f->viewer, text, NULL, &error));
+    g_assert_error(error, CRP_ERROR, CRP_ERROR_STATE);
+}
+
+/* A server that keeps asking for the clipboard without reading the
+ * answers makes the viewer give up, not queue without bound. */
+static void
+test_clipboard_request_flood(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GBytes) text = big_text(CRP_MAX_CLIPBOARD);
+    g_autoptr(GError) error = NULL;
+    CrpViewerUpdate u;
+    CrpViewerEvent ev = CRP_VIEWER_NONE;
+
+    g_assert_true(crp_viewer_set_clipboard(f->viewer, text, NULL, NULL));
+    CrpMessage req = { .type = CRP_MSG_CLIPBOARD_REQUEST,
+                       .clipboard_request = { 1, CRP_CLIPBOARD_TEXT } };
+    for (guint i = 0; i < 1000 && ev != CRP_VIEWER_ERROR; i++) {
+        server_send(f, &req);
+        to_viewer(f);
+        while ((ev = crp_viewer_process(f->viewer, &u, &error)) > CRP_VIEWER_NONE) {
+        }
+    }
+    g_assert_cmpint(ev, ==, CRP_VIEWER_ERROR);
+    g_assert_error(error, CRP_ERROR, CRP_ERROR_TOO_LARGE);
+}
+
+/* Without the capability, the clipboard calls refuse. */
+static void
+test_clipboard_not_agreed(void)
+{
+    Fixture f;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GBytes) text = g_bytes_new_static("x", 1);
+
+    setup_with_caps(&f, CRP_CAP_DISPLAY_ALL & ~CRP_CAP_CLIPBOARD);
+    g_assert_false(crp_viewer_set_clipboard(f.viewer, text, NULL, &error));
+    g_assert_error(error, CRP_ERROR, CRP_ERROR_STATE);
+    teardown(&f, NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -514,6 +732,12 @@ main(int argc, char **argv)
     ADD("/viewer/flood-is-coalesced", test_flood_is_coalesced);
     ADD("/viewer/server-that-stopped-reading-is-dropped",
         test_server_that_stopped_reading_is_dropped);
+    ADD("/viewer/clipboard/from-server", test_clipboard_from_server);
+    ADD("/viewer/clipboard/refused", test_clipboard_refused);
+    ADD("/viewer/clipboard/out-of-order", test_clipboard_out_of_order);
+    ADD("/viewer/clipboard/to-server", test_clipboard_to_server);
+    ADD("/viewer/clipboard/request-flood", test_clipboard_request_flood);
+    g_test_add_func("/viewer/clipboard/not-agreed", test_clipboard_not_agreed);
     g_test_add_func("/viewer/message-without-its-capability",
                     test_message_without_its_capability);
     return g_test_run();

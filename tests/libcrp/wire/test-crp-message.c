@@ -31,6 +31,7 @@ static const guint8 jpeg_data[] = { 0xff, 0xd8, 0xff, 0xd9 };
 static const guint8 cursor_pixel[] = { 0xff, 0x10, 0x20, 0x30 };
 static const guint8 opus_out[] = { 0xfc, 0xff, 0xfe };
 static const guint8 opus_in[] = { 0xf8, 0xff, 0xfe };
+static const guint8 clip_text[] = { 'h', 'i' };
 
 #define S(lit) { lit, sizeof(lit) - 1 }
 
@@ -107,6 +108,19 @@ static const Golden goldens[] = {
     { "CLOSE_APP", { .type = CRP_MSG_CLOSE_APP }, "27 00 00000000" },
     { "PONG", { .type = CRP_MSG_PONG, .ping = { 1, 100 } },
       "28 00 0000000c  00000001 0000000000000064" },
+    { "CLIPBOARD_GRAB", { .type = CRP_MSG_CLIPBOARD_GRAB, .clipboard_grab = {
+        .serial = 1, .formats = CRP_CLIPBOARD_TEXT | CRP_CLIPBOARD_PNG } },
+      "30 00 00000005  00000001 03" },
+    { "CLIPBOARD_REQUEST", { .type = CRP_MSG_CLIPBOARD_REQUEST,
+        .clipboard_request = { .serial = 1, .format = CRP_CLIPBOARD_TEXT } },
+      "31 00 00000005  00000001 01" },
+    { "CLIPBOARD_DATA", { .type = CRP_MSG_CLIPBOARD_DATA, .clipboard_data = {
+        .serial = 1, .format = CRP_CLIPBOARD_TEXT, .status = CRP_CLIPBOARD_OK,
+        .total = 2, .offset = 0, .data = { clip_text, sizeof(clip_text) } } },
+      "32 00 00000010  00000001 01 00 00000002 00000000 6869" },
+    { "CLIPBOARD_DATA refused", { .type = CRP_MSG_CLIPBOARD_DATA, .clipboard_data = {
+        .serial = 2, .format = CRP_CLIPBOARD_PNG, .status = CRP_CLIPBOARD_TOO_LARGE } },
+      "32 00 0000000e  00000002 02 02 00000000 00000000" },
     { "BYE", { .type = CRP_MSG_BYE, .bye = { CRP_STATUS_SHUTDOWN, S("bye") } },
       "3f 00 00000007  000f 0003 627965" },
     { "CATALOG_LIST", { .type = CRP_MSG_CATALOG_LIST, .request = { 1 } },
@@ -257,6 +271,23 @@ static const struct {
     { "KEY code past KEY_MAX", "21 00 00000007 00000005 0300 01", CRP_ERROR_PROTOCOL },
     { "KEY down=2", "21 00 00000007 00000005 001e 02", CRP_ERROR_PROTOCOL },
     { "RESIZE_REQUEST to zero", "26 00 00000004 0000 0320", CRP_ERROR_PROTOCOL },
+    { "CLIPBOARD_GRAB unknown format", "30 00 00000005 00000001 04", CRP_ERROR_PROTOCOL },
+    { "CLIPBOARD_REQUEST of two formats", "31 00 00000005 00000001 03", CRP_ERROR_PROTOCOL },
+    { "CLIPBOARD_REQUEST of no format", "31 00 00000005 00000001 00", CRP_ERROR_PROTOCOL },
+    { "CLIPBOARD_DATA total over 16 MiB",
+      "32 00 00000010 00000001 01 00 01000001 00000000 6869", CRP_ERROR_PROTOCOL },
+    { "CLIPBOARD_DATA chunk past the total",
+      "32 00 00000010 00000001 01 00 00000002 00000001 6869", CRP_ERROR_PROTOCOL },
+    { "CLIPBOARD_DATA offset past the total",
+      "32 00 0000000e 00000001 01 00 00000002 00000003", CRP_ERROR_PROTOCOL },
+    { "CLIPBOARD_DATA empty chunk", "32 00 0000000e 00000001 01 00 00000002 00000000",
+      CRP_ERROR_PROTOCOL },
+    { "CLIPBOARD_DATA refusal with data",
+      "32 00 00000010 00000001 01 03 00000000 00000000 6869", CRP_ERROR_PROTOCOL },
+    { "CLIPBOARD_DATA unknown status", "32 00 0000000e 00000001 01 04 00000000 00000000",
+      CRP_ERROR_PROTOCOL },
+    { "CLIPBOARD_DATA truncated", "32 00 0000000d 00000001 01 00 00000000 000000",
+      CRP_ERROR_PROTOCOL },
     { "BYE with invalid UTF-8", "3f 00 00000006 000f 0002 c328", CRP_ERROR_PROTOCOL },
     { "BYE string longer than body", "3f 00 00000006 000f 00ff 6162", CRP_ERROR_PROTOCOL },
     { "SUBSCRIBE without a name", "42 00 00000006 00000002 0000", CRP_ERROR_PROTOCOL },
@@ -292,6 +323,13 @@ test_directions(void)
     g_assert_false(crp_message_type_allowed(CRP_CHANNEL_BROKER, CRP_ROLE_SERVER, CRP_MSG_LAUNCH));
     g_assert_true(crp_message_type_allowed(CRP_CHANNEL_BROKER, CRP_ROLE_SERVER, CRP_MSG_BYE));
     g_assert_false(crp_message_type_allowed(CRP_CHANNEL_DISPLAY, CRP_ROLE_SERVER, 0x7e));
+    /* The clipboard goes both ways, on the display channel only. */
+    g_assert_true(crp_message_type_allowed(CRP_CHANNEL_DISPLAY, CRP_ROLE_SERVER,
+                                           CRP_MSG_CLIPBOARD_GRAB));
+    g_assert_true(crp_message_type_allowed(CRP_CHANNEL_DISPLAY, CRP_ROLE_CLIENT,
+                                           CRP_MSG_CLIPBOARD_DATA));
+    g_assert_false(crp_message_type_allowed(CRP_CHANNEL_BROKER, CRP_ROLE_CLIENT,
+                                            CRP_MSG_CLIPBOARD_REQUEST));
     g_assert_cmpstr(crp_message_type_name(CRP_MSG_FRAME_ACK), ==, "FRAME_ACK");
     g_assert_null(crp_message_type_name(0x00));
     g_assert_cmpstr(crp_status_to_string(CRP_STATUS_KEY_REVOKED), ==,

@@ -38,7 +38,8 @@ G_BEGIN_DECLS
 #define CRP_CAP_RESIZE    (1u << 5)
 #define CRP_CAP_ZSTD      (1u << 6)
 #define CRP_CAP_H264      (1u << 7)
-#define CRP_CAP_DISPLAY_ALL 0xffu
+#define CRP_CAP_CLIPBOARD (1u << 8)
+#define CRP_CAP_DISPLAY_ALL 0x1ffu
 
 /** Longest software name sent in the handshake. */
 #define CRP_MAX_SOFTWARE 64

@@ -26,6 +26,9 @@ G_BEGIN_DECLS
 /** Opus packets are at most 1275 bytes per frame; leave room for repacketising. */
 #define CRP_MAX_AUDIO_PACKET 4000
 #define CRP_MAX_LIST_ITEMS 1024
+/** Largest clipboard content (one format) either side sends or accepts;
+ *  larger content is refused with CRP_CLIPBOARD_TOO_LARGE. */
+#define CRP_MAX_CLIPBOARD (16u * 1024 * 1024)
 
 typedef enum {
     /* Display channel, server -> client. */
@@ -46,6 +49,10 @@ typedef enum {
     CRP_MSG_RESIZE_REQUEST = 0x26,
     CRP_MSG_CLOSE_APP = 0x27,
     CRP_MSG_PONG = 0x28,
+    /* Display channel, either direction (capability CLIPBOARD). */
+    CRP_MSG_CLIPBOARD_GRAB = 0x30,
+    CRP_MSG_CLIPBOARD_REQUEST = 0x31,
+    CRP_MSG_CLIPBOARD_DATA = 0x32,
     /* Either channel, either direction: the sender is closing, and why. */
     CRP_MSG_BYE = 0x3f,
     /* Broker channel, client -> broker (requests). */
@@ -233,6 +240,46 @@ typedef struct {
     guint16 width, height;
 } CrpResizeMsg;
 
+/** Clipboard formats: bits of a GRAB, one value in REQUEST and DATA. */
+#define CRP_CLIPBOARD_TEXT 0x01     /* UTF-8 text, no NUL */
+#define CRP_CLIPBOARD_PNG  0x02     /* a PNG image */
+#define CRP_CLIPBOARD_ALL  0x03
+
+/** CLIPBOARD_DATA status: the content, or why there is none. */
+typedef enum {
+    CRP_CLIPBOARD_OK = 0,
+    /** The holder has no such content (any more: a newer grab). */
+    CRP_CLIPBOARD_NONE = 1,
+    /** Larger than CRP_MAX_CLIPBOARD. */
+    CRP_CLIPBOARD_TOO_LARGE = 2,
+    /** The holder's clipboard sharing is off (muted). */
+    CRP_CLIPBOARD_OFF = 3,
+} CrpClipboardStatus;
+
+/** CLIPBOARD_GRAB: the sender's clipboard holds @formats now (0: it is
+ *  empty); @serial names this content in the requests for it. */
+typedef struct {
+    guint32 serial;
+    guint8 formats;         /* CRP_CLIPBOARD_* bits */
+} CrpClipboardGrabMsg;
+
+/** CLIPBOARD_REQUEST: send the @format of the content grabbed as @serial. */
+typedef struct {
+    guint32 serial;
+    guint8 format;          /* one CRP_CLIPBOARD_* value */
+} CrpClipboardRequestMsg;
+
+/** CLIPBOARD_DATA: one chunk (@offset, @data) of @total bytes, or with a
+ *  status other than OK, the refusal (total, offset 0, no data). */
+typedef struct {
+    guint32 serial;
+    guint8 format;
+    guint8 status;          /* CrpClipboardStatus */
+    guint32 total;
+    guint32 offset;
+    CrpView data;
+} CrpClipboardDataMsg;
+
 typedef struct {
     guint16 code;           /* CrpStatus */
     CrpStr reason;
@@ -307,6 +354,9 @@ typedef struct {
         CrpWheelMsg wheel;
         CrpFrameAckMsg frame_ack;
         CrpResizeMsg resize;
+        CrpClipboardGrabMsg clipboard_grab;
+        CrpClipboardRequestMsg clipboard_request;
+        CrpClipboardDataMsg clipboard_data;
         CrpByeMsg bye;
         CrpRequestMsg request;      /* all broker requests */
         guint32 ok_request_id;      /* OK */

@@ -61,6 +61,14 @@ typedef enum {
     CRP_VIEWER_AUDIO,
     /** The server said goodbye (update.status, update.reason). */
     CRP_VIEWER_CLOSED,
+    /** The guest's clipboard changed: it holds update.clipboard_formats
+     *  now (CRP_CLIPBOARD_* bits; 0: empty). Ask with
+     *  crp_viewer_request_clipboard(). */
+    CRP_VIEWER_CLIPBOARD,
+    /** The answer to crp_viewer_request_clipboard() is complete:
+     *  update.clipboard_status (CrpClipboardStatus) and, for OK, the
+     *  content of update.clipboard_format: crp_viewer_take_clipboard(). */
+    CRP_VIEWER_CLIPBOARD_DATA,
 } CrpViewerEvent;
 
 typedef struct {
@@ -72,6 +80,11 @@ typedef struct {
     /** CLOSED: the server's status and reason (valid until the next call). */
     guint16 status;
     const char *reason;
+    /** CLIPBOARD: the formats the server's clipboard holds. */
+    guint8 clipboard_formats;
+    /** CLIPBOARD_DATA: which format, and OK or why not. */
+    guint8 clipboard_format;
+    guint8 clipboard_status;
 } CrpViewerUpdate;
 
 /** Rect encodings counted apart in CrpViewerStats (CrpEncoding values). */
@@ -132,6 +145,32 @@ gboolean crp_viewer_send_audio(CrpViewer *viewer, const gint16 *pcm,
 /** Takes the decoded playback audio received so far (interleaved s16 at
  *  48 kHz); *@channels is set from AUDIO_FORMAT. Free with g_free(). */
 gint16 *crp_viewer_take_audio(CrpViewer *viewer, gsize *n_samples, int *channels);
+
+/*
+ * Clipboard (capability CLIPBOARD; docs/protocol.md 5.4). Our side holds
+ * the content and answers the server's requests itself; content over
+ * CRP_MAX_CLIPBOARD is announced and refused TOO_LARGE when asked for.
+ * Large content goes out in chunks as the server reads them, so frames
+ * keep flowing and the output stays under CRP_VIEWER_MAX_OUTPUT.
+ */
+
+/** Our clipboard holds @text (UTF-8, no NUL) and/or @png now (either may
+ *  be NULL; both NULL: it is empty): tells the server (CLIPBOARD_GRAB).
+ *  FALSE with @error if the clipboard was not agreed, the viewer is muted
+ *  or has failed, or the text is not UTF-8. */
+gboolean crp_viewer_set_clipboard(CrpViewer *viewer, GBytes *text, GBytes *png,
+                                  GError **error);
+/** Asks for @format (CRP_CLIPBOARD_TEXT or _PNG) of the server's
+ *  clipboard; the answer comes as CRP_VIEWER_CLIPBOARD_DATA. FALSE if the
+ *  server's clipboard does not hold it (or as crp_viewer_set_clipboard()). */
+gboolean crp_viewer_request_clipboard(CrpViewer *viewer, guint8 format,
+                                      GError **error);
+/** The content of the last OK CRP_VIEWER_CLIPBOARD_DATA (the caller's;
+ *  NULL if none is waiting). */
+GBytes *crp_viewer_take_clipboard(CrpViewer *viewer, guint8 *format);
+/** Muted, the viewer neither reports the server's clipboard nor sends
+ *  ours: it answers requests OFF. */
+void crp_viewer_set_clipboard_muted(CrpViewer *viewer, gboolean muted);
 
 /** With manual acknowledgement a FRAME is acknowledged only when the
  *  caller reports it presented (GTK: after drawing), so the server's flow

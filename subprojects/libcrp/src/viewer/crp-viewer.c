@@ -2,6 +2,7 @@
  * crp-viewer.c: the client side of a display channel (see crp-viewer.h).
  */
 #include "crp/crp-viewer.h"
+#include "crp/crp-clipboard.h"
 #include "crp/crp-decoder.h"
 #include "crp/crp-error.h"
 #include "crp/crp-opus.h"
@@ -10,6 +11,9 @@
 
 /* Input events whose latency is still being measured. */
 #define MAX_PENDING_INPUT 64
+/* Clipboard answers waiting to go out: a server asks again only after a
+ * new grab, so more than this means it asks without reading. */
+#define MAX_CLIPBOARD_ANSWERS 8
 /* Weight of a new sample in the smoothed latency. */
 #define LATENCY_ALPHA 0.2
 
@@ -55,6 +59,19 @@ struct CrpViewer {
      * reading); reported by every crp_viewer_process() from then on. */
     GError *failure;
 
+    /* Clipboard: ours (what we grabbed, under our serial), the server's
+     * (its latest grab), the answer we wait for, and our answers going
+     * out chunk by chunk as the server reads them (CrpClipboardOut *). */
+    gboolean clipboard_muted;
+    guint32 our_clip_serial;
+    GBytes *our_clip[2];            /* TEXT, PNG */
+    guint32 server_clip_serial;
+    guint8 server_clip_formats;
+    CrpClipboardIn *clip_in;
+    GBytes *clip_received;
+    guint8 clip_received_format;
+    GQueue clip_out;
+
     CrpViewerStats stats;
     gint64 fps_window_start_us;
     guint fps_window_frames;
@@ -82,6 +99,8 @@ crp_viewer_new(const CrpViewerConfig *config, GError **error)
     v->decoder = crp_decoder_new();
     v->audio = g_array_new(FALSE, FALSE, sizeof(gint16));
     v->audio_channels = 2;
+    v->clip_in = crp_clipboard_in_new();
+    g_queue_init(&v->clip_out);
     return v;
 }
 
@@ -99,6 +118,12 @@ crp_viewer_free(CrpViewer *v)
         pixman_image_unref(v->cursor);
     }
     g_array_unref(v->audio);
+    for (guint i = 0; i < G_N_ELEMENTS(v->our_clip); i++) {
+        g_clear_pointer(&v->our_clip[i], g_bytes_unref);
+    }
+    g_clear_pointer(&v->clip_received, g_bytes_unref);
+    crp_clipboard_in_free(v->clip_in);
+    g_queue_clear_full(&v->clip_out, (GDestroyNotify)crp_clipboard_out_free);
     g_clear_error(&v->failure);
     g_free(v->bye_reason);
     g_free(v);
@@ -199,6 +224,25 @@ answer(CrpViewer *v, const CrpMessage *msg)
     }
 }
 
+/* Our clipboard answers go out a chunk at a time while the server keeps
+ * up, so they never push the output past CRP_VIEWER_MAX_OUTPUT. */
+static void
+send_clipboard_chunks(CrpViewer *v)
+{
+    CrpClipboardOut *out;
+    CrpMessage m;
+
+    while ((out = g_queue_peek_head(&v->clip_out)) &&
+           crp_channel_is_ready(v->channel) && !v->failure &&
+           crp_channel_output_pending(v->channel) <= CRP_VIEWER_COALESCE_OUTPUT) {
+        if (!crp_clipboard_out_next(out, &m)) {
+            crp_clipboard_out_free(g_queue_pop_head(&v->clip_out));
+            continue;
+        }
+        send_now(v, &m);
+    }
+}
+
 /* The server caught up: what was held back goes out. */
 static void
 send_held(CrpViewer *v)
@@ -206,6 +250,7 @@ send_held(CrpViewer *v)
     if (crp_channel_output_pending(v->channel) > CRP_VIEWER_COALESCE_OUTPUT) {
         return;
     }
+    send_clipboard_chunks(v);
     if (v->pong_held) {
         CrpMessage pong = { .type = CRP_MSG_PONG, .ping = v->held_pong };
         v->pong_held = FALSE;
@@ -391,8 +436,65 @@ capability_needed(const CrpMessage *m, const char **name)
             return CRP_CAP_H264;
         }
         return 0;
+    case CRP_MSG_CLIPBOARD_GRAB:
+    case CRP_MSG_CLIPBOARD_REQUEST:
+    case CRP_MSG_CLIPBOARD_DATA:
+        *name = "CLIPBOARD";
+        return CRP_CAP_CLIPBOARD;
     default:
         return 0;
+    }
+}
+
+/* The server asks for our content: answered from what we grabbed. */
+static void
+answer_clipboard_request(CrpViewer *v, const CrpClipboardRequestMsg *req)
+{
+    CrpClipboardOut *out;
+
+    if (g_queue_get_length(&v->clip_out) >= MAX_CLIPBOARD_ANSWERS) {
+        if (!v->failure) {
+            v->failure = g_error_new(CRP_ERROR, CRP_ERROR_TOO_LARGE,
+                                     "the server asks for the clipboard faster "
+                                     "than it reads the answers (%d waiting)",
+                                     MAX_CLIPBOARD_ANSWERS);
+            crp_channel_close(v->channel, CRP_STATUS_BAD_REQUEST,
+                              "clipboard requests without reading the answers");
+        }
+        return;
+    }
+    if (v->clipboard_muted) {
+        out = crp_clipboard_out_new_refusal(req->serial, req->format,
+                                            CRP_CLIPBOARD_OFF);
+    } else {
+        GBytes *content = req->serial == v->our_clip_serial ?
+            v->our_clip[req->format == CRP_CLIPBOARD_PNG] : NULL;
+        out = crp_clipboard_out_new(req->serial, req->format, content);
+    }
+    g_queue_push_tail(&v->clip_out, out);
+    send_clipboard_chunks(v);
+}
+
+/* One chunk of the answer we wait for: TRUE with @update filled once it
+ * is complete. */
+static gboolean
+receive_clipboard(CrpViewer *v, const CrpClipboardDataMsg *d,
+                  CrpViewerUpdate *update, GError **error)
+{
+    GBytes *content;
+    guint8 format;
+
+    switch (crp_clipboard_in_feed(v->clip_in, d, error)) {
+    case CRP_CLIPBOARD_IN_DONE:
+        update->clipboard_status = crp_clipboard_in_take(v->clip_in, &format,
+                                                         &content);
+        update->clipboard_format = format;
+        g_clear_pointer(&v->clip_received, g_bytes_unref);
+        v->clip_received = content;
+        v->clip_received_format = format;
+        return TRUE;
+    default:
+        return FALSE;
     }
 }
 
@@ -498,6 +600,29 @@ crp_viewer_process(CrpViewer *v, CrpViewerUpdate *update, GError **error)
             answer(v, &pong);
             break;
         }
+        case CRP_MSG_CLIPBOARD_GRAB:
+            v->server_clip_serial = m->clipboard_grab.serial;
+            v->server_clip_formats = m->clipboard_grab.formats;
+            if (v->clipboard_muted) {
+                break;
+            }
+            update->clipboard_formats = m->clipboard_grab.formats;
+            return CRP_VIEWER_CLIPBOARD;
+        case CRP_MSG_CLIPBOARD_REQUEST:
+            answer_clipboard_request(v, &m->clipboard_request);
+            if (v->failure) {
+                g_propagate_error(error, g_error_copy(v->failure));
+                return CRP_VIEWER_ERROR;
+            }
+            break;
+        case CRP_MSG_CLIPBOARD_DATA:
+            if (receive_clipboard(v, &m->clipboard_data, update, &local)) {
+                return CRP_VIEWER_CLIPBOARD_DATA;
+            }
+            if (local) {
+                return fail(v, local, error);
+            }
+            break;
         case CRP_MSG_BYE:
             g_free(v->bye_reason);
             v->bye_reason = crp_str_dup(m->bye.reason);
@@ -635,6 +760,86 @@ crp_viewer_take_audio(CrpViewer *v, gsize *n_samples, int *channels)
     gint16 *data = (gint16 *)g_array_free(v->audio, FALSE);
     v->audio = g_array_new(FALSE, FALSE, sizeof(gint16));
     return data;
+}
+
+/* Clipboard calls need the capability, an unmuted viewer that works. */
+static gboolean
+clipboard_usable(CrpViewer *v, GError **error)
+{
+    if (v->failure) {
+        g_propagate_error(error, g_error_copy(v->failure));
+        return FALSE;
+    }
+    if (!crp_channel_is_ready(v->channel) ||
+        !(v->capabilities & CRP_CAP_CLIPBOARD)) {
+        g_set_error(error, CRP_ERROR, CRP_ERROR_STATE,
+                    "the server does not share its clipboard");
+        return FALSE;
+    }
+    if (v->clipboard_muted) {
+        g_set_error(error, CRP_ERROR, CRP_ERROR_STATE, "the clipboard is muted");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
+crp_viewer_set_clipboard(CrpViewer *v, GBytes *text, GBytes *png, GError **error)
+{
+    if (!clipboard_usable(v, error)) {
+        return FALSE;
+    }
+    if (text && g_bytes_get_size(text) <= CRP_MAX_CLIPBOARD) {
+        gsize len;
+        const char *s = g_bytes_get_data(text, &len);
+        if (!g_utf8_validate_len(s, len, NULL) || memchr(s, 0, len)) {
+            g_set_error(error, CRP_ERROR, CRP_ERROR_STATE,
+                        "clipboard text is not UTF-8 without NUL");
+            return FALSE;
+        }
+    }
+    for (guint i = 0; i < G_N_ELEMENTS(v->our_clip); i++) {
+        g_clear_pointer(&v->our_clip[i], g_bytes_unref);
+    }
+    v->our_clip[0] = text ? g_bytes_ref(text) : NULL;
+    v->our_clip[1] = png ? g_bytes_ref(png) : NULL;
+    CrpMessage m = { .type = CRP_MSG_CLIPBOARD_GRAB, .clipboard_grab = {
+        .serial = ++v->our_clip_serial,
+        .formats = (text ? CRP_CLIPBOARD_TEXT : 0) | (png ? CRP_CLIPBOARD_PNG : 0),
+    } };
+    return send_now(v, &m);
+}
+
+gboolean
+crp_viewer_request_clipboard(CrpViewer *v, guint8 format, GError **error)
+{
+    if (!clipboard_usable(v, error)) {
+        return FALSE;
+    }
+    if ((format != CRP_CLIPBOARD_TEXT && format != CRP_CLIPBOARD_PNG) ||
+        !(v->server_clip_formats & format)) {
+        g_set_error(error, CRP_ERROR, CRP_ERROR_STATE,
+                    "the server's clipboard holds no %s",
+                    crp_clipboard_format_name(format));
+        return FALSE;
+    }
+    CrpMessage m = { .type = CRP_MSG_CLIPBOARD_REQUEST, .clipboard_request = {
+        .serial = v->server_clip_serial, .format = format } };
+    crp_clipboard_in_expect(v->clip_in, v->server_clip_serial, format);
+    return send_now(v, &m);
+}
+
+GBytes *
+crp_viewer_take_clipboard(CrpViewer *v, guint8 *format)
+{
+    *format = v->clip_received_format;
+    return g_steal_pointer(&v->clip_received);
+}
+
+void
+crp_viewer_set_clipboard_muted(CrpViewer *v, gboolean muted)
+{
+    v->clipboard_muted = muted;
 }
 
 void

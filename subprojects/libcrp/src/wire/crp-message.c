@@ -36,6 +36,9 @@ static const MessageTypeInfo message_types[] = {
     { CRP_MSG_RESIZE_REQUEST, "RESIZE_REQUEST", CRP_CHANNEL_DISPLAY, CRP_ROLE_CLIENT },
     { CRP_MSG_CLOSE_APP, "CLOSE_APP", CRP_CHANNEL_DISPLAY, CRP_ROLE_CLIENT },
     { CRP_MSG_PONG, "PONG", CRP_CHANNEL_DISPLAY, CRP_ROLE_CLIENT },
+    { CRP_MSG_CLIPBOARD_GRAB, "CLIPBOARD_GRAB", CRP_CHANNEL_DISPLAY, -1 },
+    { CRP_MSG_CLIPBOARD_REQUEST, "CLIPBOARD_REQUEST", CRP_CHANNEL_DISPLAY, -1 },
+    { CRP_MSG_CLIPBOARD_DATA, "CLIPBOARD_DATA", CRP_CHANNEL_DISPLAY, -1 },
     { CRP_MSG_BYE, "BYE", CRP_CHANNEL_DISPLAY, -1 },
     { CRP_MSG_CATALOG_LIST, "CATALOG_LIST", CRP_CHANNEL_BROKER, CRP_ROLE_CLIENT },
     { CRP_MSG_SUBSCRIBE, "SUBSCRIBE", CRP_CHANNEL_BROKER, CRP_ROLE_CLIENT },
@@ -82,7 +85,8 @@ crp_message_type_allowed(CrpChannelKind kind, CrpRole sender, guint8 type)
     if (type == CRP_MSG_BYE) {
         return TRUE;        /* either channel, either side */
     }
-    return info->channel == kind && info->sender == (int)sender;
+    return info->channel == kind &&
+           (info->sender == -1 || info->sender == (int)sender);
 }
 
 const char *
@@ -232,6 +236,23 @@ put_body(const CrpMessage *m, GByteArray *out)
         break;
     case CRP_MSG_CLOSE_APP:
         break;
+    case CRP_MSG_CLIPBOARD_GRAB:
+        crp_put_u32(out, m->clipboard_grab.serial);
+        crp_put_u8(out, m->clipboard_grab.formats);
+        break;
+    case CRP_MSG_CLIPBOARD_REQUEST:
+        crp_put_u32(out, m->clipboard_request.serial);
+        crp_put_u8(out, m->clipboard_request.format);
+        break;
+    case CRP_MSG_CLIPBOARD_DATA:
+        crp_put_u32(out, m->clipboard_data.serial);
+        crp_put_u8(out, m->clipboard_data.format);
+        crp_put_u8(out, m->clipboard_data.status);
+        crp_put_u32(out, m->clipboard_data.total);
+        crp_put_u32(out, m->clipboard_data.offset);
+        crp_put_bytes(out, m->clipboard_data.data.data,
+                      m->clipboard_data.data.len);
+        break;
     case CRP_MSG_BYE:
         crp_put_u16(out, m->bye.code);
         crp_put_crpstr(out, m->bye.reason);
@@ -380,6 +401,37 @@ read_rect(CrpReader *r, CrpRectMsg *rect)
     }
 }
 
+static gboolean
+clipboard_format_valid(guint8 format)
+{
+    return format == CRP_CLIPBOARD_TEXT || format == CRP_CLIPBOARD_PNG;
+}
+
+/* A chunk lies inside its content, and only content up to the cap is
+ * sent at all; a refusal carries nothing. Whether chunks come in order
+ * is the receiver's reassembly (crp-clipboard.h). */
+static void
+read_clipboard_data(CrpReader *r, CrpClipboardDataMsg *d)
+{
+    d->serial = crp_reader_u32(r);
+    d->format = crp_reader_u8(r);
+    d->status = crp_reader_u8(r);
+    d->total = crp_reader_u32(r);
+    d->offset = crp_reader_u32(r);
+    d->data = crp_reader_rest(r);
+    if (!clipboard_format_valid(d->format) || d->status > CRP_CLIPBOARD_OFF) {
+        crp_reader_fail(r);
+    } else if (d->status != CRP_CLIPBOARD_OK) {
+        if (d->total || d->offset || d->data.len) {
+            crp_reader_fail(r);
+        }
+    } else if (d->total > CRP_MAX_CLIPBOARD || d->offset > d->total ||
+               d->data.len > d->total - d->offset ||
+               (d->data.len == 0 && d->total != 0)) {
+        crp_reader_fail(r);
+    }
+}
+
 static void
 read_list(CrpReader *r, guint8 type, CrpListMsg *list)
 {
@@ -512,6 +564,23 @@ read_body(CrpReader *r, CrpMessage *m)
         }
         break;
     case CRP_MSG_CLOSE_APP:
+        break;
+    case CRP_MSG_CLIPBOARD_GRAB:
+        m->clipboard_grab.serial = crp_reader_u32(r);
+        m->clipboard_grab.formats = crp_reader_u8(r);
+        if (m->clipboard_grab.formats & ~CRP_CLIPBOARD_ALL) {
+            crp_reader_fail(r);
+        }
+        break;
+    case CRP_MSG_CLIPBOARD_REQUEST:
+        m->clipboard_request.serial = crp_reader_u32(r);
+        m->clipboard_request.format = crp_reader_u8(r);
+        if (!clipboard_format_valid(m->clipboard_request.format)) {
+            crp_reader_fail(r);
+        }
+        break;
+    case CRP_MSG_CLIPBOARD_DATA:
+        read_clipboard_data(r, &m->clipboard_data);
         break;
     case CRP_MSG_BYE:
         m->bye.code = crp_reader_u16(r);
