@@ -30,6 +30,13 @@ so turn it on only where the client's pace does not matter.
     ...                       # wait until c.synced() and c.idle_for() > 0.3
     w, h, rgb = c.picture()
     c.close()
+
+With clipboard=True it also asks for the extended clipboard
+pseudo-encoding (QEMU's ui/vnc-clipboard.c, rfbproto "Extended
+Clipboard"), which makes it one of QEMU's clipboard peers, as a viewer is:
+clipboard_set() announces text the server may then ask for,
+clipboard_request() asks for the server's, clipboard_wait() returns what
+came.
 """
 
 import ctypes
@@ -48,6 +55,15 @@ ENC_ZRLE = 16
 ENC_DESKTOP_SIZE = -223
 ENC_COMPRESS_LEVEL0 = -256
 ENC_QUALITY_LEVEL0 = -32
+ENC_CLIPBOARD_EXT = 0xc0a1e5ce - (1 << 32)
+
+# Extended clipboard flags (rfbproto).
+CLIP_TEXT = 1 << 0
+CLIP_CAPS = 1 << 24
+CLIP_REQUEST = 1 << 25
+CLIP_PEEK = 1 << 26
+CLIP_NOTIFY = 1 << 27
+CLIP_PROVIDE = 1 << 28
 
 ENC_NAMES = {ENC_RAW: "raw", ENC_COPYRECT: "copy", ENC_TIGHT: "tight",
              ENC_ZRLE: "zrle", ENC_DESKTOP_SIZE: "desktop-size"}
@@ -176,7 +192,7 @@ class RFBClient:
                   ENC_QUALITY_LEVEL0 + 8, ENC_COMPRESS_LEVEL0 + 2)
     ZRLE = (ENC_ZRLE, ENC_COPYRECT, ENC_DESKTOP_SIZE)
 
-    def __init__(self, path, encodings=TIGHT_JPEG, timeout=10.0):
+    def __init__(self, path, encodings=TIGHT_JPEG, timeout=10.0, clipboard=False):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         self.sock.connect(path)
@@ -199,6 +215,15 @@ class RFBClient:
         self.pic = None
         self.painted = None
         self.last_update = time.monotonic()
+        # Extended clipboard: the server's caps, its NOTIFY flags so far,
+        # the texts it PROVIDEd, the text we offer (sent on its REQUEST).
+        self.clip_cond = threading.Condition(self.lock)
+        self.clip_caps = None
+        self.clip_notifies = []
+        self.clip_received = []
+        self.clip_offer = None
+        if clipboard:
+            encodings = tuple(encodings) + (ENC_CLIPBOARD_EXT,)
         self._handshake(encodings)
 
     # -- handshake ---------------------------------------------------------
@@ -252,6 +277,64 @@ class RFBClient:
     def pointer(self, x, y, buttons=0):
         self._send(struct.pack(">BBHH", 5, buttons, x, y))
 
+    def _clip_send(self, flags, payload=b""):
+        """An extended ClientCutText: a negative length, flags, payload."""
+        self._send(struct.pack(">Bxxxi", 6, -(4 + len(payload))) +
+                   struct.pack(">I", flags) + payload)
+
+    def clipboard_set(self, text):
+        """Takes the clipboard with @text (bytes, UTF-8; the spec wants it
+        NUL-terminated, as viewers send it): NOTIFY now, the text itself
+        when the server asks."""
+        with self.lock:
+            self.clip_offer = text
+        self._clip_send(CLIP_NOTIFY | CLIP_TEXT)
+
+    def clipboard_request(self):
+        self._clip_send(CLIP_REQUEST | CLIP_TEXT)
+
+    def clipboard_wait(self, count, timeout=10.0):
+        """Waits until @count texts have been PROVIDEd; returns them all."""
+        with self.clip_cond:
+            self.clip_cond.wait_for(lambda: len(self.clip_received) >= count
+                                    or self.error is not None, timeout)
+            return list(self.clip_received)
+
+    def clipboard_wait_notify(self, count, timeout=10.0):
+        """Waits until @count NOTIFYs came; returns their flags."""
+        with self.clip_cond:
+            self.clip_cond.wait_for(lambda: len(self.clip_notifies) >= count
+                                    or self.error is not None, timeout)
+            return list(self.clip_notifies)
+
+    def _server_cut_text(self):
+        rd = self.rd
+        rd.read(3)
+        length = struct.unpack(">i", rd.read(4))[0]
+        if length >= 0:                                  # plain Latin-1 text
+            rd.skip(length)
+            return
+        if length > -4:
+            raise RFBError(f"extended clipboard message of {-length} bytes")
+        flags = rd.u32()
+        payload = rd.read(-length - 4)
+        with self.clip_cond:
+            if flags & CLIP_CAPS:
+                self.clip_caps = flags
+            elif flags & CLIP_NOTIFY:
+                self.clip_notifies.append(flags)
+            elif flags & CLIP_PROVIDE and flags & CLIP_TEXT:
+                data = zlib.decompress(payload)
+                size = struct.unpack(">I", data[:4])[0]
+                if size > len(data) - 4:
+                    raise RFBError("clipboard text longer than its payload")
+                self.clip_received.append(data[4:4 + size])
+            self.clip_cond.notify_all()
+            offer = self.clip_offer
+        if flags & CLIP_REQUEST and flags & CLIP_TEXT and offer is not None:
+            body = struct.pack(">I", len(offer)) + offer
+            self._clip_send(CLIP_PROVIDE | CLIP_TEXT, zlib.compress(body))
+
     # -- receiving ---------------------------------------------------------
 
     def start(self):
@@ -265,7 +348,9 @@ class RFBClient:
                 self._message()
         except (RFBError, OSError, struct.error, zlib.error, IndexError) as e:
             if not self.closing:
-                self.error = e
+                with self.clip_cond:
+                    self.error = e
+                    self.clip_cond.notify_all()
 
     def _message(self):
         rd = self.rd
@@ -298,8 +383,7 @@ class RFBClient:
         elif t == 2:                                     # Bell
             pass
         elif t == 3:                                     # ServerCutText
-            rd.read(3)
-            rd.skip(rd.u32())
+            self._server_cut_text()
         else:
             raise RFBError(f"unexpected server message type {t}")
 
