@@ -681,7 +681,10 @@ static void refuse(struct agent *a, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     a->refused++;
-    logf_("refused: %s", msg);
+    /* A host that keeps sending garbage does not fill /run with the log. */
+    if (a->refused <= 100 || a->refused % 1000 == 0) {
+        logf_("refused: %s (%u so far)", msg, a->refused);
+    }
 }
 
 static void recv_caps(struct agent *a, const uint8_t *p, size_t len)
