@@ -32,6 +32,7 @@ typedef struct {
     char *memory;
     char *max_instances;
     char *accel;
+    char *clipboard;
     gboolean audio;
     gboolean no_audio;
     gboolean persistent;
@@ -51,6 +52,7 @@ app_options_clear(AppOptions *o)
     g_free(o->memory);
     g_free(o->max_instances);
     g_free(o->accel);
+    g_free(o->clipboard);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AppOptions, app_options_clear)
 
@@ -84,6 +86,9 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AppOptions, app_options_clear)
     { "accel", 0, 0, G_OPTION_ARG_STRING, &(o)->accel,                       \
       "QEMU accelerators, tried in order (default: [qemu] accel)",          \
       "kvm|tcg|kvm:tcg" },                                                   \
+    { "clipboard", 0, 0, G_OPTION_ARG_STRING, &(o)->clipboard,               \
+      "Copy and paste between the user and the guest (publish's default: "  \
+      "on)", "on|off" },                                                     \
     { NULL }
 
 static const char app_options_description[] =
@@ -94,7 +99,9 @@ static const char app_options_description[] =
     "-audiodev -smp -m -kernel\n-initrd -runas -chroot -accel -enable-kvm "
     "-machine accel=.\n--accel takes QEMU's -accel syntax (kvm, tcg, "
     "kvm:tcg, tcg,thread=single);\nupdate --accel \"\" goes back to the "
-    "broker's [qemu] accel.";
+    "broker's [qemu] accel.\n--clipboard off keeps data from crossing between "
+    "the user's computer and the\nguest (the VM gets no clipboard agent "
+    "port); --qemu-options may not add one.";
 
 /* Resolves and checks one image path into *@out (absolute). An empty
  * @value (update only) clears it: *@out stays NULL. */
@@ -121,6 +128,14 @@ check_image(CrpAdmin *admin, const CrpBrokerConfig *config, const char *what,
     }
     *out = g_steal_pointer(&path);
     return CRP_ADMIN_EXIT_OK;
+}
+
+/* The value of option args[@i] (@opt: its name on): "-o=value" or
+ * "-o value"; NULL if it has none. */
+static const char *
+option_value(const char *opt, char **args, int i)
+{
+    return strchr(opt, '=') ? strchr(opt, '=') + 1 : args[i + 1];
 }
 
 static int
@@ -159,10 +174,19 @@ check_qemu_options(CrpAdmin *admin, const char *text)
                       g_str_equal(name, "enable-kvm") ? " (use --accel)" : "");
             }
         }
+        /* The clipboard agent is the broker's (--clipboard): one added
+         * here would get around --clipboard off. */
+        if (g_str_equal(name, "chardev")) {
+            const char *value = option_value(opt, args, i);
+            if (value && g_str_has_prefix(value, "qemu-vdagent")) {
+                return crp_admin_usage_error(
+                    admin, "--qemu-options: '%s' is the clipboard agent, which "
+                    "the broker sets (use --clipboard)", value);
+            }
+        }
         /* -machine TYPE,accel=... (or -M) would compete with -accel. */
         if (g_str_equal(name, "machine") || g_str_equal(name, "M")) {
-            const char *value = strchr(opt, '=') ? strchr(opt, '=') + 1
-                                                 : args[i + 1];
+            const char *value = option_value(opt, args, i);
             if (value && strstr(value, "accel=")) {
                 return crp_admin_usage_error(
                     admin, "--qemu-options: '%s' sets the accelerator, which "
@@ -244,6 +268,17 @@ collect(CrpAdmin *admin, const CrpBrokerConfig *config, AppOptions *o,
     if (o->audio || o->no_audio) {
         values->audio = o->audio;
         *fields |= CRP_STORE_APP_AUDIO;
+    }
+    if (o->clipboard) {
+        if (g_str_equal(o->clipboard, "on")) {
+            values->clipboard = TRUE;
+        } else if (g_str_equal(o->clipboard, "off")) {
+            values->clipboard = FALSE;
+        } else {
+            return crp_admin_usage_error(admin, "--clipboard: '%s' is "
+                                         "neither on nor off", o->clipboard);
+        }
+        *fields |= CRP_STORE_APP_CLIPBOARD;
     }
     if (o->persistent || o->no_persistent) {
         values->persistent_storage = o->persistent;
@@ -335,6 +370,7 @@ crp_admin_cmd_app_publish(CrpAdmin *admin, int argc, char **argv)
     app->vcpus = 1;
     app->memory_mib = 1024;
     app->audio = TRUE;
+    app->clipboard = TRUE;
     if ((status = collect(admin, config, &o, app, &fields))) {
         return status;
     }
@@ -350,8 +386,9 @@ crp_admin_cmd_app_publish(CrpAdmin *admin, int argc, char **argv)
         return crp_admin_fail_error(g_steal_pointer(&error));
     }
     warn_budget(config, app);
-    printf("published app %s (%u vCPU, %u MiB%s%s%s)\n", app->name,
+    printf("published app %s (%u vCPU, %u MiB%s%s%s%s)\n", app->name,
            app->vcpus, app->memory_mib, app->audio ? ", audio" : "",
+           app->clipboard ? ", clipboard" : "",
            app->accel && *app->accel ? ", accel " : "",
            app->accel && *app->accel ? app->accel : "");
     return CRP_ADMIN_EXIT_OK;
@@ -468,6 +505,7 @@ static const CrpAdminColumn app_columns[] = {
     { "max_instances", "MAX", CRP_ADMIN_COL_UINT, 0 },
     { "persistent_storage", "PERSISTENT", CRP_ADMIN_COL_BOOL, 0 },
     { "accel", "ACCEL", CRP_ADMIN_COL_TEXT, 0 },
+    { "clipboard", "CLIPBOARD", CRP_ADMIN_COL_BOOL, 0 },
     { "description", "DESCRIPTION", CRP_ADMIN_COL_TEXT,
       CRP_ADMIN_COL_MACHINE },
     { "kernel", "KERNEL", CRP_ADMIN_COL_TEXT, CRP_ADMIN_COL_MACHINE },
@@ -521,6 +559,7 @@ crp_admin_cmd_app_list(CrpAdmin *admin, int argc, char **argv)
         crp_admin_table_add_uint(table, app->max_instances);
         crp_admin_table_add_bool(table, app->persistent_storage);
         crp_admin_table_add_text(table, app->accel);
+        crp_admin_table_add_bool(table, app->clipboard);
         crp_admin_table_add_text(table, app->description ? app->description
                                                          : "");
         crp_admin_table_add_text(table, app->kernel);

@@ -227,6 +227,40 @@ child_setup(gpointer data)
 /* The fd QEMU finds the console's listening socket on. */
 #define CONSOLE_FD 3
 
+/*
+ * Whether @qemu has the qemu-vdagent chardev (built only with
+ * spice-protocol). Asked once per QEMU binary; a QEMU without it runs an
+ * app's VMs without the clipboard, said once in the log, rather than not
+ * at all.
+ */
+static gboolean
+qemu_has_vdagent(const char *qemu)
+{
+    static GHashTable *known;   /* QEMU path -> GINT_TO_POINTER(1 + has) */
+    const char *argv[] = { qemu, "-chardev", "help", NULL };
+    g_autofree char *out = NULL;
+    gpointer seen;
+    gboolean has;
+
+    if (!known) {
+        known = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    }
+    if ((seen = g_hash_table_lookup(known, qemu))) {
+        return GPOINTER_TO_INT(seen) - 1;
+    }
+    has = g_spawn_sync(NULL, (char **)argv, NULL,
+                       G_SPAWN_STDIN_FROM_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+                       NULL, NULL, &out, NULL, NULL, NULL) &&
+          out && strstr(out, "qemu-vdagent");
+    if (!has) {
+        broker_warning("event=clipboard-unavailable qemu=%s reason=\"no "
+                       "qemu-vdagent chardev (QEMU built without "
+                       "spice-protocol)\"", qemu);
+    }
+    g_hash_table_insert(known, g_strdup(qemu), GINT_TO_POINTER(1 + has));
+    return has;
+}
+
 static GPtrArray *
 qemu_argv(BrokerVmFiles *f, GHashTable *env, const CrpStoreApp *app,
           const char *accel, GError **error)
@@ -279,6 +313,20 @@ qemu_argv(BrokerVmFiles *f, GHashTable *env, const CrpStoreApp *app,
         ADD("intel-hda");
         ADD("-device");
         ADD("hda-duplex,audiodev=snd0");
+    }
+    if (app->clipboard &&
+        qemu_has_vdagent(g_hash_table_lookup(env, "QEMU"))) {
+        /* QEMU's clipboard agent, on the port a guest's spice-vdagent
+         * (the test guest's crp-vdagent) opens; the display's clipboard
+         * peer meets it in QEMU's clipboard. Pointer events keep going to
+         * the tablet, not through the agent. */
+        ADD("-chardev");
+        ADD("qemu-vdagent,id=crp-vdagent,clipboard=on,mouse=off");
+        ADD("-device");
+        ADD("virtio-serial-pci,id=crp-virtio-serial");
+        ADD("-device");
+        ADD("virtserialport,bus=crp-virtio-serial.0,chardev=crp-vdagent,"
+            "name=com.redhat.spice.0");
     }
     if (app->kernel) {
         ADD("-kernel");

@@ -563,6 +563,9 @@ app_update_txn(CrpStore *store, gpointer data, GError **error)
     if (a->fields & CRP_STORE_APP_ACCEL) {
         set_str(&cur->accel, v->accel);
     }
+    if (a->fields & CRP_STORE_APP_CLIPBOARD) {
+        cur->clipboard = v->clipboard;
+    }
     g_autoptr(CrpStoreApp) row = app_copy(cur);
     return check_app(row, error) &&
            BACKEND(store)->app_write(store, row, error);

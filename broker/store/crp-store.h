@@ -312,6 +312,8 @@ typedef struct {
     gboolean audio;
     guint max_instances;        /* 0: no limit besides the pools */
     gboolean persistent_storage;/* a per-user overlay survives sessions */
+    gboolean clipboard;         /* the VM gets QEMU's clipboard agent
+                                 * (qemu-vdagent on a virtio-serial port) */
     gint64 created;             /* set by the store */
     gint64 unpublished_at;      /* set by the store; 0: published */
 } CrpStoreApp;
@@ -333,6 +335,7 @@ typedef enum {
     CRP_STORE_APP_MAX_INSTANCES = 1 << 9,
     CRP_STORE_APP_PERSISTENT_STORAGE = 1 << 10,
     CRP_STORE_APP_ACCEL = 1 << 11,
+    CRP_STORE_APP_CLIPBOARD = 1 << 12,
 } CrpStoreAppField;
 
 /** App names are 1..64 bytes of [a-z0-9-], not starting with '-'. */

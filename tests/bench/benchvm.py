@@ -153,10 +153,21 @@ def busybox_guest_args(env, workload):
             "-append", f"{env['GUEST_APPEND']} crp.mode={mode}"]
 
 
-def desktop_guest_args(env, memory=1536, smp=2):
+def clipboard_args():
+    """QEMU's clipboard agent on the port a guest's spice-vdagent opens, as
+    the broker gives an app's VMs (broker-vm-files.c)."""
+    return ["-chardev", "qemu-vdagent,id=crp-vdagent,clipboard=on,mouse=off",
+            "-device", "virtio-serial-pci,id=crp-virtio-serial",
+            "-device", "virtserialport,bus=crp-virtio-serial.0,chardev=crp-vdagent,"
+                       "name=com.redhat.spice.0"]
+
+
+def desktop_guest_args(env, memory=1536, smp=2, clipboard=False):
     """The desktop guest: its image read-only (snapshot=on: each boot starts
-    from the same disk), Debian's kernel booted directly (PVH)."""
+    from the same disk), Debian's kernel booted directly (PVH); with
+    @clipboard, the clipboard agent's port (spice-vdagent runs then)."""
     return ["-m", str(memory), "-smp", str(smp), "-cpu", "max",
+            *(clipboard_args() if clipboard else []),
             "-device", "virtio-tablet-pci",
             "-drive", f"file={env['DESKTOP_IMAGE']},if=virtio,"
                       f"format={env.get('DESKTOP_IMAGE_FORMAT', 'qcow2')},snapshot=on",
@@ -269,8 +280,8 @@ class DesktopQemu(BenchQemu):
     """The real-desktop guest (tests/guest/desktop) in a BenchQemu."""
 
     def __init__(self, env, workdir, lossless=False, module_dir=None,
-                 memory=1536, smp=2, display=True):
-        super().__init__(env, workdir, desktop_guest_args(env, memory, smp),
+                 memory=1536, smp=2, display=True, clipboard=False):
+        super().__init__(env, workdir, desktop_guest_args(env, memory, smp, clipboard),
                          lossless=lossless, module_dir=module_dir, display=display)
         self.scene = None
         self.ready = None

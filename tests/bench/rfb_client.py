@@ -184,7 +184,7 @@ class RFBClient:
                   ENC_QUALITY_LEVEL0 + 8, ENC_COMPRESS_LEVEL0 + 2)
     ZRLE = (ENC_ZRLE, ENC_COPYRECT, ENC_DESKTOP_SIZE)
 
-    def __init__(self, path, encodings=TIGHT_JPEG, timeout=10.0):
+    def __init__(self, path, encodings=TIGHT_JPEG, timeout=10.0, clipboard=False):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         self.sock.connect(path)
@@ -207,14 +207,18 @@ class RFBClient:
         self.pic = None
         self.painted = None
         self.last_update = time.monotonic()
-        # Clipboard (ServerCutText, and the extended clipboard when
-        # ENC_EXT_CLIPBOARD is among @encodings): the last text the server
-        # provided, how many texts came, and ours to provide on request.
+        # Clipboard (ServerCutText, and the extended clipboard with
+        # @clipboard or ENC_EXT_CLIPBOARD among @encodings): the last text
+        # the server provided and how many came, every text as it came
+        # (bytes), the flags of its NOTIFYs, and ours to provide on request.
         self.clip_cond = threading.Condition(self.lock)
         self.clip_text = None
         self.clip_texts = 0
-        self.clip_notifies = 0
+        self.clip_received = []
+        self.clip_notifies = []
         self.clip_ours = None
+        if clipboard and ENC_EXT_CLIPBOARD not in encodings:
+            encodings = tuple(encodings) + (ENC_EXT_CLIPBOARD,)
         self.ext_clipboard = ENC_EXT_CLIPBOARD in encodings
         self._handshake(encodings)
 
@@ -282,7 +286,9 @@ class RFBClient:
                 self._message()
         except (RFBError, OSError, struct.error, zlib.error, IndexError) as e:
             if not self.closing:
-                self.error = e
+                with self.clip_cond:
+                    self.error = e
+                    self.clip_cond.notify_all()
 
     def _message(self):
         rd = self.rd
@@ -330,10 +336,12 @@ class RFBClient:
         self._send(struct.pack(">Bxxxi", 6, -(4 + len(payload))) +
                    struct.pack(">I", flags) + payload)
 
-    def _clip_received(self, text):
+    def _clip_received(self, text, raw=None):
         with self.clip_cond:
             self.clip_text = text
             self.clip_texts += 1
+            self.clip_received.append(raw if raw is not None
+                                      else text.encode("latin-1"))
             self.clip_cond.notify_all()
 
     def _clip_ext(self, body):
@@ -344,7 +352,7 @@ class RFBClient:
             # The server's clipboard changed: fetch its text at once, as a
             # viewer that mirrors it into the local clipboard does.
             with self.clip_cond:
-                self.clip_notifies += 1
+                self.clip_notifies.append(flags)
                 self.clip_cond.notify_all()
             if flags & CLIP_TEXT:
                 self._clip_send(CLIP_REQUEST | CLIP_TEXT)
@@ -353,22 +361,46 @@ class RFBClient:
         if flags & CLIP_PROVIDE and flags & CLIP_TEXT:
             data = zlib.decompress(body[4:])
             n = struct.unpack(">I", data[:4])[0]
-            self._clip_received(data[4:4 + n].rstrip(b"\0").decode("utf-8"))
+            if n > len(data) - 4:
+                raise RFBError("clipboard text longer than its payload")
+            raw = data[4:4 + n]
+            self._clip_received(raw.rstrip(b"\0").decode("utf-8", "replace"), raw)
 
     def _clip_provide(self):
-        text = self.clip_ours.encode("utf-8") + b"\0"
+        text = self.clip_ours
+        if isinstance(text, str):
+            text = text.encode("utf-8") + b"\0"
         self._clip_send(CLIP_PROVIDE | CLIP_TEXT,
                         zlib.compress(struct.pack(">I", len(text)) + text))
 
     def clipboard_set(self, text):
         """Our clipboard holds @text: announced (extended clipboard; the
-        server asks for it) or sent whole (ClientCutText, Latin-1)."""
+        server asks for it) or sent whole (ClientCutText, Latin-1). A str
+        is sent as UTF-8 with the NUL viewers add; bytes exactly as given."""
         self.clip_ours = text
         if self.ext_clipboard:
             self._clip_send(CLIP_NOTIFY | CLIP_TEXT)
         else:
-            data = text.encode("latin-1")
+            data = text.encode("latin-1") if isinstance(text, str) else text
             self._send(struct.pack(">BxxxI", 6, len(data)) + data)
+
+    def clipboard_request(self):
+        """Asks for the server's text (it comes to clipboard_wait())."""
+        self._clip_send(CLIP_REQUEST | CLIP_TEXT)
+
+    def clipboard_wait(self, count, timeout=10.0):
+        """Waits until @count texts came in all; returns them (bytes)."""
+        with self.clip_cond:
+            self.clip_cond.wait_for(lambda: len(self.clip_received) >= count
+                                    or self.error is not None, timeout)
+            return list(self.clip_received)
+
+    def clipboard_wait_notify(self, count, timeout=10.0):
+        """Waits until @count NOTIFYs came in all; returns their flags."""
+        with self.clip_cond:
+            self.clip_cond.wait_for(lambda: len(self.clip_notifies) >= count
+                                    or self.error is not None, timeout)
+            return list(self.clip_notifies)
 
     def wait_clipboard(self, text, timeout):
         """Until the server provided @text; returns the last text seen."""

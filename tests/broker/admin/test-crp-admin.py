@@ -421,6 +421,28 @@ def step_apps(env):
     check("ACCEL" in env.run("app", "list").stdout, "no ACCEL column")
     env.run("app", "unpublish", "fast")
 
+    # The clipboard: on unless the operator turns it off (data-loss
+    # prevention), and not to be smuggled in through --qemu-options.
+    check(d["clipboard"] is True and s["clipboard"] is True, (d, s))
+    r = env.run("app", "publish", "vault", "--title", "Vault", "--disk", disk,
+                "--clipboard", "off")
+    check("clipboard" not in r.stdout, r.stdout)
+    check(apps(env)["vault"]["clipboard"] is False, apps(env)["vault"])
+    env.run("app", "update", "vault", "--clipboard", "on")
+    check(apps(env)["vault"]["clipboard"] is True, apps(env)["vault"])
+    env.run("app", "update", "vault", "--clipboard", "off")
+    env.run("app", "update", "vault", "--vcpus", "2")
+    check(apps(env)["vault"]["clipboard"] is False, "another update turned it on")
+    r = env.run("app", "update", "vault", "--clipboard", "maybe", expect=2)
+    check("--clipboard: 'maybe' is neither on nor off" in r.stderr, r.stderr)
+    for opts in ("-chardev qemu-vdagent,id=v,clipboard=on",
+                 "--chardev=qemu-vdagent,id=v"):
+        r = env.run("app", "update", "vault", "--qemu-options", opts, expect=2)
+        check("use --clipboard" in r.stderr, r.stderr)
+    check(apps(env)["vault"]["qemu_options"] == "", apps(env)["vault"])
+    check("CLIPBOARD" in env.run("app", "list").stdout, "no CLIPBOARD column")
+    env.run("app", "unpublish", "vault")
+
     # Update: only what is given changes.
     env.run("app", "update", "desktop", "--title", "New desktop", "--vcpus",
             "3", "--no-audio")

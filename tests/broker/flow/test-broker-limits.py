@@ -11,7 +11,9 @@ real crp-admin and real QEMUs running the test guest:
   the broker answers, the guest keeps running;
 - STATE/logs expired by age and total size;
 - the accelerator from the broker's config and an app's own, on QEMU's
-  command line.
+  command line;
+- the clipboard (QEMU's qemu-vdagent on a virtio-serial port) for an app
+  by default, none for an app published with --clipboard off.
 
     test-broker-limits.py CRP_BROKER CRP_ADMIN CRP_HEADLESS CRP_BROKER_TEST_CLIENT
 
@@ -392,6 +394,52 @@ class Accel(LimitsTest):
         self.env.wait_console(broker_default, "CRP-GUEST-READY")
         self.env.wait_console(own, "CRP-GUEST-READY")
         self.close_all(self.alice, [broker_default, own])
+
+
+class Clipboard(LimitsTest):
+    def before_start(self):
+        self.env.publish_guest("vault", extra=("--clipboard", "off"))
+        self.env.admin("user", "subscribe", "alice", "vault")
+
+    def qemu_args(self, sid):
+        pid = self.env.session(sid)["qemu_pid"]
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().decode().split("\0")
+
+    def test_clipboard_by_default_and_off_per_app(self):
+        shell, reply = self.launch(self.alice)
+        self.assertIsNotNone(shell, reply)
+        vault, reply = self.launch(self.alice, "vault")
+        self.assertIsNotNone(vault, reply)
+        on, off = self.qemu_args(shell), self.qemu_args(vault)
+        has_vdagent = subprocess.run(
+            [QEMU_ENV["QEMU"], "-chardev", "help"], capture_output=True,
+            text=True).stdout.find("qemu-vdagent") >= 0
+        if has_vdagent:
+            self.assertIn("qemu-vdagent,id=crp-vdagent,clipboard=on,mouse=off", on)
+            self.assertIn("virtserialport,bus=crp-virtio-serial.0,chardev=crp-vdagent,"
+                          "name=com.redhat.spice.0", on)
+        else:
+            # An older QEMU: the app still starts, without a clipboard.
+            self.assertIn("event=clipboard-unavailable", self.env.text())
+        def agent_args(args):
+            return [a for a in args if "vdagent" in a or "virtserial" in a]
+        self.assertEqual(agent_args(off), [])
+        if not has_vdagent:
+            self.assertEqual(agent_args(on), [])
+        # The guests see it the same way: the agent's port, or none.
+        self.env.wait_console(shell, "CRP-GUEST-READY")
+        self.env.wait_console(vault, "CRP-GUEST-READY")
+        self.assertIn(f"clipboard={int(has_vdagent)}", self.env.console(shell))
+        self.assertIn("clipboard=0", self.env.console(vault))
+        if has_vdagent:
+            # The guest's agent and QEMU's have found each other.
+            self.type_into(self.alice, shell,
+                           "until crp-vdagent status | grep host-clipboard=1 "
+                           ">/dev/ttyS0\\; do sleep 1\\; done\\n", then="sleep 500; quit",
+                           ready=False)
+            self.env.wait_console(shell, "host-clipboard=1", timeout=60)
+        self.close_all(self.alice, [shell, vault])
 
 
 def main():

@@ -125,6 +125,7 @@ app_template(const char *name)
         .memory_mib = 1024,
         .audio = TRUE,
         .max_instances = 3,
+        .clipboard = TRUE,
     };
 }
 
@@ -213,9 +214,11 @@ test_reopen_keeps_data(Fixture *f, gconstpointer data)
     g_assert_cmpint(again->state, ==, CRP_STORE_SESSION_STARTING);
 }
 
-/* SQL that takes migration 3 out of a current file. */
+/* SQL that takes migrations 4 and 3 out of a current file. */
+#define UNDO_MIGRATION_4 "ALTER TABLE apps DROP COLUMN clipboard;"
 #define UNDO_MIGRATION_3                                                    \
-    "ALTER TABLE users DROP COLUMN max_sessions;"                           \
+    UNDO_MIGRATION_4                                                        \
+    " ALTER TABLE users DROP COLUMN max_sessions;"                          \
     " ALTER TABLE users DROP COLUMN max_vcpus;"                             \
     " ALTER TABLE users DROP COLUMN max_memory_mib;"                        \
     " ALTER TABLE apps DROP COLUMN accel;"
@@ -234,7 +237,7 @@ test_migrate_2_to_3(Fixture *f, gconstpointer data)
     raw_exec(f->path, UNDO_MIGRATION_3 " UPDATE schema_version SET version = 2");
 
     f->store = open_store(f);
-    g_assert_cmpuint(crp_store_get_schema_version(f->store), ==, 3);
+    g_assert_cmpuint(crp_store_get_schema_version(f->store), ==, 4);
     g_autoptr(CrpStoreUser) alice = crp_store_user_get(f->store, "alice",
                                                        &error);
     g_assert_no_error(error);
@@ -247,6 +250,30 @@ test_migrate_2_to_3(Fixture *f, gconstpointer data)
     CrpStorePoolTotals t;
     g_assert_true(crp_store_user_totals(f->store, "alice", &t, &error));
     g_assert_cmpuint(t.sessions, ==, 1);
+}
+
+/* A version 3 store's apps keep giving their VMs the clipboard, the
+ * default of apps published from then on. */
+static void
+test_migrate_3_to_4(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    publish(f, "editor", 2, 1024);
+    crp_store_free(f->store);
+    f->store = NULL;
+    raw_exec(f->path, UNDO_MIGRATION_4 " UPDATE schema_version SET version = 3");
+    g_assert_cmpint(raw_int(f->path, "SELECT count(*) FROM pragma_table_info"
+                                     "('apps') WHERE name = 'clipboard'"), ==, 0);
+
+    f->store = open_store(f);
+    g_assert_cmpuint(crp_store_get_schema_version(f->store), ==, 4);
+    g_autoptr(CrpStoreApp) app = crp_store_app_get(f->store, "editor",
+                                                   &error);
+    g_assert_no_error(error);
+    g_assert_true(app->clipboard);
+    /* In the file itself, not only as read. */
+    g_assert_cmpint(raw_int(f->path, "SELECT count(*) FROM apps"
+                                     " WHERE clipboard = 1"), ==, 1);
 }
 
 static void
@@ -264,9 +291,9 @@ test_migrate_older(Fixture *f, gconstpointer data)
                                      " WHERE name = 'overlays'"), ==, 0);
 
     f->store = open_store(f);
-    g_assert_cmpuint(crp_store_get_schema_version(f->store), ==, 3);
+    g_assert_cmpuint(crp_store_get_schema_version(f->store), ==, 4);
     g_assert_cmpint(raw_int(f->path, "SELECT version FROM schema_version"),
-                    ==, 3);
+                    ==, 4);
     g_assert_cmpint(login(f, key(1), NULL), ==, CRP_STORE_LOGIN_OK);
     g_autoptr(GError) error = NULL;
     g_assert_true(crp_store_overlay_set(f->store, "/var/o/alice-editor.qcow2",
@@ -290,7 +317,7 @@ test_newer_refused(Fixture *f, gconstpointer data)
     /* Refused without being touched. */
     g_assert_cmpint(raw_int(f->path, "SELECT version FROM schema_version"),
                     ==, 999);
-    raw_exec(f->path, "UPDATE schema_version SET version = 3");
+    raw_exec(f->path, "UPDATE schema_version SET version = 4");
     f->store = open_store(f);
 }
 
@@ -1371,6 +1398,50 @@ test_app_accel(Fixture *f, gconstpointer data)
     g_assert_error(error, CRP_STORE_ERROR, CRP_STORE_ERROR_CONSTRAINT);
 }
 
+/* The clipboard: stored as given, changed by an update of that field only. */
+static void
+test_app_clipboard(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    CrpStoreApp app = app_template("vault");
+    app.clipboard = FALSE;
+    g_assert_true(crp_store_app_publish(f->store, &app, &error));
+    g_assert_no_error(error);
+    publish(f, "editor", 1, 128);
+
+    g_autoptr(CrpStoreApp) vault = crp_store_app_get(f->store, "vault",
+                                                     &error);
+    g_assert_false(vault->clipboard);
+    g_autoptr(CrpStoreApp) editor = crp_store_app_get(f->store, "editor",
+                                                      &error);
+    g_assert_true(editor->clipboard);
+
+    /* Another field's update leaves it; its own turns it off. */
+    CrpStoreApp v = { .vcpus = 2, .clipboard = TRUE };
+    g_assert_true(crp_store_app_update(f->store, "vault", &v,
+                                       CRP_STORE_APP_VCPUS, &error));
+    g_clear_pointer(&vault, crp_store_app_free);
+    vault = crp_store_app_get(f->store, "vault", &error);
+    g_assert_false(vault->clipboard);
+    g_assert_cmpuint(vault->vcpus, ==, 2);
+    v.clipboard = FALSE;
+    g_assert_true(crp_store_app_update(f->store, "editor", &v,
+                                       CRP_STORE_APP_CLIPBOARD, &error));
+    g_assert_no_error(error);
+    g_clear_pointer(&editor, crp_store_app_free);
+    editor = crp_store_app_get(f->store, "editor", &error);
+    g_assert_false(editor->clipboard);
+    g_assert_cmpuint(editor->vcpus, ==, 1);
+
+    /* The catalog lists it too. */
+    g_autoptr(GPtrArray) apps = crp_store_app_list(f->store, FALSE, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(apps->len, ==, 2);
+    for (guint i = 0; i < apps->len; i++) {
+        g_assert_false(((CrpStoreApp *)g_ptr_array_index(apps, i))->clipboard);
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* Overlays */
 
@@ -1442,6 +1513,7 @@ main(int argc, char **argv)
     ADD("/store/open/reopen", test_reopen_keeps_data);
     ADD("/store/open/migrate-older", test_migrate_older);
     ADD("/store/open/migrate-2-to-3", test_migrate_2_to_3);
+    ADD("/store/open/migrate-3-to-4", test_migrate_3_to_4);
     ADD("/store/open/newer-refused", test_newer_refused);
     ADD("/store/open/corrupt", test_corrupt_file);
     ADD("/store/users/add-login", test_users);
@@ -1458,6 +1530,7 @@ main(int argc, char **argv)
     ADD("/store/users/limits", test_user_limits);
     ADD("/store/users/totals", test_user_totals);
     ADD("/store/apps/accel", test_app_accel);
+    ADD("/store/apps/clipboard", test_app_clipboard);
     ADD("/store/overlays", test_overlays);
     return g_test_run();
 }

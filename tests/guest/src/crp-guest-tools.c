@@ -47,6 +47,7 @@ static const struct {
     { "crp-mixer", crp_mixer_main },
     { "crp-drm", crp_drm_main },
     { "crp-vbe", crp_vbe_main },
+    { "crp-vdagent", crp_vdagent_main },
 };
 
 int main(int argc, char **argv)
