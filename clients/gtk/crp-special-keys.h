@@ -16,7 +16,8 @@ G_BEGIN_DECLS
 
 typedef struct {
     const char *name;           /* "ctrl-alt-del", "ctrl-alt-f1", "print" */
-    const char *label;          /* "Ctrl+Alt+Del", for the menu */
+    const char *label;          /* "Ctrl+Alt+Del", for messages */
+    const char *menu_label;     /* with its mnemonic: "Send Ctrl+Alt+_Del" */
     int n_codes;
     guint16 codes[CRP_SPECIAL_KEYS_MAX];    /* pressed in order, released in reverse */
 } CrpSpecialKeys;

@@ -29,9 +29,9 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "qemu-crp-display",
                                 "integration"))
 sys.path.insert(0, HERE)
 from brokerenv import BrokerEnv  # noqa: E402
-from crpvm import CrpVM, diff_pixels, load_env, read_png  # noqa: E402
+from crpvm import CrpVM, diff_pixels, load_env, read_png, read_ppm  # noqa: E402
 from screen import Xvfb, close_window, count_differences, cursor_image, \
-    find_image, screendump, stop_process  # noqa: E402
+    find_image, mean_difference, screendump, stop_process  # noqa: E402
 
 CLIENT = None
 BROKER_TOOLS = None     # crp-broker, crp-admin, crp-broker-test-client
@@ -48,6 +48,10 @@ class Client:
     def __init__(self, x, workdir, args, **env):
         self.x = x
         self.log_path = os.path.join(workdir, f"client-{time.monotonic_ns()}.log")
+        # Its own settings: what one test's window remembers (size,
+        # scaling, mute) is not the next one's.
+        env.setdefault("XDG_CONFIG_HOME", os.path.join(
+            workdir, f"config-{time.monotonic_ns()}"))
         with open(self.log_path, "w") as log:
             self.proc = subprocess.Popen([CLIENT, *args], env=x.env(**env),
                                          stdout=log, stderr=subprocess.STDOUT)
@@ -73,6 +77,17 @@ def visible_windows(x, name):
     r = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", name],
                        env=x.env(), timeout=30, capture_output=True, text=True)
     return r.stdout.split()
+
+
+def session_window(x):
+    """The session window's X id (its title ends in "CRP")."""
+    return xdotool(x, "search", "--sync", "--onlyvisible", "--name", "CRP$").split()[0]
+
+
+def window_size(x, window):
+    g = dict(line.split("=") for line in
+             xdotool(x, "getwindowgeometry", "--shell", window).split())
+    return int(g["WIDTH"]), int(g["HEIGHT"])
 
 
 class ClientTest(unittest.TestCase):
@@ -126,6 +141,28 @@ class VMTest(ClientTest):
                               "--ticket-file", ticket_file or self.ticket_file(),
                               *extra], **env)
         return self.client
+
+    def start_typing(self, rows=None):
+        """A client at 1:1 showing the guest, with the keyboard (a click
+        into the picture); returns where the picture is."""
+        self.start("--one-to-one")
+        where, _, _ = self.wait_for_guest(rows=rows)
+        self.assertIsNotNone(where, self.client.log())
+        xdotool(self.x, "mousemove", str(where[0] + 600), str(where[1] + 500),
+                "click", "1")
+        return where
+
+    def wait_for_log(self, pattern, timeout=30):
+        """The client's log line that matches @pattern, once it is there."""
+        deadline = time.monotonic() + timeout
+        while True:
+            m = re.search(pattern, self.client.log())
+            if m:
+                return m
+            self.assertLess(time.monotonic(), deadline,
+                            f"no {pattern!r} in the client's log: {self.client.log()}")
+            self.assertIsNone(self.client.proc.poll(), self.client.log())
+            time.sleep(0.3)
 
     def wait_for_guest(self, timeout=30, rows=None):
         """Waits until the guest's screen (its top @rows rows, if given:
@@ -330,6 +367,66 @@ class DemoGuest(VMTest):
             self.assertLessEqual(abs(int(m.group(1)) - gx), 2, m.group(0))
             self.assertLessEqual(abs(int(m.group(2)) - gy), 2, m.group(0))
 
+    def test_a_guest_that_cannot_resize_is_scaled(self):
+        # std VGA cannot change its mode for a client: the client asks
+        # (the guest follows the window by default), sees no new size and
+        # scales the picture into the window instead.
+        self.start()
+        where, _, _ = self.wait_for_guest(rows=self.TITLE_ROWS)
+        self.assertIsNotNone(where, self.client.log())
+        fb_w, fb_h, _ = screendump(self.vm, os.path.join(self.tmp.name, "dump.ppm"))
+        win = session_window(self.x)
+        width, height = window_size(self.x, win)
+        new_w, new_h = 900, 700
+        xdotool(self.x, "windowsize", "--sync", win, str(new_w), str(new_h))
+        view_w, view_h = fb_w + new_w - width, fb_h + new_h - height
+        self.wait_for_log(rf"resize: asking the guest for {view_w}x{view_h}")
+        self.wait_for_log(rf"resize: the guest keeps {fb_w}x{fb_h} "
+                          rf"\(asked for {view_w}x{view_h}\): its picture is scaled")
+        path = os.path.join(self.tmp.name, "kept.ppm")
+        dump = screendump(self.vm, path)
+        self.assertEqual(dump[:2], (fb_w, fb_h))
+        # The picture is the guest's, scaled to fit and centred: compare
+        # with the screendump scaled the same way (the demo's band moves,
+        # and filters differ: a mean difference, against one that is not
+        # scaled as a control).
+        scale = min(view_w / fb_w, view_h / fb_h)
+        pic_w, pic_h = round(fb_w * scale), round(fb_h * scale)
+        left = where[0] + (view_w - pic_w) // 2
+        top = where[1] + (view_h - pic_h) // 2
+        scaled_path = os.path.join(self.tmp.name, "kept-scaled.ppm")
+        subprocess.run(["convert", path, "-resize", f"{pic_w}x{pic_h}!", scaled_path],
+                       check=True, timeout=60)
+        scaled = read_ppm(scaled_path)
+        screen = self.x.screenshot()
+        near = mean_difference(screen, scaled, left, top)
+        unscaled = (pic_w, pic_h, b"".join(dump[2][r * fb_w * 3:(r * fb_w + pic_w) * 3]
+                                           for r in range(pic_h)))
+        control = mean_difference(screen, unscaled, left, top)
+        self.assertLess(near, 10, f"scaled picture differs: {near:.1f} (1:1: {control:.1f})")
+        self.assertGreater(control, near * 2)
+
+    def test_ctrl_alt_g_releases_the_keyboard(self):
+        self.start_typing(rows=self.TITLE_ROWS)
+        start = len(self.vm.serial_text())
+        xdotool(self.x, "key", "a")
+        m = self.vm.wait_serial(r"CRP-KEY code=30 value=0", start=start, timeout=15)
+        # Ctrl and Alt went to the guest on their way: they come back up.
+        xdotool(self.x, "key", "ctrl+alt+g")
+        self.wait_for_log(r"keyboard: released")
+        self.vm.wait_serial(r"CRP-KEY code=29 value=0", start=m.end(), timeout=15)
+        self.vm.wait_serial(r"CRP-KEY code=56 value=0", start=m.end(), timeout=15)
+        start = len(self.vm.serial_text())
+        xdotool(self.x, "key", "b")
+        time.sleep(2.0)
+        self.assertNotIn("CRP-KEY code=48", self.vm.serial_text()[start:])
+        # G itself never reached the guest.
+        self.assertNotIn("CRP-KEY code=34", self.vm.serial_text())
+        # A click into the picture gives the keyboard back.
+        xdotool(self.x, "click", "1")
+        xdotool(self.x, "key", "c")
+        self.vm.wait_serial(r"CRP-KEY code=46 value=1", start=start, timeout=15)
+
     def test_the_wheel_reaches_the_guest(self):
         self.start("--one-to-one")
         where, _, _ = self.wait_for_guest(rows=self.TITLE_ROWS)
@@ -454,6 +551,84 @@ class VirtioGpuGuest(VMTest):
         wrong = [(x, y) for y in range(64) for x in range(64)
                  if pixels[y * 64 + x] != drm_cursor_argb(x, y)]
         self.assertEqual(wrong, [], "the cursor differs from the guest's")
+
+    def test_the_guest_follows_the_window(self):
+        start = len(self.vm.serial_text())
+        self.addCleanup(self.drm_mode, 1280, 800)
+        self.start()            # the default: the guest follows the window
+        where, _, dump = self.wait_for_guest()
+        self.assertIsNotNone(where, self.client.log())
+        win = session_window(self.x)
+        width, height = window_size(self.x, win)
+        # The view is the window less its header bar.
+        want_w, want_h = 1000, 640
+        xdotool(self.x, "windowsize", "--sync", win, str(want_w + width - dump[0]),
+                str(want_h + height - dump[1]))
+        self.vm.wait_serial(rf"CRP-DRM-MODE {want_w}x{want_h}", start=start, timeout=30)
+        self.wait_for_log(rf"resize: the guest follows the window at {want_w}x{want_h}")
+        # Asked once, for the final size (debounced).
+        self.assertEqual(len(re.findall(r"resize: asking the guest", self.client.log())), 1,
+                         self.client.log())
+        # The guest's new screen is in the window pixel for pixel.
+        where, screen, dump = self.wait_for_guest()
+        self.assertEqual(dump[:2], (want_w, want_h))
+        self.assertIsNotNone(where, "the resized guest is not in the window 1:1; "
+                                    f"log: {self.client.log()}")
+        self.assertEqual(count_differences(screen, dump, *where), 0)
+
+    def drm_mode(self, width, height):
+        """Puts crp-drm back to @width x @height (after the client has gone)."""
+        if self.client:
+            self.client.stop()
+            self.client = None
+        start = len(self.vm.serial_text())
+        self.vm.run(f"echo mode {width} {height} > /run/crp-drm")
+        self.vm.wait_serial(rf"CRP-DRM-MODE {width}x{height}", start=start, timeout=30)
+
+
+@unittest.skipIf(load_env() is None, "QEMU or the test guest is not built "
+                 "(qemu-crp-display/build-qemu, tests/guest/build-guest)")
+class SpecialKeys(VMTest):
+    """The session menu's special keys reach the demo guest (a VM of its
+    own: Ctrl+Alt+Del reboots it, as it would a PC)."""
+
+    MODE = "demo"
+    DISPLAY_OPTS = "lossless=on"
+
+    def menu_item(self, *keys):
+        """Opens the session menu (Shift+F10) and picks an item with the
+        keyboard: @keys are its mnemonics ("f", "2": Ctrl+Alt+F2)."""
+        xdotool(self.x, "key", "shift+F10")
+        time.sleep(1.0)         # the popover maps and takes the keyboard
+        for key in keys:        # one at a time: a submenu slides in
+            xdotool(self.x, "key", key)
+            time.sleep(0.6)
+
+    def expect_keys(self, start, codes):
+        """The guest saw @codes pressed in order, then released in reverse."""
+        at = start
+        for code in codes:
+            at = self.vm.wait_serial(rf"CRP-KEY code={code} value=1", start=at,
+                                     timeout=15).end()
+        for code in reversed(codes):
+            at = self.vm.wait_serial(rf"CRP-KEY code={code} value=0", start=at,
+                                     timeout=15).end()
+
+    def test_special_keys_from_the_menu_reach_the_guest(self):
+        self.start_typing(rows=DemoGuest.TITLE_ROWS)
+        # Ctrl+Alt+F2, from the submenu ("F1…F12", then "2").
+        start = len(self.vm.serial_text())
+        self.menu_item("f", "2")
+        self.wait_for_log(r"keys: sending Ctrl\+Alt\+F2")
+        self.expect_keys(start, (29, 56, 60))
+
+        # Ctrl+Alt+Del: the three keys down in order, then up; the guest's
+        # init takes it as a PC would: it reboots.
+        start = len(self.vm.serial_text())
+        self.menu_item("d")
+        self.wait_for_log(r"keys: sending Ctrl\+Alt\+Del")
+        self.expect_keys(start, (29, 56, 111))
+        self.vm.wait_serial(r"CRP-GUEST-POWEROFF", start=start, timeout=30)
 
 
 @unittest.skipIf(load_env() is None, "QEMU or the test guest is not built "

@@ -28,6 +28,7 @@ static void test_codes(void)
         g_autofree char *name = g_strdup_printf("ctrl-alt-f%d", i + 1);
         check(name, 3, (int[]){ KEY_LEFTCTRL, KEY_LEFTALT, f[i] });
     }
+    g_assert_cmpstr(crp_special_keys_lookup("ctrl-alt-f2")->menu_label, ==, "Ctrl+Alt+F_2");
     g_assert_null(crp_special_keys_lookup("ctrl-alt-f13"));
     g_assert_null(crp_special_keys_lookup(NULL));
 
@@ -38,6 +39,7 @@ static void test_codes(void)
     for (gsize i = 0; i < n; i++) {
         g_assert_true(crp_special_keys_lookup(all[i].name) == &all[i]);
         g_assert_nonnull(all[i].label);
+        g_assert_nonnull(all[i].menu_label);
     }
 }
 
