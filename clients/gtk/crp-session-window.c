@@ -260,6 +260,13 @@ static void size_to_guest(CrpSessionWindow *win, int width, int height)
     if (!monitor || gtk_window_is_fullscreen(window) || gtk_window_is_maximized(window)) {
         return;
     }
+    if (crp_guest_fit_get_state(win->fit) != CRP_GUEST_FIT_OFF) {
+        /* A guest that follows the window has device pixels: on a HiDPI
+         * screen the window is that size in logical pixels over the scale. */
+        int scale = gtk_widget_get_scale_factor(GTK_WIDGET(win));
+        width /= scale;
+        height /= scale;
+    }
     gdk_monitor_get_geometry(monitor, &area);
     int max_w = area.width * 9 / 10, max_h = area.height * 8 / 10;
     double scale = MIN(1.0, MIN((double)max_w / width, (double)max_h / height));

@@ -79,6 +79,13 @@ def visible_windows(x, name):
     return r.stdout.split()
 
 
+def crop(image, x, y, w, h):
+    """Part of an image (width, height, RGB bytes)."""
+    iw, _, p = image
+    return w, h, b"".join(p[((y + r) * iw + x) * 3:((y + r) * iw + x + w) * 3]
+                          for r in range(h))
+
+
 def session_window(x):
     """The session window's X id (its title ends in "CRP")."""
     return xdotool(x, "search", "--sync", "--onlyvisible", "--name", "CRP$").split()[0]
@@ -400,9 +407,7 @@ class DemoGuest(VMTest):
         scaled = read_ppm(scaled_path)
         screen = self.x.screenshot()
         near = mean_difference(screen, scaled, left, top)
-        unscaled = (pic_w, pic_h, b"".join(dump[2][r * fb_w * 3:(r * fb_w + pic_w) * 3]
-                                           for r in range(pic_h)))
-        control = mean_difference(screen, unscaled, left, top)
+        control = mean_difference(screen, crop(dump, 0, 0, pic_w, pic_h), left, top)
         self.assertLess(near, 10, f"scaled picture differs: {near:.1f} (1:1: {control:.1f})")
         self.assertGreater(control, near * 2)
 
@@ -575,6 +580,44 @@ class VirtioGpuGuest(VMTest):
         self.assertIsNotNone(where, "the resized guest is not in the window 1:1; "
                                     f"log: {self.client.log()}")
         self.assertEqual(count_differences(screen, dump, *where), 0)
+
+    def test_scroll_bars_at_one_to_one(self):
+        # 1:1 in a window smaller than the guest: scroll bars, and dragging
+        # them to their ends shows the guest's bottom right corner 1:1.
+        self.start("--one-to-one")
+        where, _, dump = self.wait_for_guest()
+        self.assertIsNotNone(where, self.client.log())
+        win = session_window(self.x)
+        xdotool(self.x, "windowsize", "--sync", win, "900", "600")
+        time.sleep(1.0)
+        screen = self.x.screenshot()
+        (sw, _, sp), (dw, dh, dp) = screen, dump
+
+        def same(x, y):
+            """The screen shows guest pixel (x, y) at its 1:1 place."""
+            i, j = ((where[1] + y) * sw + where[0] + x) * 3, (y * dw + x) * 3
+            return sp[i:i + 3] == dp[j:j + 3]
+
+        # The view ends where the picture stops: there are the bars.
+        view_w = next(x for x in range(dw) if not same(x, 10))
+        view_h = next(y for y in range(dh) if not same(10, y))
+        self.assertLess(view_w, dw)
+        self.assertLess(view_h, dh)
+        self.assertEqual(count_differences(screen, crop(dump, 0, 0, view_w, view_h),
+                                           *where), 0)
+        vbar = (where[0] + view_w + 5, where[1] + 20)
+        hbar = (where[0] + 20, where[1] + view_h + 5)
+        for (x, y), (to_x, to_y) in ((vbar, (vbar[0], 1199)), (hbar, (1599, hbar[1]))):
+            xdotool(self.x, "mousemove", str(x), str(y), "mousedown", "1")
+            xdotool(self.x, "mousemove", str((x + to_x) // 2), str((y + to_y) // 2))
+            xdotool(self.x, "mousemove", str(to_x), str(to_y), "mouseup", "1")
+            time.sleep(0.5)
+        corner = crop(dump, dw - view_w, dh - view_h, view_w, view_h)
+        deadline = time.monotonic() + 10
+        while count_differences(self.x.screenshot(), corner, *where) != 0:
+            self.assertLess(time.monotonic(), deadline,
+                            "the bottom right corner is not shown 1:1")
+            time.sleep(0.5)
 
     def drm_mode(self, width, height):
         """Puts crp-drm back to @width x @height (after the client has gone)."""
