@@ -315,6 +315,33 @@ class DirectMode(VMTest):
         self.vm.qmp.wait_event("CRP_DISCONNECTED", timeout=10)
         self.assertEqual(client.wait(), 0, client.log())
 
+    def test_the_window_remembers_its_size_and_scaling(self):
+        config = os.path.join(self.tmp.name, f"config-remember-{time.monotonic_ns()}")
+        self.start("--one-to-one", XDG_CONFIG_HOME=config)
+        where, _, dump = self.wait_for_guest()
+        self.assertIsNotNone(where, self.client.log())
+        win = session_window(self.x)
+        xdotool(self.x, "windowsize", "--sync", win, "1000", "700")
+        time.sleep(0.5)
+        close_window(self.x.display, win)
+        self.assertEqual(self.client.wait(), 0, self.client.log())
+        with open(os.path.join(config, "crp", "client.ini")) as f:
+            ini = f.read()
+        self.assertIn(f"[app unix:{self.vm.crp_sock}]", ini)
+        self.assertRegex(ini, r"width=1000\nheight=700\none-to-one=true\nmuted=false")
+
+        # Started again, without --one-to-one: that size, 1:1 (the guest's
+        # top left corner is there pixel for pixel, with scroll bars).
+        self.start(XDG_CONFIG_HOME=config)
+        win = session_window(self.x)
+        corner = crop(dump, 0, 0, 600, 300)
+        deadline = time.monotonic() + 30
+        while find_image(self.x.screenshot(), corner) is None:
+            self.assertLess(time.monotonic(), deadline, self.client.log())
+            time.sleep(0.5)
+        self.assertEqual(window_size(self.x, win), (1000, 700))
+        self.assertNotIn("resize: asking", self.client.log())
+
     def test_a_refused_ticket_is_explained(self):
         path = self.ticket_file()
         self.vm.set_ticket(secrets.token_hex(16))
@@ -1143,6 +1170,7 @@ class WindowManager(ClientTest):
         xdotool(self.x, "key", "F11")
         self.wait_geometry("F11 did not fill the screen", window,
                            lambda g: g == screen)
+        time.sleep(1.0)     # fullscreen a moment: the guest is asked for it
         xdotool(self.x, "key", "F11")
         # Back to its size (the window manager may get there in steps).
         self.wait_geometry("the window did not come back to its size", window,
@@ -1156,6 +1184,11 @@ class WindowManager(ClientTest):
         lines = self.server_lines()
         self.assertIn("key 30 1", lines)
         self.assertNotIn("key 87 1", lines)
+        # Fullscreen, the guest was asked for the screen: the header bar
+        # is hidden, the window's frame stays (5 px a side, here).
+        resizes = [tuple(int(v) for v in line.split()[1:])
+                   for line in lines if line.startswith("resize ")]
+        self.assertIn((1590, 1190), resizes)
 
 
 def header_icons_after_close_app(screen, header_bottom):
