@@ -151,9 +151,15 @@ static void crp_display_measure(GtkWidget *widget, GtkOrientation orientation,
         size = orientation == GTK_ORIENTATION_HORIZONTAL ?
                crp_tile_grid_get_width(d->grid) : crp_tile_grid_get_height(d->grid);
     }
-    /* Natural: the guest's size, so a new window shows it 1:1. At 1:1
-     * the minimum is the guest's size too: the scrolled window around
-     * the display then scrolls instead of cutting it off. */
+    /* Natural: the guest's size, so a new window shows it 1:1: scaled,
+     * one guest pixel per device pixel (on a HiDPI screen that is the
+     * size over the scale factor, and the picture is sharp); at 1:1, one
+     * per logical pixel. At 1:1 the minimum is the guest's size too: the
+     * scrolled window around the display then scrolls instead of cutting
+     * it off. */
+    if (d->fit) {
+        size /= gtk_widget_get_scale_factor(widget);
+    }
     *minimum = d->fit ? MIN(size, 64) : size;
     *natural = size ? size : 640;
 }

@@ -260,9 +260,11 @@ static void size_to_guest(CrpSessionWindow *win, int width, int height)
     if (!monitor || gtk_window_is_fullscreen(window) || gtk_window_is_maximized(window)) {
         return;
     }
-    if (crp_guest_fit_get_state(win->fit) != CRP_GUEST_FIT_OFF) {
-        /* A guest that follows the window has device pixels: on a HiDPI
-         * screen the window is that size in logical pixels over the scale. */
+    if (crp_display_get_scale_to_fit(CRP_DISPLAY(win->display))) {
+        /* Scaled, a guest pixel is shown on a device pixel when it fits
+         * (crp_display_measure()): on a HiDPI screen that is the size over
+         * the scale in logical pixels. A guest that follows the window
+         * was asked for device pixels. */
         int scale = gtk_widget_get_scale_factor(GTK_WIDGET(win));
         width /= scale;
         height /= scale;

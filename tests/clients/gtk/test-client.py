@@ -646,14 +646,49 @@ class VirtioGpuGuest(VMTest):
                             "the bottom right corner is not shown 1:1")
             time.sleep(0.5)
 
+    def test_hidpi_asks_for_device_pixels(self):
+        # At scale 2 the window opens with the guest's pixels on device
+        # pixels (half its size in GTK's logical pixels), and asks the
+        # guest for device pixels.
+        self.addCleanup(self.drm_mode, 1280, 800)
+        self.start(GDK_SCALE="2")
+        where, _, dump = self.wait_for_guest()
+        self.assertIsNotNone(where, "the guest is not shown sharp at scale 2; "
+                                    f"log: {self.client.log()}")
+        # The header bar may make the new window wider than the guest (at
+        # scale 2 it is wider than this screen): the guest follows that
+        # first. Then a size of our own.
+        time.sleep(3.0)
+        where, _, dump = self.wait_for_guest()
+        self.assertIsNotNone(where, self.client.log())
+        start = len(self.vm.serial_text())
+        asked = self.client.log().count("resize: asking")
+        win = session_window(self.x)
+        width, height = window_size(self.x, win)   # X: device pixels
+        want_w, want_h = 1200, 640     # wider than the header bar at scale 2
+        xdotool(self.x, "windowsize", "--sync", win, str(width - dump[0] + want_w),
+                str(height - dump[1] + want_h))
+        self.vm.wait_serial(rf"CRP-DRM-MODE {want_w}x{want_h}", start=start, timeout=30)
+        self.wait_for_log(rf"resize: the guest follows the window at {want_w}x{want_h}")
+        self.assertEqual(self.client.log().count("resize: asking"), asked + 1)
+        where, screen, dump = self.wait_for_guest()
+        self.assertEqual(dump[:2], (want_w, want_h))
+        self.assertIsNotNone(where, self.client.log())
+        self.assertEqual(count_differences(screen, dump, *where), 0)
+
     def drm_mode(self, width, height):
-        """Puts crp-drm back to @width x @height (after the client has gone)."""
+        """Puts the guest back to @width x @height (after the client has
+        gone), the way it left: a client's RESIZE_REQUEST (crp-drm follows
+        the host's preferred size, which a request sets)."""
         if self.client:
             self.client.stop()
             self.client = None
-        start = len(self.vm.serial_text())
-        self.vm.run(f"echo mode {width} {height} > /run/crp-drm")
-        self.vm.wait_serial(rf"CRP-DRM-MODE {width}x{height}", start=start, timeout=30)
+        r = subprocess.run([CLIENT, "--headless", "--connect", f"unix:{self.vm.crp_sock}",
+                            "--ticket-file", self.ticket_file(),
+                            "--run", f"wait-frames 1; resize {width} {height}; "
+                                     f"wait-surface {width} {height} 30000; quit"],
+                           capture_output=True, text=True, timeout=90)
+        self.assertEqual(r.returncode, 0, r.stderr)
 
 
 @unittest.skipIf(load_env() is None, "QEMU or the test guest is not built "
