@@ -164,6 +164,7 @@ static void show_session(Session *s, GIOStream *stream, const char *ticket)
     if (!s->window) {
         g_autofree char *title = g_strdup_printf("%s — CRP", s->app);
         s->window = crp_session_window_new(ui->app, title, !ui->one_to_one);
+        crp_session_window_remember_as(s->window, s->app);
         g_object_add_weak_pointer(G_OBJECT(s->window), (gpointer *)&s->window);
         g_signal_connect(s->window, "disconnected", G_CALLBACK(on_session_disconnected), s);
         g_signal_connect(s->window, "app-closed", G_CALLBACK(on_session_app_closed), s);

@@ -46,6 +46,8 @@ static void start_direct(GtkApplication *app, Client *client)
     g_autofree char *title = g_strdup_printf("%s — CRP", client->opts.connect);
     CrpSessionWindow *win = crp_session_window_new(app, title,
                                                    !client->opts.one_to_one);
+    /* Direct mode remembers a window per address. */
+    crp_session_window_remember_as(win, client->opts.connect);
     g_signal_connect(win, "disconnected", G_CALLBACK(on_direct_disconnected), client);
     if (!ticket || !crp_session_window_connect(win, client->opts.connect, ticket, &error)) {
         client->exit_code = 1;

@@ -30,6 +30,9 @@ struct _CrpDisplay {
     gulong after_paint_id;
     GdkFrameClock *clock;
 
+    CrpDisplayViewFunc view_changed;
+    gpointer view_data;
+
     CrpKeyState keys;
     guint32 buttons;
     int last_x, last_y;
@@ -148,9 +151,35 @@ static void crp_display_measure(GtkWidget *widget, GtkOrientation orientation,
         size = orientation == GTK_ORIENTATION_HORIZONTAL ?
                crp_tile_grid_get_width(d->grid) : crp_tile_grid_get_height(d->grid);
     }
-    /* Natural: the guest's size, so a new window shows it 1:1. */
-    *minimum = MIN(size, 64);
+    /* Natural: the guest's size, so a new window shows it 1:1: scaled,
+     * one guest pixel per device pixel (on a HiDPI screen that is the
+     * size over the scale factor, and the picture is sharp); at 1:1, one
+     * per logical pixel. At 1:1 the minimum is the guest's size too: the
+     * scrolled window around the display then scrolls instead of cutting
+     * it off. */
+    if (d->fit) {
+        size /= gtk_widget_get_scale_factor(widget);
+    }
+    *minimum = d->fit ? MIN(size, 64) : size;
     *natural = size ? size : 640;
+}
+
+static void crp_display_size_allocate(GtkWidget *widget, int width, int height,
+                                      int baseline)
+{
+    CrpDisplay *d = CRP_DISPLAY(widget);
+    int scale = gtk_widget_get_scale_factor(widget);
+
+    /* The guest is asked for device pixels: sharp on HiDPI screens. */
+    if (d->view_changed) {
+        d->view_changed(d->view_data, width * scale, height * scale);
+    }
+}
+
+void crp_display_set_view_func(CrpDisplay *d, CrpDisplayViewFunc func, gpointer data)
+{
+    d->view_changed = func;
+    d->view_data = data;
 }
 
 /* ---- cursor ---------------------------------------------------------- */
@@ -213,6 +242,22 @@ void crp_display_release_all(CrpDisplay *d)
     if (sent) {
         flush(d);
     }
+}
+
+void crp_display_send_keys(CrpDisplay *d, const guint16 *codes, int n)
+{
+    if (!d->viewer) {
+        return;
+    }
+    /* Not through the key state: these are never held, and a key the
+     * user holds stays down in the guest. */
+    for (int i = 0; i < n; i++) {
+        crp_viewer_send_key(d->viewer, codes[i], TRUE);
+    }
+    for (int i = n - 1; i >= 0; i--) {
+        crp_viewer_send_key(d->viewer, codes[i], FALSE);
+    }
+    flush(d);
 }
 
 static gboolean on_key_pressed(GtkEventControllerKey *key, guint keyval,
@@ -367,7 +412,7 @@ void crp_display_set_scale_to_fit(CrpDisplay *d, gboolean fit)
         return;
     }
     d->fit = !!fit;
-    gtk_widget_queue_draw(GTK_WIDGET(d));
+    gtk_widget_queue_resize(GTK_WIDGET(d));
     g_object_notify_by_pspec(G_OBJECT(d), props[PROP_SCALE_TO_FIT]);
 }
 
@@ -452,6 +497,7 @@ static void crp_display_class_init(CrpDisplayClass *klass)
     object_class->set_property = crp_display_set_property;
     widget_class->snapshot = crp_display_snapshot;
     widget_class->measure = crp_display_measure;
+    widget_class->size_allocate = crp_display_size_allocate;
     widget_class->realize = crp_display_realize;
     widget_class->unrealize = crp_display_unrealize;
 

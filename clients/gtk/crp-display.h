@@ -27,6 +27,8 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE(CrpDisplay, crp_display, CRP, DISPLAY, GtkWidget)
 
 typedef void (*CrpDisplayFlushFunc)(gpointer data);
+/** The widget's size in device pixels (allocation x scale factor). */
+typedef void (*CrpDisplayViewFunc)(gpointer data, int width, int height);
 
 GtkWidget *crp_display_new(void);
 
@@ -49,9 +51,19 @@ void crp_display_frame(CrpDisplay *display, const pixman_box32_t *damage,
 void crp_display_cursor_changed(CrpDisplay *display);
 
 /** Scaled to fit the widget (TRUE, the default) or 1:1. Property
- *  "scale-to-fit". */
+ *  "scale-to-fit". At 1:1 the widget's minimum size is the guest's: put
+ *  it in a GtkScrolledWindow to scroll a guest larger than the window. */
 void crp_display_set_scale_to_fit(CrpDisplay *display, gboolean fit);
 gboolean crp_display_get_scale_to_fit(CrpDisplay *display);
+
+/** Calls @func with the view's size whenever it is allocated (so that
+ *  the owner can ask the guest for it). */
+void crp_display_set_view_func(CrpDisplay *display, CrpDisplayViewFunc func,
+                               gpointer data);
+
+/** Presses @codes (evdev) in order and releases them in reverse: a key
+ *  combination the local desktop would otherwise keep (Ctrl+Alt+Del). */
+void crp_display_send_keys(CrpDisplay *display, const guint16 *codes, int n);
 
 /** Releases every key and button sent as pressed. */
 void crp_display_release_all(CrpDisplay *display);

@@ -16,6 +16,9 @@
 #include "crp-display-link.h"
 #include "crp-session-stats.h"
 #include "crp-session-clipboard.h"
+#include "crp-guest-fit.h"
+#include "crp-settings.h"
+#include "crp-special-keys.h"
 
 #include <crp/crp-channel.h>
 
@@ -27,12 +30,19 @@
 #define CONNECT_TIMEOUT_S 10
 /* How long the display insists on the guest's size (see size_to_guest()). */
 #define UNSIZE_DELAY_MS 500
+/* The guest follows the window: asked this long after the window's last
+ * size change, and given this long to switch before its picture is
+ * scaled instead. */
+#define FIT_DEBOUNCE_MS 300
+#define FIT_WAIT_MS 2000
 
 struct _CrpSessionWindow {
     GtkApplicationWindow parent;
 
     GtkWidget *display;
+    GtkWidget *scroller;        /* scroll bars at 1:1 */
     GtkWidget *status_box, *status_label, *spinner;
+    GtkWidget *title_label, *hint_label, *menu_button;
     GtkWidget *stats_label;
     GtkWidget *scale_button, *fullscreen_button, *speaker_button, *mic_button,
               *stats_button, *close_app_button;
@@ -47,6 +57,13 @@ struct _CrpSessionWindow {
     int audio_channels;
     guint32 capabilities;
     gboolean mic_refused;
+
+    CrpGuestFit *fit;
+    gboolean fit_guest;         /* the preference */
+    int guest_w, guest_h;
+    char *app_key;              /* what crp-settings remembers it as */
+    gboolean remembered_size;
+    gboolean release_after_menu;
 
     guint show_timer;
     guint unsize_timer;
@@ -85,6 +102,80 @@ void crp_session_window_set_status(CrpSessionWindow *win, const char *status)
     if (status) {
         gtk_label_set_text(GTK_LABEL(win->status_label), status);
     }
+}
+
+/* ---- the guest follows the window ------------------------------------ */
+
+static void update_fit(CrpSessionWindow *win)
+{
+    gboolean on = win->conn && (win->capabilities & CRP_CAP_RESIZE) && win->fit_guest &&
+                  crp_display_get_scale_to_fit(CRP_DISPLAY(win->display));
+    crp_guest_fit_set_enabled(win->fit, on);
+}
+
+static void on_fit_request(gpointer data, int width, int height)
+{
+    CrpSessionWindow *win = data;
+
+    if (!win->conn) {
+        return;
+    }
+    g_message("resize: asking the guest for %dx%d", width, height);
+    crp_viewer_send_resize(crp_display_link_get_viewer(win->conn), width, height);
+    crp_display_link_flush(win->conn);
+}
+
+static void on_fit_state(gpointer data, CrpGuestFitState state)
+{
+    CrpSessionWindow *win = data;
+    int w, h;
+
+    crp_guest_fit_get_requested(win->fit, &w, &h);
+    if (state == CRP_GUEST_FIT_FIXED) {
+        g_message("resize: the guest keeps %dx%d (asked for %dx%d): "
+                  "its picture is scaled to the window", win->guest_w, win->guest_h, w, h);
+    } else if (state == CRP_GUEST_FIT_FOLLOWING && w && w == win->guest_w &&
+               h == win->guest_h) {
+        g_message("resize: the guest follows the window at %dx%d", w, h);
+    }
+}
+
+static const CrpGuestFitEvents fit_events = {
+    .request = on_fit_request,
+    .state_changed = on_fit_state,
+};
+
+static void on_view_size(gpointer data, int width, int height)
+{
+    crp_guest_fit_view_changed(CRP_SESSION_WINDOW(data)->fit, width, height);
+}
+
+/* The stats overlay's last line: the guest's size and how it is shown. */
+static char *guest_size_line(CrpSessionWindow *win)
+{
+    const char *how = "scaled";
+
+    if (!win->guest_w) {
+        return g_strdup("no picture yet");
+    }
+    if (!crp_display_get_scale_to_fit(CRP_DISPLAY(win->display))) {
+        how = "1:1";
+    } else {
+        switch (crp_guest_fit_get_state(win->fit)) {
+        case CRP_GUEST_FIT_FOLLOWING:
+            how = "follows the window";
+            break;
+        case CRP_GUEST_FIT_WAITING:
+            how = "resizing…";
+            break;
+        case CRP_GUEST_FIT_FIXED:
+            how = "cannot resize: scaled";
+            break;
+        case CRP_GUEST_FIT_OFF:
+            break;
+        }
+    }
+    return g_strdup_printf("guest %d×%d, %s", win->guest_w, win->guest_h, how);
 }
 
 /* ---- connection events ----------------------------------------------- */
@@ -147,6 +238,8 @@ static void on_ready(gpointer data, guint32 capabilities)
         win->clipboard = crp_session_clipboard_new(
             gtk_widget_get_clipboard(GTK_WIDGET(win)), win->conn);
     }
+    crp_guest_fit_reset(win->fit);
+    update_fit(win);
 }
 
 static void on_clipboard(gpointer data, guint8 formats)
@@ -189,6 +282,15 @@ static void size_to_guest(CrpSessionWindow *win, int width, int height)
     if (!monitor || gtk_window_is_fullscreen(window) || gtk_window_is_maximized(window)) {
         return;
     }
+    if (crp_display_get_scale_to_fit(CRP_DISPLAY(win->display))) {
+        /* Scaled, a guest pixel is shown on a device pixel when it fits
+         * (crp_display_measure()): on a HiDPI screen that is the size over
+         * the scale in logical pixels. A guest that follows the window
+         * was asked for device pixels. */
+        int scale = gtk_widget_get_scale_factor(GTK_WIDGET(win));
+        width /= scale;
+        height /= scale;
+    }
     gdk_monitor_get_geometry(monitor, &area);
     int max_w = area.width * 9 / 10, max_h = area.height * 8 / 10;
     double scale = MIN(1.0, MIN((double)max_w / width, (double)max_h / height));
@@ -200,7 +302,7 @@ static void size_to_guest(CrpSessionWindow *win, int width, int height)
         gtk_widget_set_size_request(win->display, view_w, view_h);
         g_clear_handle_id(&win->unsize_timer, g_source_remove);
         win->unsize_timer = g_timeout_add(UNSIZE_DELAY_MS, on_unsize, win);
-    } else if (scale < 1.0) {
+    } else if (scale < 1.0 && !win->remembered_size) {
         gtk_window_set_default_size(window, view_w, view_h);
     }
 }
@@ -210,7 +312,10 @@ static void on_surface(gpointer data, int width, int height)
     CrpSessionWindow *win = data;
 
     crp_display_surface_changed(CRP_DISPLAY(win->display), width, height);
+    win->guest_w = width;
+    win->guest_h = height;
     size_to_guest(win, width, height);
+    crp_guest_fit_surface_changed(win->fit, width, height);
 }
 
 static void on_frame(gpointer data, const CrpViewerUpdate *update)
@@ -253,6 +358,7 @@ static void drop_connection(CrpSessionWindow *win)
     crp_sound_set_mic_func(win->audio, NULL, NULL);
     gtk_widget_set_sensitive(win->close_app_button, FALSE);
     g_clear_pointer(&win->clipboard, crp_session_clipboard_free);
+    crp_guest_fit_set_enabled(win->fit, FALSE);
     if (win->conn) {
         /* We may be inside one of its callbacks: free it afterwards. */
         g_idle_add(free_connection, win->conn);
@@ -426,6 +532,174 @@ gboolean crp_session_window_app_closed(CrpSessionWindow *win)
     return win->app_closed;
 }
 
+/* ---- what each app remembers (crp-settings) -------------------------- */
+
+static void save_app(CrpSessionWindow *win)
+{
+    g_autoptr(GError) error = NULL;
+    GtkWindow *window = GTK_WINDOW(win);
+    CrpAppSettings s;
+
+    if (!win->app_key) {
+        return;
+    }
+    crp_settings_get_app(win->app_key, &s);
+    /* The default size follows the user's resizing (GTK 4); not the
+     * fullscreen or maximized one, which is not a size to come back to. */
+    if (!gtk_window_is_fullscreen(window) && !gtk_window_is_maximized(window)) {
+        int w, h;
+        gtk_window_get_default_size(window, &w, &h);
+        if (w > 0 && h > 0) {
+            s.width = w;
+            s.height = h;
+        }
+    }
+    s.one_to_one = gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(win->scale_button));
+    s.muted = gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(win->speaker_button));
+    if (!crp_settings_set_app(win->app_key, &s, &error)) {
+        g_message("settings: cannot remember the window: %s", error->message);
+    }
+}
+
+void crp_session_window_remember_as(CrpSessionWindow *win, const char *app)
+{
+    CrpAppSettings s;
+
+    g_free(win->app_key);
+    win->app_key = NULL;                /* nothing saved while applying */
+    if (crp_settings_get_app(app, &s)) {
+        if (s.width && s.height) {
+            gtk_window_set_default_size(GTK_WINDOW(win), s.width, s.height);
+            win->remembered_size = TRUE;
+        }
+        if (s.one_to_one) {
+            gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(win->scale_button), TRUE);
+        }
+        if (s.muted) {
+            gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(win->speaker_button), TRUE);
+        }
+    }
+    win->app_key = g_strdup(app);
+}
+
+/* ---- special keys and the keyboard ----------------------------------- */
+
+static void on_send_keys(GSimpleAction *action, GVariant *param, gpointer data)
+{
+    CrpSessionWindow *win = data;
+    const CrpSpecialKeys *keys = crp_special_keys_lookup(g_variant_get_string(param, NULL));
+
+    if (keys) {
+        g_message("keys: sending %s", keys->label);
+        crp_display_send_keys(CRP_DISPLAY(win->display), keys->codes, keys->n_codes);
+    }
+}
+
+static void release_keyboard(CrpSessionWindow *win)
+{
+    if (gtk_widget_has_focus(win->display)) {
+        /* The display's focus-leave releases the keys it pressed and
+         * gives the desktop its shortcuts back. */
+        gtk_window_set_focus(GTK_WINDOW(win), NULL);
+        g_message("keyboard: released");
+    }
+}
+
+static void on_release_keyboard(GSimpleAction *action, GVariant *param, gpointer data)
+{
+    CrpSessionWindow *win = data;
+    /* From the menu: the menu has the focus now; after_menu() drops it. */
+    win->release_after_menu = TRUE;
+    release_keyboard(win);
+}
+
+static void update_hint(CrpSessionWindow *win)
+{
+    gtk_label_set_text(GTK_LABEL(win->hint_label),
+                       gtk_widget_has_focus(win->display)
+                       ? "Keys go to the app · Ctrl+Alt+G releases the keyboard"
+                       : "Click the picture to type into the app");
+}
+
+static void on_display_focus(GObject *display, GParamSpec *pspec, gpointer data)
+{
+    update_hint(data);
+}
+
+static void on_fit_guest_changed(GSimpleAction *action, GVariant *value, gpointer data)
+{
+    CrpSessionWindow *win = data;
+    g_autoptr(GError) error = NULL;
+
+    g_simple_action_set_state(action, value);
+    win->fit_guest = g_variant_get_boolean(value);
+    if (!crp_settings_set_fit_guest(win->fit_guest, &error)) {
+        g_message("settings: cannot remember the preference: %s", error->message);
+    }
+    update_fit(win);
+}
+
+static const GActionEntry window_actions[] = {
+    { .name = "send-keys", .activate = on_send_keys, .parameter_type = "s" },
+    { .name = "release-keyboard", .activate = on_release_keyboard },
+    { .name = "fit-guest", .state = "true", .change_state = on_fit_guest_changed },
+};
+
+/* Back to the guest once the menu is done with (a chosen special key
+ * included), unless the user released the keyboard from it. Later than
+ * "closed": the popover hands the focus back after it. */
+static gboolean after_menu(gpointer data)
+{
+    CrpSessionWindow *win = data;
+
+    if (win->release_after_menu) {
+        win->release_after_menu = FALSE;
+        gtk_window_set_focus(GTK_WINDOW(win), NULL);
+    } else if (gtk_widget_get_visible(GTK_WIDGET(win))) {
+        gtk_widget_grab_focus(win->display);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+static void on_menu_closed(GtkPopover *popover, gpointer data)
+{
+    g_idle_add_full(G_PRIORITY_DEFAULT_IDLE, after_menu, g_object_ref(data),
+                    g_object_unref);
+}
+
+static GtkWidget *build_menu_button(CrpSessionWindow *win)
+{
+    g_autoptr(GMenu) menu = g_menu_new();
+    g_autoptr(GMenu) keys = g_menu_new();
+    g_autoptr(GMenu) fn_keys = g_menu_new();
+    g_autoptr(GMenu) view = g_menu_new();
+    gsize n;
+    const CrpSpecialKeys *all = crp_special_keys_all(&n);
+
+    for (gsize i = 0; i < n; i++) {
+        g_autoptr(GMenuItem) item = g_menu_item_new(all[i].menu_label, NULL);
+        g_menu_item_set_action_and_target(item, "win.send-keys", "s", all[i].name);
+        g_menu_append_item(g_str_has_prefix(all[i].name, "ctrl-alt-f") ? fn_keys : keys,
+                           item);
+    }
+    /* Mnemonics: the menu is for the keyboard too (Shift+F10, then a
+     * letter), and they make it a stable thing to test. */
+    g_menu_append_submenu(keys, "Send Ctrl+Alt+_F1…F12", G_MENU_MODEL(fn_keys));
+    g_menu_append_section(menu, NULL, G_MENU_MODEL(keys));
+    g_menu_append(view, "Fit the guest to the _window", "win.fit-guest");
+    g_menu_append(view, "_Release the keyboard (Ctrl+Alt+G)", "win.release-keyboard");
+    g_menu_append_section(menu, NULL, G_MENU_MODEL(view));
+
+    GtkWidget *b = gtk_menu_button_new();
+    gtk_menu_button_set_icon_name(GTK_MENU_BUTTON(b), "open-menu-symbolic");
+    gtk_menu_button_set_menu_model(GTK_MENU_BUTTON(b), G_MENU_MODEL(menu));
+    gtk_widget_set_tooltip_text(b, "Special keys and the guest's size (Shift+F10)");
+    gtk_widget_set_focus_on_click(b, FALSE);
+    g_signal_connect(gtk_menu_button_get_popover(GTK_MENU_BUTTON(b)), "closed",
+                     G_CALLBACK(on_menu_closed), win);
+    return b;
+}
+
 /* ---- header bar ------------------------------------------------------ */
 
 static gboolean on_stats_tick(gpointer data)
@@ -439,7 +713,9 @@ static gboolean on_stats_tick(gpointer data)
     double rtt = win->stream ? crp_session_stats_tcp_rtt_ms(win->stream) : -1;
     g_autofree char *text = crp_session_stats_format(&win->stats, &sample,
                                                      g_get_monotonic_time(), rtt);
-    gtk_label_set_text(GTK_LABEL(win->stats_label), text);
+    g_autofree char *guest = guest_size_line(win);
+    g_autofree char *all = g_strconcat(text, "\n", guest, NULL);
+    gtk_label_set_text(GTK_LABEL(win->stats_label), all);
     return G_SOURCE_CONTINUE;
 }
 
@@ -465,6 +741,12 @@ static void on_scale_toggled(GtkToggleButton *button, gpointer data)
     crp_display_set_scale_to_fit(CRP_DISPLAY(win->display), !one_to_one);
     gtk_button_set_icon_name(GTK_BUTTON(button), one_to_one ? "zoom-original-symbolic"
                                                             : "zoom-fit-best-symbolic");
+    /* Scroll bars only at 1:1: scaled, the picture always fits. */
+    gtk_scrolled_window_set_policy(GTK_SCROLLED_WINDOW(win->scroller),
+                                   one_to_one ? GTK_POLICY_AUTOMATIC : GTK_POLICY_NEVER,
+                                   one_to_one ? GTK_POLICY_AUTOMATIC : GTK_POLICY_NEVER);
+    update_fit(win);
+    save_app(win);
 }
 
 static void on_fullscreen_clicked(GtkButton *button, gpointer data)
@@ -491,6 +773,7 @@ static void on_speaker_toggled(GtkToggleButton *button, gpointer data)
     CrpSessionWindow *win = data;
     crp_sound_set_playback_muted(win->audio,
         mute_toggled(button, "audio-volume-muted-symbolic", "audio-volume-high-symbolic"));
+    save_app(win);
 }
 
 static void on_mic_toggled(GtkToggleButton *button, gpointer data)
@@ -511,6 +794,7 @@ static void on_close_app_clicked(GtkButton *button, gpointer data)
     /* CLOSE_APP, then our BYE: the server reports it, the broker shuts
      * the VM down; the window goes when the connection has ended. */
     win->app_closed = TRUE;
+    save_app(win);
     crp_viewer_send_close_app(crp_display_link_get_viewer(win->conn));
     crp_display_link_close(win->conn, "app closed");
     g_signal_emit(win, signals[SIGNAL_APP_CLOSED], 0);
@@ -525,6 +809,7 @@ static gboolean on_close_request(GtkWindow *window, gpointer data)
     }
     /* Leave, but let the session live (it can be reconnected); close
      * once our goodbye is out. */
+    save_app(win);
     win->user_closing = TRUE;
     crp_display_link_close(win->conn, "window closed");
     gtk_widget_set_visible(GTK_WIDGET(window), FALSE);
@@ -544,6 +829,15 @@ static gboolean on_window_key(GtkEventControllerKey *key, guint keyval, guint ke
     if ((keyval == GDK_KEY_F12 && shift)) {
         GtkToggleButton *b = GTK_TOGGLE_BUTTON(win->stats_button);
         gtk_toggle_button_set_active(b, !gtk_toggle_button_get_active(b));
+        return TRUE;
+    }
+    if (keyval == GDK_KEY_F10 && shift) {
+        gtk_menu_button_popup(GTK_MENU_BUTTON(win->menu_button));
+        return TRUE;
+    }
+    if ((keyval == GDK_KEY_g || keyval == GDK_KEY_G) &&
+        (state & GDK_CONTROL_MASK) && (state & GDK_ALT_MASK)) {
+        release_keyboard(win);
         return TRUE;
     }
     return FALSE;
@@ -586,6 +880,8 @@ static void build_header(CrpSessionWindow *win)
                                     "Mute the microphone", G_CALLBACK(on_mic_toggled), win);
     gtk_widget_set_sensitive(win->mic_button, FALSE);
 
+    win->menu_button = build_menu_button(win);
+    gtk_header_bar_pack_end(GTK_HEADER_BAR(header), win->menu_button);
     win->fullscreen_button = header_button(header, FALSE, TRUE, "view-fullscreen-symbolic",
                                            "Fullscreen (F11)",
                                            G_CALLBACK(on_fullscreen_clicked), win);
@@ -595,6 +891,20 @@ static void build_header(CrpSessionWindow *win)
     win->stats_button = header_button(header, TRUE, TRUE, "dialog-information-symbolic",
                                       "Statistics (Shift+F12)",
                                       G_CALLBACK(on_stats_toggled), win);
+
+    /* The title, and under it where the keyboard goes. */
+    GtkWidget *title = gtk_box_new(GTK_ORIENTATION_VERTICAL, 0);
+    gtk_widget_set_valign(title, GTK_ALIGN_CENTER);
+    win->title_label = gtk_label_new(NULL);
+    gtk_widget_add_css_class(win->title_label, "title");
+    gtk_label_set_ellipsize(GTK_LABEL(win->title_label), PANGO_ELLIPSIZE_END);
+    win->hint_label = gtk_label_new(NULL);
+    gtk_widget_add_css_class(win->hint_label, "subtitle");
+    gtk_label_set_ellipsize(GTK_LABEL(win->hint_label), PANGO_ELLIPSIZE_END);
+    gtk_box_append(GTK_BOX(title), win->title_label);
+    gtk_box_append(GTK_BOX(title), win->hint_label);
+    gtk_header_bar_set_title_widget(GTK_HEADER_BAR(header), title);
+    g_object_bind_property(win, "title", win->title_label, "label", G_BINDING_SYNC_CREATE);
     gtk_window_set_titlebar(GTK_WINDOW(win), header);
 }
 
@@ -605,7 +915,24 @@ static void build_content(CrpSessionWindow *win)
     win->display = crp_display_new();
     gtk_widget_set_hexpand(win->display, TRUE);
     gtk_widget_set_vexpand(win->display, TRUE);
-    gtk_overlay_set_child(GTK_OVERLAY(overlay), win->display);
+    crp_display_set_view_func(CRP_DISPLAY(win->display), on_view_size, win);
+    g_signal_connect(win->display, "notify::has-focus", G_CALLBACK(on_display_focus), win);
+
+    /* Scrolled at 1:1 when the window is smaller than the guest; its
+     * natural size is the guest's, so a new window still opens at it.
+     * Real scroll bars: overlay ones would cover the picture. Clicking
+     * into the picture must not scroll it back to its corner. */
+    GtkWidget *viewport = gtk_viewport_new(NULL, NULL);
+    gtk_viewport_set_scroll_to_focus(GTK_VIEWPORT(viewport), FALSE);
+    gtk_viewport_set_child(GTK_VIEWPORT(viewport), win->display);
+    win->scroller = gtk_scrolled_window_new();
+    gtk_scrolled_window_set_overlay_scrolling(GTK_SCROLLED_WINDOW(win->scroller), FALSE);
+    gtk_scrolled_window_set_propagate_natural_width(GTK_SCROLLED_WINDOW(win->scroller), TRUE);
+    gtk_scrolled_window_set_propagate_natural_height(GTK_SCROLLED_WINDOW(win->scroller), TRUE);
+    gtk_scrolled_window_set_policy(GTK_SCROLLED_WINDOW(win->scroller), GTK_POLICY_NEVER,
+                                   GTK_POLICY_NEVER);
+    gtk_scrolled_window_set_child(GTK_SCROLLED_WINDOW(win->scroller), viewport);
+    gtk_overlay_set_child(GTK_OVERLAY(overlay), win->scroller);
 
     win->stats_label = gtk_label_new(NULL);
     gtk_widget_add_css_class(win->stats_label, "osd");
@@ -642,6 +969,8 @@ static void crp_session_window_dispose(GObject *object)
     g_clear_handle_id(&win->show_timer, g_source_remove);
     g_clear_handle_id(&win->unsize_timer, g_source_remove);
     g_clear_handle_id(&win->stats_timer, g_source_remove);
+    g_clear_pointer(&win->fit, crp_guest_fit_free);
+    g_clear_pointer(&win->app_key, g_free);
     if (win->display) {
         crp_display_set_viewer(CRP_DISPLAY(win->display), NULL, NULL, NULL);
     }
@@ -675,8 +1004,16 @@ static void crp_session_window_init(CrpSessionWindow *win)
 {
     win->audio = crp_sound_new();
     win->audio_channels = 2;
+    win->fit = crp_guest_fit_new(&fit_events, win, FIT_DEBOUNCE_MS, FIT_WAIT_MS);
+    win->fit_guest = crp_settings_get_fit_guest();
+    g_action_map_add_action_entries(G_ACTION_MAP(win), window_actions,
+                                    G_N_ELEMENTS(window_actions), win);
+    g_simple_action_set_state(G_SIMPLE_ACTION(g_action_map_lookup_action(G_ACTION_MAP(win),
+                                                                         "fit-guest")),
+                              g_variant_new_boolean(win->fit_guest));
     build_header(win);
     build_content(win);
+    update_hint(win);
     g_signal_connect(win, "close-request", G_CALLBACK(on_close_request), NULL);
 
     /* Capture phase on the window runs before the display's own. */

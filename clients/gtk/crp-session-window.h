@@ -11,8 +11,13 @@
  * with crp_session_window_set_status() showing progress) and returns TRUE;
  * if nobody handles it, the window says what happened and closes.
  *
- * Shortcuts: F11 fullscreen, Shift+F12 stats overlay; every other key
- * goes to the guest.
+ * When the window changes size, the guest is asked for the new size
+ * (debounced, in device pixels) unless the user prefers scaling or 1:1;
+ * a guest that cannot resize is scaled. At 1:1 the picture scrolls.
+ *
+ * Shortcuts: F11 fullscreen, Shift+F12 stats overlay, Shift+F10 the menu
+ * (special keys, the fit preference), Ctrl+Alt+G releases the keyboard;
+ * every other key goes to the guest.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -45,6 +50,10 @@ typedef enum {
  */
 CrpSessionWindow *crp_session_window_new(GtkApplication *app, const char *title,
                                          gboolean scale_to_fit);
+
+/** Remembers the window's size, scaling and mute as @app's (in
+ *  crp-settings), and applies what was remembered; call before showing. */
+void crp_session_window_remember_as(CrpSessionWindow *win, const char *app);
 
 /** Direct mode: connects to @address ("unix:/path", "tcp:host:port") with
  *  @ticket. FALSE on a malformed address. */

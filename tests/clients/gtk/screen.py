@@ -109,17 +109,29 @@ def find_image(screen, image):
     return None
 
 
-def count_differences(screen, image, x, y):
-    """Pixels of @image that differ from @screen at (@x, @y)."""
+def _row_pairs(screen, image, x, y):
+    """Each row of @image with the part of @screen it covers at (@x, @y)."""
     sw, _, sp = screen
     w, h, p = image
-    n = 0
     for r in range(h):
-        a = sp[((y + r) * sw + x) * 3:((y + r) * sw + x + w) * 3]
-        b = p[r * w * 3:(r + 1) * w * 3]
-        if a != b:
-            n += sum(1 for i in range(0, w * 3, 3) if a[i:i + 3] != b[i:i + 3])
-    return n
+        yield (sp[((y + r) * sw + x) * 3:((y + r) * sw + x + w) * 3],
+               p[r * w * 3:(r + 1) * w * 3])
+
+
+def count_differences(screen, image, x, y):
+    """Pixels of @image that differ from @screen at (@x, @y)."""
+    w = image[0]
+    return sum(sum(1 for i in range(0, w * 3, 3) if a[i:i + 3] != b[i:i + 3])
+               for a, b in _row_pairs(screen, image, x, y) if a != b)
+
+
+def mean_difference(screen, image, x, y):
+    """The mean absolute difference per channel between @image and the
+    part of @screen at (@x, @y): for pictures that are alike, not equal
+    (scaled, filtered)."""
+    total = sum(sum(abs(i - j) for i, j in zip(a, b))
+                for a, b in _row_pairs(screen, image, x, y))
+    return total / (image[0] * image[1] * 3)
 
 
 class _XFixesCursorImage(__import__("ctypes").Structure):

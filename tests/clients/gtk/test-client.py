@@ -29,9 +29,9 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "qemu-crp-display",
                                 "integration"))
 sys.path.insert(0, HERE)
 from brokerenv import BrokerEnv  # noqa: E402
-from crpvm import CrpVM, diff_pixels, load_env, read_png  # noqa: E402
+from crpvm import CrpVM, diff_pixels, load_env, read_png, read_ppm  # noqa: E402
 from screen import Xvfb, close_window, count_differences, cursor_image, \
-    find_image, screendump, stop_process  # noqa: E402
+    find_image, mean_difference, screendump, stop_process  # noqa: E402
 
 CLIENT = None
 BROKER_TOOLS = None     # crp-broker, crp-admin, crp-broker-test-client
@@ -48,6 +48,10 @@ class Client:
     def __init__(self, x, workdir, args, **env):
         self.x = x
         self.log_path = os.path.join(workdir, f"client-{time.monotonic_ns()}.log")
+        # Its own settings: what one test's window remembers (size,
+        # scaling, mute) is not the next one's.
+        env.setdefault("XDG_CONFIG_HOME", os.path.join(
+            workdir, f"config-{time.monotonic_ns()}"))
         with open(self.log_path, "w") as log:
             self.proc = subprocess.Popen([CLIENT, *args], env=x.env(**env),
                                          stdout=log, stderr=subprocess.STDOUT)
@@ -73,6 +77,24 @@ def visible_windows(x, name):
     r = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", name],
                        env=x.env(), timeout=30, capture_output=True, text=True)
     return r.stdout.split()
+
+
+def crop(image, x, y, w, h):
+    """Part of an image (width, height, RGB bytes)."""
+    iw, _, p = image
+    return w, h, b"".join(p[((y + r) * iw + x) * 3:((y + r) * iw + x + w) * 3]
+                          for r in range(h))
+
+
+def session_window(x):
+    """The session window's X id (its title ends in "CRP")."""
+    return xdotool(x, "search", "--sync", "--onlyvisible", "--name", "CRP$").split()[0]
+
+
+def window_size(x, window):
+    g = dict(line.split("=") for line in
+             xdotool(x, "getwindowgeometry", "--shell", window).split())
+    return int(g["WIDTH"]), int(g["HEIGHT"])
 
 
 class ClientTest(unittest.TestCase):
@@ -126,6 +148,28 @@ class VMTest(ClientTest):
                               "--ticket-file", ticket_file or self.ticket_file(),
                               *extra], **env)
         return self.client
+
+    def start_typing(self, rows=None):
+        """A client at 1:1 showing the guest, with the keyboard (a click
+        into the picture); returns where the picture is."""
+        self.start("--one-to-one")
+        where, _, _ = self.wait_for_guest(rows=rows)
+        self.assertIsNotNone(where, self.client.log())
+        xdotool(self.x, "mousemove", str(where[0] + 600), str(where[1] + 500),
+                "click", "1")
+        return where
+
+    def wait_for_log(self, pattern, timeout=30):
+        """The client's log line that matches @pattern, once it is there."""
+        deadline = time.monotonic() + timeout
+        while True:
+            m = re.search(pattern, self.client.log())
+            if m:
+                return m
+            self.assertLess(time.monotonic(), deadline,
+                            f"no {pattern!r} in the client's log: {self.client.log()}")
+            self.assertIsNone(self.client.proc.poll(), self.client.log())
+            time.sleep(0.3)
 
     def wait_for_guest(self, timeout=30, rows=None):
         """Waits until the guest's screen (its top @rows rows, if given:
@@ -307,6 +351,33 @@ class DirectMode(VMTest):
         self.vm.qmp.wait_event("CRP_DISCONNECTED", timeout=10)
         self.assertEqual(client.wait(), 0, client.log())
 
+    def test_the_window_remembers_its_size_and_scaling(self):
+        config = os.path.join(self.tmp.name, f"config-remember-{time.monotonic_ns()}")
+        self.start("--one-to-one", XDG_CONFIG_HOME=config)
+        where, _, dump = self.wait_for_guest()
+        self.assertIsNotNone(where, self.client.log())
+        win = session_window(self.x)
+        xdotool(self.x, "windowsize", "--sync", win, "1000", "700")
+        time.sleep(0.5)
+        close_window(self.x.display, win)
+        self.assertEqual(self.client.wait(), 0, self.client.log())
+        with open(os.path.join(config, "crp", "client.ini")) as f:
+            ini = f.read()
+        self.assertIn(f"[app unix:{self.vm.crp_sock}]", ini)
+        self.assertRegex(ini, r"width=1000\nheight=700\none-to-one=true\nmuted=false")
+
+        # Started again, without --one-to-one: that size, 1:1 (the guest's
+        # top left corner is there pixel for pixel, with scroll bars).
+        self.start(XDG_CONFIG_HOME=config)
+        win = session_window(self.x)
+        corner = crop(dump, 0, 0, 600, 300)
+        deadline = time.monotonic() + 30
+        while find_image(self.x.screenshot(), corner) is None:
+            self.assertLess(time.monotonic(), deadline, self.client.log())
+            time.sleep(0.5)
+        self.assertEqual(window_size(self.x, win), (1000, 700))
+        self.assertNotIn("resize: asking", self.client.log())
+
     def test_a_refused_ticket_is_explained(self):
         path = self.ticket_file()
         self.vm.set_ticket(secrets.token_hex(16))
@@ -365,6 +436,64 @@ class DemoGuest(VMTest):
             # One screen pixel covers 1/scale guest pixels.
             self.assertLessEqual(abs(int(m.group(1)) - gx), 2, m.group(0))
             self.assertLessEqual(abs(int(m.group(2)) - gy), 2, m.group(0))
+
+    def test_a_guest_that_cannot_resize_is_scaled(self):
+        # std VGA cannot change its mode for a client: the client asks
+        # (the guest follows the window by default), sees no new size and
+        # scales the picture into the window instead.
+        self.start()
+        where, _, _ = self.wait_for_guest(rows=self.TITLE_ROWS)
+        self.assertIsNotNone(where, self.client.log())
+        fb_w, fb_h, _ = screendump(self.vm, os.path.join(self.tmp.name, "dump.ppm"))
+        win = session_window(self.x)
+        width, height = window_size(self.x, win)
+        new_w, new_h = 900, 700
+        xdotool(self.x, "windowsize", "--sync", win, str(new_w), str(new_h))
+        view_w, view_h = fb_w + new_w - width, fb_h + new_h - height
+        self.wait_for_log(rf"resize: asking the guest for {view_w}x{view_h}")
+        self.wait_for_log(rf"resize: the guest keeps {fb_w}x{fb_h} "
+                          rf"\(asked for {view_w}x{view_h}\): its picture is scaled")
+        path = os.path.join(self.tmp.name, "kept.ppm")
+        dump = screendump(self.vm, path)
+        self.assertEqual(dump[:2], (fb_w, fb_h))
+        # The picture is the guest's, scaled to fit and centred: compare
+        # with the screendump scaled the same way (the demo's band moves,
+        # and filters differ: a mean difference, against one that is not
+        # scaled as a control).
+        scale = min(view_w / fb_w, view_h / fb_h)
+        pic_w, pic_h = round(fb_w * scale), round(fb_h * scale)
+        left = where[0] + (view_w - pic_w) // 2
+        top = where[1] + (view_h - pic_h) // 2
+        scaled_path = os.path.join(self.tmp.name, "kept-scaled.ppm")
+        subprocess.run(["convert", path, "-resize", f"{pic_w}x{pic_h}!", scaled_path],
+                       check=True, timeout=60)
+        scaled = read_ppm(scaled_path)
+        screen = self.x.screenshot()
+        near = mean_difference(screen, scaled, left, top)
+        control = mean_difference(screen, crop(dump, 0, 0, pic_w, pic_h), left, top)
+        self.assertLess(near, 10, f"scaled picture differs: {near:.1f} (1:1: {control:.1f})")
+        self.assertGreater(control, near * 2)
+
+    def test_ctrl_alt_g_releases_the_keyboard(self):
+        self.start_typing(rows=self.TITLE_ROWS)
+        start = len(self.vm.serial_text())
+        xdotool(self.x, "key", "a")
+        m = self.vm.wait_serial(r"CRP-KEY code=30 value=0", start=start, timeout=15)
+        # Ctrl and Alt went to the guest on their way: they come back up.
+        xdotool(self.x, "key", "ctrl+alt+g")
+        self.wait_for_log(r"keyboard: released")
+        self.vm.wait_serial(r"CRP-KEY code=29 value=0", start=m.end(), timeout=15)
+        self.vm.wait_serial(r"CRP-KEY code=56 value=0", start=m.end(), timeout=15)
+        start = len(self.vm.serial_text())
+        xdotool(self.x, "key", "b")
+        time.sleep(2.0)
+        self.assertNotIn("CRP-KEY code=48", self.vm.serial_text()[start:])
+        # G itself never reached the guest.
+        self.assertNotIn("CRP-KEY code=34", self.vm.serial_text())
+        # A click into the picture gives the keyboard back.
+        xdotool(self.x, "click", "1")
+        xdotool(self.x, "key", "c")
+        self.vm.wait_serial(r"CRP-KEY code=46 value=1", start=start, timeout=15)
 
     def test_the_wheel_reaches_the_guest(self):
         self.start("--one-to-one")
@@ -490,6 +619,157 @@ class VirtioGpuGuest(VMTest):
         wrong = [(x, y) for y in range(64) for x in range(64)
                  if pixels[y * 64 + x] != drm_cursor_argb(x, y)]
         self.assertEqual(wrong, [], "the cursor differs from the guest's")
+
+    def test_the_guest_follows_the_window(self):
+        start = len(self.vm.serial_text())
+        self.addCleanup(self.drm_mode, 1280, 800)
+        self.start()            # the default: the guest follows the window
+        where, _, dump = self.wait_for_guest()
+        self.assertIsNotNone(where, self.client.log())
+        win = session_window(self.x)
+        width, height = window_size(self.x, win)
+        # The view is the window less its header bar.
+        want_w, want_h = 1000, 640
+        xdotool(self.x, "windowsize", "--sync", win, str(want_w + width - dump[0]),
+                str(want_h + height - dump[1]))
+        self.vm.wait_serial(rf"CRP-DRM-MODE {want_w}x{want_h}", start=start, timeout=30)
+        self.wait_for_log(rf"resize: the guest follows the window at {want_w}x{want_h}")
+        # Asked once, for the final size (debounced).
+        self.assertEqual(len(re.findall(r"resize: asking the guest", self.client.log())), 1,
+                         self.client.log())
+        # The guest's new screen is in the window pixel for pixel.
+        where, screen, dump = self.wait_for_guest()
+        self.assertEqual(dump[:2], (want_w, want_h))
+        self.assertIsNotNone(where, "the resized guest is not in the window 1:1; "
+                                    f"log: {self.client.log()}")
+        self.assertEqual(count_differences(screen, dump, *where), 0)
+
+    def test_scroll_bars_at_one_to_one(self):
+        # 1:1 in a window smaller than the guest: scroll bars, and dragging
+        # them to their ends shows the guest's bottom right corner 1:1.
+        self.start("--one-to-one")
+        where, _, dump = self.wait_for_guest()
+        self.assertIsNotNone(where, self.client.log())
+        win = session_window(self.x)
+        xdotool(self.x, "windowsize", "--sync", win, "900", "600")
+        time.sleep(1.0)
+        screen = self.x.screenshot()
+        (sw, _, sp), (dw, dh, dp) = screen, dump
+
+        def same(x, y):
+            """The screen shows guest pixel (x, y) at its 1:1 place."""
+            i, j = ((where[1] + y) * sw + where[0] + x) * 3, (y * dw + x) * 3
+            return sp[i:i + 3] == dp[j:j + 3]
+
+        # The view ends where the picture stops: there are the bars.
+        view_w = next(x for x in range(dw) if not same(x, 10))
+        view_h = next(y for y in range(dh) if not same(10, y))
+        self.assertLess(view_w, dw)
+        self.assertLess(view_h, dh)
+        self.assertEqual(count_differences(screen, crop(dump, 0, 0, view_w, view_h),
+                                           *where), 0)
+        vbar = (where[0] + view_w + 5, where[1] + 20)
+        hbar = (where[0] + 20, where[1] + view_h + 5)
+        for (x, y), (to_x, to_y) in ((vbar, (vbar[0], 1199)), (hbar, (1599, hbar[1]))):
+            xdotool(self.x, "mousemove", str(x), str(y), "mousedown", "1")
+            xdotool(self.x, "mousemove", str((x + to_x) // 2), str((y + to_y) // 2))
+            xdotool(self.x, "mousemove", str(to_x), str(to_y), "mouseup", "1")
+            time.sleep(0.5)
+        corner = crop(dump, dw - view_w, dh - view_h, view_w, view_h)
+        deadline = time.monotonic() + 10
+        while count_differences(self.x.screenshot(), corner, *where) != 0:
+            self.assertLess(time.monotonic(), deadline,
+                            "the bottom right corner is not shown 1:1")
+            time.sleep(0.5)
+
+    def test_hidpi_asks_for_device_pixels(self):
+        # At scale 2 the window opens with the guest's pixels on device
+        # pixels (half its size in GTK's logical pixels), and asks the
+        # guest for device pixels.
+        self.addCleanup(self.drm_mode, 1280, 800)
+        self.start(GDK_SCALE="2")
+        where, _, dump = self.wait_for_guest()
+        self.assertIsNotNone(where, "the guest is not shown sharp at scale 2; "
+                                    f"log: {self.client.log()}")
+        # The header bar may make the new window wider than the guest (at
+        # scale 2 it is wider than this screen): the guest follows that
+        # first. Then a size of our own.
+        time.sleep(3.0)
+        where, _, dump = self.wait_for_guest()
+        self.assertIsNotNone(where, self.client.log())
+        start = len(self.vm.serial_text())
+        asked = self.client.log().count("resize: asking")
+        win = session_window(self.x)
+        width, height = window_size(self.x, win)   # X: device pixels
+        want_w, want_h = 1200, 640     # wider than the header bar at scale 2
+        xdotool(self.x, "windowsize", "--sync", win, str(width - dump[0] + want_w),
+                str(height - dump[1] + want_h))
+        self.vm.wait_serial(rf"CRP-DRM-MODE {want_w}x{want_h}", start=start, timeout=30)
+        self.wait_for_log(rf"resize: the guest follows the window at {want_w}x{want_h}")
+        self.assertEqual(self.client.log().count("resize: asking"), asked + 1)
+        where, screen, dump = self.wait_for_guest()
+        self.assertEqual(dump[:2], (want_w, want_h))
+        self.assertIsNotNone(where, self.client.log())
+        self.assertEqual(count_differences(screen, dump, *where), 0)
+
+    def drm_mode(self, width, height):
+        """Puts the guest back to @width x @height (after the client has
+        gone), the way it left: a client's RESIZE_REQUEST (crp-drm follows
+        the host's preferred size, which a request sets)."""
+        if self.client:
+            self.client.stop()
+            self.client = None
+        r = subprocess.run([CLIENT, "--headless", "--connect", f"unix:{self.vm.crp_sock}",
+                            "--ticket-file", self.ticket_file(),
+                            "--run", f"wait-frames 1; resize {width} {height}; "
+                                     f"wait-surface {width} {height} 30000; quit"],
+                           capture_output=True, text=True, timeout=90)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+
+@unittest.skipIf(load_env() is None, "QEMU or the test guest is not built "
+                 "(qemu-crp-display/build-qemu, tests/guest/build-guest)")
+class SpecialKeys(VMTest):
+    """The session menu's special keys reach the demo guest (a VM of its
+    own: Ctrl+Alt+Del reboots it, as it would a PC)."""
+
+    MODE = "demo"
+    DISPLAY_OPTS = "lossless=on"
+
+    def menu_item(self, *keys):
+        """Opens the session menu (Shift+F10) and picks an item with the
+        keyboard: @keys are its mnemonics ("f", "2": Ctrl+Alt+F2)."""
+        xdotool(self.x, "key", "shift+F10")
+        time.sleep(1.0)         # the popover maps and takes the keyboard
+        for key in keys:        # one at a time: a submenu slides in
+            xdotool(self.x, "key", key)
+            time.sleep(0.6)
+
+    def expect_keys(self, start, codes):
+        """The guest saw @codes pressed in order, then released in reverse."""
+        at = start
+        for code in codes:
+            at = self.vm.wait_serial(rf"CRP-KEY code={code} value=1", start=at,
+                                     timeout=15).end()
+        for code in reversed(codes):
+            at = self.vm.wait_serial(rf"CRP-KEY code={code} value=0", start=at,
+                                     timeout=15).end()
+
+    def test_special_keys_from_the_menu_reach_the_guest(self):
+        self.start_typing(rows=DemoGuest.TITLE_ROWS)
+        # Ctrl+Alt+F2, from the submenu ("F1…F12", then "2").
+        start = len(self.vm.serial_text())
+        self.menu_item("f", "2")
+        self.wait_for_log(r"keys: sending Ctrl\+Alt\+F2")
+        self.expect_keys(start, (29, 56, 60))
+
+        # Ctrl+Alt+Del: the three keys down in order, then up; the guest's
+        # init takes it as a PC would: it reboots.
+        start = len(self.vm.serial_text())
+        self.menu_item("d")
+        self.wait_for_log(r"keys: sending Ctrl\+Alt\+Del")
+        self.expect_keys(start, (29, 56, 111))
+        self.vm.wait_serial(r"CRP-GUEST-POWEROFF", start=start, timeout=30)
 
 
 @unittest.skipIf(load_env() is None, "QEMU or the test guest is not built "
@@ -961,6 +1241,7 @@ class WindowManager(ClientTest):
         xdotool(self.x, "key", "F11")
         self.wait_geometry("F11 did not fill the screen", window,
                            lambda g: g == screen)
+        time.sleep(1.0)     # fullscreen a moment: the guest is asked for it
         xdotool(self.x, "key", "F11")
         # Back to its size (the window manager may get there in steps).
         self.wait_geometry("the window did not come back to its size", window,
@@ -974,6 +1255,11 @@ class WindowManager(ClientTest):
         lines = self.server_lines()
         self.assertIn("key 30 1", lines)
         self.assertNotIn("key 87 1", lines)
+        # Fullscreen, the guest was asked for the screen: the header bar
+        # is hidden, the window's frame stays (5 px a side, here).
+        resizes = [tuple(int(v) for v in line.split()[1:])
+                   for line in lines if line.startswith("resize ")]
+        self.assertIn((1590, 1190), resizes)
 
 
 def header_icons_after_close_app(screen, header_bottom):
