@@ -2,25 +2,29 @@
 """The guest side of the clipboard with real peers: QEMU's qemu-vdagent
 chardev on a virtio-serial port, the test guest's crp-vdagent on the other
 end, and QEMU's own VNC server as the host-side clipboard peer (a VNC
-client with the extended clipboard pseudo-encoding, rfb_client.py).
+client with the extended clipboard pseudo-encoding, rfb_client.py); and
+the whole way from the guest to crp-headless through -display crp's
+clipboard peer, when crp-headless has the clipboard commands.
 
 A second virtio-serial port, served by a scripted host from this test,
 covers what QEMU 10 cannot produce: PNG images (its clipboard knows only
 text) and hostile messages, which the guest agent must refuse and survive.
 
-Usage: test-vdagent.py [unittest args]
+Usage: test-vdagent.py CRP_HEADLESS [unittest args]
 Skips (exit 77) when QEMU or the guest has not been built, or QEMU was
 built without the qemu-vdagent chardev (no spice-protocol).
 """
 
 import base64
 import hashlib
+import importlib.util
 import os
 import socket
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import zlib
@@ -32,7 +36,14 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
 from rfb_client import CLIP_TEXT, RFBClient  # noqa: E402
 
 ENV = None
+HEADLESS = None
 LIMIT = 1024 * 1024            # crp-vdagent's CRP_VDAGENT_MAX_DATA
+
+# The headless helper of test-display.py.
+_spec = importlib.util.spec_from_file_location(
+    "test_display", os.path.join(HERE, "test-display.py"))
+display = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(display)
 
 # spice/vd_agent.h
 VD_AGENT_CLIPBOARD = 4
@@ -377,9 +388,57 @@ class ClipboardOff(VdagentVM):
         self.assertIn("offers no clipboard", out)
 
 
+class CrpClient(VdagentVM):
+    """The whole way: the guest's agent, QEMU's vdagent, QEMU's clipboard,
+    -display crp's clipboard peer, crp-headless."""
+
+    @classmethod
+    def setUpClass(cls):
+        helptext = subprocess.run([HEADLESS, "--help"], capture_output=True,
+                                  text=True).stdout
+        if "clipboard-set" not in helptext:
+            raise unittest.SkipTest("this crp-headless has no clipboard commands")
+        cls.start_vm("vdagent-crp", lambda d: vdagent_args())
+        cls.guest.wait_status(host_clipboard="1")
+        cls.tickets = 0
+
+    def headless(self, script, timeout=90):
+        type(self).tickets += 1
+        ticket = f"ticket-{type(self).tickets}-{time.monotonic_ns()}"
+        self.vm.set_ticket(ticket)
+        return display.headless(self.vm, ticket, script, timeout=timeout)
+
+    def test_guest_copy_reaches_crp_client(self):
+        text = f"from the guest to crp: grüße ✓ {time.monotonic_ns()}"
+        code, out = self.guest.sh(f"printf '{octal(text.encode())}' | crp-vdagent copy -f -")
+        self.assertEqual(code, 0, out)
+        code, out, _ = self.headless(f"expect-clipboard 60000 {text}; quit")
+        self.assertEqual(code, 0, out)
+
+    def test_crp_client_text_pasted_in_guest(self):
+        text = f"from crp to the guest: danke é {time.monotonic_ns()}"
+        result = {}
+        worker = threading.Thread(target=lambda: result.update(
+            r=self.headless(f"clipboard-set {text}; sleep 30000; quit", timeout=90)))
+        worker.start()
+        try:
+            self.guest.wait_status(host_types="text,")
+            code, out = self.guest.sh("crp-vdagent paste | sha256sum")
+            self.assertEqual(code, 0, out)
+            self.assertEqual(out.split()[0], hashlib.sha256(text.encode()).hexdigest(),
+                             self.guest.sh("crp-vdagent paste | od -c | head")[1])
+        finally:
+            worker.join(120)
+        code, out, _ = result["r"]
+        self.assertEqual(code, 0, out)
+
+
 def main():
-    global ENV
+    global ENV, HEADLESS
+    HEADLESS = sys.argv.pop(1)
+    display.HEADLESS = HEADLESS
     ENV = load_env()
+    display.ENV = ENV
     if ENV is None:
         print("SKIP: QEMU or the test guest is not built (tools/crp-test builds them)")
         sys.exit(77)
