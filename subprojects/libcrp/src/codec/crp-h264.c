@@ -156,8 +156,8 @@ crp_h264_encoder_set_bitrate(CrpH264Encoder *e, guint64 bps)
  * In bitrate mode openh264 gives each picture bitrate / frame rate (the
  * times only drive its skipping, which is off): tell it the rate pictures
  * really come at, a moving average of their intervals. A region of the
- * guest's video often gets 10 to 25 a second; planned for 30 it would
- * spend a third to a half less than the link allows.
+ * guest's video often gets 10 to 25 a second; planned for 30, one at 15
+ * spent a fifth less than its share (/h264/rated-stream).
  */
 static void
 follow_frame_rate(CrpH264Encoder *e, gint64 time_us)
