@@ -56,7 +56,12 @@ KEYS = 16
 # --typing: a key redraws the status block, whose first line ("KEY 30
 # KEYS n") changes with every press and with nothing else.
 PROBE = (16, 64, 320, 21)
-CONVERGE_S = 8                  # screenshots once a second after the pause
+# Screenshots every SHOT_MS after the pause, CONVERGE_S seconds in all:
+# half a second apart, so that when the last tile lands decides the
+# measured time, not which whole second it fell before (5.2 s measured as
+# 6.2 with a shot a second).
+CONVERGE_S = 8
+SHOT_MS = 500
 
 # The bounds. Measured on 2 shared cores (docs/performance.md, "Adaptive
 # rate on a 2 Mbit/s, 50 ms link"): with the rate control p50 120-165 ms,
@@ -74,7 +79,10 @@ MAX_QUEUE_P95_BYTES = 44 * 1024
 # client holds; an answer to input may double the window (18 kB here).
 MAX_IN_FLIGHT_P95_BYTES = 56 * 1024
 FULL_QUALITY = 75               # -display crp's jpeg-quality default
-MAX_CONVERGE_S = 6
+# Measured at half-second resolution on the quiet machine, 2026-12-03:
+# 4.75-5.85 s (the 6 s set from one run at a shot a second left no room).
+# A picture that never ends lossless, or takes much longer, still fails.
+MAX_CONVERGE_S = 7
 
 
 def free_port(host):
@@ -172,11 +180,11 @@ def key_script(path, shots=()):
         script += ["key a", "wait-change {} {} {} {} 5000".format(*PROBE),
                    "sleep 400"]
     if shots:
-        # The test pauses the video when it sees this; then one
-        # screenshot a second.
+        # The test pauses the video when it sees this; then a
+        # screenshot every SHOT_MS.
         script.append("sleep 300")
         for shot in shots:
-            script += ["sleep 1000", f"screenshot {shot}"]
+            script += [f"sleep {SHOT_MS}", f"screenshot {shot}"]
     with open(path, "w") as f:
         f.write("\n".join(script) + "\n")
 
@@ -215,7 +223,8 @@ def run(headless, work):
         loopback = loopback_keys(headless, work, vm,
                                  f"tcp:{link.server_ip}:{port}")
         ticket_path = new_ticket(vm, os.path.join(work, "ticket"))
-        shots = [os.path.join(work, f"shot-{i}.png") for i in range(CONVERGE_S)]
+        shots = [os.path.join(work, f"shot-{i}.png")
+                 for i in range(CONVERGE_S * 1000 // SHOT_MS)]
         script_path = os.path.join(work, "script")
         key_script(script_path, shots)
         stats_path = os.path.join(work, "stats.json")
@@ -323,7 +332,7 @@ def run(headless, work):
                                           max(1, delta("frames-sent", fast_i))),
             "kbit_s": round(bytes_video * 8 / t_video / 1000),
             "converged_s": None if converged_s is None else round(converged_s, 2),
-            "diff_pixels_per_second": diffs,
+            "diff_pixels_per_shot": diffs,
             "bytes_total": stats.get("bytes_in"),
             "client_fps": stats.get("fps"),
             "tbf_dropped": link.tbf_stats()["dropped"],
@@ -375,8 +384,8 @@ def main():
         failures.append(f"queue p95 {r['queue_p95_bytes']} bytes > {MAX_QUEUE_P95_BYTES}")
     if r["converged_s"] is None or r["converged_s"] > MAX_CONVERGE_S:
         failures.append(f"picture not lossless within {MAX_CONVERGE_S} s of the "
-                        f"pause (differing pixels, once a second: "
-                        f"{r['diff_pixels_per_second']})")
+                        f"pause (differing pixels, every {SHOT_MS} ms: "
+                        f"{r['diff_pixels_per_shot']})")
     if r["in_flight_p95_bytes"] is not None and \
             r["in_flight_p95_bytes"] > MAX_IN_FLIGHT_P95_BYTES:
         failures.append(f"bytes in flight p95 {r['in_flight_p95_bytes']} > "
