@@ -301,11 +301,7 @@ static int app_pump_audio(HlApp *app)
 
 static void on_runner_finish(HlApp *app, int code, const char *message)
 {
-    if (message) {
-        app_finish(app, code, "%s", message);
-    } else {
-        app_finish(app, code, NULL);
-    }
+    app_finish(app, code, message ? "%s" : NULL, message);
 }
 
 static const HlRunnerEvents runner_events = {

@@ -209,11 +209,10 @@ class RFBClient:
         self.last_update = time.monotonic()
         # Clipboard (ServerCutText, and the extended clipboard with
         # @clipboard or ENC_EXT_CLIPBOARD among @encodings): the last text
-        # the server provided and how many came, every text as it came
-        # (bytes), the flags of its NOTIFYs, and ours to provide on request.
+        # the server provided, every text as it came (bytes), the flags of
+        # its NOTIFYs, and ours to provide on request.
         self.clip_cond = threading.Condition(self.lock)
         self.clip_text = None
-        self.clip_texts = 0
         self.clip_received = []
         self.clip_notifies = []
         self.clip_ours = None
@@ -339,7 +338,6 @@ class RFBClient:
     def _clip_received(self, text, raw=None):
         with self.clip_cond:
             self.clip_text = text
-            self.clip_texts += 1
             self.clip_received.append(raw if raw is not None
                                       else text.encode("latin-1"))
             self.clip_cond.notify_all()
@@ -383,6 +381,11 @@ class RFBClient:
         else:
             data = text.encode("latin-1") if isinstance(text, str) else text
             self._send(struct.pack(">BxxxI", 6, len(data)) + data)
+
+    @property
+    def clip_texts(self):
+        """How many texts the server provided."""
+        return len(self.clip_received)
 
     def clipboard_request(self):
         """Asks for the server's text (it comes to clipboard_wait())."""

@@ -167,7 +167,7 @@ rated_stream(int min_qp, int max_qp, guint64 bps, int frames, gsize *bytes,
 /*
  * With room, a rated stream is as fine as its finest QP allows; under a
  * bitrate it spends about that at the pictures' real rate (15 a second
- * here: planned for openh264's default 30 it spent two thirds of it),
+ * here: planned for openh264's default 30 it spent a fifth less),
  * and its quality drops with it.
  */
 static void
