@@ -120,6 +120,7 @@ broker_status_name(guint16 status)
         "UNKNOWN_KEY", "KEY_REVOKED", "RATE_LIMITED", "NO_SUCH_APP",
         "NOT_SUBSCRIBED", "NO_CAPACITY", "QUOTA_EXCEEDED", "NO_SUCH_SESSION",
         "SESSION_ENDED", "INTERNAL", "TIMEOUT", "SHUTDOWN", "REPLACED",
+        "NO_SUCH_FILE",
     };
     return status < G_N_ELEMENTS(names) ? names[status] : "UNKNOWN";
 }

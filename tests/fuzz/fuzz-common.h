@@ -109,8 +109,23 @@ fuzz_check_message(const CrpMessage *msg, const guint8 *wire, gsize wire_len)
     CrpMessage copy = *msg;
     g_autofree CrpAppInfo *apps = NULL;
     g_autofree CrpSessionInfo *sessions = NULL;
+    g_autofree CrpFileEntry *files = NULL;
 
     g_assert_nonnull(crp_message_type_name(msg->type));
+    if (msg->type == CRP_MSG_FILES) {
+        CrpListIter it;
+        CrpFileEntry entry;
+
+        g_assert_cmpuint(msg->files.count, <=, CRP_MAX_LIST_ITEMS);
+        crp_list_iter_init_files(&it, &msg->files);
+        files = g_new0(CrpFileEntry, msg->files.count + 1);
+        for (guint i = 0; i < msg->files.count; i++) {
+            g_assert_true(crp_list_iter_next_file(&it, &files[i]));
+        }
+        g_assert_false(crp_list_iter_next_file(&it, &entry));
+        g_assert_true(crp_reader_done(&it.reader));
+        copy.files.items = files;
+    }
     if (msg->type == CRP_MSG_APP_LIST || msg->type == CRP_MSG_SESSIONS) {
         CrpListIter it;
         CrpAppInfo app;

@@ -44,6 +44,14 @@ static const CrpSessionInfo golden_sessions[] = {
       .state = CRP_SESSION_RUNNING },
 };
 
+static const CrpFileEntry golden_files[] = {
+    { .name = S("a.txt"), .kind = CRP_FILE_KIND_FILE, .size = 5,
+      .mtime_ns = 1700000000000000000ull },
+    { .name = S("docs"), .kind = CRP_FILE_KIND_DIR, .size = 0,
+      .mtime_ns = 1700000000000000000ull },
+};
+static const guint8 hello[] = "hello";
+
 static const Golden goldens[] = {
     { "SURFACE", { .type = CRP_MSG_SURFACE, .surface = { 1920, 1080 } },
       "01 00 00000004  0780 0438" },
@@ -141,6 +149,22 @@ static const Golden goldens[] = {
       "48 00 00000008  00000008 0002 7331" },
     { "SESSION_TICKET", { .type = CRP_MSG_SESSION_TICKET, .request = { 9, S("s1") } },
       "49 00 00000008  00000009 0002 7331" },
+    { "FILE_LIST", { .type = CRP_MSG_FILE_LIST, .file = { 10, S("docs") } },
+      "4a 00 0000000a  0000000a 0004 646f6373" },
+    { "FILE_LIST of the top", { .type = CRP_MSG_FILE_LIST, .file = { 11, S("") } },
+      "4a 00 00000006  0000000b 0000" },
+    { "UPLOAD_BEGIN", { .type = CRP_MSG_UPLOAD_BEGIN, .file = { 12, S("a.txt"),
+        .size = 5 } },
+      "4b 00 00000013  0000000c 0005 612e747874 0000000000000005" },
+    { "UPLOAD_DATA", { .type = CRP_MSG_UPLOAD_DATA, .file = { 13, S("a.txt"),
+        .size = 5, .offset = 0, .data = { hello, 5 } } },
+      "4c 00 00000020  0000000d 0005 612e747874 0000000000000005 0000000000000000"
+      " 68656c6c6f" },
+    { "DOWNLOAD", { .type = CRP_MSG_DOWNLOAD, .file = { 14, S("a.txt"),
+        .offset = 0, .length = 1u << 20 } },
+      "4d 00 00000017  0000000e 0005 612e747874 0000000000000000 00100000" },
+    { "FILE_DELETE", { .type = CRP_MSG_FILE_DELETE, .file = { 15, S("a.txt") } },
+      "4e 00 0000000b  0000000f 0005 612e747874" },
     { "OK", { .type = CRP_MSG_OK, .ok_request_id = 2 },
       "61 00 00000004  00000002" },
     { "APP_LIST", { .type = CRP_MSG_APP_LIST, .list = { .request_id = 1,
@@ -156,6 +180,20 @@ static const Golden goldens[] = {
     { "ERROR", { .type = CRP_MSG_ERROR, .error = { .request_id = 5,
         .code = CRP_STATUS_NO_CAPACITY, .message = S("no capacity") } },
       "65 00 00000013  00000005 0009 000b 6e6f206361706163697479" },
+    { "FILES", { .type = CRP_MSG_FILES, .files = { .request_id = 10,
+        .used_bytes = 5, .quota_bytes = 1u << 20, .count = 2,
+        .items = golden_files } },
+      "66 00 00000045  0000000a 0000000000000005 0000000000100000 0002"
+      " 0005 612e747874 01 0000000000000005 17979cfe362a0000"
+      " 0004 646f6373 02 0000000000000000 17979cfe362a0000" },
+    { "FILES truncated", { .type = CRP_MSG_FILES, .flags = CRP_FILES_FLAG_TRUNCATED,
+        .files = { .request_id = 11, .used_bytes = 0, .quota_bytes = 0 } },
+      "66 01 00000016  0000000b 0000000000000000 0000000000000000 0000" },
+    { "UPLOAD_READY", { .type = CRP_MSG_UPLOAD_READY, .upload_ready = { 12, 3 } },
+      "67 00 0000000c  0000000c 0000000000000003" },
+    { "FILE_DATA", { .type = CRP_MSG_FILE_DATA, .file_data = { .request_id = 14,
+        .size = 5, .mtime_ns = 1700000000000000000ull, .data = { hello, 5 } } },
+      "68 00 00000019  0000000e 0000000000000005 17979cfe362a0000 68656c6c6f" },
 };
 
 static void
@@ -183,6 +221,17 @@ test_golden(gconstpointer data)
     /* Decoded lists carry raw entries; re-encode them through the iterator. */
     CrpAppInfo apps[4];
     CrpSessionInfo sessions[4];
+    CrpFileEntry files[4];
+    if (decoded.type == CRP_MSG_FILES) {
+        CrpListIter it;
+        guint n = 0;
+        crp_list_iter_init_files(&it, &decoded.files);
+        while (n < 4 && crp_list_iter_next_file(&it, &files[n])) {
+            n++;
+        }
+        g_assert_cmpuint(n, ==, decoded.files.count);
+        decoded.files.items = files;
+    }
     if (decoded.type == CRP_MSG_APP_LIST || decoded.type == CRP_MSG_SESSIONS) {
         CrpListIter it;
         guint n = 0;
@@ -290,6 +339,33 @@ static const struct {
       CRP_ERROR_PROTOCOL },
     { "BYE with invalid UTF-8", "3f 00 00000006 000f 0002 c328", CRP_ERROR_PROTOCOL },
     { "BYE string longer than body", "3f 00 00000006 000f 00ff 6162", CRP_ERROR_PROTOCOL },
+    { "UPLOAD_BEGIN without a path", "4b 00 0000000e 0000000c 0000 0000000000000005",
+      CRP_ERROR_PROTOCOL },
+    { "FILE_DELETE without a path", "4e 00 00000006 0000000f 0000", CRP_ERROR_PROTOCOL },
+    { "UPLOAD_DATA past the size",
+      "4c 00 00000020 0000000d 0005 612e747874 0000000000000005 0000000000000001"
+      " 68656c6c6f", CRP_ERROR_PROTOCOL },
+    { "UPLOAD_DATA offset near 2^64",
+      "4c 00 00000020 0000000d 0005 612e747874 ffffffffffffffff fffffffffffffffe"
+      " 68656c6c6f", CRP_ERROR_PROTOCOL },
+    { "UPLOAD_DATA without data",
+      "4c 00 0000001b 0000000d 0005 612e747874 0000000000000005 0000000000000000",
+      CRP_ERROR_PROTOCOL },
+    { "DOWNLOAD of zero bytes",
+      "4d 00 00000017 0000000e 0005 612e747874 0000000000000000 00000000",
+      CRP_ERROR_PROTOCOL },
+    { "DOWNLOAD over the chunk cap",
+      "4d 00 00000017 0000000e 0005 612e747874 0000000000000000 00100001",
+      CRP_ERROR_PROTOCOL },
+    { "FILES entry of unknown kind",
+      "66 00 0000002e 0000000a 0000000000000005 0000000000100000 0001"
+      " 0005 612e747874 03 0000000000000005 17979cfe362a0000", CRP_ERROR_PROTOCOL },
+    { "FILES entry without a name",
+      "66 00 00000029 0000000a 0000000000000005 0000000000100000 0001"
+      " 0000 01 0000000000000005 17979cfe362a0000", CRP_ERROR_PROTOCOL },
+    { "FILE_DATA longer than the file",
+      "68 00 00000019 0000000e 0000000000000004 17979cfe362a0000 68656c6c6f",
+      CRP_ERROR_PROTOCOL },
     { "SUBSCRIBE without a name", "42 00 00000006 00000002 0000", CRP_ERROR_PROTOCOL },
     { "APP_LIST count over the cap", "62 00 00000006 00000001 0401", CRP_ERROR_PROTOCOL },
     { "SESSIONS with fewer entries than counted",

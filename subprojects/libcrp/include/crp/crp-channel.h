@@ -41,6 +41,10 @@ G_BEGIN_DECLS
 #define CRP_CAP_CLIPBOARD (1u << 8)
 #define CRP_CAP_DISPLAY_ALL 0x1ffu
 
+/* Broker channel capabilities. */
+/** The broker serves My files (FILE_LIST, UPLOAD_*, DOWNLOAD, FILE_DELETE). */
+#define CRP_CAP_BROKER_FILES (1u << 0)
+
 /** Longest software name sent in the handshake. */
 #define CRP_MAX_SOFTWARE 64
 

@@ -29,6 +29,11 @@ G_BEGIN_DECLS
 /** Largest clipboard content (one format) either side sends or accepts;
  *  larger content is refused with CRP_CLIPBOARD_TOO_LARGE. */
 #define CRP_MAX_CLIPBOARD (16u * 1024 * 1024)
+/** My files: longest path (bytes, '/'-separated), longest name of one
+ *  component, and the largest chunk of one UPLOAD_DATA or FILE_DATA. */
+#define CRP_MAX_FILE_PATH 1024
+#define CRP_MAX_FILE_NAME 255
+#define CRP_MAX_FILE_CHUNK (1u << 20)
 
 typedef enum {
     /* Display channel, server -> client. */
@@ -65,12 +70,22 @@ typedef enum {
     CRP_MSG_SESSION_CLOSE = 0x47,
     CRP_MSG_ATTACH = 0x48,
     CRP_MSG_SESSION_TICKET = 0x49,
+    /* My files requests (capability CRP_CAP_BROKER_FILES). */
+    CRP_MSG_FILE_LIST = 0x4a,
+    CRP_MSG_UPLOAD_BEGIN = 0x4b,
+    CRP_MSG_UPLOAD_DATA = 0x4c,
+    CRP_MSG_DOWNLOAD = 0x4d,
+    CRP_MSG_FILE_DELETE = 0x4e,
     /* Broker channel, broker -> client (replies). */
     CRP_MSG_OK = 0x61,
     CRP_MSG_APP_LIST = 0x62,
     CRP_MSG_LAUNCHED = 0x63,
     CRP_MSG_SESSIONS = 0x64,
     CRP_MSG_ERROR = 0x65,
+    /* My files replies. */
+    CRP_MSG_FILES = 0x66,
+    CRP_MSG_UPLOAD_READY = 0x67,
+    CRP_MSG_FILE_DATA = 0x68,
 } CrpMessageType;
 
 typedef enum {
@@ -140,6 +155,7 @@ typedef enum {
     CRP_STATUS_TIMEOUT = 14,
     CRP_STATUS_SHUTDOWN = 15,
     CRP_STATUS_REPLACED = 16,
+    CRP_STATUS_NO_SUCH_FILE = 17,
 } CrpStatus;
 
 /** A human-readable default text for @status ("unknown status" if new). */
@@ -337,6 +353,70 @@ typedef struct {
     CrpStr message;
 } CrpErrorMsg;
 
+/**
+ * My files requests. @path is relative to the user's files ('/'-separated;
+ * the decoder checks only its length: crp_file_path_check() says whether
+ * a path is acceptable, and the broker answers a bad one with an ERROR).
+ *   FILE_LIST     @path: a directory ("" is the top)
+ *   UPLOAD_BEGIN  @path, @size: start or resume an upload
+ *   UPLOAD_DATA   @path, @size, @offset, @data: one chunk, in order
+ *   DOWNLOAD      @path, @offset, @length: ask for one chunk
+ *   FILE_DELETE   @path: a file or an empty directory
+ */
+typedef struct {
+    guint32 request_id;
+    CrpStr path;
+    guint64 size;
+    guint64 offset;
+    guint32 length;
+    CrpView data;
+} CrpFileRequestMsg;
+
+typedef enum {
+    CRP_FILE_KIND_FILE = 1,
+    CRP_FILE_KIND_DIR = 2,
+} CrpFileKind;
+
+/** An entry of FILES. */
+typedef struct {
+    CrpStr name;            /* one component, 1..CRP_MAX_FILE_NAME bytes */
+    guint8 kind;            /* CrpFileKind */
+    guint64 size;           /* bytes; 0 for a directory */
+    guint64 mtime_ns;       /* last change, nanoseconds since 1970 */
+} CrpFileEntry;
+
+/** FILES message flag: the directory holds more entries than one list
+ *  carries; the ones sent are the first by name. */
+#define CRP_FILES_FLAG_TRUNCATED 0x01
+
+/** FILES: a directory's entries, and the user's storage against the
+ *  quota. To encode, point @items at @count entries; decoding fills @raw
+ *  (see crp_list_iter_next_file()). */
+typedef struct {
+    guint32 request_id;
+    guint64 used_bytes;     /* files, uploads under way and disk overlays */
+    guint64 quota_bytes;    /* 0: no quota */
+    guint16 count;
+    const CrpFileEntry *items;
+    CrpView raw;
+} CrpFilesMsg;
+
+/** UPLOAD_READY: send from @offset (the bytes the broker already holds
+ *  of this upload; @offset == size: the file is complete). */
+typedef struct {
+    guint32 request_id;
+    guint64 offset;
+} CrpUploadReadyMsg;
+
+/** FILE_DATA: a chunk of the file as it is now (@size, @mtime_ns: a
+ *  client that sees them change mid-download starts again). */
+typedef struct {
+    guint32 request_id;
+    guint64 size;
+    guint64 mtime_ns;
+    CrpView data;
+} CrpFileDataMsg;
+
 typedef struct {
     guint8 type;            /* CrpMessageType */
     guint8 flags;
@@ -363,6 +443,10 @@ typedef struct {
         CrpListMsg list;            /* APP_LIST, SESSIONS */
         CrpLaunchedMsg launched;
         CrpErrorMsg error;
+        CrpFileRequestMsg file;     /* all My files requests */
+        CrpFilesMsg files;
+        CrpUploadReadyMsg upload_ready;
+        CrpFileDataMsg file_data;
     };
 } CrpMessage;
 
@@ -391,6 +475,8 @@ typedef struct {
 void crp_list_iter_init(CrpListIter *iter, const CrpListMsg *list);
 gboolean crp_list_iter_next_app(CrpListIter *iter, CrpAppInfo *app);
 gboolean crp_list_iter_next_session(CrpListIter *iter, CrpSessionInfo *session);
+void crp_list_iter_init_files(CrpListIter *iter, const CrpFilesMsg *files);
+gboolean crp_list_iter_next_file(CrpListIter *iter, CrpFileEntry *entry);
 
 /** Builds a CrpStr view of a NUL-terminated string (NULL gives ""). */
 CrpStr crp_str(const char *s);

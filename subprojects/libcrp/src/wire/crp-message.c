@@ -50,11 +50,19 @@ static const MessageTypeInfo message_types[] = {
     { CRP_MSG_ATTACH, "ATTACH", CRP_CHANNEL_BROKER, CRP_ROLE_CLIENT },
     { CRP_MSG_SESSION_TICKET, "SESSION_TICKET", CRP_CHANNEL_BROKER,
       CRP_ROLE_CLIENT },
+    { CRP_MSG_FILE_LIST, "FILE_LIST", CRP_CHANNEL_BROKER, CRP_ROLE_CLIENT },
+    { CRP_MSG_UPLOAD_BEGIN, "UPLOAD_BEGIN", CRP_CHANNEL_BROKER, CRP_ROLE_CLIENT },
+    { CRP_MSG_UPLOAD_DATA, "UPLOAD_DATA", CRP_CHANNEL_BROKER, CRP_ROLE_CLIENT },
+    { CRP_MSG_DOWNLOAD, "DOWNLOAD", CRP_CHANNEL_BROKER, CRP_ROLE_CLIENT },
+    { CRP_MSG_FILE_DELETE, "FILE_DELETE", CRP_CHANNEL_BROKER, CRP_ROLE_CLIENT },
     { CRP_MSG_OK, "OK", CRP_CHANNEL_BROKER, CRP_ROLE_SERVER },
     { CRP_MSG_APP_LIST, "APP_LIST", CRP_CHANNEL_BROKER, CRP_ROLE_SERVER },
     { CRP_MSG_LAUNCHED, "LAUNCHED", CRP_CHANNEL_BROKER, CRP_ROLE_SERVER },
     { CRP_MSG_SESSIONS, "SESSIONS", CRP_CHANNEL_BROKER, CRP_ROLE_SERVER },
     { CRP_MSG_ERROR, "ERROR", CRP_CHANNEL_BROKER, CRP_ROLE_SERVER },
+    { CRP_MSG_FILES, "FILES", CRP_CHANNEL_BROKER, CRP_ROLE_SERVER },
+    { CRP_MSG_UPLOAD_READY, "UPLOAD_READY", CRP_CHANNEL_BROKER, CRP_ROLE_SERVER },
+    { CRP_MSG_FILE_DATA, "FILE_DATA", CRP_CHANNEL_BROKER, CRP_ROLE_SERVER },
 };
 
 static const MessageTypeInfo *
@@ -110,6 +118,7 @@ crp_status_to_string(guint16 status)
         [CRP_STATUS_TIMEOUT] = "timed out",
         [CRP_STATUS_SHUTDOWN] = "the server is shutting down",
         [CRP_STATUS_REPLACED] = "replaced by a newer connection",
+        [CRP_STATUS_NO_SUCH_FILE] = "no such file or directory",
     };
     if (status < G_N_ELEMENTS(texts) && texts[status]) {
         return texts[status];
@@ -143,6 +152,15 @@ put_session(GByteArray *out, const CrpSessionInfo *s)
     crp_put_crpstr(out, s->app);
     crp_put_u64(out, s->started_unix);
     crp_put_u8(out, s->state);
+}
+
+static void
+put_file_entry(GByteArray *out, const CrpFileEntry *e)
+{
+    crp_put_crpstr(out, e->name);
+    crp_put_u8(out, e->kind);
+    crp_put_u64(out, e->size);
+    crp_put_u64(out, e->mtime_ns);
 }
 
 static void
@@ -297,6 +315,48 @@ put_body(const CrpMessage *m, GByteArray *out)
         crp_put_u16(out, m->error.code);
         crp_put_crpstr(out, m->error.message);
         break;
+    case CRP_MSG_FILE_LIST:
+    case CRP_MSG_FILE_DELETE:
+        crp_put_u32(out, m->file.request_id);
+        crp_put_crpstr(out, m->file.path);
+        break;
+    case CRP_MSG_UPLOAD_BEGIN:
+        crp_put_u32(out, m->file.request_id);
+        crp_put_crpstr(out, m->file.path);
+        crp_put_u64(out, m->file.size);
+        break;
+    case CRP_MSG_UPLOAD_DATA:
+        crp_put_u32(out, m->file.request_id);
+        crp_put_crpstr(out, m->file.path);
+        crp_put_u64(out, m->file.size);
+        crp_put_u64(out, m->file.offset);
+        crp_put_bytes(out, m->file.data.data, m->file.data.len);
+        break;
+    case CRP_MSG_DOWNLOAD:
+        crp_put_u32(out, m->file.request_id);
+        crp_put_crpstr(out, m->file.path);
+        crp_put_u64(out, m->file.offset);
+        crp_put_u32(out, m->file.length);
+        break;
+    case CRP_MSG_FILES:
+        crp_put_u32(out, m->files.request_id);
+        crp_put_u64(out, m->files.used_bytes);
+        crp_put_u64(out, m->files.quota_bytes);
+        crp_put_u16(out, m->files.count);
+        for (guint i = 0; i < m->files.count; i++) {
+            put_file_entry(out, &m->files.items[i]);
+        }
+        break;
+    case CRP_MSG_UPLOAD_READY:
+        crp_put_u32(out, m->upload_ready.request_id);
+        crp_put_u64(out, m->upload_ready.offset);
+        break;
+    case CRP_MSG_FILE_DATA:
+        crp_put_u32(out, m->file_data.request_id);
+        crp_put_u64(out, m->file_data.size);
+        crp_put_u64(out, m->file_data.mtime_ns);
+        crp_put_bytes(out, m->file_data.data.data, m->file_data.data.len);
+        break;
     }
 }
 
@@ -429,6 +489,79 @@ read_clipboard_data(CrpReader *r, CrpClipboardDataMsg *d)
                d->data.len > d->total - d->offset ||
                (d->data.len == 0 && d->total != 0)) {
         crp_reader_fail(r);
+    }
+}
+
+static gboolean
+read_file_entry(CrpReader *r, CrpFileEntry *e)
+{
+    e->name = crp_reader_str(r, CRP_MAX_FILE_NAME);
+    e->kind = crp_reader_u8(r);
+    e->size = crp_reader_u64(r);
+    e->mtime_ns = crp_reader_u64(r);
+    if (e->name.len == 0 ||
+        (e->kind != CRP_FILE_KIND_FILE && e->kind != CRP_FILE_KIND_DIR)) {
+        crp_reader_fail(r);
+    }
+    return crp_reader_ok(r);
+}
+
+static void
+read_files(CrpReader *r, CrpFilesMsg *files)
+{
+    files->request_id = crp_reader_u32(r);
+    files->used_bytes = crp_reader_u64(r);
+    files->quota_bytes = crp_reader_u64(r);
+    files->count = crp_reader_u16(r);
+    files->items = NULL;
+    if (files->count > CRP_MAX_LIST_ITEMS) {
+        crp_reader_fail(r);
+        return;
+    }
+    gsize start = r->pos;
+    for (guint i = 0; i < files->count && crp_reader_ok(r); i++) {
+        CrpFileEntry e;
+        read_file_entry(r, &e);
+    }
+    if (crp_reader_ok(r)) {
+        files->raw = (CrpView){ r->data + start, r->pos - start };
+    }
+}
+
+/* The My files requests: a path of the right length (whether it is a
+ * good one is the server's answer, not a protocol error), and chunks
+ * that fit the cap and lie inside the file they belong to. */
+static void
+read_file_request(CrpReader *r, guint8 type, CrpFileRequestMsg *f)
+{
+    f->request_id = crp_reader_u32(r);
+    f->path = crp_reader_str(r, CRP_MAX_FILE_PATH);
+    if (type != CRP_MSG_FILE_LIST && f->path.len == 0) {
+        crp_reader_fail(r);
+        return;
+    }
+    switch (type) {
+    case CRP_MSG_UPLOAD_BEGIN:
+        f->size = crp_reader_u64(r);
+        break;
+    case CRP_MSG_UPLOAD_DATA:
+        f->size = crp_reader_u64(r);
+        f->offset = crp_reader_u64(r);
+        f->data = crp_reader_rest(r);
+        if (f->data.len == 0 || f->data.len > CRP_MAX_FILE_CHUNK ||
+            f->offset > f->size || f->data.len > f->size - f->offset) {
+            crp_reader_fail(r);
+        }
+        break;
+    case CRP_MSG_DOWNLOAD:
+        f->offset = crp_reader_u64(r);
+        f->length = crp_reader_u32(r);
+        if (f->length == 0 || f->length > CRP_MAX_FILE_CHUNK) {
+            crp_reader_fail(r);
+        }
+        break;
+    default:
+        break;
     }
 }
 
@@ -622,6 +755,30 @@ read_body(CrpReader *r, CrpMessage *m)
         m->error.code = crp_reader_u16(r);
         m->error.message = crp_reader_str(r, CRP_MAX_STRING);
         break;
+    case CRP_MSG_FILE_LIST:
+    case CRP_MSG_UPLOAD_BEGIN:
+    case CRP_MSG_UPLOAD_DATA:
+    case CRP_MSG_DOWNLOAD:
+    case CRP_MSG_FILE_DELETE:
+        read_file_request(r, m->type, &m->file);
+        break;
+    case CRP_MSG_FILES:
+        read_files(r, &m->files);
+        break;
+    case CRP_MSG_UPLOAD_READY:
+        m->upload_ready.request_id = crp_reader_u32(r);
+        m->upload_ready.offset = crp_reader_u64(r);
+        break;
+    case CRP_MSG_FILE_DATA:
+        m->file_data.request_id = crp_reader_u32(r);
+        m->file_data.size = crp_reader_u64(r);
+        m->file_data.mtime_ns = crp_reader_u64(r);
+        m->file_data.data = crp_reader_rest(r);
+        if (m->file_data.data.len > CRP_MAX_FILE_CHUNK ||
+            m->file_data.data.len > m->file_data.size) {
+            crp_reader_fail(r);
+        }
+        break;
     }
 }
 
@@ -699,4 +856,21 @@ crp_list_iter_next_session(CrpListIter *iter, CrpSessionInfo *session)
     }
     iter->left--;
     return read_session(&iter->reader, session);
+}
+
+void
+crp_list_iter_init_files(CrpListIter *iter, const CrpFilesMsg *files)
+{
+    crp_reader_init(&iter->reader, files->raw.data, files->raw.len);
+    iter->left = files->count;
+}
+
+gboolean
+crp_list_iter_next_file(CrpListIter *iter, CrpFileEntry *entry)
+{
+    if (iter->left == 0) {
+        return FALSE;
+    }
+    iter->left--;
+    return read_file_entry(&iter->reader, entry);
 }
