@@ -162,12 +162,21 @@ def clipboard_args():
                        "name=com.redhat.spice.0"]
 
 
-def desktop_guest_args(env, memory=1536, smp=2, clipboard=False):
+def files_args(path):
+    """The user's files directory @path over virtio-9p with the tag the
+    guests mount (crp-files), as the broker gives an app's VMs."""
+    return ["-fsdev", f"local,id=crp-files,path={path},security_model=mapped-xattr",
+            "-device", "virtio-9p-pci,fsdev=crp-files,mount_tag=crp-files"]
+
+
+def desktop_guest_args(env, memory=1536, smp=2, clipboard=False, files=None):
     """The desktop guest: its image read-only (snapshot=on: each boot starts
     from the same disk), Debian's kernel booted directly (PVH); with
-    @clipboard, the clipboard agent's port (spice-vdagent runs then)."""
+    @clipboard, the clipboard agent's port (spice-vdagent runs then); with
+    @files, that host directory at ~user/My files."""
     return ["-m", str(memory), "-smp", str(smp), "-cpu", "max",
             *(clipboard_args() if clipboard else []),
+            *(files_args(files) if files else []),
             "-device", "virtio-tablet-pci",
             "-drive", f"file={env['DESKTOP_IMAGE']},if=virtio,"
                       f"format={env.get('DESKTOP_IMAGE_FORMAT', 'qcow2')},snapshot=on",
@@ -280,8 +289,8 @@ class DesktopQemu(BenchQemu):
     """The real-desktop guest (tests/guest/desktop) in a BenchQemu."""
 
     def __init__(self, env, workdir, lossless=False, module_dir=None,
-                 memory=1536, smp=2, display=True, clipboard=False):
-        super().__init__(env, workdir, desktop_guest_args(env, memory, smp, clipboard),
+                 memory=1536, smp=2, display=True, clipboard=False, files=None):
+        super().__init__(env, workdir, desktop_guest_args(env, memory, smp, clipboard, files),
                          lossless=lossless, module_dir=module_dir, display=display)
         self.scene = None
         self.ready = None

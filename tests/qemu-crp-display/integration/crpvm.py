@@ -181,6 +181,16 @@ class CrpVM:
             return self.wait_serial(expect, timeout, start)
         return None
 
+    def sh(self, command, timeout=60):
+        """Runs @command on the guest's serial shell and waits for it;
+        returns (exit status, output with \\n lines)."""
+        token = f"END-{time.monotonic_ns()}"
+        m = self.run(f"{command}; echo {token} $?",
+                     expect=rf"(?s)(.*?){token} (\d+)\r?\n", timeout=timeout)
+        lines = m.group(1).replace("\r\n", "\n").split("\n")
+        out = "\n".join(line for line in lines if line != "crp-guest#")
+        return int(m.group(2)), out.strip("\n")
+
     def alive(self):
         """The guest still answers and QEMU still serves QMP."""
         token = f"alive-{time.monotonic_ns()}"

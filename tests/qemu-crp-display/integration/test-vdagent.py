@@ -89,13 +89,7 @@ class Guest:
         self.vm = vm
 
     def sh(self, command, timeout=60):
-        """Runs @command; returns (exit status, output with \\n lines)."""
-        token = f"END-{time.monotonic_ns()}"
-        m = self.vm.run(f"{command}; echo {token} $?",
-                        expect=rf"(?s)(.*?){token} (\d+)\r?\n", timeout=timeout)
-        lines = m.group(1).replace("\r\n", "\n").split("\n")
-        out = "\n".join(line for line in lines if line != "crp-guest#")
-        return int(m.group(2)), out.strip("\n")
+        return self.vm.sh(command, timeout)
 
     def status(self, sock=AGENT_SOCK):
         """The agent's `crp-vdagent status` fields, {} if it does not answer."""
