@@ -303,6 +303,79 @@ class Faults(BrokerTest):
         self.assert_pools_full()
 
 
+class MyFiles(BrokerTest):
+    """My files with the real guest over 9p: what a client uploads is in
+    the guest's /files at once, what the guest writes downloads unchanged,
+    a second app sees the same files, and an app with --files off gets no
+    share at all."""
+
+    def type_in(self, sid, *commands):
+        """Types shell commands into the guest's console (tty0); their
+        output goes to the serial console by redirection."""
+        typed = "; ".join(f"type {c}\\n" for c in commands)
+        code, out, _ = self.env.headless(
+            self.alice, "--attach", sid, run=f"wait-frames 2; {typed}; sleep 300")
+        self.assertEqual(code, 0, out)
+
+    def upload(self, path, text):
+        name = path.replace("/", "%2F")
+        code, lines = self.env.requests(
+            self.alice, f"upload-begin:{len(text)}:{name}",
+            f"upload-data:{len(text)}:0:{text}:{name}")
+        self.assertEqual(lines[1:], ["UPLOAD_READY id=103 offset=0",
+                                     "OK id=104"], lines)
+
+    def download(self, path):
+        code, lines = self.env.requests(self.alice,
+                                        f"download:0:4096:{path}")
+        return lines[1]
+
+    def test_files_in_every_app(self):
+        self.upload("docs/hello.txt", "crp-files-hello-123")
+        sid = self.open_session()
+        self.env.wait_console(sid, "files=1")
+        self.type_in(sid, "cat /files/docs/hello.txt > /dev/ttyS0")
+        self.env.wait_console(sid, "crp-files-hello-123")
+
+        # Uploaded while the guest runs: there at once (the guest caches
+        # nothing of the share).
+        self.upload("late.txt", "crp-files-late-456")
+        self.type_in(sid, "cat /files/late.txt > /dev/ttyS0")
+        self.env.wait_console(sid, "crp-files-late-456")
+
+        # What the guest writes comes back through the broker unchanged.
+        self.type_in(sid, "echo crp-from-guest-$((6*7)) > /files/out.txt")
+        deadline = time.monotonic() + 30
+        while "data=crp-from-guest-42" not in self.download("out.txt"):
+            self.assertLess(time.monotonic(), deadline,
+                            self.download("out.txt"))
+            time.sleep(0.5)
+
+        # Another app of the same user sees the same files.
+        self.env.publish_guest("editor", mode="shell")
+        code, out, sid2 = self.env.headless(
+            self.alice, "--open", "editor", "--subscribe",
+            run="wait-frames 1; quit")
+        self.assertEqual(code, 0, out)
+        self.env.wait_console(sid2, "CRP-GUEST-READY")
+        self.type_in(sid2, "cat /files/out.txt > /dev/ttyS0")
+        self.env.wait_console(sid2, "crp-from-guest-42")
+        for s in (sid, sid2):
+            self.env.requests(self.alice, f"close:{s}")
+            self.env.wait_closed(s)
+
+        # --files off: no share device, so nothing of My files in there.
+        self.env.admin("app", "update", "editor", "--files", "off")
+        code, out, sid3 = self.env.headless(
+            self.alice, "--open", "editor", run="wait-frames 1; quit")
+        self.assertEqual(code, 0, out)
+        self.env.wait_console(sid3, "CRP-GUEST-READY")
+        self.assertIn("files=0", self.env.console(sid3))
+        with open(f"/proc/{self.env.session(sid3)['qemu_pid']}/cmdline",
+                  "rb") as f:
+            self.assertNotIn(b"virtio-9p-pci", f.read())
+
+
 class Storage(BrokerTest):
     # 1 MiB per user: a fresh overlay fits, a filled one does not.
     broker_args = {"quota_mib": 1}
