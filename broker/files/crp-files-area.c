@@ -132,6 +132,9 @@ crp_files_area_open(const char *files_dir, const char *user, GError **error)
                     "cannot open %s: %s", a->dir, g_strerror(err));
         return NULL;
     }
+    /* Whatever looks at the area (a request, a launch's quota check)
+     * first drops what nobody resumed in time: it holds quota. */
+    crp_files_area_expire_uploads(a, CRP_FILES_UPLOAD_MAX_AGE_S);
     return g_steal_pointer(&a);
 }
 
@@ -457,7 +460,6 @@ crp_files_area_upload_begin(CrpFilesArea *a, const char *path, guint64 size,
     if (!parent_usable(a, path, error)) {
         return FALSE;
     }
-    crp_files_area_expire_uploads(a, CRP_FILES_UPLOAD_MAX_AGE_S);
     if (fstatat(a->uploads_fd, part, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
         S_ISREG(st.st_mode) && (guint64)st.st_size <= size) {
         *offset = (guint64)st.st_size;

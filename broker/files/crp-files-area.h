@@ -40,7 +40,8 @@ typedef enum {
     CRP_FILES_ERROR_IO,
 } CrpFilesError;
 
-/** Uploads nobody resumed for this long are discarded. */
+/** Uploads nobody resumed for this long are discarded (when the area is
+ *  next opened). */
 #define CRP_FILES_UPLOAD_MAX_AGE_S (24 * 3600)
 
 typedef struct CrpFilesArea CrpFilesArea;
@@ -54,7 +55,8 @@ typedef struct {
 
 void crp_files_entry_free(CrpFilesEntry *entry);
 
-/** Opens @user's area under @files_dir, creating what is missing. */
+/** Opens @user's area under @files_dir, creating what is missing, and
+ *  discards its expired uploads. */
 CrpFilesArea *crp_files_area_open(const char *files_dir, const char *user,
                                   GError **error);
 void crp_files_area_free(CrpFilesArea *area);

@@ -10,6 +10,7 @@ The steps share one state directory and run in order; each prints a TAP
 line. Python 3 standard library only.
 """
 import base64
+import hashlib
 import configparser
 import os
 import re
@@ -459,6 +460,22 @@ def step_my_files(env):
     check(lines[1].startswith("ERROR id=103 code=10 message=not enough room"),
           lines)
     check(os.listdir(uploads) == [], "a refused upload left a file")
+
+    # An upload nobody resumes for a day is dropped (and its quota freed)
+    # the next time anything looks at the area; a younger one stays.
+    env.client(alice, "upload-begin:10:old", "upload-begin:10:young")
+    parts = os.listdir(uploads)
+    check(len(parts) == 2, parts)
+    old_part = [p for p in parts
+                if p.startswith(hashlib.sha256(b"old").hexdigest())][0]
+    day_ago = time.time() - 25 * 3600
+    os.utime(os.path.join(uploads, old_part), (day_ago, day_ago))
+    env.client(alice, "files:")
+    check(len(os.listdir(uploads)) == 1 and old_part not in
+          os.listdir(uploads), os.listdir(uploads))
+    r = env.admin("files", "clean", "alice", "--uploads-only")
+    check(os.listdir(uploads) == [] and "docs" in os.listdir(area),
+          (os.listdir(uploads), os.listdir(area)))
 
     # Deleting: a file, then a folder once empty.
     lines = env.client(alice, "delete:docs", "delete:docs%2Fa.txt",
