@@ -317,12 +317,24 @@ job_start(Job *job, CrpBrokerClient *client, const char *remote,
     return TRUE;
 }
 
-static void
+/* Reports progress; FALSE (and the job completed) if the callback
+ * cancelled the job, so that nothing more is sent for it. */
+static gboolean
 job_progress(Job *job, guint64 done, guint64 total)
 {
     if (job->progress) {
         job->progress(done, total, job->progress_data);
     }
+    if (job_done(job)) {
+        return FALSE;
+    }
+    if (g_cancellable_is_cancelled(g_task_get_cancellable(job->task))) {
+        /* At once, not when the cancel source runs: chunks sent meanwhile
+         * would be wasted. */
+        on_job_cancelled(NULL, job);
+        return FALSE;
+    }
+    return TRUE;
 }
 
 static GError *
@@ -420,7 +432,9 @@ static void upload_fill(Upload *up);
 static void
 upload_go_on(Upload *up)
 {
-    job_progress(&up->job, up->acked, up->size);
+    if (!job_progress(&up->job, up->acked, up->size)) {
+        return;
+    }
     if (up->acked == up->size) {
         job_finish(&up->job, NULL,
                    g_memdup2(&up->resumed_from, sizeof(guint64)), g_free);
@@ -643,14 +657,17 @@ on_download_chunk(GObject *source, GAsyncResult *res, gpointer data)
                 job_fail(&dl->job, local_error(errno, "write", dl->job.part));
                 break;
             }
-            job_progress(&dl->job, 0, dl->st.size);
-            download_fill(dl);
+            if (job_progress(&dl->job, 0, dl->st.size)) {
+                download_fill(dl);
+            }
             break;
         case CRP_DOWNLOAD_WRITE:
             if (!download_write(dl, c->offset, got->data)) {
                 break;
             }
-            job_progress(&dl->job, dl->st.received, dl->st.size);
+            if (!job_progress(&dl->job, dl->st.received, dl->st.size)) {
+                break;
+            }
             if (crp_download_complete(&dl->st)) {
                 download_complete(dl);
             } else {
