@@ -64,13 +64,13 @@ static void op_end(HlFilesOp *op, const GError *error)
     } else if (cmd->n[0] && error && error->domain == CRP_BROKER_CLIENT_ERROR &&
                error->code == cmd->n[0]) {
         printf("refused %s: %s: %s\n", remote,
-               crp_status_to_string(error->code), error->message);
+               hl_files_status_name(error->code), error->message);
         error = NULL;
     } else if (cmd->n[0]) {
         code = HL_EXIT_SCRIPT;
         message = g_strdup_printf("expected the broker to refuse it (%s), "
                                   "but %s%s",
-                                  crp_status_to_string(cmd->n[0]),
+                                  hl_files_status_name(cmd->n[0]),
                                   error ? "it failed: " : "it succeeded",
                                   error ? error->message : "");
     } else if (error) {

@@ -50,9 +50,10 @@ struct HlRunner {
 
 static void run(HlRunner *r);
 
+/* NULL in a My files run (no display session). */
 static CrpViewer *viewer(HlRunner *r)
 {
-    return crp_display_link_get_viewer(r->app->conn);
+    return r->app->conn ? crp_display_link_get_viewer(r->app->conn) : NULL;
 }
 
 static void clear_wait(HlRunner *r)

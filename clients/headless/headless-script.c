@@ -312,6 +312,16 @@ static const struct {
     { "internal", CRP_STATUS_INTERNAL },
 };
 
+const char *hl_files_status_name(guint16 status)
+{
+    for (gsize k = 0; k < G_N_ELEMENTS(files_statuses); k++) {
+        if (files_statuses[k].status == status) {
+            return files_statuses[k].name;
+        }
+    }
+    return crp_status_to_string(status);
+}
+
 /* files-*: [--expect-error STATUS] [--unchecked] [--stop-after BYTES]
  * (upload only), then the paths. */
 static gboolean parse_files(HlCommand *cmd, const CommandSpec *spec,

@@ -206,6 +206,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HlScript, hl_script_free)
 /** FALSE for the commands that run without a display session (My files,
  *  sleep, quit): a broker-mode run without --open or --attach. */
 gboolean hl_command_needs_display(HlCommandType type);
+/** The --expect-error name of a status ("no-such-file"). */
+const char *hl_files_status_name(guint16 status);
 
 /* ---- the session (headless-main.c), broker mode and the script runner */
 
