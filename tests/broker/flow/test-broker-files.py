@@ -25,7 +25,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from crpbroker import BrokerEnv  # noqa: E402
+from crpbroker import BrokerEnv, take_tools  # noqa: E402
 
 TOOLS = {}
 MIB = 1 << 20
@@ -219,10 +219,7 @@ class FilesTest(unittest.TestCase):
 
 
 def main():
-    for name, path in zip(("broker", "admin", "headless", "test_client"),
-                          sys.argv[1:5]):
-        TOOLS[name] = os.path.abspath(path)
-    del sys.argv[1:5]
+    take_tools(TOOLS)
     unittest.main(verbosity=2)
 
 
