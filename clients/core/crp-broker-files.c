@@ -465,12 +465,10 @@ on_upload_chunk(GObject *source, GAsyncResult *res, gpointer data)
 static void
 upload_fill(Upload *up)
 {
-    static guint8 *buf;
+    /* One chunk at a time: the link copies what it sends. */
+    g_autofree guint8 *buf = up->next < up->size ?
+        g_malloc(MIN((guint64)CRP_FILES_CHUNK, up->size - up->next)) : NULL;
 
-    if (!buf) {
-        /* One buffer for all uploads: the link copies what it sends. */
-        buf = g_malloc(CRP_FILES_CHUNK);
-    }
     while (!job_done(&up->job) && up->in_flight < CRP_FILES_WINDOW &&
            up->next < up->size) {
         guint32 len = (guint32)MIN((guint64)CRP_FILES_CHUNK,
