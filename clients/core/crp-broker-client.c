@@ -91,6 +91,57 @@ str_dup(CrpStr s)
     return g_strndup(s.ptr, s.len);
 }
 
+void
+crp_broker_file_list_free(CrpBrokerFileList *list)
+{
+    if (list) {
+        g_ptr_array_unref(list->entries);
+        g_free(list);
+    }
+}
+
+void
+crp_broker_file_chunk_free(CrpBrokerFileChunk *chunk)
+{
+    if (chunk) {
+        g_bytes_unref(chunk->data);
+        g_free(chunk);
+    }
+}
+
+static void
+entry_free(CrpBrokerFileEntry *e)
+{
+    if (e) {
+        g_free(e->name);
+        g_free(e);
+    }
+}
+
+CrpBrokerFileList *
+crp_broker_file_list_from(const CrpMessage *msg)
+{
+    const CrpFilesMsg *files = &msg->files;
+    CrpBrokerFileList *list = g_new0(CrpBrokerFileList, 1);
+    CrpListIter it;
+    CrpFileEntry fe;
+
+    list->entries = g_ptr_array_new_with_free_func((GDestroyNotify)entry_free);
+    list->truncated = (msg->flags & CRP_FILES_FLAG_TRUNCATED) != 0;
+    list->used_bytes = files->used_bytes;
+    list->quota_bytes = files->quota_bytes;
+    crp_list_iter_init_files(&it, files);
+    while (crp_list_iter_next_file(&it, &fe)) {
+        CrpBrokerFileEntry *e = g_new0(CrpBrokerFileEntry, 1);
+        e->name = str_dup(fe.name);
+        e->is_dir = fe.kind == CRP_FILE_KIND_DIR;
+        e->size = fe.size;
+        e->mtime_ns = fe.mtime_ns;
+        g_ptr_array_add(list->entries, e);
+    }
+    return list;
+}
+
 static void
 fail_pending(CrpBrokerClient *client, const GError *error)
 {

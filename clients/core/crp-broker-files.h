@@ -26,12 +26,12 @@ typedef struct {
     GBytes *data;
 } CrpBrokerFileChunk;
 
+/* crp-broker-client.c (replies are decoded where they arrive) */
+
 void crp_broker_file_chunk_free(CrpBrokerFileChunk *chunk);
 
 /** A FILES message as a CrpBrokerFileList. */
 CrpBrokerFileList *crp_broker_file_list_from(const CrpMessage *msg);
-
-/* crp-broker-client.c */
 
 /** Sends the My files request @msg (its id is filled in); the task
  *  completes with what @reply carried (FILES: CrpBrokerFileList,
