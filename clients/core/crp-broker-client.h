@@ -163,4 +163,117 @@ GIOStream *crp_broker_client_attach_finish(CrpBrokerClient *client,
                                            GAsyncResult *result,
                                            GError **error);
 
+/* ---- My files (protocol section 5.6, capability FILES) ---------------- */
+
+/**
+ * TRUE when the broker agreed to serve My files at login (capability
+ * FILES). Without it every My files call fails with
+ * CRP_STATUS_BAD_REQUEST before anything is sent.
+ */
+gboolean crp_broker_client_has_files(CrpBrokerClient *client);
+
+/** An entry of a My files directory (FILE_LIST). */
+typedef struct {
+    char *name;             /* one component, UTF-8 */
+    gboolean is_dir;
+    guint64 size;           /* bytes; 0 for a directory */
+    guint64 mtime_ns;       /* last change, nanoseconds since 1970 */
+} CrpBrokerFileEntry;
+
+/** FILES: a directory's entries, sorted by name, and the user's storage. */
+typedef struct {
+    GPtrArray *entries;     /* CrpBrokerFileEntry, freed with the list */
+    gboolean truncated;     /* the directory holds more than was sent */
+    guint64 used_bytes;     /* what the quota counts */
+    guint64 quota_bytes;    /* 0: no quota */
+} CrpBrokerFileList;
+
+void crp_broker_file_list_free(CrpBrokerFileList *list);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CrpBrokerFileList, crp_broker_file_list_free)
+
+/**
+ * Progress of a transfer: @done of @total bytes are with the receiver.
+ * An upload reports first where it starts (the bytes the broker already
+ * holds of an interrupted upload), then after each chunk the broker
+ * acknowledged; a download after each chunk written locally (and from 0
+ * again when it restarts because the file changed).
+ */
+typedef void (*CrpBrokerFileProgressFunc)(guint64 done, guint64 total,
+                                          gpointer data);
+
+/**
+ * Remote paths are relative to the top of My files ("docs/a.txt"; ""
+ * the top, for listing only). A path that breaks the protocol's rules
+ * (crp_file_path_check()) fails at once with CRP_STATUS_BAD_REQUEST and a
+ * message naming the rule; nothing is sent.
+ */
+
+/** FILE_LIST @dir. */
+void crp_broker_client_list_files_async(CrpBrokerClient *client,
+                                        const char *dir,
+                                        GCancellable *cancellable,
+                                        GAsyncReadyCallback callback,
+                                        gpointer user_data);
+CrpBrokerFileList *crp_broker_client_list_files_finish(CrpBrokerClient *client,
+                                                       GAsyncResult *result,
+                                                       GError **error);
+
+/**
+ * Uploads the local file @local_path to @remote_path: UPLOAD_BEGIN, then
+ * 1 MiB UPLOAD_DATA chunks from where the broker says, a few in flight.
+ * An upload of the same path and size that was interrupted (cancelled,
+ * connection lost) continues where it stopped. The file appears at
+ * @remote_path only once complete. @progress (may be NULL) runs in the
+ * caller's context; @progress_data must live until @callback runs.
+ * Cancelling stops sending; what the broker holds stays for a resume.
+ */
+void crp_broker_client_upload_async(CrpBrokerClient *client,
+                                    const char *local_path,
+                                    const char *remote_path,
+                                    CrpBrokerFileProgressFunc progress,
+                                    gpointer progress_data,
+                                    GCancellable *cancellable,
+                                    GAsyncReadyCallback callback,
+                                    gpointer user_data);
+/** @resumed_from (may be NULL): the offset the broker said to start at. */
+gboolean crp_broker_client_upload_finish(CrpBrokerClient *client,
+                                         GAsyncResult *result,
+                                         guint64 *resumed_from,
+                                         GError **error);
+
+/**
+ * Downloads @remote_path into @local_path: DOWNLOAD chunks, a few in
+ * flight, written to "@local_path.part" and renamed to @local_path once
+ * complete (replacing it). Starts again when the file changes on the
+ * broker mid-way. On failure or cancel the .part file is removed.
+ */
+void crp_broker_client_download_async(CrpBrokerClient *client,
+                                      const char *remote_path,
+                                      const char *local_path,
+                                      CrpBrokerFileProgressFunc progress,
+                                      gpointer progress_data,
+                                      GCancellable *cancellable,
+                                      GAsyncReadyCallback callback,
+                                      gpointer user_data);
+gboolean crp_broker_client_download_finish(CrpBrokerClient *client,
+                                           GAsyncResult *result,
+                                           GError **error);
+
+/** FILE_DELETE @remote_path: a file, or an empty directory. */
+void crp_broker_client_delete_file_async(CrpBrokerClient *client,
+                                         const char *remote_path,
+                                         GCancellable *cancellable,
+                                         GAsyncReadyCallback callback,
+                                         gpointer user_data);
+gboolean crp_broker_client_delete_file_finish(CrpBrokerClient *client,
+                                              GAsyncResult *result,
+                                              GError **error);
+
+/**
+ * Tests only: send remote paths unchecked, so that a test can see the
+ * broker's own refusal of a bad path (a hostile client's view).
+ */
+void crp_broker_client_set_check_paths(CrpBrokerClient *client,
+                                       gboolean check);
+
 G_END_DECLS
