@@ -15,9 +15,11 @@
  */
 #include "crp-broker-client.h"
 #include "crp-broker-link.h"
+#include "crp-broker-files.h"
 
 #include <string.h>
 #include "crp/crp-error.h"
+#include "crp/crp-file-path.h"
 #include "crp/crp-keyfile.h"
 
 G_DEFINE_QUARK(crp-broker-client-error-quark, crp_broker_client_error)
@@ -38,6 +40,7 @@ struct _CrpBrokerClient {
     guint keepalive_timer;
     CrpBrokerClientClosedFunc closed_func;
     gpointer closed_data;
+    gboolean unchecked_paths;       /* tests of the broker's own checks */
 };
 
 G_DEFINE_FINAL_TYPE(CrpBrokerClient, crp_broker_client, G_TYPE_OBJECT)
@@ -155,6 +158,9 @@ reply_id(const CrpMessage *msg)
     case CRP_MSG_SESSIONS: return msg->list.request_id;
     case CRP_MSG_LAUNCHED: return msg->launched.request_id;
     case CRP_MSG_ERROR: return msg->error.request_id;
+    case CRP_MSG_FILES: return msg->files.request_id;
+    case CRP_MSG_UPLOAD_READY: return msg->upload_ready.request_id;
+    case CRP_MSG_FILE_DATA: return msg->file_data.request_id;
     default: return 0;
     }
 }
@@ -211,6 +217,24 @@ on_link_message(CrpBrokerLink *link, const CrpMessage *msg, gpointer data)
         t->ticket = str_dup(msg->launched.ticket);
         t->expires_in_s = msg->launched.expires_in_s;
         g_task_return_pointer(task, t, (GDestroyNotify)crp_broker_ticket_free);
+        break;
+    }
+    case CRP_MSG_FILES:
+        g_task_return_pointer(task, crp_broker_file_list_from(msg),
+                              (GDestroyNotify)crp_broker_file_list_free);
+        break;
+    case CRP_MSG_UPLOAD_READY:
+        g_task_return_pointer(task, g_memdup2(&msg->upload_ready.offset,
+                                              sizeof(guint64)), g_free);
+        break;
+    case CRP_MSG_FILE_DATA: {
+        CrpBrokerFileChunk *c = g_new0(CrpBrokerFileChunk, 1);
+        c->size = msg->file_data.size;
+        c->mtime_ns = msg->file_data.mtime_ns;
+        c->data = g_bytes_new(msg->file_data.data.data,
+                              msg->file_data.data.len);
+        g_task_return_pointer(task, c,
+                              (GDestroyNotify)crp_broker_file_chunk_free);
         break;
     }
     }
@@ -374,28 +398,21 @@ crp_broker_client_set_closed_func(CrpBrokerClient *client,
 
 /* ---- requests --------------------------------------------------------- */
 
+/* Gives @msg the next request id and sends it; @task completes with the
+ * reply. Takes the caller's reference to @task. */
 static void
-request(CrpBrokerClient *client, guint8 type, const char *arg,
-        const Expect *expect, gpointer source_tag, GCancellable *cancellable,
-        GAsyncReadyCallback callback, gpointer user_data)
+dispatch(CrpBrokerClient *client, GTask *task, CrpMessage *msg)
 {
-    GTask *task = g_task_new(client, cancellable, callback, user_data);
     guint32 id = ++client->next_id;
-    CrpMessage msg = {
-        .type = type,
-        .request = { .request_id = id, .arg = crp_str(arg) },
-    };
 
-    g_task_set_source_tag(task, source_tag);
-    g_task_set_task_data(task, g_memdup2(expect, sizeof(*expect)), g_free);
-    if (arg && (!*arg || strlen(arg) > 64)) {
-        g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                                "'%s' is not a valid name", arg);
-        g_object_unref(task);
-        return;
+    /* Every request's id is the first field of its body. */
+    if (msg->type >= CRP_MSG_FILE_LIST && msg->type <= CRP_MSG_FILE_DELETE) {
+        msg->file.request_id = id;
+    } else {
+        msg->request.request_id = id;
     }
     client->last_request = g_get_monotonic_time();
-    if (!crp_broker_link_send(client->link, &msg)) {
+    if (!crp_broker_link_send(client->link, msg)) {
         g_task_return_new_error(task, CRP_BROKER_CLIENT_ERROR,
                                 CRP_STATUS_SHUTDOWN,
                                 "the connection to the broker is closed");
@@ -403,6 +420,91 @@ request(CrpBrokerClient *client, guint8 type, const char *arg,
         return;
     }
     g_hash_table_insert(client->pending, GUINT_TO_POINTER(id), task);
+}
+
+static GTask *
+new_task(CrpBrokerClient *client, const Expect *expect, gpointer source_tag,
+         GCancellable *cancellable, GAsyncReadyCallback callback,
+         gpointer user_data)
+{
+    GTask *task = g_task_new(client, cancellable, callback, user_data);
+
+    g_task_set_source_tag(task, source_tag);
+    g_task_set_task_data(task, g_memdup2(expect, sizeof(*expect)), g_free);
+    return task;
+}
+
+static void
+request(CrpBrokerClient *client, guint8 type, const char *arg,
+        const Expect *expect, gpointer source_tag, GCancellable *cancellable,
+        GAsyncReadyCallback callback, gpointer user_data)
+{
+    GTask *task = new_task(client, expect, source_tag, cancellable, callback,
+                           user_data);
+    CrpMessage msg = {
+        .type = type,
+        .request = { .arg = crp_str(arg) },
+    };
+
+    if (arg && (!*arg || strlen(arg) > 64)) {
+        g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                                "'%s' is not a valid name", arg);
+        g_object_unref(task);
+        return;
+    }
+    dispatch(client, task, &msg);
+}
+
+void
+crp_broker_client_file_request(CrpBrokerClient *client, CrpMessage *msg,
+                               guint8 reply, gpointer source_tag,
+                               GCancellable *cancellable,
+                               GAsyncReadyCallback callback,
+                               gpointer user_data)
+{
+    Expect e = { reply };
+
+    dispatch(client, new_task(client, &e, source_tag, cancellable, callback,
+                              user_data), msg);
+}
+
+gboolean
+crp_broker_client_has_files(CrpBrokerClient *client)
+{
+    return (crp_broker_link_get_capabilities(client->link) &
+            CRP_CAP_BROKER_FILES) != 0;
+}
+
+void
+crp_broker_client_set_check_paths(CrpBrokerClient *client, gboolean check)
+{
+    client->unchecked_paths = !check;
+}
+
+gboolean
+crp_broker_client_check_file_path(CrpBrokerClient *client, const char *path,
+                                  gboolean allow_top, GError **error)
+{
+    g_autoptr(GError) why = NULL;
+    gsize len = strlen(path);
+
+    if (!crp_broker_client_has_files(client)) {
+        g_set_error_literal(error, CRP_BROKER_CLIENT_ERROR,
+                            CRP_STATUS_BAD_REQUEST,
+                            "this broker does not offer My files");
+        return FALSE;
+    }
+    if (client->unchecked_paths && len <= CRP_MAX_FILE_PATH) {
+        /* Longer ones would not fit the message. */
+        return TRUE;
+    }
+    if (!crp_file_path_check(path, len, allow_top, &why)) {
+        /* The broker's own answer to such a path, said before sending. */
+        g_set_error_literal(error, CRP_BROKER_CLIENT_ERROR,
+                            CRP_STATUS_BAD_REQUEST, why->message);
+        return FALSE;
+    }
+    return TRUE;
 }
 
 void

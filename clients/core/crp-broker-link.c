@@ -34,6 +34,7 @@ struct CrpBrokerLink {
     GQueue out;                     /* GBytes waiting to be written */
     gboolean writing;
     gboolean ready;
+    guint32 capabilities;           /* agreed at login */
     gboolean ended;                 /* no more events */
     gboolean clean_end;             /* the broker's final record arrived */
     gboolean closing;               /* close(): hang up once written */
@@ -214,6 +215,7 @@ process_events(CrpBrokerLink *link)
             return TRUE;
         case CRP_EVENT_READY:
             link->ready = TRUE;
+            link->capabilities = ev.capabilities;
             g_clear_handle_id(&link->login_timer, g_source_remove);
             link->events->ready(link, link->data);
             break;
@@ -325,6 +327,7 @@ on_connected(GObject *source, GAsyncResult *res, gpointer user_data)
         .role = CRP_ROLE_CLIENT,
         .static_secret = link->key.secret_key,
         .remote_static_public = link->key.broker_public_key,
+        .capabilities = CRP_CAP_BROKER_FILES,
         .software = "crp-client " CRP_CLIENT_VERSION,
     };
     link->ch = crp_channel_new(&cfg, &error);
@@ -406,6 +409,12 @@ crp_broker_link_send_final(CrpBrokerLink *link, const CrpMessage *msg)
     }
     queue_output(link);
     return TRUE;
+}
+
+guint32
+crp_broker_link_get_capabilities(CrpBrokerLink *link)
+{
+    return link->capabilities;
 }
 
 gboolean

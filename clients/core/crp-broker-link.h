@@ -45,6 +45,9 @@ gboolean crp_broker_link_send(CrpBrokerLink *link, const CrpMessage *msg);
 /** Sends @msg as the stream's final record (ATTACH). */
 gboolean crp_broker_link_send_final(CrpBrokerLink *link, const CrpMessage *msg);
 
+/** The CRP_CAP_BROKER_* agreed at login (0 before). */
+guint32 crp_broker_link_get_capabilities(CrpBrokerLink *link);
+
 /** TRUE when every queued byte has been written. */
 gboolean crp_broker_link_flushed(CrpBrokerLink *link);
 
