@@ -413,6 +413,7 @@ static void on_delete_clicked(GtkButton *button, gpointer data)
                                            GTK_RESPONSE_ACCEPT);
     gtk_widget_add_css_class(del, "destructive-action");
     gtk_dialog_set_default_response(GTK_DIALOG(dialog), GTK_RESPONSE_CANCEL);
+    gtk_window_set_title(GTK_WINDOW(dialog), "Delete from My files");
     g_object_set_data_full(G_OBJECT(dialog), "crp-path", child_path(win->dir, name_of(row)),
                            g_free);
     g_signal_connect(dialog, "response", G_CALLBACK(on_delete_response), win);
@@ -623,6 +624,7 @@ static void build(CrpFilesWindow *win)
     crp_form_add_shortcut(GTK_WIDGET(win), "<Alt>Up", on_key_up, NULL);
     crp_form_add_shortcut(win->list, "BackSpace", on_key_up, NULL);
     g_signal_connect(win, "notify::is-active", G_CALLBACK(on_active), NULL);
+    update_buttons(win);
     g_signal_connect_object(win->transfers, "finished", G_CALLBACK(on_transfer_finished),
                             win, 0);
     set_dir(win, "");

@@ -1085,7 +1085,7 @@ void crp_session_window_enable_files(CrpSessionWindow *win, CrpFilesTransfers *t
 
     g_return_if_fail(!win->transfers);
     win->transfers = g_object_ref(transfers);
-    g_menu_append(files, "My _files…", "win.show-files");
+    g_menu_append(files, "_My files…", "win.show-files");
     g_menu_append_section(win->menu, NULL, G_MENU_MODEL(files));
 
     GtkDropTarget *drop = gtk_drop_target_new(GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);

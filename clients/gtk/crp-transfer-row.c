@@ -82,6 +82,7 @@ static void update(TransferRow *r)
                                                  crp_client_error_files_title(error),
                                                  error->message);
         gtk_label_set_text(GTK_LABEL(r->error), words);
+        gtk_widget_set_tooltip_text(r->error, words);
     }
     if ((state == CRP_FILES_TRANSFER_DONE || state == CRP_FILES_TRANSFER_CANCELLED) &&
         !r->linger) {
@@ -130,7 +131,10 @@ GtkWidget *crp_transfer_row_new(CrpFilesTransfers *list, CrpFilesTransfer *t)
     r->bar = gtk_progress_bar_new();
     r->error = gtk_label_new(NULL);
     gtk_label_set_xalign(GTK_LABEL(r->error), 0);
-    gtk_label_set_wrap(GTK_LABEL(r->error), TRUE);
+    /* One line (all of it in the tooltip): a wrapped label's height
+     * depends on its width, which a list in a scrolled corner gets
+     * wrong. */
+    gtk_label_set_ellipsize(GTK_LABEL(r->error), PANGO_ELLIPSIZE_END);
     gtk_widget_add_css_class(r->error, "error");
     gtk_box_append(GTK_BOX(text), r->label);
     gtk_box_append(GTK_BOX(text), r->bar);
