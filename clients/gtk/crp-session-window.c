@@ -978,7 +978,7 @@ static void build_content(CrpSessionWindow *win)
     gtk_widget_set_margin_end(win->transfer_list, 8);
     gtk_widget_set_margin_bottom(win->transfer_list, 8);
     gtk_widget_set_size_request(win->transfer_list, 320, -1);
-    gtk_widget_set_focusable(win->transfer_list, FALSE);
+    gtk_widget_set_can_focus(win->transfer_list, FALSE);     /* keys stay with the guest */
     gtk_widget_set_visible(win->transfer_list, FALSE);
     gtk_overlay_add_overlay(GTK_OVERLAY(overlay), win->transfer_list);
 
