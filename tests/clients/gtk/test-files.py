@@ -109,7 +109,10 @@ class MyFiles(tc.BrokerTest):
         """crp-client logged in as alice; returns its main window."""
         self.client = Client(self.x, self.tmp.name,
                              ["--key", self.key, "--broker", self.broker.address],
-                             XDG_CONFIG_HOME=os.path.join(self.tmp.name, "config-files"))
+                             XDG_CONFIG_HOME=os.path.join(self.tmp.name, "config-files"),
+                             # The file chooser keeps its settings; no
+                             # dconf (and no session bus) here.
+                             GSETTINGS_BACKEND="memory")
         return self.window("^CRP .* alice$")
 
     def open_files(self, main):
