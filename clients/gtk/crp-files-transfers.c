@@ -161,6 +161,28 @@ const GError *crp_files_transfer_get_error(CrpFilesTransfer *t)
     return t->error;
 }
 
+char *crp_files_transfer_describe(CrpFilesTransfer *t)
+{
+    g_autofree char *name = g_path_get_basename(t->path);
+    gboolean up = t->upload;
+    g_autofree char *d = g_format_size_full(t->done, G_FORMAT_SIZE_IEC_UNITS);
+    g_autofree char *a = g_format_size_full(t->total, G_FORMAT_SIZE_IEC_UNITS);
+    switch (t->state) {
+    case CRP_FILES_TRANSFER_WAITING:
+        return g_strdup_printf("%s %s — waiting", up ? "Upload" : "Download", name);
+    case CRP_FILES_TRANSFER_RUNNING:
+        return g_strdup_printf("%s %s — %s of %s", up ? "Uploading" : "Downloading",
+                               name, d, a);
+    case CRP_FILES_TRANSFER_DONE:
+        return g_strdup_printf("%s %s — %s", up ? "Uploaded" : "Downloaded", name, a);
+    case CRP_FILES_TRANSFER_CANCELLED:
+        return g_strdup_printf("%s %s — cancelled", up ? "Upload" : "Download", name);
+    case CRP_FILES_TRANSFER_FAILED:
+    default:
+        return g_strdup_printf("%s %s — failed", up ? "Upload" : "Download", name);
+    }
+}
+
 void crp_files_transfer_cancel(CrpFilesTransfer *t)
 {
     if (t->state == CRP_FILES_TRANSFER_RUNNING) {

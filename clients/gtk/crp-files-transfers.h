@@ -41,6 +41,8 @@ CrpFilesTransferState crp_files_transfer_get_state(CrpFilesTransfer *t);
 void crp_files_transfer_get_progress(CrpFilesTransfer *t, guint64 *done, guint64 *total);
 /** Why it failed (state FAILED), else NULL. */
 const GError *crp_files_transfer_get_error(CrpFilesTransfer *t);
+/** Where it stands, in words ("Uploading a.txt — 1.2 MiB of 3 MiB"). */
+char *crp_files_transfer_describe(CrpFilesTransfer *t);
 /** Stops it (a waiting one never starts); state CANCELLED. */
 void crp_files_transfer_cancel(CrpFilesTransfer *t);
 

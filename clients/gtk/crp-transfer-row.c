@@ -18,36 +18,6 @@ typedef struct {
     guint linger;
 } TransferRow;
 
-static char *file_name(CrpFilesTransfer *t)
-{
-    return g_path_get_basename(crp_files_transfer_get_path(t));
-}
-
-char *crp_transfer_row_describe(CrpFilesTransfer *t)
-{
-    g_autofree char *name = file_name(t);
-    gboolean up = crp_files_transfer_is_upload(t);
-    guint64 done, total;
-
-    crp_files_transfer_get_progress(t, &done, &total);
-    g_autofree char *d = g_format_size_full(done, G_FORMAT_SIZE_IEC_UNITS);
-    g_autofree char *a = g_format_size_full(total, G_FORMAT_SIZE_IEC_UNITS);
-    switch (crp_files_transfer_get_state(t)) {
-    case CRP_FILES_TRANSFER_WAITING:
-        return g_strdup_printf("%s %s — waiting", up ? "Upload" : "Download", name);
-    case CRP_FILES_TRANSFER_RUNNING:
-        return g_strdup_printf("%s %s — %s of %s", up ? "Uploading" : "Downloading",
-                               name, d, a);
-    case CRP_FILES_TRANSFER_DONE:
-        return g_strdup_printf("%s %s — %s", up ? "Uploaded" : "Downloaded", name, a);
-    case CRP_FILES_TRANSFER_CANCELLED:
-        return g_strdup_printf("%s %s — cancelled", up ? "Upload" : "Download", name);
-    case CRP_FILES_TRANSFER_FAILED:
-    default:
-        return g_strdup_printf("%s %s — failed", up ? "Upload" : "Download", name);
-    }
-}
-
 static gboolean on_linger(gpointer data)
 {
     TransferRow *r = data;
@@ -64,7 +34,7 @@ static void update(TransferRow *r)
     CrpFilesTransferState state = crp_files_transfer_get_state(r->t);
     gboolean ended = state > CRP_FILES_TRANSFER_RUNNING;
     const GError *error = crp_files_transfer_get_error(r->t);
-    g_autofree char *text = crp_transfer_row_describe(r->t);
+    g_autofree char *text = crp_files_transfer_describe(r->t);
     guint64 done, total;
 
     crp_files_transfer_get_progress(r->t, &done, &total);

@@ -20,7 +20,4 @@ GtkWidget *crp_transfer_row_new(CrpFilesTransfers *list, CrpFilesTransfer *t);
 /** For gtk_list_box_bind_model(): @data is the CrpFilesTransfers. */
 GtkWidget *crp_transfer_row_create(gpointer item, gpointer data);
 
-/** The progress as words ("Uploading a.txt — 1.2 MiB of 3 MiB"). */
-char *crp_transfer_row_describe(CrpFilesTransfer *t);
-
 G_END_DECLS
