@@ -28,6 +28,7 @@ struct _CrpFilesWindow {
     GCancellable *cancel;           /* every request of this client */
     GCancellable *listing;          /* the newest FILE_LIST */
     char *dir;                      /* "" is the top */
+    char *select;                   /* the name to select once listed */
 
     GtkWidget *path_label, *up_button;
     GtkWidget *upload_button, *download_button, *delete_button, *refresh_button;
@@ -204,7 +205,8 @@ static void fill(CrpFilesWindow *win, CrpBrokerFileList *files)
 {
     GtkWidget *child;
     GtkWidget *keep = selected(win);
-    g_autofree char *keep_name = keep ? g_strdup(name_of(keep)) : NULL;
+    g_autofree char *keep_name = win->select ? g_steal_pointer(&win->select)
+                                 : keep ? g_strdup(name_of(keep)) : NULL;
     g_autoptr(GString) names = g_string_new(NULL);
 
     while ((child = gtk_widget_get_first_child(win->list))) {
@@ -438,8 +440,15 @@ static void on_transfer_finished(CrpFilesTransfers *transfers, CrpFilesTransfer 
 {
     CrpFilesWindow *win = data;
 
+    const char *path = crp_files_transfer_get_path(t);
+    g_autofree char *dir = parent_path(path);
+
     if (crp_files_transfer_is_upload(t) &&
-        crp_files_transfer_get_state(t) == CRP_FILES_TRANSFER_DONE) {
+        crp_files_transfer_get_state(t) == CRP_FILES_TRANSFER_DONE &&
+        g_str_equal(dir, win->dir)) {
+        /* What just arrived is selected: ready to download or delete. */
+        g_free(win->select);
+        win->select = g_path_get_basename(path);
         crp_files_window_refresh(win);
     }
 }
@@ -645,6 +654,7 @@ static void crp_files_window_dispose(GObject *object)
     win->client = NULL;
     g_clear_object(&win->transfers);
     g_clear_pointer(&win->dir, g_free);
+    g_clear_pointer(&win->select, g_free);
     G_OBJECT_CLASS(crp_files_window_parent_class)->dispose(object);
 }
 

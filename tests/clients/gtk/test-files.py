@@ -76,9 +76,11 @@ class MyFiles(tc.BrokerTest):
                                timeout)
 
     def listing(self, after=0):
-        """The next listing of the top of My files from @after on:
-        (names, the usage line)."""
-        m = self.log_line(r"files: '': \d+ entries \[([^\]]*)\]; ([^\n]*)", after)
+        """The latest listing of the top of My files from @after on (once
+        there is one): (names, the usage line)."""
+        pattern = r"files: '': \d+ entries \[([^\]]*)\]; ([^\n]*)"
+        self.log_line(pattern, after)
+        m = list(re.finditer(pattern, self.client.log()[after:]))[-1]
         return m.group(1).split(", ") if m.group(1) else [], m.group(2)
 
     def mark(self):
@@ -158,11 +160,11 @@ class MyFiles(tc.BrokerTest):
             lambda: (lambda n: n if "report.bin" in n[0] else None)(self.listing(at)))
         self.assertRegex(usage, r"^[\d.]+ [KMG]iB of 64\.0 MiB used$")
 
-        # Download…: Home selects the first (only) file; the chooser
-        # saves it elsewhere, identical.
+        # Download…: the file that arrived is selected; the chooser saves
+        # it elsewhere, identical.
         out = os.path.join(self.local, "saved.bin")
         at = self.mark()
-        self.keys(files, "Home", "alt+d")
+        self.keys(files, "alt+d")
         self.choose("Download from My files", out, save=True)
         self.log_line(rf"files: download report.bin done \({len(data)} bytes\)", at)
         with open(out, "rb") as f:
@@ -171,7 +173,7 @@ class MyFiles(tc.BrokerTest):
 
         # Delete, confirmed: gone from the area and the listing.
         at = self.mark()
-        self.keys(files, "Home", "Delete")
+        self.keys(files, "alt+l")
         confirm = self.window("^Delete from My files$")
         self.keys(confirm, "alt+d")
         self.log_line(r"files: deleting report.bin", at)
