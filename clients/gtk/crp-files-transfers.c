@@ -10,6 +10,8 @@
  */
 #include "crp-files-transfers.h"
 
+#include "crp-client-errors.h"
+
 /* Transfers at once: each is pipelined already, so more would only
  * share the same link and make every one of them slower to finish. */
 #define MAX_RUNNING 2
@@ -63,7 +65,8 @@ static void finish(CrpFilesTransfer *t, CrpFilesTransferState state, GError *err
     t->error = error;
     g_clear_object(&t->cancel);
     if (state == CRP_FILES_TRANSFER_FAILED) {
-        g_message("files: %s %s failed: %s", direction(t), t->path, error->message);
+        g_message("files: %s %s failed: %s: %s", direction(t), t->path,
+                  crp_client_error_files_title(error), error->message);
     } else {
         /* Tests wait for these lines. */
         g_message("files: %s %s %s (%" G_GUINT64_FORMAT " bytes)", direction(t), t->path,
