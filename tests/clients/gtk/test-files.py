@@ -214,6 +214,7 @@ class MyFiles(tc.BrokerTest):
             [GI_PYTHON, os.path.join(HERE, "drag-source.py"), dropped],
             env=self.x.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         source = self.window("^drag-source$")
+        xdotool(self.x, "windowraise", session)
         xdotool(self.x, "windowmove", "--sync", source, "1300", "1000")
         xdotool(self.x, "windowraise", source)
         at = self.mark()
