@@ -489,8 +489,8 @@ crp_broker_client_check_file_path(CrpBrokerClient *client, const char *path,
     gsize len = strlen(path);
 
     if (!crp_broker_client_has_files(client)) {
-        g_set_error_literal(error, CRP_BROKER_CLIENT_ERROR,
-                            CRP_STATUS_BAD_REQUEST,
+        /* Not the broker's refusal: nothing was asked. */
+        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
                             "this broker does not offer My files");
         return FALSE;
     }

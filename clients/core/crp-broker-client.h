@@ -167,8 +167,8 @@ GIOStream *crp_broker_client_attach_finish(CrpBrokerClient *client,
 
 /**
  * TRUE when the broker agreed to serve My files at login (capability
- * FILES). Without it every My files call fails with
- * CRP_STATUS_BAD_REQUEST before anything is sent.
+ * FILES). Without it every My files call fails with G_IO_ERROR_NOT_SUPPORTED
+ * before anything is sent.
  */
 gboolean crp_broker_client_has_files(CrpBrokerClient *client);
 

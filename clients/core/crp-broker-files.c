@@ -317,12 +317,24 @@ job_start(Job *job, CrpBrokerClient *client, const char *remote,
     return TRUE;
 }
 
-static void
+/* Reports progress; FALSE (and the job completed) if the callback
+ * cancelled the job, so that nothing more is sent for it. */
+static gboolean
 job_progress(Job *job, guint64 done, guint64 total)
 {
     if (job->progress) {
         job->progress(done, total, job->progress_data);
     }
+    if (job_done(job)) {
+        return FALSE;
+    }
+    if (g_cancellable_is_cancelled(g_task_get_cancellable(job->task))) {
+        /* At once, not when the cancel source runs: chunks sent meanwhile
+         * would be wasted. */
+        on_job_cancelled(NULL, job);
+        return FALSE;
+    }
+    return TRUE;
 }
 
 static GError *
@@ -420,7 +432,9 @@ static void upload_fill(Upload *up);
 static void
 upload_go_on(Upload *up)
 {
-    job_progress(&up->job, up->acked, up->size);
+    if (!job_progress(&up->job, up->acked, up->size)) {
+        return;
+    }
     if (up->acked == up->size) {
         job_finish(&up->job, NULL,
                    g_memdup2(&up->resumed_from, sizeof(guint64)), g_free);
@@ -451,12 +465,10 @@ on_upload_chunk(GObject *source, GAsyncResult *res, gpointer data)
 static void
 upload_fill(Upload *up)
 {
-    static guint8 *buf;
+    /* One chunk at a time: the link copies what it sends. */
+    g_autofree guint8 *buf = up->next < up->size ?
+        g_malloc(MIN((guint64)CRP_FILES_CHUNK, up->size - up->next)) : NULL;
 
-    if (!buf) {
-        /* One buffer for all uploads: the link copies what it sends. */
-        buf = g_malloc(CRP_FILES_CHUNK);
-    }
     while (!job_done(&up->job) && up->in_flight < CRP_FILES_WINDOW &&
            up->next < up->size) {
         guint32 len = (guint32)MIN((guint64)CRP_FILES_CHUNK,
@@ -643,14 +655,17 @@ on_download_chunk(GObject *source, GAsyncResult *res, gpointer data)
                 job_fail(&dl->job, local_error(errno, "write", dl->job.part));
                 break;
             }
-            job_progress(&dl->job, 0, dl->st.size);
-            download_fill(dl);
+            if (job_progress(&dl->job, 0, dl->st.size)) {
+                download_fill(dl);
+            }
             break;
         case CRP_DOWNLOAD_WRITE:
             if (!download_write(dl, c->offset, got->data)) {
                 break;
             }
-            job_progress(&dl->job, dl->st.received, dl->st.size);
+            if (!job_progress(&dl->job, dl->st.received, dl->st.size)) {
+                break;
+            }
             if (crp_download_complete(&dl->st)) {
                 download_complete(dl);
             } else {

@@ -132,9 +132,13 @@ static void on_logged_in(GObject *source, GAsyncResult *res, gpointer data)
         fail(p, error);
         return;
     }
-    hl_log("logged in to the broker as %s",
-           crp_broker_client_get_user(p->client));
-    if (p->opts.subscribe) {
+    hl_log("logged in to the broker as %s%s",
+           crp_broker_client_get_user(p->client),
+           crp_broker_client_has_files(p->client) ? ", My files offered" : "");
+    if (!p->opts.app && !p->opts.session) {
+        /* My files only: no display session. */
+        p->done(p->app, NULL, NULL, NULL);
+    } else if (p->opts.subscribe) {
         crp_broker_client_subscribe_async(p->client, p->opts.app, TRUE,
                                           p->cancel, on_subscribed, p);
     } else {
@@ -154,6 +158,11 @@ HlBrokerPhase *hl_broker_phase_start(HlApp *app, const HlBrokerOptions *opts,
     crp_broker_client_connect_async(opts->key_path, opts->address, p->cancel,
                                     on_logged_in, p);
     return p;
+}
+
+CrpBrokerClient *hl_broker_phase_client(HlBrokerPhase *p)
+{
+    return p->client;
 }
 
 void hl_broker_phase_free(HlBrokerPhase *p)

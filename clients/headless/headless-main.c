@@ -6,6 +6,8 @@
  *                [--script FILE | --run 'cmd; cmd; ...']
  *   crp-headless --key KEY_FILE (--open APP [--subscribe] | --attach SESSION)
  *                [--broker ADDRESS] [options] [--script ... | --run ...]
+ *   crp-headless --key KEY_FILE [--broker ADDRESS] (--script | --run) with
+ *                only My files commands (files-*, sleep, quit)
  *
  * The second form goes through a broker (headless-broker.c): it logs in,
  * launches the app or gets a fresh ticket for a running session, prints
@@ -176,6 +178,12 @@ static gboolean parse_options(Options *o, int *argc, char ***argv, GError **erro
         "  clipboard-set TEXT | clipboard-fill BYTES\n"
         "  expect-clipboard TIMEOUT_MS TEXT\n"
         "  expect-clipboard-refused TIMEOUT_MS [none|too-large|off]\n"
+        "Broker mode, My files (also without --open/--attach):\n"
+        "  files-list [DIR] | files-upload [--stop-after BYTES] LOCAL REMOTE\n"
+        "  files-download REMOTE LOCAL | files-delete REMOTE\n"
+        "  each takes --expect-error bad-request|quota-exceeded|no-such-file|\n"
+        "  internal (it must be refused so) and --unchecked (send the path\n"
+        "  as written, to test the broker's own checks)\n"
         "Waits time out after 10000 ms unless given; the tolerance is 10 Hz.\n"
         "type takes the rest of the command: \\n is Enter, \\; a ';'.\n"
         "\n"
@@ -194,9 +202,13 @@ static gboolean parse_options(Options *o, int *argc, char ***argv, GError **erro
     } else if (!o->connect == !o->key) {
         g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
                             "give --connect (direct) or --key (broker mode)");
-    } else if (o->key && (!o->open == !o->attach)) {
+    } else if (o->key && o->open && o->attach) {
         g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                            "broker mode needs --open APP or --attach SESSION");
+                            "give --open APP or --attach SESSION, not both");
+    } else if (o->key && !o->open && !o->attach && !o->script_file && !o->run) {
+        g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                            "broker mode needs --open APP or --attach "
+                            "SESSION, or a script of My files commands");
     } else if (o->key && tickets != 0) {
         g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
                             "broker mode gets its ticket from the broker");
@@ -567,12 +579,43 @@ static void on_broker_attached(HlApp *app, GIOStream *stream,
         app_finish(app, hl_broker_exit_code(error), "%s", error->message);
         return;
     }
+    if (!stream) {
+        /* Logged in, nothing to open: the script runs My files commands. */
+        app->capabilities = 0;
+        hl_runner_start(app->runner);
+        return;
+    }
     label = g_strdup_printf("session %s (through the broker)", app->session_id);
     app->conn = crp_display_link_new_for_stream(stream, label, ticket,
                                                 &connection_events, app, &local);
     if (!app->conn) {
         app_finish(app, HL_EXIT_ERROR, "%s", local->message);
     }
+}
+
+/* My files commands need the broker; without --open or --attach there is
+ * no display for the others. */
+static gboolean check_script_mode(const HlScript *script, const Options *o,
+                                  GError **error)
+{
+    for (guint i = 0; i < script->n_commands; i++) {
+        const HlCommand *c = &script->commands[i];
+        gboolean display = hl_command_needs_display(c->type);
+        if (!o->key && !display && c->type != HL_CMD_SLEEP &&
+            c->type != HL_CMD_QUIT) {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                        "script %s: %s needs broker mode (--key)", c->where,
+                        c->source);
+            return FALSE;
+        }
+        if (o->key && !o->open && !o->attach && display) {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                        "script %s: %s needs a display session (--open or "
+                        "--attach)", c->where, c->source);
+            return FALSE;
+        }
+    }
+    return TRUE;
 }
 
 static int usage_error(const GError *error)
@@ -624,6 +667,9 @@ int hl_main(int argc, char **argv)
         }
         if (text) {
             script = hl_script_parse(text, o.run != NULL, &error);
+        }
+        if (script) {
+            check_script_mode(script, &o, &error);
         }
     }
     app.playback = hl_playback_new();

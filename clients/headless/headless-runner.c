@@ -45,13 +45,15 @@ struct HlRunner {
     HlMicSource *mic;
     gint64 mic_start_us;
     guint64 mic_sent;           /* frames per channel */
+    HlFilesOp *files_op;        /* a files-* command in flight */
 };
 
 static void run(HlRunner *r);
 
+/* NULL in a My files run (no display session). */
 static CrpViewer *viewer(HlRunner *r)
 {
-    return crp_display_link_get_viewer(r->app->conn);
+    return r->app->conn ? crp_display_link_get_viewer(r->app->conn) : NULL;
 }
 
 static void clear_wait(HlRunner *r)
@@ -61,6 +63,7 @@ static void clear_wait(HlRunner *r)
     g_clear_handle_id(&r->deadline, g_source_remove);
     g_clear_pointer(&r->snapshot, g_free);
     g_clear_pointer(&r->mic, hl_mic_source_free);
+    g_clear_pointer(&r->files_op, hl_files_abandon);
     r->type_pos = NULL;
 }
 
@@ -459,6 +462,31 @@ static Step record(HlRunner *r, const char *path)
     return STEP_DONE;
 }
 
+static void on_files_done(gpointer data, int code, const char *message)
+{
+    HlRunner *r = data;
+
+    r->files_op = NULL;
+    if (code != HL_EXIT_OK) {
+        fail(r, code, "%s", message);
+    } else {
+        complete(r);
+    }
+}
+
+static Step start_files(HlRunner *r, const HlCommand *cmd)
+{
+    CrpBrokerClient *client = r->app->broker ?
+        hl_broker_phase_client(r->app->broker) : NULL;
+
+    if (!client) {
+        /* The options check keeps files commands to broker mode. */
+        return fail(r, HL_EXIT_ERROR, "not logged in to a broker");
+    }
+    r->files_op = hl_files_start(client, cmd, on_files_done, r);
+    return STEP_WAIT;
+}
+
 static Step start(HlRunner *r, const HlCommand *cmd)
 {
     CrpViewer *v = viewer(r);
@@ -554,6 +582,11 @@ static Step start(HlRunner *r, const HlCommand *cmd)
         r->deadline = g_timeout_add(n[0], on_deadline, r);
         return wait_for(r, check);
     }
+    case HL_CMD_FILES_LIST:
+    case HL_CMD_FILES_UPLOAD:
+    case HL_CMD_FILES_DOWNLOAD:
+    case HL_CMD_FILES_DELETE:
+        return start_files(r, cmd);
     case HL_CMD_CLOSE_APP:
         /* The session ends right after: the parser keeps it last. */
         return sent(r, crp_viewer_send_close_app(v));

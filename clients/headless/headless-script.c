@@ -49,6 +49,11 @@ static const CommandSpec specs[] = {
     { "clipboard-fill", HL_CMD_CLIPBOARD_FILL, 1, 1 },
     { "expect-clipboard", HL_CMD_EXPECT_CLIPBOARD, 1, 1, TRUE },
     { "expect-clipboard-refused", HL_CMD_EXPECT_CLIPBOARD_REFUSED, 1, 2 },
+    /* Flags first, then the paths (parse_files()). */
+    { "files-list", HL_CMD_FILES_LIST, 0, 1 },
+    { "files-upload", HL_CMD_FILES_UPLOAD, 2, 2 },
+    { "files-download", HL_CMD_FILES_DOWNLOAD, 2, 2 },
+    { "files-delete", HL_CMD_FILES_DELETE, 1, 1 },
     { "close-app", HL_CMD_CLOSE_APP, 0, 0 },
     { "quit", HL_CMD_QUIT, 0, 0 },
 };
@@ -295,6 +300,97 @@ static gboolean parse_numbers(HlCommand *cmd, const char *name, char **args,
     return TRUE;
 }
 
+/* The statuses a files command can expect, as `--expect-error` names
+ * them (the protocol's names, lower case, '-' for '_'). */
+static const struct {
+    const char *name;
+    guint16 status;
+} files_statuses[] = {
+    { "bad-request", CRP_STATUS_BAD_REQUEST },
+    { "quota-exceeded", CRP_STATUS_QUOTA_EXCEEDED },
+    { "no-such-file", CRP_STATUS_NO_SUCH_FILE },
+    { "internal", CRP_STATUS_INTERNAL },
+};
+
+const char *hl_files_status_name(guint16 status)
+{
+    for (gsize k = 0; k < G_N_ELEMENTS(files_statuses); k++) {
+        if (files_statuses[k].status == status) {
+            return files_statuses[k].name;
+        }
+    }
+    return crp_status_to_string(status);
+}
+
+/* files-*: [--expect-error STATUS] [--unchecked] [--stop-after BYTES]
+ * (upload only), then the paths. */
+static gboolean parse_files(HlCommand *cmd, const CommandSpec *spec,
+                            char **argv, int n_args, GError **error)
+{
+    const char *name = spec->name;
+    int i = 0;
+
+    for (; i < n_args && g_str_has_prefix(argv[i], "--"); i++) {
+        const char *flag = argv[i];
+        if (strcmp(flag, "--unchecked") == 0) {
+            cmd->n[2] = 1;
+            continue;
+        }
+        if (i + 1 >= n_args) {
+            return fail(error, cmd->where, name, "%s without a value", flag);
+        }
+        const char *value = argv[++i];
+        if (strcmp(flag, "--expect-error") == 0) {
+            g_autofree char *norm = g_ascii_strdown(value, -1);
+            g_strdelimit(norm, "_", '-');
+            for (gsize k = 0; k < G_N_ELEMENTS(files_statuses); k++) {
+                if (strcmp(norm, files_statuses[k].name) == 0) {
+                    cmd->n[0] = files_statuses[k].status;
+                }
+            }
+            if (!cmd->n[0]) {
+                return fail(error, cmd->where, name, "'%s' is not "
+                            "bad-request, quota-exceeded, no-such-file or "
+                            "internal", value);
+            }
+        } else if (strcmp(flag, "--stop-after") == 0 &&
+                   cmd->type == HL_CMD_FILES_UPLOAD) {
+            if (!parse_int(value, 1, G_MAXINT64, &cmd->n[1])) {
+                return fail(error, cmd->where, name, "--stop-after '%s' is "
+                            "not a number of bytes", value);
+            }
+        } else {
+            return fail(error, cmd->where, name, "unknown option '%s'", flag);
+        }
+    }
+    int paths = n_args - i;
+    if (paths < spec->min_args || paths > spec->max_args) {
+        return fail(error, cmd->where, name, "takes %s%d path%s, not %d",
+                    spec->min_args == spec->max_args ? "" : "up to ",
+                    spec->max_args, spec->max_args == 1 ? "" : "s", paths);
+    }
+    cmd->text = g_strdup(paths > 0 ? argv[i] : "");
+    if (paths > 1) {
+        cmd->text2 = g_strdup(argv[i + 1]);
+    }
+    return TRUE;
+}
+
+gboolean hl_command_needs_display(HlCommandType type)
+{
+    switch (type) {
+    case HL_CMD_FILES_LIST:
+    case HL_CMD_FILES_UPLOAD:
+    case HL_CMD_FILES_DOWNLOAD:
+    case HL_CMD_FILES_DELETE:
+    case HL_CMD_SLEEP:
+    case HL_CMD_QUIT:
+        return FALSE;
+    default:
+        return TRUE;
+    }
+}
+
 static gboolean parse_command(const char *line, HlCommand *cmd, GError **error)
 {
     const char *p = line;
@@ -363,6 +459,9 @@ static gboolean parse_command(const char *line, HlCommand *cmd, GError **error)
     g_ptr_array_add(words, NULL);
     g_autofree char **argv = (char **)g_ptr_array_free(words, FALSE);
 
+    if (spec->type >= HL_CMD_FILES_LIST && spec->type <= HL_CMD_FILES_DELETE) {
+        return parse_files(cmd, spec, argv, n_args, error);
+    }
     if (n_args < spec->min_args || n_args > spec->max_args) {
         return fail(error, cmd->where, name, "takes %s%d argument%s, not %d",
                     spec->min_args == spec->max_args ? "" : "up to ",
@@ -484,6 +583,7 @@ void hl_script_free(HlScript *script)
         g_free(script->commands[i].where);
         g_free(script->commands[i].source);
         g_free(script->commands[i].text);
+        g_free(script->commands[i].text2);
     }
     g_free(script->commands);
     g_free(script);

@@ -12,6 +12,7 @@
  *   headless-program.c     main()
  *   headless-script.c      the script language: parsing
  *   headless-runner.c      running a parsed script against the session
+ *   headless-files.c       the My files commands (broker mode)
  *   headless-keymap.c      US keyboard: characters and key names -> evdev
  *   headless-audio.c       playback recording and analysis, microphone source
  *   headless-frames.c      --record-frames: the presented pictures, for benches
@@ -26,6 +27,7 @@
 
 #include <gio/gio.h>
 #include <crp/crp-viewer.h>
+#include "crp-broker-client.h"
 #include "crp-display-link.h"
 
 G_BEGIN_DECLS
@@ -163,6 +165,14 @@ typedef enum {
     HL_CMD_CLIPBOARD_FILL,  /* n[0] bytes of text ("x"), for the caps */
     HL_CMD_EXPECT_CLIPBOARD, /* n[0] timeout ms, text: the server's text */
     HL_CMD_EXPECT_CLIPBOARD_REFUSED, /* n[0] timeout ms, n[1] status (0: any) */
+    /* My files (broker mode). Each: n[0] the CrpStatus expected to refuse
+     * it (0: it must succeed), n[2] 1 for --unchecked (the path goes to
+     * the broker as written). */
+    HL_CMD_FILES_LIST,      /* text: directory ("" the top) */
+    HL_CMD_FILES_UPLOAD,    /* text: local file, text2: remote path,
+                             * n[1] --stop-after bytes (0: none) */
+    HL_CMD_FILES_DOWNLOAD,  /* text: remote path, text2: local file */
+    HL_CMD_FILES_DELETE,    /* text: remote path */
     HL_CMD_CLOSE_APP,
     HL_CMD_QUIT,
 } HlCommandType;
@@ -175,6 +185,7 @@ typedef struct {
     char *source;
     gint64 n[5];
     char *text;
+    char *text2;
 } HlCommand;
 
 typedef struct {
@@ -191,6 +202,12 @@ typedef struct {
 HlScript *hl_script_parse(const char *text, gboolean one_line, GError **error);
 void hl_script_free(HlScript *script);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HlScript, hl_script_free)
+
+/** FALSE for the commands that run without a display session (My files,
+ *  sleep, quit): a broker-mode run without --open or --attach. */
+gboolean hl_command_needs_display(HlCommandType type);
+/** The --expect-error name of a status ("no-such-file"). */
+const char *hl_files_status_name(guint16 status);
 
 /* ---- the session (headless-main.c), broker mode and the script runner */
 
@@ -223,11 +240,14 @@ typedef struct {
     const char *key_path;
     const char *address;        /* NULL: the key file's */
     const char *app;            /* --open: launch it */
-    const char *session;        /* --attach: a fresh ticket for it */
+    const char *session;        /* --attach: a fresh ticket for it;
+                                 * neither: log in only (My files) */
     gboolean subscribe;         /* subscribe to @app first */
 } HlBrokerOptions;
 
-/** Called once the display stream is attached (or with why not). */
+/** Called once the display stream is attached (or with why not); with
+ *  neither stream nor error once logged in, when there is nothing to
+ *  open (a My files run). */
 typedef void (*HlBrokerAttachedFunc)(HlApp *app, GIOStream *stream,
                                      const char *ticket, const GError *error);
 
@@ -238,6 +258,21 @@ HlBrokerPhase *hl_broker_phase_start(HlApp *app, const HlBrokerOptions *opts,
 void hl_broker_phase_free(HlBrokerPhase *phase);
 /** The HlExit for a broker failure. */
 int hl_broker_exit_code(const GError *error);
+/** The logged-in broker client, or NULL before the login. */
+CrpBrokerClient *hl_broker_phase_client(HlBrokerPhase *phase);
+
+/* headless-files.c: the My files commands. */
+typedef struct HlFilesOp HlFilesOp;
+
+/** Called once when the command is over: @code HL_EXIT_OK or why it
+ *  failed, with @message. */
+typedef void (*HlFilesDoneFunc)(gpointer data, int code, const char *message);
+
+/** Runs files-* command @cmd on @client; @done runs later, never inside. */
+HlFilesOp *hl_files_start(CrpBrokerClient *client, const HlCommand *cmd,
+                          HlFilesDoneFunc done, gpointer data);
+/** Cancels @op; its @done is not called. */
+void hl_files_abandon(HlFilesOp *op);
 
 /* headless-runner.c: runs a script against the session it reads (@app);
  * what it needs done to the session it asks its owner for. */

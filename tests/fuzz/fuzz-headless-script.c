@@ -69,6 +69,24 @@ check_command(const HlCommand *c)
             g_assert_true(hl_keymap_char(g_utf8_get_char(p), &code, &shift));
         }
         break;
+    case HL_CMD_FILES_UPLOAD:
+    case HL_CMD_FILES_DOWNLOAD:
+        g_assert_nonnull(c->text2);
+        g_assert_cmpstr(c->text2, !=, "");
+        /* fall through */
+    case HL_CMD_FILES_LIST:
+    case HL_CMD_FILES_DELETE:
+        g_assert_nonnull(c->text);
+        g_assert_true(c->type == HL_CMD_FILES_LIST || *c->text);
+        g_assert_true(c->n[0] == 0 || c->n[0] == CRP_STATUS_BAD_REQUEST ||
+                      c->n[0] == CRP_STATUS_QUOTA_EXCEEDED ||
+                      c->n[0] == CRP_STATUS_NO_SUCH_FILE ||
+                      c->n[0] == CRP_STATUS_INTERNAL);
+        g_assert_cmpint(c->n[1], >=, 0);
+        g_assert_true(c->n[1] == 0 || c->type == HL_CMD_FILES_UPLOAD);
+        g_assert_cmpint(c->n[2], >=, 0);
+        g_assert_cmpint(c->n[2], <=, 1);
+        break;
     case HL_CMD_SCREENSHOT:
     case HL_CMD_MIC:
     case HL_CMD_RECORD_START:
@@ -96,6 +114,7 @@ check_source(const HlCommand *c)
     g_assert_cmpint(a->type, ==, c->type);
     g_assert_cmpmem(a->n, sizeof(a->n), c->n, sizeof(c->n));
     g_assert_cmpstr(a->text, ==, c->text);
+    g_assert_cmpstr(a->text2, ==, c->text2);
     g_assert_cmpstr(a->source, ==, c->source);
 }
 

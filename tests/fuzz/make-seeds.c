@@ -1202,6 +1202,15 @@ script_seeds(void)
         "clipboard-fill 16777217; expect-clipboard-refused 3000 too-large; "
         "expect-clipboard-refused 10; expect-clipboard-refused 10 maybe",
         "clipboard-fill 99999999999; expect-clipboard x; clipboard-set",
+        "files-list; files-list docs; files-upload /tmp/a.bin docs/a.bin; "
+        "files-download docs/a.bin /tmp/b.bin; files-delete docs/a.bin; quit",
+        "files-upload --stop-after 2097152 /tmp/r.bin r.bin; "
+        "files-upload --unchecked --expect-error bad-request /tmp/m ../x; "
+        "files-download --expect-error NO_SUCH_FILE gone /tmp/g; "
+        "files-list --expect-error quota-exceeded --unchecked ..",
+        "files-upload --stop-after 0 a b; files-upload --stop-after; "
+        "files-delete --expect-error maybe x; files-download a; "
+        "files-list --stop-after 1 a; files-upload --bogus a b",
     };
     static const char *const files[] = {
         "# a script file\n"

@@ -260,15 +260,19 @@ def qemu_alive(pid):
         return False
 
 
-def flow_test_setup(tools, load_env):
-    """For a flow test's main(): takes crp-broker, crp-admin, crp-headless
-    and crp-broker-test-client from argv[1:5] into @tools (the rest is for
-    unittest) and returns @load_env()'s QEMU and guest env; exits 77 (skip)
-    when they are not built."""
+def take_tools(tools):
+    """Takes crp-broker, crp-admin, crp-headless and crp-broker-test-client
+    from argv[1:5] into @tools (the rest is for unittest)."""
     for name, path in zip(("broker", "admin", "headless", "test_client"),
                           sys.argv[1:5]):
         tools[name] = os.path.abspath(path)
     del sys.argv[1:5]
+
+
+def flow_test_setup(tools, load_env):
+    """For a flow test's main(): take_tools(), then returns @load_env()'s
+    QEMU and guest env; exits 77 (skip) when they are not built."""
+    take_tools(tools)
     env = load_env()
     if env is None:
         print("1..0 # SKIP QEMU or the test guest is not built")
