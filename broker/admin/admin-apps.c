@@ -33,6 +33,7 @@ typedef struct {
     char *max_instances;
     char *accel;
     char *clipboard;
+    char *files;
     gboolean audio;
     gboolean no_audio;
     gboolean persistent;
@@ -53,6 +54,7 @@ app_options_clear(AppOptions *o)
     g_free(o->max_instances);
     g_free(o->accel);
     g_free(o->clipboard);
+    g_free(o->files);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AppOptions, app_options_clear)
 
@@ -89,6 +91,9 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AppOptions, app_options_clear)
     { "clipboard", 0, 0, G_OPTION_ARG_STRING, &(o)->clipboard,               \
       "Copy and paste between the user and the guest (publish's default: "  \
       "on)", "on|off" },                                                     \
+    { "files", 0, 0, G_OPTION_ARG_STRING, &(o)->files,                       \
+      "Share the user's My files with the guest (publish's default: on)",   \
+      "on|off" },                                                            \
     { NULL }
 
 static const char app_options_description[] =
@@ -101,7 +106,9 @@ static const char app_options_description[] =
     "kvm:tcg, tcg,thread=single);\nupdate --accel \"\" goes back to the "
     "broker's [qemu] accel.\n--clipboard off keeps data from crossing between "
     "the user's computer and the\nguest (the VM gets no clipboard agent "
-    "port); --qemu-options may not add one.";
+    "port); --qemu-options may not add one.\n--files off keeps the user's "
+    "My files out of the guest (no 9p share); the\nuser still moves files "
+    "in and out of My files from the client.";
 
 /* Resolves and checks one image path into *@out (absolute). An empty
  * @value (update only) clears it: *@out stays NULL. */
@@ -197,6 +204,22 @@ check_qemu_options(CrpAdmin *admin, const char *text)
     return CRP_ADMIN_EXIT_OK;
 }
 
+/* An on|off option into *@out; a usage error for anything else. */
+static int
+parse_switch(CrpAdmin *admin, const char *option, const char *value,
+             gboolean *out)
+{
+    if (g_str_equal(value, "on")) {
+        *out = TRUE;
+    } else if (g_str_equal(value, "off")) {
+        *out = FALSE;
+    } else {
+        return crp_admin_usage_error(admin, "%s: '%s' is neither on nor off",
+                                     option, value);
+    }
+    return 0;
+}
+
 /*
  * Turns the options into @values and the mask of fields they set. Image
  * paths are checked against the file system here.
@@ -270,15 +293,18 @@ collect(CrpAdmin *admin, const CrpBrokerConfig *config, AppOptions *o,
         *fields |= CRP_STORE_APP_AUDIO;
     }
     if (o->clipboard) {
-        if (g_str_equal(o->clipboard, "on")) {
-            values->clipboard = TRUE;
-        } else if (g_str_equal(o->clipboard, "off")) {
-            values->clipboard = FALSE;
-        } else {
-            return crp_admin_usage_error(admin, "--clipboard: '%s' is "
-                                         "neither on nor off", o->clipboard);
+        if ((status = parse_switch(admin, "--clipboard", o->clipboard,
+                                   &values->clipboard))) {
+            return status;
         }
         *fields |= CRP_STORE_APP_CLIPBOARD;
+    }
+    if (o->files) {
+        if ((status = parse_switch(admin, "--files", o->files,
+                                   &values->files))) {
+            return status;
+        }
+        *fields |= CRP_STORE_APP_FILES;
     }
     if (o->persistent || o->no_persistent) {
         values->persistent_storage = o->persistent;
@@ -371,6 +397,7 @@ crp_admin_cmd_app_publish(CrpAdmin *admin, int argc, char **argv)
     app->memory_mib = 1024;
     app->audio = TRUE;
     app->clipboard = TRUE;
+    app->files = TRUE;
     if ((status = collect(admin, config, &o, app, &fields))) {
         return status;
     }
@@ -386,9 +413,10 @@ crp_admin_cmd_app_publish(CrpAdmin *admin, int argc, char **argv)
         return crp_admin_fail_error(g_steal_pointer(&error));
     }
     warn_budget(config, app);
-    printf("published app %s (%u vCPU, %u MiB%s%s%s%s)\n", app->name,
+    printf("published app %s (%u vCPU, %u MiB%s%s%s%s%s)\n", app->name,
            app->vcpus, app->memory_mib, app->audio ? ", audio" : "",
            app->clipboard ? ", clipboard" : "",
+           app->files ? ", My files" : "",
            app->accel && *app->accel ? ", accel " : "",
            app->accel && *app->accel ? app->accel : "");
     return CRP_ADMIN_EXIT_OK;
@@ -506,6 +534,7 @@ static const CrpAdminColumn app_columns[] = {
     { "persistent_storage", "PERSISTENT", CRP_ADMIN_COL_BOOL, 0 },
     { "accel", "ACCEL", CRP_ADMIN_COL_TEXT, 0 },
     { "clipboard", "CLIPBOARD", CRP_ADMIN_COL_BOOL, 0 },
+    { "files", "FILES", CRP_ADMIN_COL_BOOL, 0 },
     { "description", "DESCRIPTION", CRP_ADMIN_COL_TEXT,
       CRP_ADMIN_COL_MACHINE },
     { "kernel", "KERNEL", CRP_ADMIN_COL_TEXT, CRP_ADMIN_COL_MACHINE },
@@ -560,6 +589,7 @@ crp_admin_cmd_app_list(CrpAdmin *admin, int argc, char **argv)
         crp_admin_table_add_bool(table, app->persistent_storage);
         crp_admin_table_add_text(table, app->accel);
         crp_admin_table_add_bool(table, app->clipboard);
+        crp_admin_table_add_bool(table, app->files);
         crp_admin_table_add_text(table, app->description ? app->description
                                                          : "");
         crp_admin_table_add_text(table, app->kernel);

@@ -83,7 +83,8 @@ crp_admin_cmd_init(CrpAdmin *admin, int argc, char **argv)
         !ensure_dir("state directory", config->state_dir, TRUE, &error) ||
         !ensure_dir("images directory", config->images_dir, FALSE, &error) ||
         !ensure_dir("overlays directory", config->overlays_dir, TRUE,
-                    &error)) {
+                    &error) ||
+        !ensure_dir("files directory", config->files_dir, TRUE, &error)) {
         return crp_admin_fail_error(g_steal_pointer(&error));
     }
 

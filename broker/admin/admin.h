@@ -126,6 +126,8 @@ int crp_admin_cmd_app_publish(CrpAdmin *admin, int argc, char **argv);
 int crp_admin_cmd_app_update(CrpAdmin *admin, int argc, char **argv);
 int crp_admin_cmd_app_unpublish(CrpAdmin *admin, int argc, char **argv);
 int crp_admin_cmd_app_republish(CrpAdmin *admin, int argc, char **argv);
+int crp_admin_cmd_files_list(CrpAdmin *admin, int argc, char **argv);
+int crp_admin_cmd_files_clean(CrpAdmin *admin, int argc, char **argv);
 int crp_admin_cmd_app_list(CrpAdmin *admin, int argc, char **argv);
 int crp_admin_cmd_pool_status(CrpAdmin *admin, int argc, char **argv);
 int crp_admin_cmd_session_list(CrpAdmin *admin, int argc, char **argv);

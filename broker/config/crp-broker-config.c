@@ -44,6 +44,7 @@ static const KeySpec key_specs[] = {
       G_GUINT64_CONSTANT(1) << 40 },
     { "storage", "images-dir", T_PATH, OFF(images_dir), 0, 0 },
     { "storage", "overlays-dir", T_PATH, OFF(overlays_dir), 0, 0 },
+    { "storage", "files-dir", T_PATH, OFF(files_dir), 0, 0 },
     { "storage", "user-quota-mib", T_UINT64, OFF(user_quota_mib), 0,
       G_GUINT64_CONSTANT(1) << 40 },
     { "qemu", "env-file", T_PATH, OFF(qemu_env_file), 0, 0 },
@@ -382,6 +383,9 @@ fill_derived(CrpBrokerConfig *config)
     if (!config->overlays_dir) {
         config->overlays_dir = g_build_filename(config->state_dir, "overlays",
                                                 NULL);
+    }
+    if (!config->files_dir) {
+        config->files_dir = g_build_filename(config->state_dir, "files", NULL);
     }
 }
 

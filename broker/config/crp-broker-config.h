@@ -76,7 +76,8 @@ typedef struct {
     /* [storage] */
     char *images_dir;
     char *overlays_dir;
-    guint64 user_quota_mib;     /* 0: no quota */
+    char *files_dir;            /* My files: one area per user */
+    guint64 user_quota_mib;     /* 0: no quota; overlays and My files */
 
     /* [qemu] */
     char *qemu_env_file;

@@ -60,6 +60,7 @@ struct _BrokerConnection {
     char *user;                 /* ... once the first record proved it */
     guint8 key[CRP_KEY_BYTES];  /* the user's public key, then */
     char *software;             /* what the client calls itself */
+    guint32 caps;               /* agreed at READY */
     GCancellable *cancel;
     guint8 rbuf[16384];
     GBytes *wbuf;               /* the write in flight */
@@ -125,11 +126,18 @@ broker_status_name(guint16 status)
     return status < G_N_ELEMENTS(names) ? names[status] : "UNKNOWN";
 }
 static void start_write(BrokerConnection *c);
+static void process_events(BrokerConnection *c);
 
 guint
 broker_connection_id(BrokerConnection *c)
 {
     return c->id;
+}
+
+guint32
+broker_connection_capabilities(BrokerConnection *c)
+{
+    return c->caps;
 }
 
 const char *
@@ -340,6 +348,9 @@ on_written(GObject *source, GAsyncResult *res, gpointer data)
      * allocated until we are done with it here. */
     c->holds++;
     start_write(c);
+    if (!c->done) {
+        process_events(c);  /* requests that waited for the backlog */
+    }
     start_read(c);          /* if it waited for the backlog to shrink */
     c->holds--;
     maybe_free(c);
@@ -507,7 +518,11 @@ process_events(BrokerConnection *c)
 {
     CrpEvent ev;
 
-    while (!c->closing && !c->done && !c->attaching) {
+    /* Requests wait while the replies already queued are over the backlog
+     * (a client asking for many 1 MiB chunks at once): on_written() comes
+     * back here as the socket drains. */
+    while (!c->closing && !c->done && !c->attaching &&
+           crp_channel_output_pending(c->ch) <= BROKER_MAX_BACKLOG) {
         g_autoptr(GError) error = NULL;
         CrpEventType t = crp_channel_next_event(c->ch, &ev, &error);
 
@@ -526,6 +541,7 @@ process_events(BrokerConnection *c)
         case CRP_EVENT_READY:
             /* The handshake timer runs on until the first record. */
             c->ready = TRUE;
+            c->caps = ev.capabilities;
             break;
         case CRP_EVENT_MESSAGE:
             if (c->attach_session) {
@@ -789,6 +805,7 @@ broker_connection_new(BrokerConnectionContext *ctx, GSocketConnection *conn)
         .kind = CRP_CHANNEL_BROKER,
         .role = CRP_ROLE_SERVER,
         .static_secret = ctx->secret_key,
+        .capabilities = CRP_CAP_BROKER_FILES,
         .software = "crp-broker " CRP_VERSION,
     };
 

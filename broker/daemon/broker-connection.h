@@ -91,6 +91,8 @@ void broker_connection_free(BrokerConnection *c);
 void broker_connection_withdraw_key(BrokerConnection *c);
 guint broker_connection_id(BrokerConnection *c);
 const char *broker_connection_user(BrokerConnection *c);
+/** The broker channel capabilities agreed (CRP_CAP_BROKER_*). */
+guint32 broker_connection_capabilities(BrokerConnection *c);
 const char *broker_connection_peer(BrokerConnection *c);
 /** The user's public key once the broker accepted it, else NULL. */
 const guint8 *broker_connection_key(BrokerConnection *c);

@@ -1,6 +1,6 @@
 /*
- * broker-requests.c: the broker requests of protocol section 5.4, one
- * function each. Every request gets exactly one reply with its request id.
+ * broker-requests.c: the broker requests of protocol section 5.5, one
+ * function each (My files, section 5.6: broker-file-requests.c). Every request gets exactly one reply with its request id.
  * ERROR replies carry a stable status code and a fixed message (plus the
  * name the client sent, where that helps); store failures are logged and
  * answered with INTERNAL, never with the store's own text.
@@ -10,6 +10,7 @@
  * broker-main.c, which hands it to the gateway).
  */
 #include "broker-requests.h"
+#include "broker-file-requests.h"
 #include "broker-sessions.h"
 
 #define BROKER_STORE_FAILED "the broker's state store failed; see its log"
@@ -224,6 +225,19 @@ broker_handle_request(BrokerServer *server, BrokerConnection *c,
         break;
     case CRP_MSG_SESSION_CLOSE:
         broker_request_session_close(server, c, msg);
+        break;
+    case CRP_MSG_FILE_LIST:
+    case CRP_MSG_UPLOAD_BEGIN:
+    case CRP_MSG_UPLOAD_DATA:
+    case CRP_MSG_DOWNLOAD:
+    case CRP_MSG_FILE_DELETE:
+        if (!(broker_connection_capabilities(c) & CRP_CAP_BROKER_FILES)) {
+            broker_connection_close(c, CRP_STATUS_BAD_REQUEST,
+                                    "My files requests need the FILES "
+                                    "capability");
+            break;
+        }
+        broker_handle_file_request(server, c, msg);
         break;
     default:
         broker_connection_close(c, CRP_STATUS_BAD_REQUEST,

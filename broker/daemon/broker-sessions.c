@@ -12,6 +12,7 @@
  * another one.
  */
 #include "broker-sessions.h"
+#include "broker-user-storage.h"
 #include "broker-gateway.h"
 #include "broker-logs.h"
 #include "broker-vm.h"
@@ -196,7 +197,8 @@ launch_txn(CrpStore *store, gpointer data, GError **error)
     }
     if (app->disk && l->config->user_quota_mib) {
         guint64 bytes;
-        if (!crp_store_storage_used(store, l->user, &bytes, error)) {
+        if (!broker_user_storage_used(l->config, store, l->user, &bytes, NULL,
+                                      error)) {
             return FALSE;
         }
         if (bytes >= l->config->user_quota_mib << 20) {

@@ -4,6 +4,8 @@
  */
 #define _GNU_SOURCE             /* SEEK_DATA, SEEK_HOLE */
 #include "broker-vm-files.h"
+#include "broker-user-storage.h"
+#include "crp-files-area.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -227,17 +229,38 @@ child_setup(gpointer data)
 /* The fd QEMU finds the console's listening socket on. */
 #define CONSOLE_FD 3
 
+/* An optional part of QEMU the broker uses when it is there. */
+typedef struct {
+    const char *help;       /* the -OPTION whose "help" lists it */
+    const char *needle;     /* in that list */
+    const char *event;      /* logged once per QEMU binary without it */
+    const char *reason;
+} QemuFeature;
+
+/* The qemu-vdagent chardev (built only with spice-protocol): without it,
+ * an app's VMs run without the clipboard. */
+static const QemuFeature qemu_vdagent = {
+    "-chardev", "qemu-vdagent", "clipboard-unavailable",
+    "no qemu-vdagent chardev (QEMU built without spice-protocol)",
+};
+/* virtio-9p-pci (built only with --enable-virtfs): without it, VMs run
+ * without My files. */
+static const QemuFeature qemu_virtfs = {
+    "-device", "\"virtio-9p-pci\"", "files-unavailable",
+    "no virtio-9p-pci (QEMU built without virtfs)",
+};
+
 /*
- * Whether @qemu has the qemu-vdagent chardev (built only with
- * spice-protocol). Asked once per QEMU binary; a QEMU without it runs an
- * app's VMs without the clipboard, said once in the log, rather than not
- * at all.
+ * Whether @qemu has @feature. Asked once per QEMU binary and feature; a
+ * QEMU without it runs VMs without what it serves, said once in the log,
+ * rather than not at all.
  */
 static gboolean
-qemu_has_vdagent(const char *qemu)
+qemu_has(const char *qemu, const QemuFeature *feature)
 {
-    static GHashTable *known;   /* QEMU path -> GINT_TO_POINTER(1 + has) */
-    const char *argv[] = { qemu, "-chardev", "help", NULL };
+    static GHashTable *known;   /* "FEATURE QEMU" -> GINT_TO_POINTER(1 + has) */
+    const char *argv[] = { qemu, feature->help, "help", NULL };
+    g_autofree char *key = g_strdup_printf("%s %s", feature->event, qemu);
     g_autofree char *out = NULL;
     gpointer seen;
     gboolean has;
@@ -245,25 +268,33 @@ qemu_has_vdagent(const char *qemu)
     if (!known) {
         known = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     }
-    if ((seen = g_hash_table_lookup(known, qemu))) {
+    if ((seen = g_hash_table_lookup(known, key))) {
         return GPOINTER_TO_INT(seen) - 1;
     }
     has = g_spawn_sync(NULL, (char **)argv, NULL,
                        G_SPAWN_STDIN_FROM_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
                        NULL, NULL, &out, NULL, NULL, NULL) &&
-          out && strstr(out, "qemu-vdagent");
+          out && strstr(out, feature->needle);
     if (!has) {
-        broker_warning("event=clipboard-unavailable qemu=%s reason=\"no "
-                       "qemu-vdagent chardev (QEMU built without "
-                       "spice-protocol)\"", qemu);
+        broker_warning("event=%s qemu=%s reason=\"%s\"", feature->event, qemu,
+                       feature->reason);
     }
-    g_hash_table_insert(known, g_strdup(qemu), GINT_TO_POINTER(1 + has));
+    g_hash_table_insert(known, g_steal_pointer(&key),
+                        GINT_TO_POINTER(1 + has));
     return has;
+}
+
+/* A comma in a QEMU option value is written twice. */
+static char *
+qemu_option_value(const char *value)
+{
+    g_auto(GStrv) parts = g_strsplit(value, ",", -1);
+    return g_strjoinv(",,", parts);
 }
 
 static GPtrArray *
 qemu_argv(BrokerVmFiles *f, GHashTable *env, const CrpStoreApp *app,
-          const char *accel, GError **error)
+          const char *accel, const char *my_files, GError **error)
 {
     GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
     const char *firmware = g_hash_table_lookup(env, "QEMU_FIRMWARE_DIRS");
@@ -315,7 +346,7 @@ qemu_argv(BrokerVmFiles *f, GHashTable *env, const CrpStoreApp *app,
         ADD("hda-duplex,audiodev=snd0");
     }
     if (app->clipboard &&
-        qemu_has_vdagent(g_hash_table_lookup(env, "QEMU"))) {
+        qemu_has(g_hash_table_lookup(env, "QEMU"), &qemu_vdagent)) {
         /* QEMU's clipboard agent, on the port a guest's spice-vdagent
          * (the test guest's crp-vdagent) opens; the display's clipboard
          * peer meets it in QEMU's clipboard. Pointer events keep going to
@@ -327,6 +358,17 @@ qemu_argv(BrokerVmFiles *f, GHashTable *env, const CrpStoreApp *app,
         ADD("-device");
         ADD("virtserialport,bus=crp-virtio-serial.0,chardev=crp-vdagent,"
             "name=com.redhat.spice.0");
+    }
+    if (my_files) {
+        /* The user's My files (crp-files-area.h). mapped-xattr: what the
+         * guest makes (owners, modes, links, devices) is kept in extended
+         * attributes of plain files, so the host never sees a guest's
+         * symbolic link or device node as one. */
+        g_autofree char *dir = qemu_option_value(my_files);
+        ADD("-fsdev");
+        ADD("local,id=crp-files,path=%s,security_model=mapped-xattr", dir);
+        ADD("-device");
+        ADD("virtio-9p-pci,fsdev=crp-files,mount_tag=" BROKER_VM_FILES_TAG);
     }
     if (app->kernel) {
         ADD("-kernel");
@@ -345,9 +387,7 @@ qemu_argv(BrokerVmFiles *f, GHashTable *env, const CrpStoreApp *app,
         g_autofree char *cap = f->overlay_cap
             ? g_strdup_printf(",size=%" G_GUINT64_FORMAT, f->overlay_cap)
             : g_strdup("");
-        /* A comma in an option value is written twice. */
-        g_auto(GStrv) parts = g_strsplit(f->overlay, ",", -1);
-        g_autofree char *filename = g_strjoinv(",,", parts);
+        g_autofree char *filename = qemu_option_value(f->overlay);
         ADD("-blockdev");
         ADD("driver=file,filename=%s,node-name=" BROKER_VM_OVERLAY_NODE,
             filename);
@@ -484,6 +524,7 @@ broker_vm_files_spawn(BrokerVmFiles *f, BrokerServer *server,
     g_autoptr(GHashTable) env = crp_broker_config_read_qemu_env(server->config,
                                                                 error);
     g_autoptr(GPtrArray) argv = NULL;
+    g_autoptr(CrpFilesArea) area = NULL;
     g_auto(GStrv) envp = NULL;
     g_autofree char *log = NULL;
     int log_fd, listen_fd, client_fd = -1;
@@ -500,8 +541,17 @@ broker_vm_files_spawn(BrokerVmFiles *f, BrokerServer *server,
     if (!cap_overlay(f, server, session->user, error)) {
         return FALSE;
     }
+    if (app->files &&
+        qemu_has(g_hash_table_lookup(env, "QEMU"), &qemu_virtfs)) {
+        area = crp_files_area_open(server->config->files_dir, session->user,
+                                   error);
+        if (!area) {
+            return FALSE;
+        }
+    }
     argv = qemu_argv(f, env, app,
-                     app->accel ? app->accel : server->config->accel, error);
+                     app->accel ? app->accel : server->config->accel,
+                     area ? crp_files_area_dir(area) : NULL, error);
     if (!argv) {
         return FALSE;
     }
@@ -639,6 +689,9 @@ broker_vm_files_overlay_room(BrokerVmFiles *f, BrokerServer *server,
         broker_warning("event=store-error request=overlay-room user=%s "
                        "error=\"%s\"", user, error->message);
     }
+    /* My files share the quota: what the user keeps there is room the
+     * overlay does not have. */
+    others += broker_user_storage_files(server->config, user);
     *size = file_bytes(f->overlay);
     *allowed = others >= quota ? 0 : quota - others;
     return TRUE;

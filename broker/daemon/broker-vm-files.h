@@ -13,6 +13,9 @@
  *   STATE/logs/SESSION-*.log*   the logs, kept after the session
  *   OVERLAYS/USER/APP.qcow2     a persistent app's overlay (kept)
  *   OVERLAYS/USER/SESSION.qcow2 a throw-away overlay (deleted at the end)
+ *   FILES/USER/                 the user's My files, shared with the guest
+ *                               (9p, BROKER_VM_FILES_TAG) when the app
+ *                               allows it
  *
  * QEMU gets the overlay's file as the block node BROKER_VM_OVERLAY_NODE
  * (for QMP's block-set-write-threshold), under a size cap (what the
@@ -32,6 +35,8 @@ typedef struct BrokerVmFiles BrokerVmFiles;
 #define BROKER_VM_OVERLAY_NODE "crp-overlay-file"
 /* The qcow2 node on it, the guest's disk. */
 #define BROKER_VM_OVERLAY_DISK_NODE "crp-overlay"
+/* The 9p mount tag of the user's My files in every VM (operator guide). */
+#define BROKER_VM_FILES_TAG "crp-files"
 
 /** Creates the runtime dir and, for an app with a disk, the overlay
  *  (recorded in the store; paths recorded on the session). */

@@ -12,7 +12,9 @@
  *     +-> broker-connection.c one client connection: socket I/O around a
  *     |                  sans-I/O CrpChannel, login check, timeouts, orderly
  *     |                  close; reports through BrokerConnectionEvents.
- *     +-> broker-requests.c   one function per broker request (protocol 5.4)
+ *     +-> broker-requests.c   one function per broker request (protocol 5.5)
+ *     |     +-> broker-file-requests.c  My files (protocol 5.6) onto the
+ *     |     |                 user's area (broker/files)
  *     |     +-> broker-sessions.c  LAUNCH, SESSION_TICKET, SESSION_CLOSE;
  *     |           |           restart reconciliation; sessions closed from
  *     |           |           outside.
@@ -20,6 +22,8 @@
  *     |                       one session's QEMU (broker-vm.h); its end is
  *     |                       reported through BrokerVmEndedFunc.
  *     +-> broker-gateway.c    ATTACH: splicing a client to a VM's display.
+ *   broker-user-storage.c  a user's overlays and My files against the
+ *                    quota (sessions, VM files and file requests ask it).
  *   broker-peers.c   limits per source address.
  *   broker-log.c     key=value log lines with every value escaped.
  *   broker-logs.c    STATE/logs kept within its age and size limits.

@@ -130,6 +130,11 @@ const char *const crp_store_sqlite_migrations[] = {
      * apps published before it have it, as new ones do by default. */
     "ALTER TABLE apps ADD COLUMN clipboard INTEGER NOT NULL DEFAULT 1"
     "  CHECK (clipboard IN (0, 1));",
+
+    /* 5: whether an app's VMs get the user's My files (9p); apps
+     * published before it get them, as new ones do by default. */
+    "ALTER TABLE apps ADD COLUMN files INTEGER NOT NULL DEFAULT 1"
+    "  CHECK (files IN (0, 1));",
 };
 
 const guint crp_store_sqlite_n_migrations =
@@ -147,12 +152,12 @@ const guint crp_store_sqlite_n_migrations =
 #define APP_COLS                                                            \
     "name, title, description, kernel, initrd, disk, qemu_options, vcpus,"  \
     " memory_mib, audio, max_instances, persistent_storage, created,"       \
-    " unpublished_at, accel, clipboard"
+    " unpublished_at, accel, clipboard, files"
 #define APP_COLS_A                                                          \
     "a.name, a.title, a.description, a.kernel, a.initrd, a.disk,"           \
     " a.qemu_options, a.vcpus, a.memory_mib, a.audio, a.max_instances,"     \
     " a.persistent_storage, a.created, a.unpublished_at, a.accel,"          \
-    " a.clipboard"
+    " a.clipboard, a.files"
 
 #define SESSION_COLS                                                        \
     "id, user_id, app_name, state, runtime_dir, qmp_socket,"                \
@@ -190,13 +195,14 @@ const char *const crp_store_sqlite_statements[N_STATEMENTS] = {
                      " WHERE k.public_key = ?1",
     [S_APP_INSERT] = "INSERT INTO apps (" APP_COLS ") VALUES (?1, ?2, ?3,"
                      " ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-                     " ?15, ?16)",
+                     " ?15, ?16, ?17)",
     [S_APP_WRITE] = "UPDATE apps SET title = ?2, description = ?3,"
                     " kernel = ?4, initrd = ?5, disk = ?6,"
                     " qemu_options = ?7, vcpus = ?8, memory_mib = ?9,"
                     " audio = ?10, max_instances = ?11,"
                     " persistent_storage = ?12, unpublished_at = ?14,"
-                    " accel = ?15, clipboard = ?16 WHERE name = ?1",
+                    " accel = ?15, clipboard = ?16, files = ?17"
+                    " WHERE name = ?1",
     [S_APP_GET] = "SELECT " APP_COLS " FROM apps WHERE name = ?1",
     [S_APP_LIST] = "SELECT " APP_COLS " FROM apps"
                    " WHERE ?1 OR unpublished_at IS NULL ORDER BY name",

@@ -330,6 +330,7 @@ bind_app(Stmt *st, const CrpStoreApp *app)
     bind_time(st, 14, app->unpublished_at);
     bind_text(st, 15, app->accel);
     sqlite3_bind_int(st, 16, app->clipboard ? 1 : 0);
+    sqlite3_bind_int(st, 17, app->files ? 1 : 0);
 }
 
 static CrpStoreApp *
@@ -352,6 +353,7 @@ app_from_row(Stmt *st)
     a->unpublished_at = sqlite3_column_int64(st, 13);
     a->accel = col_text(st, 14);
     a->clipboard = sqlite3_column_int(st, 15) != 0;
+    a->files = sqlite3_column_int(st, 16) != 0;
     return a;
 }
 

@@ -566,6 +566,9 @@ app_update_txn(CrpStore *store, gpointer data, GError **error)
     if (a->fields & CRP_STORE_APP_CLIPBOARD) {
         cur->clipboard = v->clipboard;
     }
+    if (a->fields & CRP_STORE_APP_FILES) {
+        cur->files = v->files;
+    }
     g_autoptr(CrpStoreApp) row = app_copy(cur);
     return check_app(row, error) &&
            BACKEND(store)->app_write(store, row, error);

@@ -314,6 +314,7 @@ typedef struct {
     gboolean persistent_storage;/* a per-user overlay survives sessions */
     gboolean clipboard;         /* the VM gets QEMU's clipboard agent
                                  * (qemu-vdagent on a virtio-serial port) */
+    gboolean files;             /* the VM gets the user's My files (9p) */
     gint64 created;             /* set by the store */
     gint64 unpublished_at;      /* set by the store; 0: published */
 } CrpStoreApp;
@@ -336,6 +337,7 @@ typedef enum {
     CRP_STORE_APP_PERSISTENT_STORAGE = 1 << 10,
     CRP_STORE_APP_ACCEL = 1 << 11,
     CRP_STORE_APP_CLIPBOARD = 1 << 12,
+    CRP_STORE_APP_FILES = 1 << 13,
 } CrpStoreAppField;
 
 /** App names are 1..64 bytes of [a-z0-9-], not starting with '-'. */

@@ -444,7 +444,7 @@ test_example(void)
         }
         keys++;
     }
-    g_assert_cmpuint(keys, ==, 27);
+    g_assert_cmpuint(keys, ==, 28);
 }
 
 /* What reaches QEMU's command line: one -accel per entry, in order. */

@@ -13,12 +13,22 @@
  *     launch:APP | close:SESSION | ticket:SESSION | attach:SESSION
  *                                           a request, its reply (ATTACH
  *                                           goes in the final record)
+ *     files:DIR | upload-begin:SIZE:PATH | upload-data:SIZE:OFFSET:TEXT:PATH |
+ *     download:OFFSET:LENGTH:PATH | delete:PATH
+ *                                           My files requests (protocol
+ *                                           5.6); PATH and TEXT take %XX
+ *                                           escapes, so a test can send
+ *                                           any bytes
+ *     flood-download:N:PATH                 N DOWNLOADs of 1 MiB at once,
+ *                                           then reads every reply
+ *                                           (prints "FILE_DATA replies=N")
  *     wait                                  waits for the broker's BYE
  *     idle:SECONDS                          sends nothing for that long,
  *                                           printing what the broker says
  *
  * --software names the client in its HELLO (default
- * "crp-broker-test-client"): tests of how the broker logs it.
+ * "crp-broker-test-client"): tests of how the broker logs it. --no-files
+ * leaves the FILES capability out of the handshake (offered otherwise).
  *
  * Output (stdout): "ready", then per reply "OK id=N",
  * "ERROR id=N code=N message=TEXT", "LAUNCHED id=N session=ID
@@ -166,10 +176,95 @@ print_reply(const CrpMessage *m)
         printf("BYE code=%u reason=%.*s\n", m->bye.code,
                (int)m->bye.reason.len, m->bye.reason.ptr);
         break;
+    case CRP_MSG_FILES: {
+        CrpFileEntry e;
+        printf("FILES id=%u flags=%u used=%" G_GUINT64_FORMAT " quota=%"
+               G_GUINT64_FORMAT " count=%u\n", m->files.request_id, m->flags,
+               m->files.used_bytes, m->files.quota_bytes, m->files.count);
+        crp_list_iter_init_files(&it, &m->files);
+        while (crp_list_iter_next_file(&it, &e)) {
+            printf("file %.*s kind=%u size=%" G_GUINT64_FORMAT "\n",
+                   (int)e.name.len, e.name.ptr, e.kind, e.size);
+        }
+        break;
+    }
+    case CRP_MSG_UPLOAD_READY:
+        printf("UPLOAD_READY id=%u offset=%" G_GUINT64_FORMAT "\n",
+               m->upload_ready.request_id, m->upload_ready.offset);
+        break;
+    case CRP_MSG_FILE_DATA:
+        printf("FILE_DATA id=%u size=%" G_GUINT64_FORMAT " bytes=%zu data=%.*s\n",
+               m->file_data.request_id, m->file_data.size,
+               (size_t)m->file_data.data.len,
+               (int)MIN(m->file_data.data.len, 64),
+               (const char *)m->file_data.data.data);
+        break;
     default:
         printf("message type=%u\n", m->type);
         break;
     }
+}
+
+/* A %XX-escaped argument as bytes (a NUL or a lone '/' included). */
+static GBytes *
+unescape(const char *text)
+{
+    GBytes *bytes = g_uri_unescape_bytes(text, -1, NULL, NULL);
+    return bytes ? bytes : g_bytes_new(NULL, 0);
+}
+
+/*
+ * Builds the My files request @cmd names into @req; @keep holds the bytes
+ * its views point at. FALSE if @cmd is not one.
+ */
+static gboolean
+file_request(const char *cmd, guint32 id, CrpMessage *req, GPtrArray *keep)
+{
+    g_auto(GStrv) f = NULL;
+    GBytes *path, *text;
+
+    memset(req, 0, sizeof *req);
+    req->file.request_id = id;
+    if (g_str_has_prefix(cmd, "files:")) {
+        req->type = CRP_MSG_FILE_LIST;
+        path = unescape(cmd + 6);
+    } else if (g_str_has_prefix(cmd, "delete:")) {
+        req->type = CRP_MSG_FILE_DELETE;
+        path = unescape(cmd + 7);
+    } else if (g_str_has_prefix(cmd, "upload-begin:")) {
+        f = g_strsplit(cmd + 13, ":", 2);
+        req->type = CRP_MSG_UPLOAD_BEGIN;
+        req->file.size = g_ascii_strtoull(f[0], NULL, 10);
+        path = unescape(f[1] ? f[1] : "");
+    } else if (g_str_has_prefix(cmd, "upload-data:")) {
+        f = g_strsplit(cmd + 12, ":", 4);
+        if (g_strv_length(f) != 4) {
+            return FALSE;
+        }
+        req->type = CRP_MSG_UPLOAD_DATA;
+        req->file.size = g_ascii_strtoull(f[0], NULL, 10);
+        req->file.offset = g_ascii_strtoull(f[1], NULL, 10);
+        text = unescape(f[2]);
+        g_ptr_array_add(keep, text);
+        req->file.data.data = g_bytes_get_data(text, &req->file.data.len);
+        path = unescape(f[3]);
+    } else if (g_str_has_prefix(cmd, "download:")) {
+        f = g_strsplit(cmd + 9, ":", 3);
+        if (g_strv_length(f) != 3) {
+            return FALSE;
+        }
+        req->type = CRP_MSG_DOWNLOAD;
+        req->file.offset = g_ascii_strtoull(f[0], NULL, 10);
+        req->file.length = (guint32)g_ascii_strtoull(f[1], NULL, 10);
+        path = unescape(f[2]);
+    } else {
+        return FALSE;
+    }
+    g_ptr_array_add(keep, path);
+    gsize len;
+    req->file.path.ptr = g_bytes_get_data(path, &len);
+    req->file.path.len = len;
+    return TRUE;
 }
 
 /* Reads and prints until the broker closes or @seconds pass. Returns
@@ -243,12 +338,23 @@ main(int argc, char **argv)
     g_auto(Client) c = { 0 };
     CrpEvent ev;
     const char *software = "crp-broker-test-client";
+    guint32 caps = CRP_CAP_BROKER_FILES;
+    g_autoptr(GPtrArray) keep = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)g_bytes_unref);
 
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (argc >= 3 && g_str_equal(argv[1], "--software")) {
-        software = argv[2];
-        argv += 2;
-        argc -= 2;
+    for (;;) {
+        if (argc >= 3 && g_str_equal(argv[1], "--software")) {
+            software = argv[2];
+            argv += 2;
+            argc -= 2;
+        } else if (argc >= 2 && g_str_equal(argv[1], "--no-files")) {
+            caps = 0;
+            argv++;
+            argc--;
+        } else {
+            break;
+        }
     }
     if (argc < 3) {
         fprintf(stderr, "usage: %s [--software NAME] KEY_FILE ADDRESS "
@@ -284,6 +390,7 @@ main(int argc, char **argv)
         .role = CRP_ROLE_CLIENT,
         .static_secret = key->secret_key,
         .remote_static_public = key->broker_public_key,
+        .capabilities = caps,
         .software = software,
     };
     c.ch = crp_channel_new(&cfg, &error);
@@ -294,7 +401,8 @@ main(int argc, char **argv)
     if (next_event(&c, &ev, &error) != CRP_EVENT_READY) {
         return fail(error);
     }
-    printf("ready software=%s\n", ev.peer_software);
+    printf("ready software=%s files=%d\n", ev.peer_software,
+           (ev.capabilities & CRP_CAP_BROKER_FILES) != 0);
 
     for (int i = 3; i < argc; i++) {
         const char *cmd = argv[i];
@@ -321,6 +429,57 @@ main(int argc, char **argv)
             if (!idle_for(&c, (guint)g_ascii_strtoull(cmd + 5, NULL, 10))) {
                 return 1;
             }
+            continue;
+        }
+        if (g_str_has_prefix(cmd, "flood-download:")) {
+            g_auto(GStrv) f = g_strsplit(cmd + 15, ":", 2);
+            guint n = (guint)g_ascii_strtoull(f[0], NULL, 10);
+            g_autoptr(GBytes) path = unescape(f[1] ? f[1] : "");
+            gsize len;
+            guint replies = 0;
+
+            for (guint k = 0; k < n; k++) {
+                CrpMessage req = { .type = CRP_MSG_DOWNLOAD,
+                                   .file = { .request_id = k,
+                                             .length = CRP_MAX_FILE_CHUNK } };
+                req.file.path.ptr = g_bytes_get_data(path, &len);
+                req.file.path.len = len;
+                if (!crp_channel_send(c.ch, &req, &error)) {
+                    return fail(error);
+                }
+            }
+            crp_channel_flush(c.ch);
+            flush_out(&c, NULL);
+            while (replies < n) {
+                if (next_event(&c, &ev, &error) != CRP_EVENT_MESSAGE) {
+                    return fail(error);
+                }
+                if (ev.message.type == CRP_MSG_FILE_DATA) {
+                    replies++;
+                } else {
+                    print_reply(&ev.message);
+                    break;
+                }
+            }
+            printf("FILE_DATA replies=%u\n", replies);
+            continue;
+        }
+        CrpMessage freq;
+        if (file_request(cmd, 100 + i, &freq, keep)) {
+            if (!crp_channel_send(c.ch, &freq, &error)) {
+                return fail(error);
+            }
+            crp_channel_flush(c.ch);
+            flush_out(&c, NULL);
+            CrpEventType t = next_event(&c, &ev, &error);
+            if (t == CRP_EVENT_CLOSED) {
+                printf("closed\n");
+                return 1;
+            }
+            if (t != CRP_EVENT_MESSAGE) {
+                return fail(error);
+            }
+            print_reply(&ev.message);
             continue;
         }
         for (guint k = 0; k < G_N_ELEMENTS(commands); k++) {

@@ -12,6 +12,7 @@ line. Python 3 standard library only.
 import base64
 import configparser
 import os
+import re
 import signal
 import shutil
 import socket
@@ -377,6 +378,123 @@ def step_user_limits(env):
     env.admin("user", "limits", "alice", "--memory", "default")
 
 
+def vm_hwm_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def step_my_files(env):
+    """My files over the broker channel (protocol 5.6) with a scripted
+    client: resume across connections, wrong offsets, bad paths, links and
+    FIFOs a guest could leave, the quota, the capability, and a client that
+    asks for far more than it reads."""
+    alice = env.key("alice.key")
+    area = os.path.join(env.state, "files", "alice")
+    uploads = os.path.join(env.state, "files", ".uploads", "alice")
+    lines = env.client(alice, "upload-begin:5:docs%2Fa.txt",
+                       "upload-data:5:0:hel:docs%2Fa.txt")
+    check("files=1" in lines[0], lines)
+    check(lines[1:] == [f"UPLOAD_READY id=103 offset=0", "OK id=104"], lines)
+    check(not os.path.exists(os.path.join(area, "docs", "a.txt")),
+          "a partial upload is visible in the area")
+    # A new connection resumes where the broker stands; a chunk elsewhere
+    # changes nothing.
+    lines = env.client(alice, "upload-begin:5:docs%2Fa.txt",
+                       "upload-data:5:1:xx:docs%2Fa.txt",
+                       "upload-data:5:3:lo:docs%2Fa.txt", "files:docs",
+                       "download:1:100:docs%2Fa.txt")
+    check(lines[1] == "UPLOAD_READY id=103 offset=3", lines)
+    check(lines[2].startswith("ERROR id=104 code=1 message=expected offset 3"),
+          lines)
+    check(lines[3] == "OK id=105", lines)
+    check(lines[4].startswith("FILES id=106 flags=0 used=5 quota=2147483648 "
+                              "count=1") and lines[5] == "file a.txt kind=1 size=5",
+          lines)
+    check(lines[6] == "FILE_DATA id=107 size=5 bytes=4 data=ello", lines)
+    with open(os.path.join(area, "docs", "a.txt"), "rb") as f:
+        check(f.read() == b"hello", "uploaded bytes differ")
+    check(os.listdir(uploads) == [], os.listdir(uploads))
+
+    # Paths that leave the area, or could, are refused by name.
+    for path, says in (("..%2Fx", '".."'), ("%2Fetc%2Fpasswd", "starts with"),
+                       ("a%2F..%2F..%2Fb", '".."'),
+                       ("a%2F%2Fb", "empty name"), ("a%09b", "control")):
+        lines = env.client(alice, f"upload-begin:1:{path}", f"files:{path}")
+        check(lines[1].startswith("ERROR id=103 code=1 message=invalid file "
+                                  "name: ") and says in lines[1], lines)
+        check(lines[2].startswith("ERROR id=104 code=1"), lines)
+    # A str is UTF-8 without NUL (protocol section 5): anything else is
+    # not a path at all but a malformed message, and ends the connection.
+    for path in ("a%00b", "%C3%28"):
+        lines = env.client(alice, f"upload-begin:1:{path}")
+        check(lines[1].startswith("BYE code=1 reason=malformed UPLOAD_BEGIN"),
+              lines)
+    top = set(os.listdir(os.path.join(env.state, "files")))
+    check(top <= {".uploads", "alice", "bob", "carol", "dave"}, top)
+    check(os.listdir(area) == ["docs"] and not os.path.exists(
+        os.path.join(env.root, "x")), os.listdir(area))
+
+    # What a guest may leave in its share: a link out, a FIFO. Neither is
+    # followed, opened for long or listed.
+    os.symlink("/etc", os.path.join(area, "etc"))
+    os.mkfifo(os.path.join(area, "fifo"))
+    started = time.monotonic()
+    lines = env.client(alice, "download:0:10:etc%2Fpasswd", "files:etc",
+                       "download:0:10:fifo", "upload-begin:1:etc%2Fnew",
+                       "files:", "delete:etc")
+    check(time.monotonic() - started < 10, "a FIFO stalled the broker")
+    check(all(l.startswith(f"ERROR id={103 + i} code=17") for i, l in
+              enumerate(lines[1:4])), lines)
+    check(lines[4].startswith("ERROR id=106 "), lines)     # refused at once
+    check(lines[5].startswith("FILES id=107") and lines[5].endswith("count=1")
+          and lines[6] == "file docs kind=2 size=0", lines)
+    check(lines[7].startswith("ERROR id=108 code=17"), lines)
+    check(not os.path.exists("/etc/new"), "wrote through a link")
+
+    # The quota (2 GiB here) is checked before a byte is taken.
+    lines = env.client(alice, "upload-begin:3000000000:big")
+    check(lines[1].startswith("ERROR id=103 code=10 message=not enough room"),
+          lines)
+    check(os.listdir(uploads) == [], "a refused upload left a file")
+
+    # Deleting: a file, then a folder once empty.
+    lines = env.client(alice, "delete:docs", "delete:docs%2Fa.txt",
+                       "delete:docs%2Fa.txt", "delete:docs")
+    check(lines[1].startswith("ERROR id=103 code=1 message=the folder is not "
+                              "empty"), lines)
+    check(lines[2:] == ["OK id=104", "ERROR id=105 code=17 message=no such "
+                        "file or folder: docs/a.txt", "OK id=106"], lines)
+
+    # Without the capability, a My files request ends the connection.
+    r = subprocess.run([CLIENT, "--no-files", alice,
+                        "unix:" + env.broker.sock, "files:"],
+                       capture_output=True, text=True, timeout=30)
+    check("files=0" in r.stdout and "BYE code=1" in r.stdout, r.stdout)
+
+    # 200 requests for 1 MiB each at once: the broker answers them all,
+    # reading the next only as the replies drain, so its memory stays far
+    # below the 200 MiB that queueing them would take.
+    with open(os.path.join(area, "big"), "wb") as f:
+        f.write(os.urandom(1 << 20))
+    before = vm_hwm_kib(env.broker.proc.pid)
+    lines = env.client(alice, "flood-download:200:big")
+    check(lines[1] == "FILE_DATA replies=200", lines)
+    grew = vm_hwm_kib(env.broker.proc.pid) - before
+    check(grew < 64 * 1024, f"the broker's peak memory grew {grew} KiB")
+
+    # The operator's view and clean-up.
+    r = env.admin("files", "list", "--user", "alice", "--csv")
+    check("big,file,1048576," in r.stdout, r.stdout)
+    env.admin("files", "list", "--user", "nobody", expect=1)
+    r = env.admin("files", "clean", "alice")
+    check(re.search(r"My files of alice: 1\.0\s+MiB freed", r.stdout), r.stdout)
+    check(os.listdir(area) == [], os.listdir(area))
+    check(env.broker.alive(), "crp-broker died")
+
+
 def step_unknown_key(env):
     fields = read_key(env.key("alice.key"))
     fields["user"] = "mallory"
@@ -566,7 +684,8 @@ def step_no_secrets_logged(env):
 STEPS = [
     step_setup, step_login, step_catalog, step_subscribe,
     step_subscribe_errors, step_unsubscribe, step_sessions,
-    step_session_requests, step_user_limits, step_unknown_key, step_revoked, step_rotated,
+    step_session_requests, step_user_limits, step_my_files, step_unknown_key,
+    step_revoked, step_rotated,
     step_wrong_broker_key, step_garbage, step_handshake_timeout,
     step_idle_client_unaffected, step_one_broker_per_state_dir,
     step_rate_limited, step_tcp,

@@ -214,8 +214,10 @@ test_reopen_keeps_data(Fixture *f, gconstpointer data)
     g_assert_cmpint(again->state, ==, CRP_STORE_SESSION_STARTING);
 }
 
-/* SQL that takes migrations 4 and 3 out of a current file. */
-#define UNDO_MIGRATION_4 "ALTER TABLE apps DROP COLUMN clipboard;"
+/* SQL that takes migrations 5, 4 and 3 out of a current file. */
+#define UNDO_MIGRATION_5 "ALTER TABLE apps DROP COLUMN files;"
+#define UNDO_MIGRATION_4                                                    \
+    UNDO_MIGRATION_5 " ALTER TABLE apps DROP COLUMN clipboard;"
 #define UNDO_MIGRATION_3                                                    \
     UNDO_MIGRATION_4                                                        \
     " ALTER TABLE users DROP COLUMN max_sessions;"                          \
@@ -237,7 +239,8 @@ test_migrate_2_to_3(Fixture *f, gconstpointer data)
     raw_exec(f->path, UNDO_MIGRATION_3 " UPDATE schema_version SET version = 2");
 
     f->store = open_store(f);
-    g_assert_cmpuint(crp_store_get_schema_version(f->store), ==, 4);
+    g_assert_cmpuint(crp_store_get_schema_version(f->store), ==,
+                     crp_store_latest_schema_version());
     g_autoptr(CrpStoreUser) alice = crp_store_user_get(f->store, "alice",
                                                        &error);
     g_assert_no_error(error);
@@ -266,7 +269,8 @@ test_migrate_3_to_4(Fixture *f, gconstpointer data)
                                      "('apps') WHERE name = 'clipboard'"), ==, 0);
 
     f->store = open_store(f);
-    g_assert_cmpuint(crp_store_get_schema_version(f->store), ==, 4);
+    g_assert_cmpuint(crp_store_get_schema_version(f->store), ==,
+                     crp_store_latest_schema_version());
     g_autoptr(CrpStoreApp) app = crp_store_app_get(f->store, "editor",
                                                    &error);
     g_assert_no_error(error);
@@ -274,6 +278,35 @@ test_migrate_3_to_4(Fixture *f, gconstpointer data)
     /* In the file itself, not only as read. */
     g_assert_cmpint(raw_int(f->path, "SELECT count(*) FROM apps"
                                      " WHERE clipboard = 1"), ==, 1);
+}
+
+/* A version 4 store's apps keep sharing My files with their VMs, the
+ * default of apps published from then on; the switch is kept. */
+static void
+test_migrate_4_to_5(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    publish(f, "editor", 2, 1024);
+    crp_store_free(f->store);
+    f->store = NULL;
+    raw_exec(f->path, UNDO_MIGRATION_5 " UPDATE schema_version SET version = 4");
+    g_assert_cmpint(raw_int(f->path, "SELECT count(*) FROM pragma_table_info"
+                                     "('apps') WHERE name = 'files'"), ==, 0);
+
+    f->store = open_store(f);
+    g_assert_cmpuint(crp_store_get_schema_version(f->store), ==, 5);
+    g_autoptr(CrpStoreApp) app = crp_store_app_get(f->store, "editor",
+                                                   &error);
+    g_assert_no_error(error);
+    g_assert_true(app->files);
+    CrpStoreApp off = { .files = FALSE };
+    g_assert_true(crp_store_app_update(f->store, "editor", &off,
+                                       CRP_STORE_APP_FILES, &error));
+    g_assert_no_error(error);
+    g_autoptr(CrpStoreApp) again = crp_store_app_get(f->store, "editor",
+                                                     &error);
+    g_assert_false(again->files);
+    g_assert_true(again->clipboard);
 }
 
 static void
@@ -291,9 +324,10 @@ test_migrate_older(Fixture *f, gconstpointer data)
                                      " WHERE name = 'overlays'"), ==, 0);
 
     f->store = open_store(f);
-    g_assert_cmpuint(crp_store_get_schema_version(f->store), ==, 4);
+    g_assert_cmpuint(crp_store_get_schema_version(f->store), ==,
+                     crp_store_latest_schema_version());
     g_assert_cmpint(raw_int(f->path, "SELECT version FROM schema_version"),
-                    ==, 4);
+                    ==, crp_store_latest_schema_version());
     g_assert_cmpint(login(f, key(1), NULL), ==, CRP_STORE_LOGIN_OK);
     g_autoptr(GError) error = NULL;
     g_assert_true(crp_store_overlay_set(f->store, "/var/o/alice-editor.qcow2",
@@ -317,7 +351,7 @@ test_newer_refused(Fixture *f, gconstpointer data)
     /* Refused without being touched. */
     g_assert_cmpint(raw_int(f->path, "SELECT version FROM schema_version"),
                     ==, 999);
-    raw_exec(f->path, "UPDATE schema_version SET version = 4");
+    raw_exec(f->path, "UPDATE schema_version SET version = 5");
     f->store = open_store(f);
 }
 
@@ -1514,6 +1548,7 @@ main(int argc, char **argv)
     ADD("/store/open/migrate-older", test_migrate_older);
     ADD("/store/open/migrate-2-to-3", test_migrate_2_to_3);
     ADD("/store/open/migrate-3-to-4", test_migrate_3_to_4);
+    ADD("/store/open/migrate-4-to-5", test_migrate_4_to_5);
     ADD("/store/open/newer-refused", test_newer_refused);
     ADD("/store/open/corrupt", test_corrupt_file);
     ADD("/store/users/add-login", test_users);
