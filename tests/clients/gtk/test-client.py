@@ -777,6 +777,8 @@ class BrokerTest(ClientTest):
     alice is subscribed to, and the shell as "second") and one X server
     for the class; a client per test, and no session left after it."""
 
+    SCREEN = "1600x1200"
+
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory(prefix="crp-client-broker-")
@@ -788,7 +790,7 @@ class BrokerTest(ClientTest):
         cls.broker.publish_guest("second", "Second guest", mode="shell")
         cls.broker.start()
         cls.broker.client(cls.key, "subscribe:demo")
-        cls.x = Xvfb(cls.tmp.name)
+        cls.x = Xvfb(cls.tmp.name, size=cls.SCREEN)
 
     @classmethod
     def tearDownClass(cls):

@@ -52,6 +52,10 @@ GI_PYTHON = next((p for p in ("/usr/bin/python3", sys.executable)
 @unittest.skipIf(load_env() is None, "QEMU or the test guest is not built "
                  "(qemu-crp-display/build-qemu, tests/guest/build-guest)")
 class MyFiles(tc.BrokerTest):
+    # Wide: the Files window fits next to the demo's session window (the
+    # screenshot), the drag source below both.
+    SCREEN = "2000x1200"
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -220,10 +224,10 @@ class MyFiles(tc.BrokerTest):
             env=self.x.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         source = self.window("^drag-source$")
         xdotool(self.x, "windowraise", session)
-        xdotool(self.x, "windowmove", "--sync", source, "1300", "1000")
+        xdotool(self.x, "windowmove", "--sync", source, "1700", "1000")
         xdotool(self.x, "windowraise", source)
         at = self.mark()
-        xdotool(self.x, "mousemove", "--sync", "1400", "1050")
+        xdotool(self.x, "mousemove", "--sync", "1800", "1050")
         xdotool(self.x, "mousedown", "1")
         for _ in range(10):
             xdotool(self.x, "mousemove_relative", "--", "-10", "-10")
@@ -250,6 +254,7 @@ class MyFiles(tc.BrokerTest):
 
         shot = os.environ.get("CRP_FILES_SCREENSHOT")
         if shot:
+            tc.stop_process(self.drag)
             self.screenshot(shot, session, files)
 
     def screenshot(self, path, session, files):
