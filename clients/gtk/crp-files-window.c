@@ -29,6 +29,7 @@ struct _CrpFilesWindow {
     GCancellable *listing;          /* the newest FILE_LIST */
     char *dir;                      /* "" is the top */
     char *select;                   /* the name to select once listed */
+    gboolean listed;                /* once: the keyboard goes to the list */
 
     GtkWidget *path_label, *up_button;
     GtkWidget *upload_button, *download_button, *delete_button, *refresh_button;
@@ -225,6 +226,12 @@ static void fill(CrpFilesWindow *win, CrpBrokerFileList *files)
             g_string_append_printf(names, "%s%s%s", i ? ", " : "", e->name,
                                    e->is_dir ? "/" : "");
         }
+    }
+    GtkListBoxRow *first = gtk_list_box_get_row_at_index(GTK_LIST_BOX(win->list), 0);
+    if (!win->listed && first) {
+        /* The keyboard starts in the list: Up/Down and Enter at once. */
+        win->listed = TRUE;
+        gtk_widget_grab_focus(GTK_WIDGET(first));
     }
     g_autofree char *usage = usage_text(files);
     gtk_label_set_text(GTK_LABEL(win->usage_label), usage);

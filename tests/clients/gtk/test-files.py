@@ -190,6 +190,39 @@ class MyFiles(tc.BrokerTest):
                         lambda: "report.bin" not in self.listing(at)[0])
         self.assertIsNone(self.in_area("report.bin"))
 
+    def files_script(self, script):
+        """My files commands through crp-client --headless (another
+        client of the same user)."""
+        r = subprocess.run([tc.CLIENT, "--headless", "--key", self.key, "--broker",
+                            self.broker.address, "--run", script],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_folders_first_enter_and_up(self):
+        # A folder made by another client (the broker creates the parent
+        # of what it uploads).
+        inner = self.local_file("inner.txt", 1000)
+        self.files_script(f"files-upload {inner} zz-folder/inner.txt; "
+                          f"files-upload {inner} aa-top.txt")
+        main = self.start()
+        at = self.mark()
+        files = self.open_files(main)
+        names = self.listing(at)[0]
+        # The folder comes first although its name sorts last.
+        self.assertEqual(names[0], "zz-folder/", names)
+        self.assertIn("aa-top.txt", names)
+        # The keyboard is on the first row: Enter opens the folder...
+        at = self.mark()
+        self.keys(files, "Return")
+        m = self.log_line(r"files: 'zz-folder': \d+ entries \[([^\]]*)\]", at)
+        self.assertEqual(m.group(1), "inner.txt")
+        # ... and Alt+Up goes back.
+        at = self.mark()
+        self.keys(files, "alt+Up")
+        self.assertEqual(self.listing(at)[0][0], "zz-folder/")
+        self.files_script("files-delete zz-folder/inner.txt; files-delete zz-folder; "
+                          "files-delete aa-top.txt")
+
     def test_a_file_over_the_quota_is_refused_in_words(self):
         big = self.local_file("huge.bin", 65 * 1024 * 1024)
         main = self.start()
