@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """crp-client's My files under Xvfb, against the real crp-broker (which
 starts the test guest as the app "demo"): the Files window lists, uploads
-(the file chooser driven by keys, as a user would), downloads and deletes;
+(the file chooser driven by keys, as a user would), downloads and deletes,
+shows folders first and moves in and out of them;
 a file dropped on a session window lands in My files; a file over the
 quota is refused in words.
 
