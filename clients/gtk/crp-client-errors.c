@@ -65,7 +65,6 @@ static gboolean is_local_file_error(const GError *error)
     case G_IO_ERROR_PERMISSION_DENIED:
     case G_IO_ERROR_READ_ONLY:
     case G_IO_ERROR_TOO_MANY_LINKS:
-    case G_IO_ERROR_NOT_SUPPORTED:      /* not a file on this computer */
         return TRUE;
     default:
         return FALSE;
@@ -76,6 +75,9 @@ const char *crp_client_error_files_title(const GError *error)
 {
     if (is_local_file_error(error)) {
         return "Cannot use the file on this computer";
+    }
+    if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED)) {
+        return "This broker has no My files";       /* no FILES at login */
     }
     if (error->domain == CRP_BROKER_CLIENT_ERROR) {
         switch (error->code) {

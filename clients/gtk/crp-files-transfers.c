@@ -259,7 +259,7 @@ static CrpFilesTransfer *add(CrpFilesTransfers *list, gboolean upload, const cha
         /* A file of a remote place (a dropped sftp:// one, say). */
         g_autofree char *uri = g_file_get_uri(local);
         finish(t, CRP_FILES_TRANSFER_FAILED,
-               g_error_new(G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+               g_error_new(G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE,
                            "%s is not a file on this computer", uri));
         return t;
     }

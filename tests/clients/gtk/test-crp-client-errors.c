@@ -56,7 +56,8 @@ static void test_files_titles(void)
     check_files(G_IO_ERROR, G_IO_ERROR_NO_SPACE, "Cannot use the file on this computer");
     check_files(G_FILE_ERROR, G_FILE_ERROR_ACCES, "Cannot use the file on this computer");
     check_files(G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED, "Cannot reach the broker");
-    check_files(G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "Cannot use the file on this computer");
+    /* What the broker client says when the broker did not agree FILES. */
+    check_files(G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "This broker has no My files");
     check_files(b, CRP_STATUS_QUOTA_EXCEEDED, "Not enough room in My files");
     check_files(b, CRP_STATUS_BAD_REQUEST, "My files cannot take this");
     check_files(b, CRP_STATUS_NO_SUCH_FILE, "There is no such file in My files");
