@@ -10,12 +10,19 @@
  * to RECONNECT_FOR_S. When the broker connection itself drops, we log in
  * again in the background with the same key.
  *
+ * My files (when the broker serves them): one transfer list for the
+ * user, shared by the Files window (from the main window or a session
+ * window's menu) and the session windows, which upload what is dropped
+ * on them.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "crp-client.h"
 
 #include "crp-broker-client.h"
 #include "crp-client-errors.h"
+#include "crp-files-transfers.h"
+#include "crp-files-window.h"
 #include "crp-link-window.h"
 #include "crp-login-window.h"
 #include "crp-main-window.h"
@@ -41,6 +48,8 @@ typedef struct {
     CrpBrokerClient *client;        /* NULL while logged out */
     CrpLoginWindow *login;
     CrpMainWindow *main;
+    CrpFilesTransfers *transfers;   /* My files, for every window */
+    CrpFilesWindow *files;          /* NULL until asked for; weak */
     GHashTable *sessions;           /* session id -> Session */
     guint relogin_timer;
     guint relogin_attempts;
@@ -59,6 +68,7 @@ typedef struct {
 
 static void session_attach(Session *s);
 static void start_relogin(BrokerUi *ui);
+static void show_files(BrokerUi *ui);
 
 static guint backoff_s(guint attempts)
 {
@@ -156,6 +166,12 @@ static void on_session_app_closed(CrpSessionWindow *window, gpointer data)
     }
 }
 
+static void on_session_show_files(CrpSessionWindow *window, gpointer data)
+{
+    Session *s = data;
+    show_files(s->ui);
+}
+
 static void show_session(Session *s, GIOStream *stream, const char *ticket)
 {
     BrokerUi *ui = s->ui;
@@ -169,6 +185,10 @@ static void show_session(Session *s, GIOStream *stream, const char *ticket)
         g_signal_connect(s->window, "disconnected", G_CALLBACK(on_session_disconnected), s);
         g_signal_connect(s->window, "app-closed", G_CALLBACK(on_session_app_closed), s);
         g_signal_connect(s->window, "destroy", G_CALLBACK(on_session_window_destroy), s);
+        if (ui->client && crp_broker_client_has_files(ui->client)) {
+            crp_session_window_enable_files(s->window, ui->transfers);
+            g_signal_connect(s->window, "show-files", G_CALLBACK(on_session_show_files), s);
+        }
         if (ui->fullscreen) {
             gtk_window_fullscreen(GTK_WINDOW(s->window));
         }
@@ -318,6 +338,34 @@ static void on_reconnect_session(CrpMainWindow *win, const char *id, const char 
     }
 }
 
+/* ---- My files ------------------------------------------------------------ */
+
+static void show_files(BrokerUi *ui)
+{
+    if (!ui->files) {
+        ui->files = crp_files_window_new(ui->app, ui->transfers);
+        g_object_add_weak_pointer(G_OBJECT(ui->files), (gpointer *)&ui->files);
+        crp_files_window_set_client(ui->files, ui->client);
+    }
+    gtk_window_present(GTK_WINDOW(ui->files));
+}
+
+static void on_show_files(CrpMainWindow *win, gpointer data)
+{
+    show_files(data);
+}
+
+/* The client every My files window and transfer works with. */
+static void set_files_client(BrokerUi *ui, CrpBrokerClient *client)
+{
+    gboolean has = client && crp_broker_client_has_files(client);
+
+    crp_files_transfers_set_client(ui->transfers, has ? client : NULL);
+    if (ui->files) {
+        crp_files_window_set_client(ui->files, has ? client : NULL);
+    }
+}
+
 /* ---- logging in --------------------------------------------------------- */
 
 static void set_client(BrokerUi *ui, CrpBrokerClient *client);
@@ -339,6 +387,7 @@ static void on_broker_closed(gpointer data, const GError *error)
     /* Not from inside its own callback. */
     g_idle_add(free_client, ui->client);
     ui->client = NULL;
+    set_files_client(ui, NULL);
     if (ui->main) {
         crp_main_window_set_client(ui->main, NULL);
         crp_main_window_set_banner(ui->main, "Lost the broker; logging in again…");
@@ -371,6 +420,9 @@ static void on_relogin(GObject *source, GAsyncResult *result, gpointer data)
     if (ui->main) {
         gtk_window_destroy(GTK_WINDOW(ui->main));
     }
+    if (ui->files) {
+        gtk_window_destroy(GTK_WINDOW(ui->files));
+    }
     show_login(ui);
     crp_login_window_show_error(ui->login, error);
 }
@@ -400,10 +452,12 @@ static void set_client(BrokerUi *ui, CrpBrokerClient *client)
         g_object_add_weak_pointer(G_OBJECT(ui->main), (gpointer *)&ui->main);
         g_signal_connect(ui->main, "open-app", G_CALLBACK(on_open_app), ui);
         g_signal_connect(ui->main, "reconnect-session", G_CALLBACK(on_reconnect_session), ui);
+        g_signal_connect(ui->main, "show-files", G_CALLBACK(on_show_files), ui);
         gtk_window_present(GTK_WINDOW(ui->main));
     }
     crp_main_window_set_banner(ui->main, NULL);
     crp_main_window_set_client(ui->main, client);
+    set_files_client(ui, client);
     if (ui->link_app) {
         g_autofree char *app = g_steal_pointer(&ui->link_app);
         open_app(ui, app);
@@ -493,6 +547,7 @@ static void broker_ui_free(gpointer data)
         g_clear_object(&ui->relogin_cancel);
     }
     g_hash_table_unref(ui->sessions);
+    g_clear_object(&ui->transfers);
     if (ui->client) {
         crp_broker_client_set_closed_func(ui->client, NULL, NULL);
         g_clear_pointer(&ui->client, crp_broker_client_free);
@@ -514,6 +569,7 @@ void crp_client_start_broker(GtkApplication *app, const CrpClientOptions *opts)
     ui->one_to_one = opts->one_to_one;
     ui->fullscreen = opts->fullscreen;
     ui->sessions = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, session_free);
+    ui->transfers = crp_files_transfers_new();
     /* Lives as long as the application. */
     g_object_set_data_full(G_OBJECT(app), "crp-broker-ui", ui, broker_ui_free);
 

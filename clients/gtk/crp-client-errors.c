@@ -38,8 +38,57 @@ const char *crp_client_error_title(const GError *error)
     case CRP_STATUS_SESSION_ENDED:      return "The session has ended";
     case CRP_STATUS_SHUTDOWN:           return "The broker is shutting down";
     case CRP_STATUS_VERSION_UNSUPPORTED: return "This client is too old or too new for the broker";
+    case CRP_STATUS_NO_SUCH_FILE:       return "There is no such file in My files";
     default:                            return "The broker refused";
     }
+}
+
+/* The errors a local file gives (GFile's G_IO_ERROR, GLib's G_FILE_ERROR),
+ * as opposed to the broker connection's G_IO_ERRORs. */
+static gboolean is_local_file_error(const GError *error)
+{
+    if (error->domain == G_FILE_ERROR) {
+        return TRUE;
+    }
+    if (error->domain != G_IO_ERROR) {
+        return FALSE;
+    }
+    switch (error->code) {
+    case G_IO_ERROR_NOT_FOUND:
+    case G_IO_ERROR_EXISTS:
+    case G_IO_ERROR_IS_DIRECTORY:
+    case G_IO_ERROR_NOT_DIRECTORY:
+    case G_IO_ERROR_NOT_REGULAR_FILE:
+    case G_IO_ERROR_FILENAME_TOO_LONG:
+    case G_IO_ERROR_INVALID_FILENAME:
+    case G_IO_ERROR_NO_SPACE:
+    case G_IO_ERROR_PERMISSION_DENIED:
+    case G_IO_ERROR_READ_ONLY:
+    case G_IO_ERROR_TOO_MANY_LINKS:
+        return TRUE;
+    default:
+        return FALSE;
+    }
+}
+
+const char *crp_client_error_files_title(const GError *error)
+{
+    if (is_local_file_error(error)) {
+        return "Cannot use the file on this computer";
+    }
+    if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED)) {
+        return "This broker has no My files";       /* no FILES at login */
+    }
+    if (error->domain == CRP_BROKER_CLIENT_ERROR) {
+        switch (error->code) {
+        case CRP_STATUS_QUOTA_EXCEEDED: return "Not enough room in My files";
+        case CRP_STATUS_BAD_REQUEST:    return "My files cannot take this";
+        case CRP_STATUS_INTERNAL:       return "The broker could not store the file";
+        default:
+            break;
+        }
+    }
+    return crp_client_error_title(error);
 }
 
 gboolean crp_client_error_is_transient(const GError *error)

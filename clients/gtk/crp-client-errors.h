@@ -16,6 +16,12 @@ G_BEGIN_DECLS
 /** A short headline for @error ("This key has been revoked"). */
 const char *crp_client_error_title(const GError *error);
 
+/** The headline for @error from a My files request or transfer: the
+ *  local file's problems ("Cannot use the file on this computer") apart
+ *  from the broker's ("Not enough room in My files"); the rest as
+ *  crp_client_error_title(). */
+const char *crp_client_error_files_title(const GError *error);
+
 /** TRUE when trying again later may work: the network, a busy broker, no
  *  capacity now. FALSE for a refused key, a missing app or session. */
 gboolean crp_client_error_is_transient(const GError *error);

@@ -9,6 +9,9 @@
  *   crp-form.c            what those two small windows are made of
  *   crp-main-window.c     my apps, catalog, sessions
  *   crp-session-window.c  one app's window (display, sound, controls)
+ *   crp-files-window.c    My files: the user's files area on the broker
+ *   crp-files-transfers.c uploads and downloads under way
+ *   crp-transfer-row.c    one transfer's progress, as a row
  *   crp-display.c         the widget that draws the guest and takes input
  *   crp-tile-grid.c       the framebuffer as textures
  *   crp-input-map.c       keys, buttons, geometry

@@ -11,6 +11,7 @@
 #include "crp-main-window.h"
 
 #include "crp-client-errors.h"
+#include "crp-form.h"
 
 #define SESSIONS_REFRESH_S 5
 
@@ -23,13 +24,14 @@ struct _CrpMainWindow {
     guint refresh_timer;
 
     GtkWidget *banner;
+    GtkWidget *files_button;        /* shown when the broker has My files */
     GtkWidget *stack;
     GtkWidget *mine, *catalog, *sessions;       /* GtkListBox */
 };
 
 G_DEFINE_FINAL_TYPE(CrpMainWindow, crp_main_window, GTK_TYPE_APPLICATION_WINDOW)
 
-enum { SIGNAL_OPEN_APP, SIGNAL_RECONNECT_SESSION, N_SIGNALS };
+enum { SIGNAL_OPEN_APP, SIGNAL_RECONNECT_SESSION, SIGNAL_SHOW_FILES, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 static void list_apps(CrpMainWindow *win, gboolean only_mine);
@@ -386,6 +388,7 @@ void crp_main_window_set_client(CrpMainWindow *win, CrpBrokerClient *client)
         g_autofree char *subtitle = g_strdup_printf("CRP — %s",
                                                     crp_broker_client_get_user(client));
         gtk_window_set_title(GTK_WINDOW(win), subtitle);
+        gtk_widget_set_visible(win->files_button, crp_broker_client_has_files(client));
         crp_main_window_refresh(win);
     }
 }
@@ -406,21 +409,10 @@ void crp_main_window_set_banner(CrpMainWindow *win, const char *text)
     gtk_label_set_text(GTK_LABEL(win->banner), text ? text : "");
 }
 
-static void on_error_response(GtkDialog *dialog, int response, gpointer data)
-{
-    gtk_window_destroy(GTK_WINDOW(dialog));
-}
-
 void crp_main_window_show_error(CrpMainWindow *win, const char *what, const GError *error)
 {
-    g_message("%s: %s: %s", what, crp_client_error_title(error), error->message);
-    GtkWidget *dialog = gtk_message_dialog_new(GTK_WINDOW(win),
-        GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT, GTK_MESSAGE_ERROR,
-        GTK_BUTTONS_CLOSE, "%s", crp_client_error_title(error));
-    gtk_message_dialog_format_secondary_text(GTK_MESSAGE_DIALOG(dialog), "%s: %s",
-                                             what, error->message);
-    g_signal_connect(dialog, "response", G_CALLBACK(on_error_response), NULL);
-    gtk_window_present(GTK_WINDOW(dialog));
+    crp_form_show_error(GTK_WINDOW(win), crp_client_error_title(error), what,
+                        error->message);
 }
 
 /* ---- keyboard ---------------------------------------------------------- */
@@ -455,17 +447,16 @@ static gboolean on_tab_key(GtkWidget *widget, GVariant *args, gpointer data)
     return TRUE;
 }
 
-static void add_shortcut(GtkWidget *widget, const char *trigger,
-                         GtkShortcutFunc func, GVariant *args)
+/* Ctrl+F: My files, where the broker has them. */
+static gboolean on_files_key(GtkWidget *widget, GVariant *args, gpointer data)
 {
-    GtkEventController *controller = gtk_shortcut_controller_new();
-    GtkShortcut *shortcut = gtk_shortcut_new(gtk_shortcut_trigger_parse_string(trigger),
-                                             gtk_callback_action_new(func, NULL, NULL));
-    if (args) {
-        gtk_shortcut_set_arguments(shortcut, args);
+    CrpMainWindow *win = CRP_MAIN_WINDOW(widget);
+
+    if (!gtk_widget_get_visible(win->files_button)) {
+        return FALSE;
     }
-    gtk_shortcut_controller_add_shortcut(GTK_SHORTCUT_CONTROLLER(controller), shortcut);
-    gtk_widget_add_controller(widget, controller);
+    g_signal_emit(win, signals[SIGNAL_SHOW_FILES], 0);
+    return TRUE;
 }
 
 /* ---- object ------------------------------------------------------------ */
@@ -493,6 +484,11 @@ static void on_refresh_clicked(GtkButton *button, gpointer data)
     crp_main_window_refresh(data);
 }
 
+static void on_files_clicked(GtkButton *button, gpointer data)
+{
+    g_signal_emit(data, signals[SIGNAL_SHOW_FILES], 0);
+}
+
 static void crp_main_window_init(CrpMainWindow *win)
 {
     win->busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -502,11 +498,11 @@ static void crp_main_window_init(CrpMainWindow *win)
                      "No apps yet: subscribe to some in the catalog.");
     win->catalog = page(stack, "catalog", "Catalog", "The catalog is empty.");
     win->sessions = page(stack, "sessions", "Sessions", "No app is running.");
-    add_shortcut(win->sessions, "Delete|KP_Delete", on_delete_key, NULL);
-    add_shortcut(GTK_WIDGET(win), "<Control>1", on_tab_key, g_variant_new_string("mine"));
-    add_shortcut(GTK_WIDGET(win), "<Control>2", on_tab_key,
+    crp_form_add_shortcut(win->sessions, "Delete|KP_Delete", on_delete_key, NULL);
+    crp_form_add_shortcut(GTK_WIDGET(win), "<Control>1", on_tab_key, g_variant_new_string("mine"));
+    crp_form_add_shortcut(GTK_WIDGET(win), "<Control>2", on_tab_key,
                  g_variant_new_string("catalog"));
-    add_shortcut(GTK_WIDGET(win), "<Control>3", on_tab_key,
+    crp_form_add_shortcut(GTK_WIDGET(win), "<Control>3", on_tab_key,
                  g_variant_new_string("sessions"));
 
     GtkWidget *header = gtk_header_bar_new();
@@ -517,6 +513,13 @@ static void crp_main_window_init(CrpMainWindow *win)
     gtk_widget_set_tooltip_text(refresh, "Refresh");
     g_signal_connect(refresh, "clicked", G_CALLBACK(on_refresh_clicked), win);
     gtk_header_bar_pack_start(GTK_HEADER_BAR(header), refresh);
+    win->files_button = gtk_button_new_with_mnemonic("My _files");
+    gtk_widget_set_tooltip_text(win->files_button,
+                                "Your files, which every app of yours sees (Ctrl+F)");
+    g_signal_connect(win->files_button, "clicked", G_CALLBACK(on_files_clicked), win);
+    gtk_widget_set_visible(win->files_button, FALSE);
+    gtk_header_bar_pack_end(GTK_HEADER_BAR(header), win->files_button);
+    crp_form_add_shortcut(GTK_WIDGET(win), "<Control>f", on_files_key, NULL);
     gtk_window_set_titlebar(GTK_WINDOW(win), header);
 
     GtkWidget *box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 0);
@@ -557,6 +560,9 @@ static void crp_main_window_class_init(CrpMainWindowClass *klass)
     signals[SIGNAL_RECONNECT_SESSION] = g_signal_new("reconnect-session",
         G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
         G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+    /* () the user asked for My files */
+    signals[SIGNAL_SHOW_FILES] = g_signal_new("show-files", G_TYPE_FROM_CLASS(klass),
+        G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 CrpMainWindow *crp_main_window_new(GtkApplication *app)

@@ -7,7 +7,9 @@
  * on the broker client it is given (not owned). Opening and reconnecting
  * start session windows, which is the caller's business: it emits
  * "open-app" (app name, app title) and "reconnect-session" (session id,
- * app name) for them, and shows progress while told to.
+ * app name) for them, and shows progress while told to. Its "My files"
+ * button (Ctrl+F), there only when the broker serves My files, emits
+ * "show-files".
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */

@@ -19,6 +19,7 @@
 #include "crp-guest-fit.h"
 #include "crp-settings.h"
 #include "crp-special-keys.h"
+#include "crp-transfer-row.h"
 
 #include <crp/crp-channel.h>
 
@@ -70,13 +71,17 @@ struct _CrpSessionWindow {
     guint stats_timer;
     CrpSessionStats stats;
 
+    GMenu *menu;                /* the header bar's */
+    CrpFilesTransfers *transfers;   /* My files, once enabled */
+    GtkWidget *transfer_list;   /* their progress, over the picture */
+
     gboolean app_closed;        /* the user closed the app */
     gboolean user_closing;      /* the user closed the window */
 };
 
 G_DEFINE_FINAL_TYPE(CrpSessionWindow, crp_session_window, GTK_TYPE_APPLICATION_WINDOW)
 
-enum { SIGNAL_DISCONNECTED, SIGNAL_APP_CLOSED, N_SIGNALS };
+enum { SIGNAL_DISCONNECTED, SIGNAL_APP_CLOSED, SIGNAL_SHOW_FILES, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 static void show_now(CrpSessionWindow *win)
@@ -639,8 +644,14 @@ static void on_fit_guest_changed(GSimpleAction *action, GVariant *value, gpointe
     update_fit(win);
 }
 
+static void on_show_files(GSimpleAction *action, GVariant *param, gpointer data)
+{
+    g_signal_emit(data, signals[SIGNAL_SHOW_FILES], 0);
+}
+
 static const GActionEntry window_actions[] = {
     { .name = "send-keys", .activate = on_send_keys, .parameter_type = "s" },
+    { .name = "show-files", .activate = on_show_files },
     { .name = "release-keyboard", .activate = on_release_keyboard },
     { .name = "fit-guest", .state = "true", .change_state = on_fit_guest_changed },
 };
@@ -669,7 +680,7 @@ static void on_menu_closed(GtkPopover *popover, gpointer data)
 
 static GtkWidget *build_menu_button(CrpSessionWindow *win)
 {
-    g_autoptr(GMenu) menu = g_menu_new();
+    GMenu *menu = win->menu = g_menu_new();
     g_autoptr(GMenu) keys = g_menu_new();
     g_autoptr(GMenu) fn_keys = g_menu_new();
     g_autoptr(GMenu) view = g_menu_new();
@@ -957,6 +968,20 @@ static void build_content(CrpSessionWindow *win)
     gtk_widget_set_visible(win->status_box, FALSE);
     gtk_overlay_add_overlay(GTK_OVERLAY(overlay), win->status_box);
 
+    /* Uploads of dropped files (and any other My files transfer), in a
+     * corner, while there are any. */
+    win->transfer_list = gtk_list_box_new();
+    gtk_list_box_set_selection_mode(GTK_LIST_BOX(win->transfer_list), GTK_SELECTION_NONE);
+    gtk_widget_add_css_class(win->transfer_list, "osd");
+    gtk_widget_set_halign(win->transfer_list, GTK_ALIGN_END);
+    gtk_widget_set_valign(win->transfer_list, GTK_ALIGN_END);
+    gtk_widget_set_margin_end(win->transfer_list, 8);
+    gtk_widget_set_margin_bottom(win->transfer_list, 8);
+    gtk_widget_set_size_request(win->transfer_list, 320, -1);
+    gtk_widget_set_can_focus(win->transfer_list, FALSE);     /* keys stay with the guest */
+    gtk_widget_set_visible(win->transfer_list, FALSE);
+    gtk_overlay_add_overlay(GTK_OVERLAY(overlay), win->transfer_list);
+
     gtk_window_set_child(GTK_WINDOW(win), overlay);
 }
 
@@ -983,6 +1008,8 @@ static void crp_session_window_dispose(GObject *object)
     crp_secret_free(g_steal_pointer(&win->ticket));
     g_clear_pointer(&win->address, g_free);
     g_clear_pointer(&win->audio, crp_sound_free);
+    g_clear_object(&win->menu);
+    g_clear_object(&win->transfers);
     G_OBJECT_CLASS(crp_session_window_parent_class)->dispose(object);
 }
 
@@ -996,6 +1023,10 @@ static void crp_session_window_class_init(CrpSessionWindowClass *klass)
         g_signal_accumulator_true_handled, NULL, NULL,
         G_TYPE_BOOLEAN, 2, G_TYPE_INT, G_TYPE_STRING);
     signals[SIGNAL_APP_CLOSED] = g_signal_new("app-closed",
+        G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+        G_TYPE_NONE, 0);
+    /* () the user asked for My files (the menu) */
+    signals[SIGNAL_SHOW_FILES] = g_signal_new("show-files",
         G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
         G_TYPE_NONE, 0);
 }
@@ -1021,6 +1052,51 @@ static void crp_session_window_init(CrpSessionWindow *win)
     gtk_event_controller_set_propagation_phase(key, GTK_PHASE_CAPTURE);
     g_signal_connect(key, "key-pressed", G_CALLBACK(on_window_key), win);
     gtk_widget_add_controller(GTK_WIDGET(win), key);
+}
+
+/* ---- My files ---------------------------------------------------------- */
+
+static gboolean on_drop(GtkDropTarget *target, const GValue *value, double x, double y,
+                        gpointer data)
+{
+    CrpSessionWindow *win = data;
+    GSList *files = g_value_get_boxed(value);
+
+    g_message("files: %u dropped on the session: uploading to My files",
+              g_slist_length(files));
+    for (GSList *l = files; l; l = l->next) {
+        g_autofree char *name = g_file_get_basename(l->data);
+        crp_files_transfers_upload(win->transfers, l->data, name);
+    }
+    return files != NULL;
+}
+
+static void on_transfers_changed(GListModel *model, guint position, guint removed,
+                                 guint added, gpointer data)
+{
+    CrpSessionWindow *win = data;
+    gtk_widget_set_visible(win->transfer_list, g_list_model_get_n_items(model) > 0);
+}
+
+void crp_session_window_enable_files(CrpSessionWindow *win, CrpFilesTransfers *transfers)
+{
+    g_autoptr(GMenu) files = g_menu_new();
+    GListModel *model = crp_files_transfers_get_model(transfers);
+
+    g_return_if_fail(!win->transfers);
+    win->transfers = g_object_ref(transfers);
+    g_menu_append(files, "_My files…", "win.show-files");
+    g_menu_append_section(win->menu, NULL, G_MENU_MODEL(files));
+
+    GtkDropTarget *drop = gtk_drop_target_new(GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
+    g_signal_connect(drop, "drop", G_CALLBACK(on_drop), win);
+    gtk_widget_add_controller(gtk_window_get_child(GTK_WINDOW(win)),
+                              GTK_EVENT_CONTROLLER(drop));
+
+    gtk_list_box_bind_model(GTK_LIST_BOX(win->transfer_list), model,
+                            crp_transfer_row_create, transfers, NULL);
+    g_signal_connect_object(model, "items-changed", G_CALLBACK(on_transfers_changed), win, 0);
+    on_transfers_changed(model, 0, 0, 0, win);
 }
 
 CrpSessionWindow *crp_session_window_new(GtkApplication *app, const char *title,

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <gtk/gtk.h>
+#include "crp-files-transfers.h"
 
 G_BEGIN_DECLS
 
@@ -72,6 +73,12 @@ void crp_session_window_set_status(CrpSessionWindow *win, const char *status);
  *  closes the window. */
 void crp_session_window_fail(CrpSessionWindow *win, const char *title,
                              const char *detail);
+
+/** My files for this window (broker mode, when the broker serves them):
+ *  files dropped on it upload to the top of My files through @transfers,
+ *  whose progress shows in a corner of the picture; the menu gets
+ *  "My files…", which emits "show-files". */
+void crp_session_window_enable_files(CrpSessionWindow *win, CrpFilesTransfers *transfers);
 
 /** TRUE once the user closed the app (CLOSE_APP was sent). */
 gboolean crp_session_window_app_closed(CrpSessionWindow *win);

@@ -772,13 +772,12 @@ class SpecialKeys(VMTest):
         self.vm.wait_serial(r"CRP-GUEST-POWEROFF", start=start, timeout=30)
 
 
-@unittest.skipIf(load_env() is None, "QEMU or the test guest is not built "
-                 "(qemu-crp-display/build-qemu, tests/guest/build-guest)")
-class BrokerMode(ClientTest):
-    """crp-client against the real crp-broker, which starts the test
-    guest's demo as the app "demo": log in, open, type, close; and a
-    broker restart in the middle of a session; the main window from the
-    keyboard."""
+class BrokerTest(ClientTest):
+    """The real crp-broker (the test guest's demo as the app "demo", which
+    alice is subscribed to, and the shell as "second") and one X server
+    for the class; a client per test, and no session left after it."""
+
+    SCREEN = "1600x1200"
 
     @classmethod
     def setUpClass(cls):
@@ -791,7 +790,7 @@ class BrokerMode(ClientTest):
         cls.broker.publish_guest("second", "Second guest", mode="shell")
         cls.broker.start()
         cls.broker.client(cls.key, "subscribe:demo")
-        cls.x = Xvfb(cls.tmp.name)
+        cls.x = Xvfb(cls.tmp.name, size=cls.SCREEN)
 
     @classmethod
     def tearDownClass(cls):
@@ -809,6 +808,33 @@ class BrokerMode(ClientTest):
             self.broker.client(self.user_keys.get(s["user"], self.key),
                                f"close:{s['id']}")
         self.wait_until("sessions left over", lambda: not self.broker.sessions())
+
+    def wait_until(self, what, predicate, timeout=60):
+        """@predicate's value once true; fails after @timeout s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                self.fail(f"{what}; client: {self.client.log() if self.client else ''}\n"
+                          f"broker: {self.broker.log_text()[-3000:]}")
+            time.sleep(0.5)
+
+    def keys(self, window, *keys):
+        """Keys to a window: raised and given the X focus first (there is
+        no window manager to do it; a session window opening takes it)."""
+        xdotool(self.x, "windowraise", window)
+        xdotool(self.x, "windowfocus", "--sync", window)
+        xdotool(self.x, "key", "--delay", "100", *keys)
+
+
+@unittest.skipIf(load_env() is None, "QEMU or the test guest is not built "
+                 "(qemu-crp-display/build-qemu, tests/guest/build-guest)")
+class BrokerMode(BrokerTest):
+    """crp-client against the real crp-broker: log in, open, type, close;
+    and a broker restart in the middle of a session; the main window from
+    the keyboard."""
 
     def start_link(self, link):
         """crp-client started by a crp:// link, as a browser would; returns
@@ -883,14 +909,6 @@ class BrokerMode(ClientTest):
             self.assertLess(time.monotonic(), deadline, "the key did not reach the "
                             f"guest; client: {self.client.log()}")
 
-    def wait_until(self, what, predicate, timeout=60):
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                self.fail(f"{what}; client: {self.client.log()}\n"
-                          f"broker: {self.broker.log_text()[-3000:]}")
-            time.sleep(0.5)
-
     def test_open_type_and_close_releases_the_vm(self):
         session, button = self.open_demo()
         self.type_key("a", 30)
@@ -916,14 +934,6 @@ class BrokerMode(ClientTest):
         subscribed"): what the window shows now."""
         lines = re.findall(rf"{prefix}: [^\n]*", self.client.log())
         return lines[-1] if lines else None
-
-    def keys(self, window, *keys):
-        """Keys to the main window: raised and given the X focus first
-        (there is no window manager to do it; a session window opening
-        takes it)."""
-        xdotool(self.x, "windowraise", window)
-        xdotool(self.x, "windowfocus", "--sync", window)
-        xdotool(self.x, "key", "--delay", "100", *keys)
 
     def test_the_main_window_works_from_the_keyboard(self):
         # Subscribe, unsubscribe, open, reconnect and close, no mouse:
@@ -1303,13 +1313,17 @@ def find_close_app_button(screen, header_bottom):
     return (min(xs) + max(xs)) // 2, (min(ys) + max(ys)) // 2
 
 
-def main():
+def main(fake_server=True, tools=TOOLS):
+    """Takes the programs off the command line, then runs the tests of
+    the __main__ module (this one, or test-files.py without the fake
+    server)."""
     global CLIENT, BROKER_TOOLS, FAKE_SERVER, ENV
     CLIENT = sys.argv.pop(1)
     BROKER_TOOLS = [sys.argv.pop(1) for _ in range(3)]
-    FAKE_SERVER = sys.argv.pop(1)
+    if fake_server:
+        FAKE_SERVER = sys.argv.pop(1)
     ENV = load_env()
-    missing = [t for t in TOOLS if not shutil.which(t)]
+    missing = [t for t in tools if not shutil.which(t)]
     if missing:
         print(f"1..0 # SKIP missing {', '.join(missing)} (tools/crp-deps)")
         sys.exit(77)

@@ -33,7 +33,36 @@ static void test_titles(void)
     check(b, CRP_STATUS_NO_CAPACITY, "No room to start the app now", TRUE);
     check(b, CRP_STATUS_NOT_SUBSCRIBED, "You are not subscribed to this app", FALSE);
     check(b, CRP_STATUS_SESSION_ENDED, "The session has ended", FALSE);
+    check(b, CRP_STATUS_NO_SUCH_FILE, "There is no such file in My files", FALSE);
     check(b, 999, "The broker refused", FALSE);
+}
+
+static void check_files(GQuark domain, int code, const char *title)
+{
+    g_autoptr(GError) e = g_error_new_literal(domain, code, "detail");
+    g_assert_cmpstr(crp_client_error_files_title(e), ==, title);
+}
+
+/* A local file's trouble is not the broker's: "Cannot reach the broker"
+ * for a file that cannot be read would send the user looking in the
+ * wrong place. */
+static void test_files_titles(void)
+{
+    GQuark b = CRP_BROKER_CLIENT_ERROR;
+
+    check_files(G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "Cannot use the file on this computer");
+    check_files(G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                "Cannot use the file on this computer");
+    check_files(G_IO_ERROR, G_IO_ERROR_NO_SPACE, "Cannot use the file on this computer");
+    check_files(G_FILE_ERROR, G_FILE_ERROR_ACCES, "Cannot use the file on this computer");
+    check_files(G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED, "Cannot reach the broker");
+    /* What the broker client says when the broker did not agree FILES. */
+    check_files(G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "This broker has no My files");
+    check_files(b, CRP_STATUS_QUOTA_EXCEEDED, "Not enough room in My files");
+    check_files(b, CRP_STATUS_BAD_REQUEST, "My files cannot take this");
+    check_files(b, CRP_STATUS_NO_SUCH_FILE, "There is no such file in My files");
+    check_files(b, CRP_STATUS_INTERNAL, "The broker could not store the file");
+    check_files(b, CRP_STATUS_KEY_REVOKED, "This key has been revoked");
 }
 
 static void test_session_gone(void)
@@ -50,6 +79,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/client-errors/titles", test_titles);
+    g_test_add_func("/client-errors/files-titles", test_files_titles);
     g_test_add_func("/client-errors/session-gone", test_session_gone);
     return g_test_run();
 }
