@@ -49,7 +49,8 @@ struct _CrpSessionWindow {
               *stats_button, *close_app_button;
 
     CrpDisplayLink *conn;
-    CrpSessionClipboard *clipboard;     /* while conn shares it */
+    CrpSessionClipboard *clipboard;     /* while conn shares it, unmuted */
+    gboolean clipboard_muted;           /* the user's switch */
     GIOStream *stream;          /* for the TCP round trip */
     GCancellable *connecting;   /* direct mode, until connected */
     char *address;              /* direct mode */
@@ -229,6 +230,28 @@ static void update_mic(CrpSessionWindow *win)
                              can && crp_sound_mic_available(win->audio));
 }
 
+/*
+ * The clipboard switch onto the session: muted, the desktop's clipboard
+ * is neither read nor announced and the viewer answers the server OFF
+ * (protocol 5.4), so nothing crosses either way; shared again, what the
+ * desktop holds is announced at once.
+ */
+static void apply_clipboard(CrpSessionWindow *win)
+{
+    if (!win->conn || !(win->capabilities & CRP_CAP_CLIPBOARD)) {
+        return;
+    }
+    crp_viewer_set_clipboard_muted(crp_display_link_get_viewer(win->conn),
+                                   win->clipboard_muted);
+    if (win->clipboard_muted) {
+        g_clear_pointer(&win->clipboard, crp_session_clipboard_free);
+    } else if (!win->clipboard) {
+        win->clipboard = crp_session_clipboard_new(
+            gtk_widget_get_clipboard(GTK_WIDGET(win)), win->conn);
+    }
+    crp_display_link_flush(win->conn);
+}
+
 static void on_ready(gpointer data, guint32 capabilities)
 {
     CrpSessionWindow *win = data;
@@ -239,10 +262,7 @@ static void on_ready(gpointer data, guint32 capabilities)
     crp_session_window_set_status(win, NULL);
     gtk_widget_set_sensitive(win->close_app_button, TRUE);
     update_mic(win);
-    if (capabilities & CRP_CAP_CLIPBOARD) {
-        win->clipboard = crp_session_clipboard_new(
-            gtk_widget_get_clipboard(GTK_WIDGET(win)), win->conn);
-    }
+    apply_clipboard(win);
     crp_guest_fit_reset(win->fit);
     update_fit(win);
 }
@@ -561,6 +581,7 @@ static void save_app(CrpSessionWindow *win)
     }
     s.one_to_one = gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(win->scale_button));
     s.muted = gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(win->speaker_button));
+    s.clipboard_muted = win->clipboard_muted;
     if (!crp_settings_set_app(win->app_key, &s, &error)) {
         g_message("settings: cannot remember the window: %s", error->message);
     }
@@ -582,6 +603,10 @@ void crp_session_window_remember_as(CrpSessionWindow *win, const char *app)
         }
         if (s.muted) {
             gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(win->speaker_button), TRUE);
+        }
+        if (s.clipboard_muted) {
+            g_action_group_change_action_state(G_ACTION_GROUP(win), "share-clipboard",
+                                               g_variant_new_boolean(FALSE));
         }
     }
     win->app_key = g_strdup(app);
@@ -644,6 +669,18 @@ static void on_fit_guest_changed(GSimpleAction *action, GVariant *value, gpointe
     update_fit(win);
 }
 
+static void on_share_clipboard_changed(GSimpleAction *action, GVariant *value,
+                                       gpointer data)
+{
+    CrpSessionWindow *win = data;
+
+    g_simple_action_set_state(action, value);
+    win->clipboard_muted = !g_variant_get_boolean(value);
+    g_message("clipboard: %s", win->clipboard_muted ? "muted" : "shared");
+    apply_clipboard(win);
+    save_app(win);
+}
+
 static void on_show_files(GSimpleAction *action, GVariant *param, gpointer data)
 {
     g_signal_emit(data, signals[SIGNAL_SHOW_FILES], 0);
@@ -654,6 +691,8 @@ static const GActionEntry window_actions[] = {
     { .name = "show-files", .activate = on_show_files },
     { .name = "release-keyboard", .activate = on_release_keyboard },
     { .name = "fit-guest", .state = "true", .change_state = on_fit_guest_changed },
+    { .name = "share-clipboard", .state = "true",
+      .change_state = on_share_clipboard_changed },
 };
 
 /* Back to the guest once the menu is done with (a chosen special key
@@ -699,6 +738,7 @@ static GtkWidget *build_menu_button(CrpSessionWindow *win)
     g_menu_append_section(menu, NULL, G_MENU_MODEL(keys));
     g_menu_append(view, "Fit the guest to the _window", "win.fit-guest");
     g_menu_append(view, "_Release the keyboard (Ctrl+Alt+G)", "win.release-keyboard");
+    g_menu_append(view, "Share the _clipboard", "win.share-clipboard");
     g_menu_append_section(menu, NULL, G_MENU_MODEL(view));
 
     GtkWidget *b = gtk_menu_button_new();

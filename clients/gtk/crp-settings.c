@@ -116,6 +116,8 @@ gboolean crp_settings_get_app(const char *app, CrpAppSettings *out)
     }
     out->one_to_one = g_key_file_get_boolean(kf, group, "one-to-one", NULL);
     out->muted = g_key_file_get_boolean(kf, group, "muted", NULL);
+    out->clipboard_muted = g_key_file_get_boolean(kf, group, "clipboard-muted",
+                                                  NULL);
     return TRUE;
 }
 
@@ -130,5 +132,6 @@ gboolean crp_settings_set_app(const char *app, const CrpAppSettings *s, GError *
     }
     g_key_file_set_boolean(kf, group, "one-to-one", s->one_to_one);
     g_key_file_set_boolean(kf, group, "muted", s->muted);
+    g_key_file_set_boolean(kf, group, "clipboard-muted", s->clipboard_muted);
     return save(kf, error);
 }

@@ -28,6 +28,7 @@ typedef struct {
     int width, height;          /* the window's size; 0: none remembered */
     gboolean one_to_one;        /* 1:1 rather than scaled */
     gboolean muted;             /* the app's sound muted */
+    gboolean clipboard_muted;   /* the desktop's clipboard not shared */
 } CrpAppSettings;
 
 /**

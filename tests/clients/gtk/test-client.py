@@ -303,6 +303,41 @@ class DirectMode(VMTest):
         out, _ = other.communicate(timeout=60)
         self.assertEqual(other.returncode, 0, out + self.client.log())
 
+    def test_clipboard_muted_from_the_menu(self):
+        """The session menu's "Share the clipboard" switch: off, a copy on
+        the desktop does not reach the session; on again, it does at once
+        (the client announces what the desktop holds)."""
+        self.start("--one-to-one")
+        where, _, _ = self.wait_for_guest()
+        self.assertIsNotNone(where, self.client.log())
+
+        def menu_clipboard():
+            xdotool(self.x, "key", "shift+F10")
+            time.sleep(1.0)     # the popover maps and takes the keyboard
+            xdotool(self.x, "key", "c")
+
+        def other_expects(text, wait_ms):
+            return subprocess.run(
+                [CLIENT, "--headless", "--connect", f"unix:{self.vm.crp_sock}",
+                 "--ticket-file", self.ticket_file(), "--run",
+                 f"expect-clipboard {wait_ms} {text}; quit"],
+                capture_output=True, text=True, timeout=60)
+
+        menu_clipboard()
+        deadline = time.monotonic() + 10
+        while "clipboard: muted" not in self.client.log():
+            self.assertLess(time.monotonic(), deadline, self.client.log())
+            time.sleep(0.2)
+        subprocess.run(["xclip", "-i", "-selection", "clipboard"], env=self.x.env(),
+                       input="kept on the desktop", text=True, timeout=10,
+                       check=True)
+        r = other_expects("kept on the desktop", 4000)
+        self.assertNotEqual(r.returncode, 0, r.stdout + self.client.log())
+
+        menu_clipboard()
+        r = other_expects("kept on the desktop", 30000)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr + self.client.log())
+
     def test_stats_overlay_toggles_with_shift_f12(self):
         self.start("--one-to-one")
         where, _, _ = self.wait_for_guest()

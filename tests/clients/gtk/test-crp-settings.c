@@ -82,7 +82,7 @@ static void test_per_app_memory(void)
     CrpAppSettings office = { .width = 1024, .height = 700, .one_to_one = TRUE,
                               .muted = FALSE };
     CrpAppSettings shell = { .width = 800, .height = 600, .one_to_one = FALSE,
-                             .muted = TRUE };
+                             .muted = TRUE, .clipboard_muted = TRUE };
     g_assert_true(crp_settings_set_app("office", &office, &error));
     g_assert_no_error(error);
     /* A direct mode address, brackets and all, is an app name too. */
@@ -95,11 +95,13 @@ static void test_per_app_memory(void)
     g_assert_cmpint(got.height, ==, 700);
     g_assert_true(got.one_to_one);
     g_assert_false(got.muted);
+    g_assert_false(got.clipboard_muted);
     g_assert_true(crp_settings_get_app("tcp:[::1]:5930", &got));
     g_assert_cmpint(got.width, ==, 800);
     g_assert_cmpint(got.height, ==, 600);
     g_assert_false(got.one_to_one);
     g_assert_true(got.muted);
+    g_assert_true(got.clipboard_muted);
     g_assert_false(crp_settings_get_app("tcp:[::1]:5931", &got));
 
     /* Saving one app keeps the others and the login. */
