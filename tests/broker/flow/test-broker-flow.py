@@ -7,6 +7,7 @@ client going through the broker's gateway.
 
 Skips (exit 77) when QEMU or the test guest are not built.
 """
+import hashlib
 import os
 import re
 import signal
@@ -330,12 +331,41 @@ class MyFiles(BrokerTest):
                                         f"download:0:4096:{path}")
         return lines[1]
 
+    def files_command(self, script):
+        """Runs crp-headless's My files commands alone (no app)."""
+        code, out, _ = self.env.headless(self.alice, run=f"{script}; quit")
+        self.assertEqual(code, 0, out)
+        return out
+
     def test_files_in_every_app(self):
+        # A binary file through crp-headless and the broker, checked in the
+        # guest by its hash.
+        local = os.path.join(self.root, "up.bin")
+        data = os.urandom(3 * 1024 * 1024 + 4321)
+        with open(local, "wb") as f:
+            f.write(data)
+        self.files_command(f"files-upload {local} docs/up.bin")
         self.upload("docs/hello.txt", "crp-files-hello-123")
         sid = self.open_session()
         self.env.wait_console(sid, "files=1")
-        self.type_in(sid, "cat /files/docs/hello.txt > /dev/ttyS0")
+        self.type_in(sid, "sha256sum /files/docs/up.bin > /dev/ttyS0",
+                     "cat /files/docs/hello.txt > /dev/ttyS0")
+        self.env.wait_console(sid, hashlib.sha256(data).hexdigest())
         self.env.wait_console(sid, "crp-files-hello-123")
+
+        # What the guest writes downloads with the same bytes.
+        self.type_in(sid, "dd if=/dev/urandom of=/files/guest.bin bs=1024 "
+                     "count=2500 2>/dev/null && sha256sum /files/guest.bin "
+                     "> /dev/ttyS0")
+        deadline = time.monotonic() + 60
+        while not (m := re.search(r"([0-9a-f]{64})  /files/guest\.bin",
+                                  self.env.console(sid))):
+            self.assertLess(time.monotonic(), deadline, self.env.console(sid))
+            time.sleep(0.3)
+        back = os.path.join(self.root, "guest.bin")
+        self.files_command(f"files-download guest.bin {back}")
+        with open(back, "rb") as f:
+            self.assertEqual(hashlib.sha256(f.read()).hexdigest(), m.group(1))
 
         # Uploaded while the guest runs: there at once (the guest caches
         # nothing of the share).
