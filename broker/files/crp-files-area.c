@@ -465,7 +465,9 @@ crp_files_area_upload_begin(CrpFilesArea *a, const char *path, guint64 size,
         *offset = (guint64)st.st_size;
         /* The age that counts is since the upload was last touched. */
         utimensat(a->uploads_fd, part, NULL, AT_SYMLINK_NOFOLLOW);
-        return TRUE;
+        /* All there but never put in place (the last chunk's rename
+         * failed): "complete" must mean it is at @path. */
+        return *offset < size || finish_upload(a, part, path, error);
     }
     if (size > room) {
         g_set_error(error, CRP_FILES_ERROR, CRP_FILES_ERROR_QUOTA,

@@ -477,6 +477,22 @@ def step_my_files(env):
     check(os.listdir(uploads) == [] and "docs" in os.listdir(area),
           (os.listdir(uploads), os.listdir(area)))
 
+    # A last chunk that could not be put in place (a guest made a file
+    # where its folder goes) leaves the upload whole but not complete; the
+    # next UPLOAD_BEGIN puts it in place before it says "complete".
+    lines = env.client(alice, "upload-begin:2:x%2Fy")
+    check(lines[1] == "UPLOAD_READY id=103 offset=0", lines)
+    with open(os.path.join(area, "x"), "w") as f:
+        f.write("in the way")
+    lines = env.client(alice, "upload-data:2:0:ab:x%2Fy")
+    check(lines[1].startswith("ERROR id=103 code=1 message=part of the path "
+                              "is a file"), lines)
+    os.remove(os.path.join(area, "x"))
+    lines = env.client(alice, "upload-begin:2:x%2Fy", "delete:x%2Fy",
+                       "delete:x")
+    check(lines[1] == "UPLOAD_READY id=103 offset=2", lines)
+    check(lines[2:] == ["OK id=104", "OK id=105"], lines)
+
     # Deleting: a file, then a folder once empty.
     lines = env.client(alice, "delete:docs", "delete:docs%2Fa.txt",
                        "delete:docs%2Fa.txt", "delete:docs")
