@@ -8,7 +8,9 @@
 #include "admin-format.h"
 #include "crp-files-area.h"
 
+#include "crp/crp-file-path.h"
 #include "crp/crp-message.h"
+#include <string.h>
 
 /* The user must exist: a typo must not create an empty area. */
 static CrpFilesArea *
@@ -33,7 +35,7 @@ open_area(CrpAdmin *admin, const char *user, int *status)
 /* Adds @dir's entries (and theirs, depth first) to @table. */
 static gboolean
 add_tree(CrpAdminTable *table, CrpFilesArea *area, const char *dir,
-         guint depth, GError **error)
+         GError **error)
 {
     gboolean truncated = FALSE;
     g_autoptr(GPtrArray) entries = crp_files_area_list(
@@ -56,9 +58,17 @@ add_tree(CrpAdminTable *table, CrpFilesArea *area, const char *dir,
         crp_admin_table_add_text(table, e->is_dir ? "folder" : "file");
         crp_admin_table_add_uint(table, e->size);
         crp_admin_table_add_time(table, (gint64)(e->mtime_ns / 1000000000));
-        /* The area's own depth limit for the usage applies here too. */
-        if (e->is_dir && depth < 64 &&
-            !add_tree(table, area, path, depth + 1, error)) {
+        if (!e->is_dir) {
+            continue;
+        }
+        /* Only a guest nests deeper than a path may name: said, not
+         * walked, and the rest is still listed. */
+        if (!crp_file_path_check(path, strlen(path), FALSE, NULL)) {
+            crp_admin_warn("%s: not listed further (deeper or longer than a "
+                           "path may be)", path);
+            continue;
+        }
+        if (!add_tree(table, area, path, error)) {
             return FALSE;
         }
     }
@@ -104,7 +114,7 @@ crp_admin_cmd_files_list(CrpAdmin *admin, int argc, char **argv)
     table = crp_admin_table_new();
     crp_admin_table_add_columns(table, file_columns,
                                 G_N_ELEMENTS(file_columns));
-    if (!add_tree(table, area, "", 0, &error)) {
+    if (!add_tree(table, area, "", &error)) {
         return crp_admin_fail_error(g_steal_pointer(&error));
     }
     used = crp_files_area_usage(area, &uploads);

@@ -557,6 +557,8 @@ process_events(BrokerConnection *c)
                             c->user, broker_status_name(ev.message.bye.code));
             } else {
                 c->ctx->events.request(c, &ev.message, c->ctx->data);
+                /* Sealed now, so the backlog gate above counts it. */
+                crp_channel_flush(c->ch);
             }
             break;
         case CRP_EVENT_CLOSED:

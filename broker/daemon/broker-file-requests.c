@@ -108,6 +108,7 @@ request_upload_begin(BrokerServer *server, BrokerConnection *c,
     guint64 room = G_MAXUINT64;
     guint64 offset = 0;
 
+    crp_files_area_upload_drop_others(area, path, msg->file.size);
     if (quota) {
         guint64 used;
         if (!broker_user_storage_used(server->config, server->store, user,

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 
@@ -18,8 +19,10 @@
 
 G_DEFINE_QUARK(crp-files-error-quark, crp_files_error)
 
-/* Deeper trees are not walked for the usage (a guest could nest without
- * end); what lies below still counts at the next level's stat. */
+/* How deep the usage walk goes (an fd per level). Clients cannot upload
+ * deeper than CRP_MAX_FILE_DEPTH folders; only a guest can nest further,
+ * and what it keeps below this depth is not counted (like what a guest
+ * writes, it is not capped: docs/operator-guide.md "My files"). */
 #define MAX_DEPTH 64
 
 struct CrpFilesArea {
@@ -51,6 +54,14 @@ open_beneath(int dirfd, const char *path, guint64 flags)
     return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
 }
 
+/* A second fd of @fd (close-on-exec, as every fd here: QEMU is spawned
+ * from this process). -1 with errno when out of fds. */
+static int
+dup_fd(int fd)
+{
+    return fcntl(fd, F_DUPFD_CLOEXEC, 0);
+}
+
 /* An errno from resolving @path, in the terms of crp-files-area.h. */
 static gboolean
 fail_errno(GError **error, int err, const char *path)
@@ -77,6 +88,25 @@ fail_errno(GError **error, int err, const char *path)
         break;
     }
     return FALSE;
+}
+
+/*
+ * TRUE if the regular file @fd is, for the guest, something else: QEMU's
+ * mapped-xattr keeps a guest's symbolic link, FIFO, socket or device as
+ * a plain file and its real type in this attribute. Such a file is not
+ * the user's data (a link's "content" is its target): it is neither
+ * listed nor served.
+ */
+static gboolean
+guest_special(int fd)
+{
+    mode_t mode = 0;
+
+    if (fgetxattr(fd, "user.virtfs.mode", &mode, sizeof mode) !=
+        (ssize_t)sizeof mode) {
+        return FALSE;
+    }
+    return !S_ISREG(mode) && !S_ISDIR(mode);
 }
 
 static gboolean
@@ -115,8 +145,9 @@ crp_files_area_open(const char *files_dir, const char *user, GError **error)
     a->root = a->uploads_fd = -1;
     a->dir = g_build_filename(files_dir, user, NULL);
     a->uploads = g_build_filename(uploads_top, user, NULL);
-    if (!g_file_test(files_dir, G_FILE_TEST_IS_DIR) &&
-        !make_dir(files_dir, 0700, error)) {
+    /* 0700 whoever made it: the areas inside are 0777 for the guests'
+     * sake, and only this user may reach them. */
+    if (!make_dir(files_dir, 0700, error)) {
         return NULL;
     }
     if (!make_dir(a->dir, 0777, error) || !make_dir(uploads_top, 0700, error) ||
@@ -191,10 +222,29 @@ each_entry(int fd, EntryFunc func, gpointer data)
     closedir(d);
 }
 
+/* each_entry() over one of the area's own directories (kept open). */
+static void
+walk(int fd, EntryFunc func, gpointer data)
+{
+    int mine = dup_fd(fd);
+
+    if (mine >= 0) {
+        each_entry(mine, func, data);
+    }
+}
+
 typedef struct {
     guint64 bytes;
     int depth;
 } Usage;
+
+/* Sizes a guest sets (a sparse 8 EiB file) must not wrap the sum round
+ * to little: it saturates. */
+static guint64
+add_bytes(guint64 a, guint64 b)
+{
+    return a > G_MAXUINT64 - b ? G_MAXUINT64 : a + b;
+}
 
 static void
 add_usage(int dirfd, const char *name, const struct stat *st, gpointer data)
@@ -202,7 +252,7 @@ add_usage(int dirfd, const char *name, const struct stat *st, gpointer data)
     Usage *u = data;
 
     if (S_ISREG(st->st_mode)) {
-        u->bytes += (guint64)st->st_size;
+        u->bytes = add_bytes(u->bytes, (guint64)st->st_size);
     } else if (S_ISDIR(st->st_mode) && u->depth < MAX_DEPTH) {
         int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
                                          O_NONBLOCK | O_CLOEXEC);
@@ -234,7 +284,7 @@ add_upload(int dirfd, const char *name, const struct stat *st, gpointer data)
     guint64 size;
 
     if (S_ISREG(st->st_mode) && upload_size(name, &size)) {
-        *(guint64 *)data += size;
+        *(guint64 *)data = add_bytes(*(guint64 *)data, size);
     }
 }
 
@@ -244,12 +294,12 @@ crp_files_area_usage(CrpFilesArea *a, guint64 *uploads)
     Usage u = { 0, 0 };
     guint64 pending = 0;
 
-    each_entry(dup(a->root), add_usage, &u);
-    each_entry(dup(a->uploads_fd), add_upload, &pending);
+    walk(a->root, add_usage, &u);
+    walk(a->uploads_fd, add_upload, &pending);
     if (uploads) {
         *uploads = pending;
     }
-    return u.bytes + pending;
+    return add_bytes(u.bytes, pending);
 }
 
 typedef struct {
@@ -267,6 +317,17 @@ add_entry(int dirfd, const char *name, const struct stat *st, gpointer data)
     if ((!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode)) ||
         !crp_file_name_valid(name)) {
         return;
+    }
+    if (S_ISREG(st->st_mode)) {
+        int fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW |
+                                         O_CLOEXEC);
+        gboolean special = fd < 0 || guest_special(fd);
+        if (fd >= 0) {
+            close(fd);
+        }
+        if (special) {
+            return;
+        }
     }
     e = g_new0(CrpFilesEntry, 1);
     e->name = g_strdup(name);
@@ -296,8 +357,10 @@ crp_files_area_list(CrpFilesArea *a, const char *dir, guint max,
     if (!path_ok(dir, TRUE, error)) {
         return NULL;
     }
+    /* Not O_DIRECTORY: a link must fail as one (ELOOP: no such folder),
+     * not as a file (ENOTDIR); a FIFO opens at once and is refused below. */
     fd = *dir ? open_beneath(a->root, dir, O_RDONLY | O_NONBLOCK)
-              : dup(a->root);
+              : dup_fd(a->root);
     if (fd < 0) {
         fail_errno(error, errno, dir);
         return NULL;
@@ -344,7 +407,11 @@ open_parent(CrpFilesArea *a, const char *path, gboolean create,
 
     *name = slash ? slash + 1 : path;
     if (!slash) {
-        return dup(a->root);
+        fd = dup_fd(a->root);
+        if (fd < 0) {
+            fail_errno(error, errno, path);
+        }
+        return fd;
     }
     g_autofree char *dir = g_strndup(path, (gsize)(slash - path));
     if (!create) {
@@ -355,7 +422,10 @@ open_parent(CrpFilesArea *a, const char *path, gboolean create,
         return fd;
     }
     parts = g_strsplit(dir, "/", -1);
-    fd = dup(a->root);
+    fd = dup_fd(a->root);
+    if (fd < 0) {
+        fail_errno(error, errno, path);
+    }
     for (guint i = 0; parts[i] && fd >= 0; i++) {
         int next = open_beneath(fd, parts[i],
                                 O_RDONLY | O_DIRECTORY | O_NONBLOCK);
@@ -531,7 +601,11 @@ crp_files_area_upload_write(CrpFilesArea *a, const char *path, guint64 size,
                     "way: begin it first", path, size);
         return FALSE;
     }
-    if (fstat(fd, &st) != 0 || (guint64)st.st_size != offset) {
+    if (fstat(fd, &st) != 0) {
+        fail_errno(error, errno, path);
+        goto out;
+    }
+    if ((guint64)st.st_size != offset) {
         g_set_error(error, CRP_FILES_ERROR, CRP_FILES_ERROR_INVALID,
                     "expected offset %" G_GUINT64_FORMAT " of %s",
                     (guint64)st.st_size, path);
@@ -547,6 +621,9 @@ crp_files_area_upload_write(CrpFilesArea *a, const char *path, guint64 size,
         fail_errno(error, err, path);
         goto out;
     }
+    /* Writeback starts with each chunk, so the sync of the last one
+     * (on the broker's one thread) waits for little. */
+    sync_file_range(fd, (off64_t)offset, (off64_t)len, SYNC_FILE_RANGE_WRITE);
     if (offset + len < size) {
         ok = TRUE;
         goto out;
@@ -560,6 +637,37 @@ crp_files_area_upload_write(CrpFilesArea *a, const char *path, guint64 size,
 out:
     close(fd);
     return ok;
+}
+
+typedef struct {
+    const char *prefix;     /* "HASH-" */
+    const char *keep;       /* this upload's own part */
+} Others;
+
+static void
+drop_other(int dirfd, const char *name, const struct stat *st, gpointer data)
+{
+    Others *o = data;
+
+    if (g_str_has_prefix(name, o->prefix) && strcmp(name, o->keep) != 0) {
+        unlinkat(dirfd, name, 0);
+    }
+}
+
+void
+crp_files_area_upload_drop_others(CrpFilesArea *a, const char *path,
+                                  guint64 size)
+{
+    g_autofree char *part = upload_name(path, size);
+    g_autofree char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256,
+                                                          path, -1);
+    g_autofree char *prefix = g_strconcat(hash, "-", NULL);
+    Others o = { prefix, part };
+    int fd = dup_fd(a->uploads_fd);
+
+    if (fd >= 0) {
+        each_entry(fd, drop_other, &o);
+    }
 }
 
 /* ---- reading and removing --------------------------------------------- */
@@ -590,14 +698,21 @@ crp_files_area_read(CrpFilesArea *a, const char *path, guint64 offset,
                     "a folder, not a file: %s", path);
         goto out;
     }
-    if (!S_ISREG(st.st_mode)) {
+    if (!S_ISREG(st.st_mode) || guest_special(fd)) {
         fail_errno(error, ENOENT, path);
         goto out;
     }
     *size = (guint64)st.st_size;
     *mtime_ns = (guint64)st.st_mtim.tv_sec * G_GUINT64_CONSTANT(1000000000) +
                 (guint64)st.st_mtim.tv_nsec;
-    while (*got < len && offset + *got < *size) {
+    /* Never more than the size reported with the bytes (a guest may be
+     * appending meanwhile): the client checks one against the other. */
+    if (offset < *size) {
+        len = MIN(len, *size - offset);
+    } else {
+        len = 0;
+    }
+    while (*got < len) {
         ssize_t n = pread(fd, buf + *got, len - *got, (off_t)(offset + *got));
         if (n < 0 && errno == EINTR) {
             continue;
@@ -607,7 +722,16 @@ crp_files_area_read(CrpFilesArea *a, const char *path, guint64 offset,
             goto out;
         }
         if (n == 0) {
-            break;          /* the file shrank meanwhile */
+            /* It shrank meanwhile: report it as it is now, so the client
+             * sees the change and starts again. */
+            if (fstat(fd, &st) == 0) {
+                *size = (guint64)st.st_size;
+                *mtime_ns = (guint64)st.st_mtim.tv_sec *
+                                G_GUINT64_CONSTANT(1000000000) +
+                            (guint64)st.st_mtim.tv_nsec;
+                *got = MIN(*got, *size > offset ? *size - offset : 0);
+            }
+            break;
         }
         *got += (gsize)n;
     }
@@ -670,7 +794,7 @@ crp_files_area_expire_uploads(CrpFilesArea *a, gint64 max_age_s)
 {
     Expiry x = { g_get_real_time() / G_USEC_PER_SEC - max_age_s, 0 };
 
-    each_entry(dup(a->uploads_fd), expire_upload, &x);
+    walk(a->uploads_fd, expire_upload, &x);
     return x.count;
 }
 
@@ -695,8 +819,8 @@ crp_files_area_clean(CrpFilesArea *a, GError **error)
 {
     guint failed = 0;
 
-    each_entry(dup(a->root), remove_tree, &failed);
-    each_entry(dup(a->uploads_fd), remove_tree, &failed);
+    walk(a->root, remove_tree, &failed);
+    walk(a->uploads_fd, remove_tree, &failed);
     if (failed) {
         g_set_error(error, CRP_FILES_ERROR, CRP_FILES_ERROR_IO,
                     "%u entries of %s could not be removed", failed, a->dir);

@@ -100,6 +100,12 @@ gboolean crp_files_area_upload_begin(CrpFilesArea *area, const char *path,
                                      guint64 size, guint64 room,
                                      guint64 *offset, GError **error);
 
+/** Discards the uploads of @path declared with another size than @size
+ *  (a file the user is now sending at its new size): they would hold
+ *  quota until they expire. Call before reckoning the room. */
+void crp_files_area_upload_drop_others(CrpFilesArea *area, const char *path,
+                                       guint64 size);
+
 /**
  * crp_files_area_upload_write:
  * @complete: (out): TRUE if this chunk completed the file, which is now

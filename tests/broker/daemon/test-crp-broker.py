@@ -455,6 +455,20 @@ def step_my_files(env):
     check(lines[7].startswith("ERROR id=108 code=17"), lines)
     check(not os.path.exists("/etc/new"), "wrote through a link")
 
+    # What a guest makes through 9p (QEMU's mapped-xattr): a link or FIFO
+    # is a plain file whose type is in user.virtfs.mode. Not the user's
+    # data: neither listed nor served.
+    guest_link = os.path.join(area, "guest-link")
+    with open(guest_link, "w") as f:
+        f.write("/etc/passwd")
+    os.setxattr(guest_link, "user.virtfs.mode",
+                struct.pack("=I", 0o120777))        # S_IFLNK | 0777
+    lines = env.client(alice, "files:", "download:0:100:guest-link")
+    check(lines[1].endswith("count=1") and lines[2] == "file docs kind=2 size=0",
+          lines)
+    check(lines[3].startswith("ERROR id=104 code=17"), lines)
+    os.remove(guest_link)
+
     # The quota (2 GiB here) is checked before a byte is taken.
     lines = env.client(alice, "upload-begin:3000000000:big")
     check(lines[1].startswith("ERROR id=103 code=10 message=not enough room"),
@@ -492,6 +506,16 @@ def step_my_files(env):
                        "delete:x")
     check(lines[1] == "UPLOAD_READY id=103 offset=2", lines)
     check(lines[2:] == ["OK id=104", "OK id=105"], lines)
+
+    # A file sent again at another size: the interrupted upload of the
+    # old size goes (it held 1.5 GB of the 2 GiB quota).
+    lines = env.client(alice, "upload-begin:1500000000:again",
+                       "upload-begin:1600000000:again")
+    check(lines[1] == "UPLOAD_READY id=103 offset=0" and
+          lines[2] == "UPLOAD_READY id=104 offset=0", lines)
+    check(len(os.listdir(uploads)) == 1 and os.listdir(uploads)[0].endswith(
+        "-1600000000.part"), os.listdir(uploads))
+    env.admin("files", "clean", "alice", "--uploads-only")
 
     # Deleting: a file, then a folder once empty.
     lines = env.client(alice, "delete:docs", "delete:docs%2Fa.txt",

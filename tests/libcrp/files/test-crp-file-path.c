@@ -80,6 +80,18 @@ test_refused(void)
     g_assert_false(check(name, FALSE, &long_name));
     g_assert_nonnull(strstr(long_name->message, "255"));
 
+    /* 32 names deep is the most: a server walks the tree for the quota. */
+    GString *deep = g_string_new("n");
+    for (int i = 1; i < 32; i++) {
+        g_string_append(deep, "/n");
+    }
+    g_assert_true(check(deep->str, FALSE, NULL));
+    g_string_append(deep, "/n");
+    g_autoptr(GError) too_deep = NULL;
+    g_assert_false(check(deep->str, FALSE, &too_deep));
+    g_assert_nonnull(strstr(too_deep->message, "32 names deep"));
+    g_string_free(deep, TRUE);
+
     g_autofree char *path = g_strnfill(1025, 'p');
     for (int i = 200; i < 1025; i += 200) {
         path[i] = '/';

@@ -4,8 +4,9 @@
  *
  * A path is relative to the top of the user's files: components joined by
  * single '/', none empty, "." or "..", none longer than CRP_MAX_FILE_NAME
- * bytes, the whole at most CRP_MAX_FILE_PATH bytes of valid UTF-8 without
- * NUL or control characters. So a valid path never leaves the top, never
+ * bytes, at most CRP_MAX_FILE_DEPTH of them, the whole at most
+ * CRP_MAX_FILE_PATH bytes of valid UTF-8 without NUL or control
+ * characters. So a valid path never leaves the top, never
  * starts at the root, and prints safely in a log or a dialog. The broker
  * refuses any other path with an ERROR naming the rule it broke; clients
  * check before sending, to say so before a transfer starts.

@@ -33,6 +33,9 @@ G_BEGIN_DECLS
  *  component, and the largest chunk of one UPLOAD_DATA or FILE_DATA. */
 #define CRP_MAX_FILE_PATH 1024
 #define CRP_MAX_FILE_NAME 255
+/** ... and most components of a path (a file 31 folders down): a server
+ *  walks the tree to count it against the quota. */
+#define CRP_MAX_FILE_DEPTH 32
 #define CRP_MAX_FILE_CHUNK (1u << 20)
 
 typedef enum {

@@ -57,7 +57,11 @@ crp_file_path_check(const char *path, gsize len, gboolean allow_top,
     }
     const char *start = path;
     const char *end = path + len;
+    guint depth = 0;
     while (start <= end) {
+        if (++depth > CRP_MAX_FILE_DEPTH) {
+            return refuse(error, "more than 32 names deep");
+        }
         const char *slash = memchr(start, '/', (gsize)(end - start));
         const char *stop = slash ? slash : end;
         if (!component_check(start, (gsize)(stop - start), error)) {
