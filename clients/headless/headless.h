@@ -161,8 +161,10 @@ typedef enum {
     HL_CMD_SAVE_CURSOR,     /* text: path (PAM, RGBA) */
     HL_CMD_CLIPBOARD_SET,   /* text: our clipboard's text (escapes resolved) */
     HL_CMD_CLIPBOARD_FILL,  /* n[0] bytes of text ("x"), for the caps */
+    HL_CMD_CLIPBOARD_SET_PNG, /* text: path of the PNG our clipboard holds */
     HL_CMD_EXPECT_CLIPBOARD, /* n[0] timeout ms, text: the server's text */
     HL_CMD_EXPECT_CLIPBOARD_REFUSED, /* n[0] timeout ms, n[1] status (0: any) */
+    HL_CMD_EXPECT_CLIPBOARD_PNG, /* n[0] timeout ms, text: path of the PNG */
     HL_CMD_CLOSE_APP,
     HL_CMD_QUIT,
 } HlCommandType;
@@ -208,9 +210,12 @@ typedef struct {
     guint32 capabilities;       /* agreed in the handshake */
     guint64 frames;
     int width, height;          /* 0 before the first SURFACE */
-    /* The server's clipboard, fetched as soon as it announces text: the
-     * last text that arrived, and the last refusal (0: none). */
+    /* The server's clipboard, fetched as soon as it announces it (the
+     * text first, then the image): the formats it announced, the last
+     * text and image that arrived, and the last refusal (0: none). */
+    guint8 clipboard_formats;
     char *clipboard_text;
+    GBytes *clipboard_png;
     guint8 clipboard_refused;
     guint timeout_id;           /* --timeout */
     gboolean finishing;

@@ -1202,6 +1202,8 @@ script_seeds(void)
         "clipboard-fill 16777217; expect-clipboard-refused 3000 too-large; "
         "expect-clipboard-refused 10; expect-clipboard-refused 10 maybe",
         "clipboard-fill 99999999999; expect-clipboard x; clipboard-set",
+        "clipboard-set-png /tmp/a.png; expect-clipboard-png 5000 /tmp/b # c.png; "
+        "expect-clipboard-png x /tmp/b.png; clipboard-set-png; expect-clipboard-png 10",
     };
     static const char *const files[] = {
         "# a script file\n"
