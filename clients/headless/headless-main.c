@@ -178,6 +178,7 @@ static gboolean parse_options(Options *o, int *argc, char ***argv, GError **erro
         "  clipboard-set TEXT | clipboard-fill BYTES\n"
         "  expect-clipboard TIMEOUT_MS TEXT\n"
         "  expect-clipboard-refused TIMEOUT_MS [none|too-large|off]\n"
+        "  clipboard-set-png FILE | expect-clipboard-png TIMEOUT_MS FILE\n"
         "Broker mode, My files (also without --open/--attach):\n"
         "  files-list [DIR] | files-upload [--stop-after BYTES] LOCAL REMOTE\n"
         "  files-download REMOTE LOCAL | files-delete REMOTE\n"
@@ -508,24 +509,34 @@ static void write_outputs(HlApp *app, const Options *o)
     }
 }
 
-/* The server's clipboard holds something new: its text is fetched at
- * once, for the script's expect-clipboard. */
-static void on_clipboard(gpointer data, guint8 formats)
+/* Asks for @format of the server's clipboard (one answer at a time). */
+static void request_clipboard(HlApp *app, guint8 format)
 {
-    HlApp *app = data;
     CrpViewer *v = crp_display_link_get_viewer(app->conn);
     g_autoptr(GError) error = NULL;
 
-    hl_log("server clipboard: formats 0x%02x", formats);
-    g_clear_pointer(&app->clipboard_text, g_free);
-    if (!(formats & CRP_CLIPBOARD_TEXT)) {
-        return;
-    }
-    if (!crp_viewer_request_clipboard(v, CRP_CLIPBOARD_TEXT, &error)) {
+    if (!crp_viewer_request_clipboard(v, format, &error)) {
         hl_log("cannot ask for the server's clipboard: %s", error->message);
         return;
     }
     crp_display_link_flush(app->conn);
+}
+
+/* The server's clipboard holds something new: its text, then its image,
+ * are fetched at once, for the script's expect-clipboard(-png). */
+static void on_clipboard(gpointer data, guint8 formats)
+{
+    HlApp *app = data;
+
+    hl_log("server clipboard: formats 0x%02x", formats);
+    app->clipboard_formats = formats;
+    g_clear_pointer(&app->clipboard_text, g_free);
+    g_clear_pointer(&app->clipboard_png, g_bytes_unref);
+    if (formats & CRP_CLIPBOARD_TEXT) {
+        request_clipboard(app, CRP_CLIPBOARD_TEXT);
+    } else if (formats & CRP_CLIPBOARD_PNG) {
+        request_clipboard(app, CRP_CLIPBOARD_PNG);
+    }
 }
 
 static void on_clipboard_data(gpointer data, guint8 format, guint8 status)
@@ -539,13 +550,22 @@ static void on_clipboard_data(gpointer data, guint8 format, guint8 status)
     hl_log("server clipboard %s: %s, %" G_GSIZE_FORMAT " bytes",
            crp_clipboard_format_name(format), crp_clipboard_status_name(status),
            content ? g_bytes_get_size(content) : 0);
-    g_clear_pointer(&app->clipboard_text, g_free);
     app->clipboard_refused = status;
-    if (content && format == CRP_CLIPBOARD_TEXT) {
-        gsize len;
-        const char *text = g_bytes_get_data(content, &len);
-        /* UTF-8 without NUL: libcrp checked it. */
-        app->clipboard_text = g_strndup(text, len);
+    if (format == CRP_CLIPBOARD_TEXT) {
+        g_clear_pointer(&app->clipboard_text, g_free);
+        if (content) {
+            gsize len;
+            const char *text = g_bytes_get_data(content, &len);
+            /* UTF-8 without NUL: libcrp checked it. */
+            app->clipboard_text = g_strndup(text, len);
+        }
+        if (app->clipboard_formats & CRP_CLIPBOARD_PNG) {
+            request_clipboard(app, CRP_CLIPBOARD_PNG);
+        }
+    } else {
+        /* A PNG: libcrp checked its signature. */
+        g_clear_pointer(&app->clipboard_png, g_bytes_unref);
+        app->clipboard_png = g_steal_pointer(&content);
     }
     if (app->runner) {
         hl_runner_poll(app->runner);
@@ -731,6 +751,7 @@ int hl_main(int argc, char **argv)
     hl_broker_phase_free(app.broker);
     g_free(app.session_id);
     g_free(app.clipboard_text);
+    g_clear_pointer(&app.clipboard_png, g_bytes_unref);
     hl_playback_free(app.playback);
     hl_frame_recorder_free(app.frames_rec);
     g_main_loop_unref(app.loop);

@@ -41,6 +41,7 @@ struct HlRunner {
     guint timer, deadline;
     guint64 frames_target;
     guint32 *snapshot;          /* wait-change: the area when it started */
+    GBytes *expected_png;       /* expect-clipboard-png: the file's bytes */
     const char *type_pos;
     HlMicSource *mic;
     gint64 mic_start_us;
@@ -62,6 +63,7 @@ static void clear_wait(HlRunner *r)
     g_clear_handle_id(&r->timer, g_source_remove);
     g_clear_handle_id(&r->deadline, g_source_remove);
     g_clear_pointer(&r->snapshot, g_free);
+    g_clear_pointer(&r->expected_png, g_bytes_unref);
     g_clear_pointer(&r->mic, hl_mic_source_free);
     g_clear_pointer(&r->files_op, hl_files_abandon);
     r->type_pos = NULL;
@@ -215,10 +217,51 @@ static Step clipboard_fill(HlRunner *r, gint64 bytes)
     return clipboard_set(r, text);
 }
 
+/* The PNG file at @path, or NULL with the reason in @error. Its size is
+ * not checked: past CRP_MAX_CLIPBOARD it shows the cap at work. */
+static GBytes *read_png(const char *path, GError **error)
+{
+    static const guint8 signature[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
+    char *data;
+    gsize len;
+
+    if (!g_file_get_contents(path, &data, &len, error)) {
+        return NULL;
+    }
+    if (len < sizeof(signature) || memcmp(data, signature, sizeof(signature))) {
+        g_free(data);
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                    "%s is not a PNG image", path);
+        return NULL;
+    }
+    return g_bytes_new_take(data, len);
+}
+
+/* Our clipboard holds the image in @path now (and no text). */
+static Step clipboard_set_png(HlRunner *r, const char *path)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GBytes) png = read_png(path, &error);
+
+    if (!png) {
+        return fail(r, HL_EXIT_ERROR, "%s", error->message);
+    }
+    if (!crp_viewer_set_clipboard(viewer(r), NULL, png, &error)) {
+        return fail(r, HL_EXIT_SCRIPT, "%s", error->message);
+    }
+    return sent(r, TRUE);
+}
+
 static gboolean clipboard_matches(HlRunner *r)
 {
     return r->app->clipboard_text &&
            strcmp(r->app->clipboard_text, r->cur->text) == 0;
+}
+
+static gboolean clipboard_png_matches(HlRunner *r)
+{
+    return r->app->clipboard_png &&
+           g_bytes_equal(r->app->clipboard_png, r->expected_png);
 }
 
 static gboolean clipboard_refused(HlRunner *r)
@@ -264,6 +307,17 @@ static gboolean on_deadline(gpointer data)
              text ? "holds \"" : "has no text",
              (int)MIN(len, 64), text ? text : "", len > 64 ? "..." : "",
              text ? "\"" : "",
+             r->app->clipboard_refused ? ", last request refused: " : "",
+             r->app->clipboard_refused
+             ? crp_clipboard_status_name(r->app->clipboard_refused) : "");
+    } else if (r->cur->type == HL_CMD_EXPECT_CLIPBOARD_PNG) {
+        GBytes *png = r->app->clipboard_png;
+        g_autofree char *what = png
+            ? g_strdup_printf("holds another image (%" G_GSIZE_FORMAT " bytes)",
+                              g_bytes_get_size(png))
+            : g_strdup("has no image");
+        fail(r, HL_EXIT_SCRIPT, "timed out after %" G_GINT64_FORMAT " ms: the "
+             "server's clipboard %s%s%s", n[0], what,
              r->app->clipboard_refused ? ", last request refused: " : "",
              r->app->clipboard_refused
              ? crp_clipboard_status_name(r->app->clipboard_refused) : "");
@@ -572,6 +626,20 @@ static Step start(HlRunner *r, const HlCommand *cmd)
     }
     case HL_CMD_CLIPBOARD_FILL:
         return clipboard_fill(r, n[0]);
+    case HL_CMD_CLIPBOARD_SET_PNG:
+        return clipboard_set_png(r, cmd->text);
+    case HL_CMD_EXPECT_CLIPBOARD_PNG: {
+        g_autoptr(GError) error = NULL;
+        r->expected_png = read_png(cmd->text, &error);
+        if (!r->expected_png) {
+            return fail(r, HL_EXIT_ERROR, "%s", error->message);
+        }
+        if (clipboard_png_matches(r)) {
+            return STEP_DONE;
+        }
+        r->deadline = g_timeout_add(n[0], on_deadline, r);
+        return wait_for(r, clipboard_png_matches);
+    }
     case HL_CMD_EXPECT_CLIPBOARD:
     case HL_CMD_EXPECT_CLIPBOARD_REFUSED: {
         gboolean (*check)(HlRunner *) = cmd->type == HL_CMD_EXPECT_CLIPBOARD

@@ -47,8 +47,10 @@ static const CommandSpec specs[] = {
     { "save-cursor", HL_CMD_SAVE_CURSOR, 1, 1, TRUE },
     { "clipboard-set", HL_CMD_CLIPBOARD_SET, 1, 1, TRUE },
     { "clipboard-fill", HL_CMD_CLIPBOARD_FILL, 1, 1 },
+    { "clipboard-set-png", HL_CMD_CLIPBOARD_SET_PNG, 1, 1, TRUE },
     { "expect-clipboard", HL_CMD_EXPECT_CLIPBOARD, 1, 1, TRUE },
     { "expect-clipboard-refused", HL_CMD_EXPECT_CLIPBOARD_REFUSED, 1, 2 },
+    { "expect-clipboard-png", HL_CMD_EXPECT_CLIPBOARD_PNG, 2, 2, TRUE },
     /* Flags first, then the paths (parse_files()). */
     { "files-list", HL_CMD_FILES_LIST, 0, 1 },
     { "files-upload", HL_CMD_FILES_UPLOAD, 2, 2 },
@@ -423,8 +425,10 @@ static gboolean parse_command(const char *line, HlCommand *cmd, GError **error)
         }
         return check_text(cmd, name, error);
     }
-    if (spec->type == HL_CMD_EXPECT_CLIPBOARD) {
-        /* TIMEOUT_MS, then the text: the rest, as for type. */
+    if (spec->type == HL_CMD_EXPECT_CLIPBOARD ||
+        spec->type == HL_CMD_EXPECT_CLIPBOARD_PNG) {
+        /* TIMEOUT_MS, then the text (a path for the PNG): the rest, as
+         * for type. */
         while (g_ascii_isspace(*p)) {
             p++;
         }
@@ -434,8 +438,10 @@ static gboolean parse_command(const char *line, HlCommand *cmd, GError **error)
         }
         g_autofree char *number = g_strndup(ms, p - ms);
         if (!parse_int(number, 1, G_MAXINT32, &cmd->n[0])) {
-            return fail(error, cmd->where, name, "takes TIMEOUT_MS TEXT; '%s' "
-                        "is not a timeout in ms", number);
+            return fail(error, cmd->where, name, "takes TIMEOUT_MS %s; '%s' "
+                        "is not a timeout in ms",
+                        spec->type == HL_CMD_EXPECT_CLIPBOARD ? "TEXT" : "FILE",
+                        number);
         }
         if (*p) {
             p++;

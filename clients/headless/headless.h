@@ -163,8 +163,10 @@ typedef enum {
     HL_CMD_SAVE_CURSOR,     /* text: path (PAM, RGBA) */
     HL_CMD_CLIPBOARD_SET,   /* text: our clipboard's text (escapes resolved) */
     HL_CMD_CLIPBOARD_FILL,  /* n[0] bytes of text ("x"), for the caps */
+    HL_CMD_CLIPBOARD_SET_PNG, /* text: path of the PNG our clipboard holds */
     HL_CMD_EXPECT_CLIPBOARD, /* n[0] timeout ms, text: the server's text */
     HL_CMD_EXPECT_CLIPBOARD_REFUSED, /* n[0] timeout ms, n[1] status (0: any) */
+    HL_CMD_EXPECT_CLIPBOARD_PNG, /* n[0] timeout ms, text: path of the PNG */
     /* My files (broker mode). Each: n[0] the CrpStatus expected to refuse
      * it (0: it must succeed), n[2] 1 for --unchecked (the path goes to
      * the broker as written). */
@@ -225,9 +227,12 @@ typedef struct {
     guint32 capabilities;       /* agreed in the handshake */
     guint64 frames;
     int width, height;          /* 0 before the first SURFACE */
-    /* The server's clipboard, fetched as soon as it announces text: the
-     * last text that arrived, and the last refusal (0: none). */
+    /* The server's clipboard, fetched as soon as it announces it (the
+     * text first, then the image): the formats it announced, the last
+     * text and image that arrived, and the last refusal (0: none). */
+    guint8 clipboard_formats;
     char *clipboard_text;
+    GBytes *clipboard_png;
     guint8 clipboard_refused;
     guint timeout_id;           /* --timeout */
     gboolean finishing;

@@ -8,9 +8,9 @@
  * Its owner (crp.c) hands it the peers that agreed to CRP_CAP_CLIPBOARD
  * and their clipboard events; it calls only its peers.
  *
- * QEMU 10's clipboard carries text only (QEMU_CLIPBOARD_TYPE_TEXT): a
- * PNG a client copies reaches nobody, and the guest's clipboard is
- * emptied instead of keeping stale text.
+ * Text and PNG images cross (CRP_CLIPBOARD_TEXT, _PNG). QEMU 10 itself
+ * knows only text: the image type, QEMU_CLIPBOARD_TYPE_IMAGE_PNG, and
+ * qemu-vdagent's support for it come with 0002-clipboard-png.patch.
  *
  * Threads: the main loop with the BQL, as QEMU's clipboard.
  *

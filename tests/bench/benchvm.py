@@ -25,18 +25,16 @@ import re
 import shlex
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
 import time
-import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "qemu-crp-display", "qmp"))
 sys.path.insert(0, os.path.join(HERE, "..", "qemu-crp-display", "integration"))
 from qmp import QMPConnection, crp_query  # noqa: E402
-from crpvm import read_ppm  # noqa: E402
+from crpvm import read_ppm, write_png  # noqa: E402
 
 SCENES = ("terminal", "document", "drag", "video", "idle", "mixed")
 # The shell workload: busybox sh on the serial console, output to the
@@ -355,17 +353,3 @@ class DesktopQemu(BenchQemu):
             except ValueError:
                 stats[k] = v
         return stats
-
-
-def write_png(path, width, height, rgb):
-    """An 8-bit RGB PNG (QEMU here is built without libpng)."""
-    def chunk(kind, body):
-        return (struct.pack(">I", len(body)) + kind + body
-                + struct.pack(">I", zlib.crc32(kind + body)))
-    stride = width * 3
-    raw = b"".join(b"\0" + rgb[y * stride:(y + 1) * stride] for y in range(height))
-    with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n"
-                + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-                + chunk(b"IDAT", zlib.compress(raw, 6))
-                + chunk(b"IEND", b""))

@@ -1211,6 +1211,8 @@ script_seeds(void)
         "files-upload --stop-after 0 a b; files-upload --stop-after; "
         "files-delete --expect-error maybe x; files-download a; "
         "files-list --stop-after 1 a; files-upload --bogus a b",
+        "clipboard-set-png /tmp/a.png; expect-clipboard-png 5000 /tmp/b # c.png; "
+        "expect-clipboard-png x /tmp/b.png; clipboard-set-png; expect-clipboard-png 10",
     };
     static const char *const files[] = {
         "# a script file\n"

@@ -29,7 +29,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "qemu-crp-display",
                                 "integration"))
 sys.path.insert(0, HERE)
 from brokerenv import BrokerEnv  # noqa: E402
-from crpvm import CrpVM, diff_pixels, load_env, read_png, read_ppm  # noqa: E402
+from crpvm import CrpVM, decode_png, diff_pixels, load_env, read_png, read_ppm, \
+    write_png  # noqa: E402
 from screen import Xvfb, close_window, count_differences, cursor_image, \
     find_image, mean_difference, screendump, stop_process  # noqa: E402
 
@@ -337,6 +338,37 @@ class DirectMode(VMTest):
         menu_clipboard()
         r = other_expects("kept on the desktop", 30000)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr + self.client.log())
+
+    def test_clipboard_image_reaches_the_desktop(self):
+        """A PNG another client copies (crp-headless through the same QEMU)
+        lands on the X clipboard as image/png with the same pixels (GTK
+        re-encodes it: the bytes may differ)."""
+        width, height = 37, 21
+        rgb = bytes((x * 7 + y * 3 + c * 80) % 256
+                    for y in range(height) for x in range(width) for c in range(3))
+        path = os.path.join(self.tmp.name, "copied.png")
+        write_png(path, width, height, rgb)
+
+        self.start("--one-to-one")
+        where, _, _ = self.wait_for_guest()
+        self.assertIsNotNone(where, self.client.log())
+        other = subprocess.Popen(
+            [CLIENT, "--headless", "--connect", f"unix:{self.vm.crp_sock}",
+             "--ticket-file", self.ticket_file(), "--run",
+             f"clipboard-set-png {path}; sleep 15000; quit"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 30
+        while True:
+            r = subprocess.run(["xclip", "-o", "-selection", "clipboard", "-t", "image/png"],
+                               env=self.x.env(), capture_output=True, timeout=10)
+            if r.returncode == 0 and r.stdout.startswith(b"\x89PNG"):
+                break
+            self.assertLess(time.monotonic(), deadline,
+                            f"X clipboard: {r.stdout[:16]!r} {r.stderr!r}; {self.client.log()}")
+            time.sleep(0.3)
+        self.assertEqual(decode_png(r.stdout), (width, height, rgb))
+        out, _ = other.communicate(timeout=60)
+        self.assertEqual(other.returncode, 0, out)
 
     def test_stats_overlay_toggles_with_shift_f12(self):
         self.start("--one-to-one")

@@ -20,7 +20,10 @@ import tempfile
 import time
 import unittest
 import wave
-import zlib
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..', '..', 'qemu-crp-display', 'integration'))
+from crpvm import read_png  # noqa: E402
 
 HEADLESS = os.environ.get('CRP_HEADLESS')
 FAKE_SERVER = os.environ.get('CRP_FAKE_SERVER')
@@ -40,52 +43,10 @@ class Png:
     """A decoded 8-bit RGB(A) PNG: pixel(x, y) -> 0xRRGGBB."""
 
     def __init__(self, path):
-        with open(path, 'rb') as f:
-            data = f.read()
-        if data[:8] != b'\x89PNG\r\n\x1a\n':
-            raise ValueError(f'{path}: not a PNG')
-        pos, idat = 8, b''
-        while pos < len(data):
-            length, kind = struct.unpack('>I4s', data[pos:pos + 8])
-            body = data[pos + 8:pos + 8 + length]
-            pos += 12 + length
-            if kind == b'IHDR':
-                (self.width, self.height, depth, colour, _, _,
-                 interlace) = struct.unpack('>IIBBBBB', body)
-                if depth != 8 or colour not in (2, 6) or interlace:
-                    raise ValueError(f'{path}: unsupported PNG format')
-                self.bpp = 3 if colour == 2 else 4
-            elif kind == b'IDAT':
-                idat += body
-            elif kind == b'IEND':
-                break
-        raw = zlib.decompress(idat)
-        stride, bpp = self.width * self.bpp, self.bpp
-        prev = bytearray(stride)
-        self.rows = []
-        for y in range(self.height):
-            start = y * (stride + 1)
-            kind, line = raw[start], bytearray(raw[start + 1:start + 1 + stride])
-            for i in range(stride):
-                a = line[i - bpp] if i >= bpp else 0
-                b = prev[i]
-                c = prev[i - bpp] if i >= bpp else 0
-                if kind == 1:
-                    line[i] = (line[i] + a) & 255
-                elif kind == 2:
-                    line[i] = (line[i] + b) & 255
-                elif kind == 3:
-                    line[i] = (line[i] + (a + b) // 2) & 255
-                elif kind == 4:
-                    p = a + b - c
-                    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                    pred = a if pa <= pb and pa <= pc else b if pb <= pc else c
-                    line[i] = (line[i] + pred) & 255
-            self.rows.append(line)
-            prev = line
+        self.width, self.height, self.rgb = read_png(path)
 
     def pixel(self, x, y):
-        r, g, b = self.rows[y][x * self.bpp:x * self.bpp + 3]
+        r, g, b = self.rgb[(y * self.width + x) * 3:(y * self.width + x) * 3 + 3]
         return r << 16 | g << 8 | b
 
 

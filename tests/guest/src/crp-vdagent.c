@@ -18,8 +18,10 @@
  * with CLIPBOARD_REQUEST and gets CLIPBOARD); paste prints what the host's
  * clipboard holds (asked for with CLIPBOARD_REQUEST), or the guest's own
  * if the guest took it last. Text is UTF-8, images PNG; both are checked
- * and capped at CRP_VDAGENT_MAX_DATA bytes, QEMU's own limit (its vdagent
- * output buffer and VNC's cut text are 1 MiB).
+ * and capped at CRP_VDAGENT_MAX_DATA bytes, CRP's clipboard limit
+ * (CRP_MAX_CLIPBOARD, 16 MiB; QEMU's vdagent carries that much with
+ * qemu-crp-display's 0002-clipboard-png.patch, stock QEMU 10 drops what
+ * it sends the guest beyond about 1 MiB).
  *
  * A malformed message from the host is refused, logged ("refused: ...")
  * and counted (status: refused=N); one that breaks the framing (a chunk or
@@ -45,7 +47,7 @@
 
 #include "guest-tools.h"
 
-#define CRP_VDAGENT_MAX_DATA (1024 * 1024)
+#define CRP_VDAGENT_MAX_DATA (16 * 1024 * 1024)
 #define DEFAULT_PORT_NAME "com.redhat.spice.0"
 #define DEFAULT_SOCKET "/run/crp-vdagent.sock"
 #define DEFAULT_DIR "/run/crp-vdagent"
@@ -79,7 +81,12 @@ enum {
 /* selection word + type word + the data */
 #define MESSAGE_MAX (MESSAGE_HEADER_SIZE + 8 + CRP_VDAGENT_MAX_DATA)
 #define MAX_GRAB_TYPES 16
+/* A paste fails when the host has sent nothing for this long: a large
+ * clipboard may take longer than that in all, but it keeps coming. */
 #define PASTE_TIMEOUT_MS 5000
+/* How long the commands wait for the daemon's answer: a 16 MiB paste
+ * under TCG takes seconds. */
+#define COMMAND_TIMEOUT_S 120
 
 #define OUR_CAPS ((1u << VD_AGENT_CAP_CLIPBOARD_BY_DEMAND) | \
                   (1u << VD_AGENT_CAP_CLIPBOARD_SELECTION))
@@ -1034,11 +1041,18 @@ static int daemon_main(int argc, char **argv)
                 logf_("%s: %s", a.port_path, r < 0 ? strerror(errno) : "closed by the host");
                 close_port(&a);
                 sleep(1);
-            } else if (feed(&a, buf, (size_t)r) < 0) {
-                /* Reopening makes QEMU reset its end: the stream restarts
-                 * at a chunk boundary. */
-                logf_("resynchronising: reopening %s", a.port_path);
-                close_port(&a);
+            } else {
+                if (a.paste_fd >= 0) {
+                    /* The host is still sending: the paste's deadline
+                     * moves with the progress. */
+                    a.paste_deadline = now_ms() + PASTE_TIMEOUT_MS;
+                }
+                if (feed(&a, buf, (size_t)r) < 0) {
+                    /* Reopening makes QEMU reset its end: the stream
+                     * restarts at a chunk boundary. */
+                    logf_("resynchronising: reopening %s", a.port_path);
+                    close_port(&a);
+                }
             }
             if (a.port_fd < 0 && a.paste_fd >= 0) {
                 finish_paste(&a, 1, "the port to the host was reset", 30);
@@ -1059,7 +1073,7 @@ static int daemon_main(int argc, char **argv)
 static int connect_daemon(const char *path)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    struct timeval tv = { PASTE_TIMEOUT_MS / 1000 + 5, 0 };
+    struct timeval tv = { COMMAND_TIMEOUT_S, 0 };
     int fd;
 
     if (strlen(path) >= sizeof(addr.sun_path)) {

@@ -11,6 +11,7 @@ import re
 import shlex
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -242,13 +243,19 @@ def read_ppm(path):
 
 
 def read_png(path):
-    """Returns (width, height, RGB bytes) of an 8-bit RGB, non-interlaced
-    PNG (what libcrp's crp_png_encode writes)."""
+    """Returns (width, height, RGB bytes) of the PNG at @path (see
+    decode_png)."""
     with open(path, "rb") as f:
-        data = f.read()
+        return decode_png(f.read(), path)
+
+
+def decode_png(data, name="PNG"):
+    """Returns (width, height, RGB bytes) of an 8-bit RGB or RGBA,
+    non-interlaced PNG, any filter (what libcrp's crp_png_encode and GTK
+    write); alpha is dropped."""
     if data[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ValueError(f"{path}: not a PNG")
-    pos, idat, width, height = 8, b"", 0, 0
+        raise ValueError(f"{name}: not a PNG")
+    pos, idat, width, height, bpp = 8, b"", 0, 0, 3
     while pos < len(data):
         length = int.from_bytes(data[pos:pos + 4], "big")
         kind = data[pos + 4:pos + 8]
@@ -256,20 +263,53 @@ def read_png(path):
         if kind == b"IHDR":
             width = int.from_bytes(body[0:4], "big")
             height = int.from_bytes(body[4:8], "big")
-            if body[8] != 8 or body[9] != 2 or body[12] != 0:
-                raise ValueError(f"{path}: not 8-bit RGB non-interlaced")
+            if body[8] != 8 or body[9] not in (2, 6) or body[12] != 0:
+                raise ValueError(f"{name}: not 8-bit RGB(A) non-interlaced")
+            bpp = 3 if body[9] == 2 else 4
         elif kind == b"IDAT":
             idat += body
         pos += 12 + length
     raw = zlib.decompress(idat)
-    stride = width * 3
+    stride = width * bpp
+    prev = bytearray(stride)
     rows = []
     for y in range(height):
-        row = raw[y * (stride + 1):(y + 1) * (stride + 1)]
-        if row[0] != 0:
-            raise ValueError(f"{path}: PNG filter {row[0]} not supported")
-        rows.append(row[1:])
+        kind = raw[y * (stride + 1)]
+        row = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        if kind > 4:
+            raise ValueError(f"{name}: PNG filter {kind}")
+        for i in range(stride if kind else 0):
+            a = row[i - bpp] if i >= bpp else 0
+            b = prev[i]
+            c = prev[i - bpp] if i >= bpp else 0
+            if kind == 1:
+                row[i] = (row[i] + a) & 0xff
+            elif kind == 2:
+                row[i] = (row[i] + b) & 0xff
+            elif kind == 3:
+                row[i] = (row[i] + (a + b) // 2) & 0xff
+            else:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                row[i] = (row[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xff
+        prev = row
+        rows.append(bytes(row) if bpp == 3 else
+                    b"".join(bytes(row[x * 4:x * 4 + 3]) for x in range(width)))
     return width, height, b"".join(rows)
+
+
+def write_png(path, width, height, rgb):
+    """An 8-bit RGB PNG (QEMU here is built without libpng)."""
+    def chunk(kind, body):
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body)))
+    stride = width * 3
+    raw = b"".join(b"\0" + rgb[y * stride:(y + 1) * stride] for y in range(height))
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n"
+                + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(raw, 6))
+                + chunk(b"IEND", b""))
 
 
 def diff_pixels(a, b):

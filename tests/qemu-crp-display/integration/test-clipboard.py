@@ -19,8 +19,8 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
-from crpvm import CrpVM  # noqa: E402
-from rfb_client import ENC_EXT_CLIPBOARD, ENC_RAW, RFBClient  # noqa: E402
+from crpvm import CrpVM, write_png  # noqa: E402
+from rfb_client import CLIP_TEXT, ENC_EXT_CLIPBOARD, ENC_RAW, RFBClient  # noqa: E402
 
 # The headless helper and the one-VM-per-class base of test-display.py.
 _spec = importlib.util.spec_from_file_location(
@@ -91,6 +91,34 @@ class Clipboard(ClipboardGuest):
         worker.join(120)
         code, out, _ = worker.result
         self.assertEqual(code, 0, out)
+
+    def test_png_between_crp_clients_vnc_sees_no_text(self):
+        """A PNG one CRP client copies reaches another byte for byte through
+        QEMU's clipboard (stock QEMU 10 kept only text: the grab arrived
+        empty). The VNC client, which knows only text, is told of a
+        clipboard without text, gets none, and its text still crosses."""
+        vnc = self.vnc()
+        path = os.path.join(self.vm.dir, f"copied-{time.monotonic_ns()}.png")
+        write_png(path, 31, 17, bytes(range(256)) * 6 + bytes(range(33)))
+        notified, texts = len(vnc.clip_notifies), vnc.clip_texts
+        holder = self.headless_bg(f"clipboard-set-png {path}; sleep 20000; quit")
+        self.wait_peers(1)
+        code, out, _ = display.headless(self.vm, self.ticket(),
+                                        f"expect-clipboard-png 30000 {path}; quit")
+        self.assertEqual(code, 0, out)
+        flags = vnc.clipboard_wait_notify(notified + 1, timeout=30)
+        self.assertGreater(len(flags), notified, "the VNC client was not told")
+        self.assertFalse(flags[-1] & CLIP_TEXT, hex(flags[-1]))
+        self.assertEqual(vnc.clip_texts, texts)
+        worker = self.headless_bg("expect-clipboard 30000 after the image; quit")
+        self.wait_peers(2)
+        vnc.clipboard_set("after the image")
+        worker.join(120)
+        self.assertEqual(worker.result[0], 0, worker.result[1])
+        holder.join(120)
+        self.assertEqual(holder.result[0], 0, holder.result[1])
+        self.assertIsNone(vnc.error)
+        self.assertTrue(self.vm.alive())
 
     def test_plain_client_cut_text_reaches_crp(self):
         """A VNC client without the extended clipboard sends its text whole

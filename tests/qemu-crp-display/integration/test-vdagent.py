@@ -6,9 +6,13 @@ client with the extended clipboard pseudo-encoding, rfb_client.py); and
 the whole way from the guest to crp-headless through -display crp's
 clipboard peer, when crp-headless has the clipboard commands.
 
+PNG images cross the whole way too: stock QEMU 10's clipboard knows only
+text, qemu-crp-display's 0002-clipboard-png.patch adds image/png to it and
+to qemu-vdagent, and lifts the vdagent's 1 MiB output limit that dropped
+larger clipboards on their way to the guest.
+
 A second virtio-serial port, served by a scripted host from this test,
-covers what QEMU 10 cannot produce: PNG images (its clipboard knows only
-text) and hostile messages, which the guest agent must refuse and survive.
+covers hostile messages, which the guest agent must refuse and survive.
 
 Usage: test-vdagent.py CRP_HEADLESS [unittest args]
 Skips (exit 77) when QEMU or the guest has not been built, or QEMU was
@@ -37,7 +41,8 @@ from rfb_client import CLIP_TEXT, RFBClient  # noqa: E402
 
 ENV = None
 HEADLESS = None
-LIMIT = 1024 * 1024            # crp-vdagent's CRP_VDAGENT_MAX_DATA
+LIMIT = 16 * 1024 * 1024       # crp-vdagent's CRP_VDAGENT_MAX_DATA, CRP's cap
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 # The headless helper of test-display.py.
 _spec = importlib.util.spec_from_file_location(
@@ -75,6 +80,17 @@ def tiny_png(seed):
     return (b"\x89PNG\r\n\x1a\n" +
             chunk(b"IHDR", struct.pack(">IIBBBBB", 3, 2, 8, 2, 0, 0, 0)) +
             chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def seq_png(count):
+    """What the guest writes with `seq_png_sh(count)`: the PNG signature,
+    then `seq 1 count`. Every layer checks an image by its signature only,
+    and this way a large one need not cross the serial console."""
+    return PNG_SIGNATURE + "".join(f"{i}\n" for i in range(1, count + 1)).encode()
+
+
+def seq_png_sh(count, path):
+    return f"{{ printf '\\211PNG\\r\\n\\032\\n'; seq 1 {count}; }} >{path}"
 
 
 def octal(data):
@@ -392,7 +408,8 @@ class CrpClient(VdagentVM):
                                   text=True).stdout
         if "clipboard-set" not in helptext:
             raise unittest.SkipTest("this crp-headless has no clipboard commands")
-        cls.start_vm("vdagent-crp", lambda d: vdagent_args())
+        cls.start_vm("vdagent-crp", lambda d: [*vdagent_args(),
+                                               "-trace", "crp_peer_clipboard"])
         cls.guest.wait_status(host_clipboard="1")
         cls.tickets = 0
 
@@ -409,21 +426,142 @@ class CrpClient(VdagentVM):
         code, out, _ = self.headless(f"expect-clipboard 60000 {text}; quit")
         self.assertEqual(code, 0, out)
 
-    def test_crp_client_text_pasted_in_guest(self):
-        text = f"from crp to the guest: danke é {time.monotonic_ns()}"
+    def headless_holding(self, script, check, hold_ms=60000):
+        """Runs @script (it sets crp-headless's clipboard), then holds it
+        for @hold_ms while @check() looks at the guest; returns headless's
+        (code, out)."""
         result = {}
         worker = threading.Thread(target=lambda: result.update(
-            r=self.headless(f"clipboard-set {text}; sleep 30000; quit", timeout=90)))
+            r=self.headless(f"{script}; sleep {hold_ms}; quit",
+                            timeout=hold_ms // 1000 + 60)))
         worker.start()
         try:
+            check()
+        finally:
+            worker.join(hold_ms // 1000 + 90)
+        code, out, _ = result["r"]
+        return code, out
+
+    def test_crp_client_text_pasted_in_guest(self):
+        text = f"from crp to the guest: danke é {time.monotonic_ns()}"
+
+        def check():
             self.guest.wait_status(host_types="text,")
             code, out = self.guest.sh("crp-vdagent paste | sha256sum")
             self.assertEqual(code, 0, out)
             self.assertEqual(out.split()[0], hashlib.sha256(text.encode()).hexdigest(),
                              self.guest.sh("crp-vdagent paste | od -c | head")[1])
-        finally:
-            worker.join(120)
-        code, out, _ = result["r"]
+        code, out = self.headless_holding(f"clipboard-set {text}", check, 15000)
+        self.assertEqual(code, 0, out)
+
+    def test_guest_png_reaches_crp_client(self):
+        """A real (tiny) PNG, then a 2.9 MB one, copied in the guest, arrive
+        at crp-headless byte for byte. Stock QEMU 10 turned a PNG-only grab
+        into an empty one: the client was told the clipboard was empty."""
+        small = tiny_png(5)
+        big = seq_png(400000)
+        for name, png, put in (
+                ("small", small, f"echo {base64.b64encode(small).decode()} "
+                                 "| base64 -d >/tmp/copy.png"),
+                ("big", big, seq_png_sh(400000, "/tmp/copy.png"))):
+            with self.subTest(name):
+                path = os.path.join(self.vm.dir, f"expect-{name}.png")
+                with open(path, "wb") as f:
+                    f.write(png)
+                code, out = self.guest.sh(f"{put}; crp-vdagent copy -t png -f /tmp/copy.png")
+                self.assertEqual(code, 0, out)
+                t0 = time.monotonic()
+                code, out, _ = self.headless(f"expect-clipboard-png 60000 {path}; quit")
+                self.assertEqual(code, 0, out)
+                print(f"\n  {len(png)} byte PNG guest -> crp-headless: "
+                      f"{time.monotonic() - t0:.1f} s (with the connection)",
+                      file=sys.stderr)
+
+    def paste_png_in_guest(self, expect_sha):
+        """Waits for the host's PNG grab; pastes it; returns the time."""
+        self.guest.wait_status(host_types="png,")
+        t0 = time.monotonic()
+        code, out = self.guest.sh("crp-vdagent paste -t png -o /tmp/paste.png; echo rc=$?; "
+                                  "sha256sum </tmp/paste.png | cut -d\\  -f1", timeout=180)
+        took = time.monotonic() - t0
+        self.assertEqual(code, 0, out)
+        self.assertEqual(out.split()[-2:], ["rc=0", expect_sha], out)
+        return took
+
+    def test_crp_client_png_pasted_in_guest(self):
+        """A real PNG, then one of exactly 16 MiB (CRP's cap), set by
+        crp-headless, pasted in the guest byte for byte."""
+        small = tiny_png(9)
+        big = PNG_SIGNATURE + bytes(range(256)) * ((LIMIT - len(PNG_SIGNATURE)) // 256)
+        big += b"\0" * (LIMIT - len(big))
+        for name, png, hold_ms in (("small", small, 15000), ("16 MiB", big, 30000)):
+            with self.subTest(name):
+                path = os.path.join(self.vm.dir, f"set-{len(png)}.png")
+                with open(path, "wb") as f:
+                    f.write(png)
+                took = []
+                code, out = self.headless_holding(
+                    f"clipboard-set-png {path}",
+                    lambda: took.append(self.paste_png_in_guest(
+                        hashlib.sha256(png).hexdigest())), hold_ms)
+                self.assertEqual(code, 0, out)
+                print(f"\n  {len(png)} byte PNG crp-headless -> guest paste: {took[0]:.1f} s",
+                      file=sys.stderr)
+
+    def test_oversized_png_refused(self):
+        """16 MiB + 1: crp-headless refuses it TOO_LARGE when QEMU asks, the
+        guest's paste fails with a reason, and everything goes on; in the
+        guest, crp-vdagent refuses to copy it."""
+        path = os.path.join(self.vm.dir, "oversized.png")
+        with open(path, "wb") as f:
+            f.write(PNG_SIGNATURE + b"\0" * (LIMIT + 1 - len(PNG_SIGNATURE)))
+        since = len(self.vm.stderr_text())
+
+        def check():
+            self.guest.wait_status(host_types="png,")
+            code, out = self.guest.sh("crp-vdagent paste -t png -o /tmp/over.png", timeout=60)
+            self.assertEqual(code, 1, out)
+            self.assertIn("the host did not answer in time", out)
+        code, out = self.headless_holding(f"clipboard-set-png {path}", check, 20000)
+        self.assertEqual(code, 0, out)
+        self.assertRegex(self.vm.stderr_text()[since:],
+                         r"crp_peer_clipboard .*msg=CLIPBOARD_DATA .*formats=0x2 status=2 bytes=0")
+        code, out = self.guest.sh(f"head -c {LIMIT + 1} /dev/zero >/tmp/over.png; "
+                                  "printf '\\211PNG\\r\\n\\032\\n' | "
+                                  "dd of=/tmp/over.png conv=notrunc 2>/dev/null; "
+                                  "crp-vdagent copy -t png -f /tmp/over.png")
+        self.assertEqual(code, 1, out)
+        self.assertIn(f"over the clipboard limit of {LIMIT} bytes", out)
+        # Still working: a small image goes through.
+        png = tiny_png(11)
+        path = os.path.join(self.vm.dir, "after.png")
+        with open(path, "wb") as f:
+            f.write(png)
+        code, out = self.headless_holding(
+            f"clipboard-set-png {path}",
+            lambda: self.paste_png_in_guest(hashlib.sha256(png).hexdigest()), 15000)
+        self.assertEqual(code, 0, out)
+        self.assertTrue(self.vm.alive())
+
+    def test_crp_client_large_text_pasted_in_guest(self):
+        """4 MiB of text: stock QEMU's vdagent dropped any message to the
+        guest over 1 MiB ("buffer full"), the paste then timed out."""
+        size = 4 * 1024 * 1024
+
+        def check():
+            self.guest.wait_status(host_types="text,")
+            t0 = time.monotonic()
+            code, out = self.guest.sh("crp-vdagent paste >/tmp/large.txt; echo rc=$?; "
+                                      "wc -c </tmp/large.txt; sha256sum </tmp/large.txt | cut -d\\  -f1",
+                                      timeout=180)
+            took = time.monotonic() - t0
+            self.assertEqual(code, 0, out)
+            self.assertIn("rc=0", out, out)
+            self.assertEqual(out.split()[-2:],
+                             [str(size), hashlib.sha256(b"x" * size).hexdigest()], out)
+            print(f"\n  4 MiB text crp-headless -> guest paste: {took:.1f} s",
+                  file=sys.stderr)
+        code, out = self.headless_holding(f"clipboard-fill {size}", check, 30000)
         self.assertEqual(code, 0, out)
 
 
