@@ -54,8 +54,10 @@ typedef struct {
     GError *read_error;         /* sticky */
 
     /* Writing: bounded (one data frame, one pong, one close). */
-    GQueue out;                 /* OutItem* */
+    GQueue out;                 /* OutItem*, waiting */
+    OutItem *in_flight;         /* being written to the base */
     gboolean base_writing;
+    gboolean write_failed;      /* sticky: the connection broke */
     GCancellable *write_cancel;
     GCancellable *write_user;   /* the caller's, for the write in flight */
     gulong write_handler;
@@ -149,7 +151,7 @@ ws_queue_close(WsState *s, guint16 code, GTask *task)
     guint8 payload[2] = { code >> 8, code & 0xff };
     OutItem *it;
 
-    if (s->close_sent) {
+    if (s->close_sent || s->write_failed) {
         if (task) {
             g_task_return_boolean(task, TRUE);
             g_object_unref(task);
@@ -175,11 +177,42 @@ on_cancel_write(GCancellable *cancellable, gpointer data)
 }
 
 static void
+out_item_return(OutItem *it, GError *error)
+{
+    if (!it->task) {
+        g_clear_error(&error);
+    } else if (error) {
+        g_task_return_error(it->task, error);
+    } else if (it->result >= 0) {
+        g_task_return_int(it->task, it->result);
+    } else {
+        g_task_return_boolean(it->task, TRUE);
+    }
+    out_item_free(it);
+}
+
+/* The connection broke: nothing queued will go out. Each item is taken
+ * off the queue before its task returns, since returning may call back
+ * into the stream (which refuses new writes by now). */
+static void
+ws_fail_queue(WsState *s)
+{
+    OutItem *it;
+
+    g_clear_pointer(&s->pong, g_bytes_unref);
+    while ((it = g_queue_pop_head(&s->out))) {
+        out_item_return(it, g_error_new_literal(G_IO_ERROR,
+                                                G_IO_ERROR_BROKEN_PIPE,
+                                                "the WebSocket is gone"));
+    }
+}
+
+static void
 on_base_written(GObject *source, GAsyncResult *res, gpointer data)
 {
     WsState *s = data;
-    OutItem *it = g_queue_pop_head(&s->out);
-    g_autoptr(GError) error = NULL;
+    OutItem *it = g_steal_pointer(&s->in_flight);
+    GError *error = NULL;
 
     s->base_writing = FALSE;
     if (s->write_user) {
@@ -188,29 +221,12 @@ on_base_written(GObject *source, GAsyncResult *res, gpointer data)
     }
     if (!g_output_stream_write_all_finish(G_OUTPUT_STREAM(source), res, NULL,
                                           &error)) {
-        /* The connection is broken: what is queued cannot go out. */
-        if (it->task) {
-            g_task_return_error(it->task, g_steal_pointer(&error));
-        }
-        out_item_free(it);
-        while ((it = g_queue_pop_head(&s->out))) {
-            if (it->task) {
-                g_task_return_new_error(it->task, G_IO_ERROR,
-                                        G_IO_ERROR_BROKEN_PIPE,
-                                        "the WebSocket is gone");
-            }
-            out_item_free(it);
-        }
-        s->closing = TRUE;
+        s->write_failed = TRUE;     /* before any task can call back */
+    }
+    out_item_return(it, error);
+    if (s->write_failed) {
+        ws_fail_queue(s);
     } else {
-        if (it->task) {
-            if (it->result >= 0) {
-                g_task_return_int(it->task, it->result);
-            } else {
-                g_task_return_boolean(it->task, TRUE);
-            }
-        }
-        out_item_free(it);
         ws_pump_write(s);
     }
     ws_maybe_close_base(s);
@@ -225,6 +241,10 @@ ws_pump_write(WsState *s)
     gsize len;
     const guint8 *data;
 
+    if (s->write_failed) {
+        ws_fail_queue(s);
+        return;
+    }
     if (s->pong && !s->close_sent) {
         OutItem *pong = g_new0(OutItem, 1);
         const guint8 *p = g_bytes_get_data(s->pong, &len);
@@ -235,9 +255,10 @@ ws_pump_write(WsState *s)
     }
     g_clear_pointer(&s->pong, g_bytes_unref);
     if (s->base_writing || s->base_closed ||
-        !(it = g_queue_peek_head(&s->out))) {
+        !(it = g_queue_pop_head(&s->out))) {
         return;
     }
+    s->in_flight = it;
     s->base_writing = TRUE;
     g_clear_object(&s->write_cancel);
     s->write_cancel = g_cancellable_new();
@@ -641,6 +662,12 @@ ws_write_async(GOutputStream *stream, const void *buffer, gsize count,
     gsize n = MIN(count, WS_MAX_FRAME_OUT);
 
     g_task_set_source_tag(task, ws_write_async);
+    if (s->write_failed) {
+        g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE,
+                                "the WebSocket is gone");
+        g_object_unref(task);
+        return;
+    }
     if (s->close_sent || s->closing) {
         g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_CLOSED,
                                 "the WebSocket is closed");
