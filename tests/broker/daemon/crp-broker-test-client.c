@@ -24,6 +24,10 @@
  *     flood-download:N:PATH                 N DOWNLOADs of 1 MiB at once,
  *                                           then reads every reply
  *                                           (prints "FILE_DATA replies=N")
+ *     flood-download-late:N:PATH            the same, reading only after
+ *                                           2 s (a broker that queued
+ *                                           replies instead of waiting
+ *                                           would have queued them all)
  *     display:SESSION | display-wrong-ticket:SESSION
  *                                           a ticket (SESSION_TICKET), then
  *                                           ATTACH, then the display
@@ -297,7 +301,8 @@ client_write(Client *c, const guint8 *data, gsize len)
     if (c->ws) {
         /* Frames of odd sizes: message boundaries must mean nothing. */
         while (len > 0) {
-            gsize n = MIN(len, (gsize)g_random_int_range(1000, 31000));
+            gsize most = g_random_int_range(1000, 31000);
+            gsize n = MIN(len, most);
             ws_send(c, 0x2, data, n);
             data += n;
             len -= n;
@@ -779,8 +784,10 @@ main(int argc, char **argv)
             }
             continue;
         }
-        if (g_str_has_prefix(cmd, "flood-download:")) {
-            g_auto(GStrv) f = g_strsplit(cmd + 15, ":", 2);
+        if (g_str_has_prefix(cmd, "flood-download:") ||
+            g_str_has_prefix(cmd, "flood-download-late:")) {
+            gboolean late = g_str_has_prefix(cmd, "flood-download-late:");
+            g_auto(GStrv) f = g_strsplit(strchr(cmd, ':') + 1, ":", 2);
             guint n = (guint)g_ascii_strtoull(f[0], NULL, 10);
             g_autoptr(GBytes) path = unescape(f[1] ? f[1] : "");
             gsize len;
@@ -798,6 +805,9 @@ main(int argc, char **argv)
             }
             crp_channel_flush(c.ch);
             flush_out(&c, NULL);
+            if (late) {
+                g_usleep(2 * G_USEC_PER_SEC);
+            }
             while (replies < n) {
                 if (next_event(&c, &ev, &error) != CRP_EVENT_MESSAGE) {
                     return fail(error);
