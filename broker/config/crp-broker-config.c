@@ -1,6 +1,7 @@
 /* crp-broker-config.c: the broker's configuration file (see the header). */
 #include "crp-broker-config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/un.h>
@@ -18,6 +19,7 @@ typedef enum {
     T_UINT,         /* guint */
     T_UINT64,       /* guint64 */
     T_ACCEL,        /* char *, crp_broker_config_check_accel() */
+    T_ORIGINS,      /* char *, space-separated http(s)://HOST[:PORT] */
 } KeyType;
 
 typedef struct {
@@ -71,6 +73,11 @@ static const KeySpec key_specs[] = {
     { "login", "max-handshakes", T_UINT, OFF(max_handshakes), 0, 1000000 },
     { "login", "max-handshakes-per-address", T_UINT,
       OFF(max_handshakes_per_address), 0, 1000000 },
+    { "web", "listen", T_ADDRESS, OFF(web_listen), 0, 0 },
+    { "web", "certificate", T_PATH, OFF(web_certificate), 0, 0 },
+    { "web", "private-key", T_PATH, OFF(web_private_key), 0, 0 },
+    { "web", "root", T_PATH, OFF(web_root), 0, 0 },
+    { "web", "allowed-origins", T_ORIGINS, OFF(web_allowed_origins), 0, 0 },
 };
 
 #define FIELD(config, spec, type) \
@@ -387,6 +394,9 @@ fill_derived(CrpBrokerConfig *config)
     if (!config->files_dir) {
         config->files_dir = g_build_filename(config->state_dir, "files", NULL);
     }
+    if (!config->web_root) {
+        config->web_root = g_strdup(CRP_BROKER_DEFAULT_WEB_ROOT);
+    }
 }
 
 CrpBrokerConfig *
@@ -456,6 +466,88 @@ has_control(const char *value)
     return FALSE;
 }
 
+/* An origin as browsers send it: scheme://host[:port], nothing after. */
+static gboolean
+check_origins(const char *value, GError **error)
+{
+    g_auto(GStrv) origins = g_strsplit_set(value, " \t", -1);
+
+    for (char **o = origins; *o; o++) {
+        const char *host;
+
+        if (!**o) {
+            continue;
+        }
+        host = g_str_has_prefix(*o, "https://") ? *o + strlen("https://")
+             : g_str_has_prefix(*o, "http://")  ? *o + strlen("http://")
+             : NULL;
+        if (!host || !*host || strchr(host, '/') || strchr(host, '?') ||
+            strchr(host, '#') || strchr(host, '@')) {
+            g_set_error(error, CRP_BROKER_CONFIG_ERROR,
+                        CRP_BROKER_CONFIG_ERROR_INVALID,
+                        "'%s' is not an origin (http[s]://HOST[:PORT])", *o);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+gboolean
+crp_broker_address_is_loopback(const CrpBrokerAddress *address)
+{
+    struct in_addr v4;
+    struct in6_addr v6;
+
+    if (address->kind != CRP_BROKER_ADDRESS_TCP) {
+        return FALSE;
+    }
+    if (g_ascii_strcasecmp(address->host, "localhost") == 0) {
+        return TRUE;
+    }
+    if (inet_pton(AF_INET, address->host, &v4) == 1) {
+        return (ntohl(v4.s_addr) >> 24) == 127;
+    }
+    return inet_pton(AF_INET6, address->host, &v6) == 1 &&
+           IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+/* [web]: what single keys cannot check. */
+static gboolean
+check_web(const CrpBrokerConfig *config, GError **error)
+{
+    g_autoptr(CrpBrokerAddress) address = NULL;
+
+    if (!!config->web_certificate != !!config->web_private_key) {
+        g_set_error_literal(error, CRP_BROKER_CONFIG_ERROR,
+                            CRP_BROKER_CONFIG_ERROR_INVALID,
+                            "[web] certificate and private-key go together");
+        return FALSE;
+    }
+    if (!config->web_listen) {
+        return TRUE;
+    }
+    address = crp_broker_address_parse(config->web_listen, NULL);
+    if (!address || address->kind != CRP_BROKER_ADDRESS_TCP) {
+        g_set_error(error, CRP_BROKER_CONFIG_ERROR,
+                    CRP_BROKER_CONFIG_ERROR_INVALID,
+                    "[web] listen: '%s' is not tcp:HOST:PORT",
+                    config->web_listen);
+        return FALSE;
+    }
+    /* Browsers treat http://localhost as a secure context; anywhere else
+     * the key file and every byte would cross the network in the clear
+     * to whoever can change the page. */
+    if (!config->web_certificate && !crp_broker_address_is_loopback(address)) {
+        g_set_error(error, CRP_BROKER_CONFIG_ERROR,
+                    CRP_BROKER_CONFIG_ERROR_INVALID,
+                    "[web] listen: '%s' is not a loopback address: plain "
+                    "HTTP is only allowed on loopback; set [web] certificate "
+                    "and private-key for HTTPS", config->web_listen);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 static gboolean
 parse_value(CrpBrokerConfig *config, const KeySpec *spec, const char *value,
             GError **error)
@@ -515,6 +607,11 @@ parse_value(CrpBrokerConfig *config, const KeySpec *spec, const char *value,
         break;
     case T_ACCEL:
         if (!crp_broker_config_check_accel(value, error)) {
+            return FALSE;
+        }
+        break;
+    case T_ORIGINS:
+        if (!check_origins(value, error)) {
             return FALSE;
         }
         break;
@@ -608,6 +705,11 @@ crp_broker_config_load_data(const char *data, gsize len, const char *name,
                 return NULL;
             }
         }
+    }
+    if (!check_web(config, &local)) {
+        g_set_error(error, CRP_BROKER_CONFIG_ERROR, local->code, "%s: %s",
+                    name, local->message);
+        return NULL;
     }
     fill_derived(config);
     config->path = g_strdup(name);
@@ -703,6 +805,11 @@ crp_broker_config_to_string(const CrpBrokerConfig *config)
             /* Accessed through a const struct: copy the pointer out. */
             const char *value = *(char *const *)G_STRUCT_MEMBER_P(
                 (gpointer)config, spec->offset);
+            if (!value) {
+                /* Off ([web] listen) or derived at run time. */
+                g_string_append_printf(out, "#%s =\n", spec->key);
+                break;
+            }
             escaped = escape_value(value);
             g_string_append_printf(out, "%s = %s\n", spec->key, escaped);
             break;

@@ -30,6 +30,10 @@ G_BEGIN_DECLS
 #define CRP_BROKER_CONFIG_ENV "CRP_BROKER_CONFIG"
 #define CRP_BROKER_DEFAULT_STATE_DIR "/var/lib/crp-broker"
 #define CRP_BROKER_DEFAULT_PORT 5930
+/* The browser client's files, as installed (clients/web). */
+#ifndef CRP_BROKER_DEFAULT_WEB_ROOT
+#define CRP_BROKER_DEFAULT_WEB_ROOT "/usr/local/share/crp/web"
+#endif
 
 #define CRP_BROKER_CONFIG_ERROR (crp_broker_config_error_quark())
 GQuark crp_broker_config_error_quark(void);
@@ -103,6 +107,15 @@ typedef struct {
     guint max_connections_per_address;
     guint max_handshakes;       /* connections not yet logged in */
     guint max_handshakes_per_address;
+
+    /* [web]: the browser client's listener; off while web_listen is NULL.
+     * Without a certificate it only listens on loopback (checked at
+     * load). */
+    char *web_listen;           /* tcp:HOST:PORT, or NULL */
+    char *web_certificate;      /* PEM paths, both or neither */
+    char *web_private_key;
+    char *web_root;             /* the static files served */
+    char *web_allowed_origins;  /* space-separated; NULL: the listener's own */
 } CrpBrokerConfig;
 
 /** Frees the config; accepts NULL. */
@@ -201,6 +214,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(CrpBrokerAddress, crp_broker_address_free)
  * message says what is wrong, without a prefix.
  */
 CrpBrokerAddress *crp_broker_address_parse(const char *text, GError **error);
+/** TRUE for a TCP address on 127.0.0.0/8, ::1 or "localhost". */
+gboolean crp_broker_address_is_loopback(const CrpBrokerAddress *address);
 
 /**
  * crp_broker_config_read_qemu_env:

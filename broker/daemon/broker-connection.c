@@ -52,7 +52,7 @@ struct _BrokerConnectionContext {
 struct _BrokerConnection {
     BrokerConnectionContext *ctx;
     guint id;
-    GSocketConnection *conn;
+    GIOStream *conn;            /* a socket, or a WebSocket (broker-web.c) */
     CrpChannel *ch;
     char *peer;                 /* "unix:uid=N" ("unix"), or the client's IP */
     char *bucket;               /* its key in the shared BrokerPeers */
@@ -356,6 +356,19 @@ on_written(GObject *source, GAsyncResult *res, gpointer data)
     maybe_free(c);
 }
 
+/* The farewell is out: the peer reads the end of the stream after it. A
+ * WebSocket's output stream sends its Close frame when closed. */
+static void
+shutdown_write(GIOStream *conn)
+{
+    if (G_IS_SOCKET_CONNECTION(conn)) {
+        g_socket_shutdown(g_socket_connection_get_socket(
+                              G_SOCKET_CONNECTION(conn)), FALSE, TRUE, NULL);
+    } else {
+        g_output_stream_close(g_io_stream_get_output_stream(conn), NULL, NULL);
+    }
+}
+
 static void
 start_write(BrokerConnection *c)
 {
@@ -380,8 +393,7 @@ start_write(BrokerConnection *c)
         if (c->closing) {
             if (!c->shut_wr) {
                 c->shut_wr = TRUE;
-                g_socket_shutdown(g_socket_connection_get_socket(c->conn),
-                                  FALSE, TRUE, NULL);
+                shutdown_write(c->conn);
             }
             if (c->eof) {
                 finish(c);
@@ -772,15 +784,35 @@ log_refusal(BrokerConnectionContext *ctx, const char *peer, BrokerAdmit why)
 /* A REJECT and the end, without waiting: what could not be written at
  * once (a full socket buffer) is dropped with the connection. */
 static void
-refuse(BrokerConnectionContext *ctx, GSocketConnection *conn, const char *peer,
+on_refusal_written(GObject *source, GAsyncResult *res, gpointer data)
+{
+    g_autoptr(GIOStream) conn = data;
+
+    g_output_stream_write_all_finish(G_OUTPUT_STREAM(source), res, NULL, NULL);
+    g_io_stream_close(conn, NULL, NULL);
+}
+
+static void
+refuse(BrokerConnectionContext *ctx, GIOStream *stream, const char *peer,
        BrokerAdmit why)
 {
-    GSocket *sock = g_socket_connection_get_socket(conn);
+    GSocket *sock;
     gsize len;
     const guint8 *frame = g_bytes_get_data(refusal_frame(ctx, why), &len);
     char drain[4096];
 
     log_refusal(ctx, peer, why);
+    if (!G_IS_SOCKET_CONNECTION(stream)) {
+        /* A WebSocket: the frame is queued in its stream, which closes
+         * itself after a grace period if the peer does not read. The
+         * frame lives as long as @ctx. */
+        g_output_stream_write_all_async(g_io_stream_get_output_stream(stream),
+                                        frame, len, G_PRIORITY_DEFAULT, NULL,
+                                        on_refusal_written,
+                                        g_object_ref(stream));
+        return;
+    }
+    sock = g_socket_connection_get_socket(G_SOCKET_CONNECTION(stream));
     g_socket_set_blocking(sock, FALSE);
     g_socket_send(sock, (const char *)frame, len, NULL, NULL);
     g_socket_shutdown(sock, FALSE, TRUE, NULL);
@@ -795,9 +827,24 @@ refuse(BrokerConnectionContext *ctx, GSocketConnection *conn, const char *peer,
 BrokerConnection *
 broker_connection_new(BrokerConnectionContext *ctx, GSocketConnection *conn)
 {
+    g_autofree char *peer = peer_name(conn);
+
+    if (!g_str_has_prefix(peer, "unix")) {
+        /* Replies are small, and once attached, input latency is what
+         * users feel: no Nagle delay. */
+        g_socket_set_option(g_socket_connection_get_socket(conn), IPPROTO_TCP,
+                            TCP_NODELAY, 1, NULL);
+    }
+    return broker_connection_new_stream(ctx, G_IO_STREAM(conn), peer);
+}
+
+BrokerConnection *
+broker_connection_new_stream(BrokerConnectionContext *ctx, GIOStream *conn,
+                             const char *peer_ip)
+{
     BrokerConnection *c;
     g_autoptr(GError) error = NULL;
-    g_autofree char *peer = peer_name(conn);
+    g_autofree char *peer = g_strdup(peer_ip);
     g_autofree char *bucket = g_str_has_prefix(peer, "unix")
                                   ? g_strdup(peer)
                                   : broker_peers_key_for_ip(peer);
@@ -834,12 +881,6 @@ broker_connection_new(BrokerConnectionContext *ctx, GSocketConnection *conn)
         return NULL;
     }
     broker_info("event=connect conn=%u peer=%s", c->id, c->peer);
-    if (!g_str_has_prefix(c->peer, "unix")) {
-        /* Replies are small, and once attached, input latency is what
-         * users feel: no Nagle delay. */
-        g_socket_set_option(g_socket_connection_get_socket(conn), IPPROTO_TCP,
-                            TCP_NODELAY, 1, NULL);
-    }
     c->timer = g_timeout_add_seconds(ctx->config->handshake_timeout_s,
                                      on_handshake_timeout, c);
     start_read(c);

@@ -75,13 +75,19 @@ const char *broker_status_name(guint16 status);
 /** The gateway takes over a connection: @conn (borrowed: take a reference
  *  to keep it) and the bytes the client sent after its final record; or
  *  @conn NULL when the connection ended before it could be handed over. */
-typedef void (*BrokerHandOverFunc)(GSocketConnection *conn, GBytes *rest,
+typedef void (*BrokerHandOverFunc)(GIOStream *conn, GBytes *rest,
                                    gpointer data);
 
 /** A new connection: admitted (returned, with a new id), or refused at
  *  once with a REJECT when over a limit (NULL). */
 BrokerConnection *broker_connection_new(BrokerConnectionContext *ctx,
                                         GSocketConnection *conn);
+/** The same over any byte stream (a WebSocket: broker-ws-stream.h), from
+ *  @peer_ip (the limits per address count it with that address's other
+ *  connections). */
+BrokerConnection *broker_connection_new_stream(BrokerConnectionContext *ctx,
+                                               GIOStream *conn,
+                                               const char *peer_ip);
 /** Ends the connection with a BYE (or a REJECT during the handshake). */
 void broker_connection_close(BrokerConnection *c, guint16 status,
                              const char *reason);

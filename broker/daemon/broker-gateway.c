@@ -64,7 +64,7 @@ on_spliced(GObject *source, GAsyncResult *res, gpointer data)
  * @rest: what the client sent after its final record (its display HELLO
  * may already be there). */
 static void
-on_handed_over(GSocketConnection *client, GBytes *rest, gpointer data)
+on_handed_over(GIOStream *client, GBytes *rest, gpointer data)
 {
     Splice *s = data;
     g_autoptr(GError) error = NULL;
@@ -87,12 +87,12 @@ on_handed_over(GSocketConnection *client, GBytes *rest, gpointer data)
                                    bytes, len, NULL, NULL, &error)) {
         broker_info("event=gateway-error session=%s error=\"%s\"", s->session_id,
                     error->message);
-        g_io_stream_close(G_IO_STREAM(client), NULL, NULL);
+        g_io_stream_close(client, NULL, NULL);
         splice_free(s);
         return;
     }
     broker_message("event=attach session=%s user=%s", s->session_id, s->user);
-    g_io_stream_splice_async(G_IO_STREAM(client), G_IO_STREAM(s->vm),
+    g_io_stream_splice_async(client, G_IO_STREAM(s->vm),
                              G_IO_STREAM_SPLICE_CLOSE_STREAM1 |
                              G_IO_STREAM_SPLICE_CLOSE_STREAM2 |
                              G_IO_STREAM_SPLICE_WAIT_FOR_BOTH,

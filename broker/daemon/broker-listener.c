@@ -105,8 +105,8 @@ on_incoming(GSocket *socket, GIOCondition condition, gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
-static GSocketAddress *
-resolve(const CrpBrokerAddress *address, GError **error)
+GSocketAddress *
+broker_listener_resolve(const CrpBrokerAddress *address, GError **error)
 {
     g_autoptr(GInetAddress) ip = g_inet_address_new_from_string(address->host);
 
@@ -142,7 +142,7 @@ bind_and_listen(BrokerListener *l, GError **error)
         }
         sockaddr = g_unix_socket_address_new(address->path);
     } else {
-        sockaddr = resolve(address, error);
+        sockaddr = broker_listener_resolve(address, error);
         if (!sockaddr) {
             return FALSE;
         }

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include "crp-broker-config.h"
 
 G_BEGIN_DECLS
 
@@ -37,5 +38,10 @@ void broker_listener_start(BrokerListener *listener);
  *  Accepts NULL. */
 void broker_listener_free(BrokerListener *listener);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(BrokerListener, broker_listener_free)
+
+/** A TCP @address's socket address (its host an IP literal or a name,
+ *  resolved now; the first address wins). */
+GSocketAddress *broker_listener_resolve(const CrpBrokerAddress *address,
+                                        GError **error);
 
 G_END_DECLS

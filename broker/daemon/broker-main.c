@@ -14,6 +14,7 @@
 #include "broker-connection.h"
 #include "broker-gateway.h"
 #include "broker-listener.h"
+#include "broker-web.h"
 #include "broker-peers.h"
 #include "broker-requests.h"
 #include "broker-sessions.h"
@@ -47,6 +48,7 @@
 typedef struct {
     BrokerServer server;
     BrokerListener *listener;
+    BrokerWeb *web;               /* [web]; NULL when off */
     BrokerPeers *peers;           /* limits per source address */
     BrokerConnectionContext *conns;
     GMainLoop *loop;
@@ -183,6 +185,25 @@ on_incoming(GSocketConnection *conn, gpointer data)
     }
 }
 
+/* A WebSocket from the web listener: a broker connection like the others,
+ * counted with its address's other connections. */
+static void
+on_web_incoming(GIOStream *stream, const char *peer_ip, gpointer data)
+{
+    BrokerDaemon *d = data;
+    BrokerConnection *c;
+
+    if (d->stopping) {
+        g_io_stream_close(stream, NULL, NULL);
+        return;
+    }
+    c = broker_connection_new_stream(d->conns, stream, peer_ip);
+    if (c) {
+        broker_registry_add(d->server.connections, broker_connection_id(c),
+                            c);
+    }
+}
+
 /* A connection is a file descriptor: make the soft limit the hard one,
  * and say so if the caps need more than that. */
 static void
@@ -228,6 +249,7 @@ on_signal(gpointer data)
         return G_SOURCE_CONTINUE;
     }
     d->stopping = TRUE;
+    g_clear_pointer(&d->web, broker_web_free);
     broker_message("event=shutdown clients=%u",
                    broker_registry_count(d->server.connections));
     g_clear_pointer(&d->listener, broker_listener_free);
@@ -338,6 +360,15 @@ setup(BrokerDaemon *d, const char *config_path, GError **error)
     if (!d->listener) {
         return FALSE;
     }
+    if (server->config->web_listen) {
+        d->web = broker_web_new(server->config, on_web_incoming, d, error);
+        if (!d->web) {
+            return FALSE;
+        }
+        broker_message("event=web-listening address=%s root=%s tls=%s",
+                       server->config->web_listen, server->config->web_root,
+                       server->config->web_certificate ? "yes" : "no");
+    }
     if (!broker_sessions_start(server, error)) {
         return FALSE;
     }
@@ -369,6 +400,7 @@ daemon_clear(BrokerDaemon *d)
     g_clear_pointer(&server->gateway, broker_gateway_free);
     g_clear_pointer(&server->connections, broker_registry_free);
     g_clear_pointer(&d->listener, broker_listener_free);
+    g_clear_pointer(&d->web, broker_web_free);
     g_clear_pointer(&d->conns, broker_connection_context_free);
     g_clear_pointer(&server->store, crp_store_free);
     if (d->lock_fd > 0) {

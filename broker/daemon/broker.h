@@ -8,6 +8,11 @@
  *     |                  signals, the connections it accepts (their events
  *     |                  land here), keys withdrawn under live connections.
  *     +-> broker-listener.c   the listening socket and its accept loop.
+ *     +-> broker-web.c        [web]: HTTP(S) with libsoup, static files,
+ *     |     |                 WebSocket upgrades handed up as byte streams
+ *     |     +-> broker-ws-stream.c  a WebSocket as a GIOStream, which a
+ *     |                       broker connection and the gateway take like
+ *     |                       a socket.
  *     +-> broker-registry.c   the live connections, by id.
  *     +-> broker-connection.c one client connection: socket I/O around a
  *     |                  sans-I/O CrpChannel, login check, timeouts, orderly

@@ -228,6 +228,24 @@ test_errors(void)
           "is not tcp:HOST:PORT or unix:/PATH" },
         { "[database]\nurl = mysql://x\n", CRP_BROKER_CONFIG_ERROR_INVALID,
           "[database] url:" },
+        /* Plain HTTP only where browsers treat it as secure. */
+        { "[web]\nlisten = tcp:0.0.0.0:8443\n",
+          CRP_BROKER_CONFIG_ERROR_INVALID,
+          "test.conf: [web] listen: 'tcp:0.0.0.0:8443' is not a loopback "
+          "address: plain HTTP is only allowed on loopback" },
+        { "[web]\nlisten = tcp:192.168.1.5:8443\n",
+          CRP_BROKER_CONFIG_ERROR_INVALID, "not a loopback address" },
+        { "[web]\nlisten = unix:/run/web.sock\n",
+          CRP_BROKER_CONFIG_ERROR_INVALID,
+          "[web] listen: 'unix:/run/web.sock' is not tcp:HOST:PORT" },
+        { "[web]\nlisten = tcp:0.0.0.0:8443\ncertificate = /etc/c.pem\n",
+          CRP_BROKER_CONFIG_ERROR_INVALID,
+          "[web] certificate and private-key go together" },
+        { "[web]\nallowed-origins = https://a.example/path\n",
+          CRP_BROKER_CONFIG_ERROR_INVALID,
+          "'https://a.example/path' is not an origin" },
+        { "[web]\nallowed-origins = ftp://a.example\n",
+          CRP_BROKER_CONFIG_ERROR_INVALID, "is not an origin" },
         { "[database]\nurl = sqlite:crp.db\n", CRP_BROKER_CONFIG_ERROR_INVALID,
           "sqlite: needs an absolute path" },
         { "[sessions]\nticket-lifetime-s =\n", CRP_BROKER_CONFIG_ERROR_INVALID,
@@ -444,7 +462,60 @@ test_example(void)
         }
         keys++;
     }
-    g_assert_cmpuint(keys, ==, 28);
+    g_assert_cmpuint(keys, ==, 29);
+
+    /* [web] is off by default: its keys are documented commented out. */
+    static const char *const web_keys[] = {
+        "listen", "certificate", "private-key", "root", "allowed-origins",
+    };
+    const char *web = strstr(text, "\n[web]\n");
+    g_assert_nonnull(web);
+    for (gsize i = 0; i < G_N_ELEMENTS(web_keys); i++) {
+        g_autofree char *commented = g_strdup_printf("\n#%s = ", web_keys[i]);
+        if (!strstr(web, commented)) {
+            g_error("the example does not document [web] %s", web_keys[i]);
+        }
+    }
+}
+
+/* [web]: off by default; loopback without a certificate, anything with
+ * one; the effective configuration says so and reads back the same. */
+static void
+test_web(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CrpBrokerConfig) defaults = crp_broker_config_new_default();
+    g_autoptr(CrpBrokerConfig) local = load_text(
+        "[web]\nlisten = tcp:127.0.0.1:8080\n", &error);
+    g_autoptr(CrpBrokerConfig) v6 = NULL;
+    g_autoptr(CrpBrokerConfig) tls = NULL;
+    g_autoptr(CrpBrokerConfig) again = NULL;
+    g_autofree char *shown = NULL;
+
+    g_assert_null(defaults->web_listen);
+    g_assert_cmpstr(defaults->web_root, ==, CRP_BROKER_DEFAULT_WEB_ROOT);
+    g_assert_no_error(error);
+    g_assert_cmpstr(local->web_listen, ==, "tcp:127.0.0.1:8080");
+    g_assert_null(local->web_allowed_origins);
+    v6 = load_text("[web]\nlisten = tcp:[::1]:8080\n", &error);
+    g_assert_no_error(error);
+    tls = load_text("[web]\nlisten = tcp:0.0.0.0:443\n"
+                    "certificate = /etc/crp/web.crt\n"
+                    "private-key = /etc/crp/web.key\nroot = /srv/web\n"
+                    "allowed-origins = https://a.example https://b:8443\n",
+                    &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(tls->web_certificate, ==, "/etc/crp/web.crt");
+    g_assert_cmpstr(tls->web_root, ==, "/srv/web");
+    shown = crp_broker_config_to_string(tls);
+    again = load_text(shown, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(again->web_listen, ==, tls->web_listen);
+    g_assert_cmpstr(again->web_allowed_origins, ==,
+                    "https://a.example https://b:8443");
+    g_clear_pointer(&shown, g_free);
+    shown = crp_broker_config_to_string(defaults);
+    g_assert_nonnull(strstr(shown, "\n[web]\n#listen =\n"));
 }
 
 /* What reaches QEMU's command line: one -accel per entry, in order. */
@@ -661,6 +732,7 @@ main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_unsetenv(CRP_BROKER_CONFIG_ENV);
     g_unsetenv("CRP_CACHE");
+    g_test_add_func("/broker-config/web", test_web);
     g_test_add_func("/broker-config/defaults", test_defaults);
     g_test_add_func("/broker-config/every-key", test_every_key);
     g_test_add_func("/broker-config/derived", test_derived);

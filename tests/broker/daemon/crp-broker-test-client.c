@@ -5,7 +5,9 @@
  *     crp-broker-test-client [--software NAME] KEY_FILE ADDRESS [COMMAND...]
  *
  * Loads the user key file (crp_user_key_load), connects to ADDRESS
- * (unix:/PATH or tcp:HOST:PORT; the key file's own address names the
+ * (unix:/PATH, tcp:HOST:PORT, or ws://HOST:PORT/PATH for the broker's web
+ * listener: a WebSocket of its own, RFC 6455 client side, written apart
+ * from the broker's; the key file's own address names the
  * production broker, not the test one), logs in over a broker channel and
  * runs the commands in order, printing one line per reply:
  *
@@ -22,10 +24,26 @@
  *     flood-download:N:PATH                 N DOWNLOADs of 1 MiB at once,
  *                                           then reads every reply
  *                                           (prints "FILE_DATA replies=N")
+ *     flood-download-late:N:PATH            the same, reading only after
+ *                                           2 s (a broker that queued
+ *                                           replies instead of waiting
+ *                                           would have queued them all)
+ *     display:SESSION | display-wrong-ticket:SESSION
+ *                                           a ticket (SESSION_TICKET), then
+ *                                           ATTACH, then the display
+ *                                           handshake with that ticket (or
+ *                                           a wrong one) through the
+ *                                           gateway: prints "OK id=N",
+ *                                           then "display ready software=S"
+ *                                           and the type of QEMU's first
+ *                                           message ("display message
+ *                                           type=N"); the last command
  *     wait                                  waits for the broker's BYE
  *     idle:SECONDS                          sends nothing for that long,
  *                                           printing what the broker says
  *
+ * --origin sets the WebSocket's Origin header (default http://HOST:PORT);
+ * a refused upgrade prints "failed code=HTTP: STATUS LINE".
  * --software names the client in its HELLO (default
  * "crp-broker-test-client"): tests of how the broker logs it. --no-files
  * leaves the FILES capability out of the handshake (offered otherwise).
@@ -75,7 +93,225 @@ fail(const GError *error)
 typedef struct {
     GSocketConnection *conn;
     CrpChannel *ch;
+    gboolean ws;                /* a WebSocket: frames around the bytes */
+    guint64 ws_left;            /* payload bytes left in the frame read */
+    guint8 ws_mask[4];          /* the broker must not mask: checked */
 } Client;
+
+/* ------------------------------------------------------------------------ */
+/* WebSocket, client side (RFC 6455), blocking */
+
+static gboolean
+sock_read_all(Client *c, guint8 *buf, gsize len, GError **error)
+{
+    gsize got = 0;
+
+    if (!g_input_stream_read_all(
+            g_io_stream_get_input_stream(G_IO_STREAM(c->conn)), buf, len,
+            &got, NULL, error)) {
+        return FALSE;
+    }
+    if (got < len) {
+        g_set_error_literal(error, CRP_ERROR, CRP_ERROR_CLOSED,
+                            "the broker hung up");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static void
+ws_send(Client *c, guint8 opcode, const guint8 *data, gsize len)
+{
+    g_autoptr(GByteArray) f = g_byte_array_new();
+    guint8 h[2] = { 0x80 | opcode, 0x80 };
+    guint32 mask = g_random_int();
+    guint8 m[4];
+
+    memcpy(m, &mask, 4);
+    if (len < 126) {
+        h[1] |= len;
+        g_byte_array_append(f, h, 2);
+    } else if (len <= 0xffff) {
+        guint8 ext[2] = { len >> 8, len & 0xff };
+        h[1] |= 126;
+        g_byte_array_append(f, h, 2);
+        g_byte_array_append(f, ext, 2);
+    } else {
+        guint8 ext[8];
+        for (int i = 0; i < 8; i++) {
+            ext[i] = (guint64)len >> (56 - 8 * i);
+        }
+        h[1] |= 127;
+        g_byte_array_append(f, h, 2);
+        g_byte_array_append(f, ext, 8);
+    }
+    g_byte_array_append(f, m, 4);
+    for (gsize i = 0; i < len; i++) {
+        guint8 b = data[i] ^ m[i & 3];
+        g_byte_array_append(f, &b, 1);
+    }
+    g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(c->conn)),
+                              f->data, f->len, NULL, NULL, NULL);
+}
+
+/* Payload bytes of binary frames; 0 at the broker's Close or hangup. */
+static gssize
+ws_read(Client *c, guint8 *buf, gsize size, GError **error)
+{
+    while (c->ws_left == 0) {
+        guint8 h[2], ext[8], control[125];
+        guint64 len;
+
+        if (!sock_read_all(c, h, 2, error)) {
+            if (g_error_matches(*error, CRP_ERROR, CRP_ERROR_CLOSED)) {
+                g_clear_error(error);
+                return 0;
+            }
+            return -1;
+        }
+        if (h[1] & 0x80) {
+            g_set_error_literal(error, CRP_ERROR, CRP_ERROR_PROTOCOL,
+                                "the broker masked a WebSocket frame");
+            return -1;
+        }
+        len = h[1] & 0x7f;
+        if (len >= 126) {
+            gsize n = len == 126 ? 2 : 8;
+            if (!sock_read_all(c, ext, n, error)) {
+                return -1;
+            }
+            len = 0;
+            for (gsize i = 0; i < n; i++) {
+                len = (len << 8) | ext[i];
+            }
+        }
+        switch (h[0] & 0x0f) {
+        case 0x0:
+        case 0x2:
+            c->ws_left = len;
+            break;
+        case 0x8:
+        case 0x9:
+        case 0xa:
+            if (len > sizeof control ||
+                !sock_read_all(c, control, len, error)) {
+                return -1;
+            }
+            if ((h[0] & 0x0f) == 0x8) {
+                return 0;
+            }
+            if ((h[0] & 0x0f) == 0x9) {
+                ws_send(c, 0xa, control, len);
+            }
+            break;
+        default:
+            g_set_error(error, CRP_ERROR, CRP_ERROR_PROTOCOL,
+                        "WebSocket opcode %u from the broker", h[0] & 0x0f);
+            return -1;
+        }
+    }
+    gssize n = g_input_stream_read(
+        g_io_stream_get_input_stream(G_IO_STREAM(c->conn)), buf,
+        MIN(size, c->ws_left), NULL, error);
+    if (n > 0) {
+        c->ws_left -= n;
+    }
+    return n;
+}
+
+/* The upgrade: FALSE with the status line in @error when refused. */
+static gboolean
+ws_handshake(Client *c, const char *host_port, const char *path,
+             const char *origin, GError **error)
+{
+    guint8 nonce[16];
+    g_autofree char *key = NULL;
+    g_autofree char *request = NULL;
+    g_autofree char *accept_src = NULL;
+    g_autoptr(GString) response = g_string_new(NULL);
+    g_autoptr(GChecksum) sha1 = g_checksum_new(G_CHECKSUM_SHA1);
+    guint8 digest[20];
+    gsize dlen = sizeof digest;
+    g_autofree char *expect = NULL;
+    g_autofree char *expect_line = NULL;
+
+    for (gsize i = 0; i < sizeof nonce; i++) {
+        nonce[i] = g_random_int_range(0, 256);
+    }
+    key = g_base64_encode(nonce, sizeof nonce);
+    request = g_strdup_printf("GET %s HTTP/1.1\r\nHost: %s\r\n"
+                              "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                              "Sec-WebSocket-Key: %s\r\n"
+                              "Sec-WebSocket-Version: 13\r\nOrigin: %s\r\n\r\n",
+                              path, host_port, key, origin);
+    if (!g_output_stream_write_all(
+            g_io_stream_get_output_stream(G_IO_STREAM(c->conn)), request,
+            strlen(request), NULL, NULL, error)) {
+        return FALSE;
+    }
+    /* Byte by byte: what follows the headers is the broker's. */
+    while (!g_str_has_suffix(response->str, "\r\n\r\n")) {
+        guint8 b;
+        if (response->len > 16384 || !sock_read_all(c, &b, 1, error)) {
+            if (error && !*error) {
+                g_set_error_literal(error, CRP_ERROR, CRP_ERROR_PROTOCOL,
+                                    "endless HTTP response");
+            }
+            return FALSE;
+        }
+        g_string_append_c(response, b);
+    }
+    if (!g_str_has_prefix(response->str, "HTTP/1.1 101 ")) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%.*s",
+                    (int)strcspn(response->str, "\r"), response->str);
+        return FALSE;
+    }
+    accept_src = g_strconcat(key, "258EAFA5-E914-47DA-95CA-C5AB0DC85B11",
+                             NULL);
+    g_checksum_update(sha1, (const guchar *)accept_src, strlen(accept_src));
+    g_checksum_get_digest(sha1, digest, &dlen);
+    expect = g_base64_encode(digest, dlen);
+    expect_line = g_strdup_printf("sec-websocket-accept: %s\r\n", expect);
+    g_autofree char *lower = g_ascii_strdown(response->str, -1);
+    g_autofree char *expect_lower = g_ascii_strdown(expect_line, -1);
+    if (!strstr(lower, expect_lower)) {
+        g_set_error_literal(error, CRP_ERROR, CRP_ERROR_PROTOCOL,
+                            "wrong Sec-WebSocket-Accept");
+        return FALSE;
+    }
+    c->ws = TRUE;
+    return TRUE;
+}
+
+static gssize
+client_read(Client *c, guint8 *buf, gsize size, GError **error)
+{
+    if (c->ws) {
+        return ws_read(c, buf, size, error);
+    }
+    return g_input_stream_read(g_io_stream_get_input_stream(G_IO_STREAM(c->conn)),
+                               buf, size, NULL, error);
+}
+
+static void
+client_write(Client *c, const guint8 *data, gsize len)
+{
+    /* A broker that already closed is not an error here: its farewell is
+     * still to be read. */
+    if (c->ws) {
+        /* Frames of odd sizes: message boundaries must mean nothing. */
+        while (len > 0) {
+            gsize most = g_random_int_range(1000, 31000);
+            gsize n = MIN(len, most);
+            ws_send(c, 0x2, data, n);
+            data += n;
+            len -= n;
+        }
+        return;
+    }
+    g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(c->conn)),
+                              data, len, NULL, NULL, NULL);
+}
 
 /* Every way out of main, early ones included, frees the connection: the
  * sanitizer run checks this tool for leaks like any other. */
@@ -92,15 +328,11 @@ flush_out(Client *c, GError **error)
 {
     gsize len;
     const guint8 *data = crp_channel_peek_output(c->ch, &len);
-    gsize written = 0;
 
     if (len == 0) {
         return TRUE;
     }
-    /* A broker that already closed is not an error here: its farewell is
-     * still to be read. */
-    g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(c->conn)),
-                              data, len, &written, NULL, NULL);
+    client_write(c, data, len);
     crp_channel_consume_output(c->ch, len);
     return TRUE;
 }
@@ -116,9 +348,7 @@ next_event(Client *c, CrpEvent *ev, GError **error)
         if (t != CRP_EVENT_NONE) {
             return t;
         }
-        gssize n = g_input_stream_read(
-            g_io_stream_get_input_stream(G_IO_STREAM(c->conn)), buf,
-            sizeof buf, NULL, error);
+        gssize n = client_read(c, buf, sizeof buf, error);
         if (n < 0) {
             return CRP_EVENT_ERROR;
         }
@@ -297,18 +527,107 @@ idle_for(Client *c, guint seconds)
         if (left <= 0) {
             return TRUE;
         }
-        if (!g_socket_condition_timed_wait(sock, G_IO_IN, left, NULL, NULL)) {
+        if (!c->ws_left &&
+            !g_socket_condition_timed_wait(sock, G_IO_IN, left, NULL, NULL)) {
             return TRUE;
         }
         guint8 buf[16384];
-        gssize n = g_socket_receive(sock, (gchar *)buf, sizeof buf, NULL,
-                                    &error);
+        gssize n = client_read(c, buf, sizeof buf, &error);
         if (n <= 0) {
             printf("hung up\n");
             return FALSE;
         }
         crp_channel_receive(c->ch, buf, n);
     }
+}
+
+/* Sends a request with a string argument and reads its reply. */
+static CrpEventType
+request(Client *c, guint8 type, guint32 id, const char *arg, CrpEvent *ev,
+        GError **error)
+{
+    CrpMessage req = { .type = type,
+                       .request = { .request_id = id, .arg = crp_str(arg) } };
+
+    if (!crp_channel_send(c->ch, &req, error)) {
+        return CRP_EVENT_ERROR;
+    }
+    if (type == CRP_MSG_ATTACH) {
+        crp_channel_finish(c->ch, NULL);
+    } else {
+        crp_channel_flush(c->ch);
+    }
+    flush_out(c, NULL);
+    return next_event(c, ev, error);
+}
+
+/*
+ * display:SESSION: the gateway splices this connection (a WebSocket
+ * included) to the VM's display socket; QEMU answering the display
+ * handshake proves the bytes reach it and its answer comes back.
+ */
+static int
+attach_display(Client *c, const char *session, guint32 id, gboolean wrong)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *ticket = NULL;
+    g_autoptr(GBytes) rest = NULL;
+    CrpEvent ev;
+    gsize len;
+
+    if (request(c, CRP_MSG_SESSION_TICKET, id, session, &ev, &error) !=
+            CRP_EVENT_MESSAGE || ev.message.type != CRP_MSG_LAUNCHED) {
+        if (!error) {
+            print_reply(&ev.message);
+            return 1;
+        }
+        return fail(error);
+    }
+    ticket = g_strndup(ev.message.launched.ticket.ptr,
+                       ev.message.launched.ticket.len);
+    if (wrong && ticket[0]) {
+        ticket[0] = ticket[0] == 'A' ? 'B' : 'A';
+    }
+    if (request(c, CRP_MSG_ATTACH, id + 1, session, &ev, &error) !=
+        CRP_EVENT_MESSAGE) {
+        return fail(error);
+    }
+    print_reply(&ev.message);
+    if (ev.message.type != CRP_MSG_OK) {
+        return 1;
+    }
+    if (next_event(c, &ev, &error) != CRP_EVENT_CLOSED) {
+        return fail(error);
+    }
+    rest = crp_channel_steal_input(c->ch);
+    crp_channel_free(c->ch);
+    CrpChannelConfig cfg = {
+        .kind = CRP_CHANNEL_DISPLAY,
+        .role = CRP_ROLE_CLIENT,
+        .ticket = ticket,
+        .software = "crp-broker-test-client",
+    };
+    c->ch = crp_channel_new(&cfg, &error);
+    if (!c->ch || !crp_channel_start(c->ch, &error)) {
+        return fail(error);
+    }
+    flush_out(c, NULL);
+    const guint8 *r = g_bytes_get_data(rest, &len);
+    if (len) {
+        crp_channel_receive(c->ch, r, len);
+    }
+    if (next_event(c, &ev, &error) != CRP_EVENT_READY) {
+        return fail(error);
+    }
+    printf("display ready software=%s\n", ev.peer_software);
+    CrpEventType t = next_event(c, &ev, &error);
+    if (t != CRP_EVENT_MESSAGE) {
+        return fail(error);
+    }
+    printf("display message type=%u\n", ev.message.type);
+    crp_channel_close(c->ch, CRP_STATUS_OK, "done");
+    flush_out(c, NULL);
+    return 0;
 }
 
 static const struct {
@@ -338,6 +657,9 @@ main(int argc, char **argv)
     g_auto(Client) c = { 0 };
     CrpEvent ev;
     const char *software = "crp-broker-test-client";
+    const char *origin = NULL;
+    g_autofree char *ws_host_port = NULL;
+    g_autofree char *ws_path = NULL;
     guint32 caps = CRP_CAP_BROKER_FILES;
     g_autoptr(GPtrArray) keep = g_ptr_array_new_with_free_func(
         (GDestroyNotify)g_bytes_unref);
@@ -346,6 +668,10 @@ main(int argc, char **argv)
     for (;;) {
         if (argc >= 3 && g_str_equal(argv[1], "--software")) {
             software = argv[2];
+            argv += 2;
+            argc -= 2;
+        } else if (argc >= 3 && g_str_equal(argv[1], "--origin")) {
+            origin = argv[2];
             argv += 2;
             argc -= 2;
         } else if (argc >= 2 && g_str_equal(argv[1], "--no-files")) {
@@ -365,7 +691,17 @@ main(int argc, char **argv)
     if (!key) {
         return fail(error);
     }
-    address = crp_broker_address_parse(argv[2], &error);
+    if (g_str_has_prefix(argv[2], "ws://")) {
+        /* ws://HOST:PORT/PATH: the TCP address, then the upgrade. */
+        const char *hp = argv[2] + 5;
+        const char *slash = strchr(hp, '/');
+        ws_host_port = g_strndup(hp, slash ? (gsize)(slash - hp) : strlen(hp));
+        ws_path = g_strdup(slash ? slash : "/");
+        g_autofree char *tcp = g_strconcat("tcp:", ws_host_port, NULL);
+        address = crp_broker_address_parse(tcp, &error);
+    } else {
+        address = crp_broker_address_parse(argv[2], &error);
+    }
     if (!address) {
         return fail(error);
     }
@@ -383,6 +719,17 @@ main(int argc, char **argv)
                                      &error);
     if (!c.conn) {
         return fail(error);
+    }
+    if (ws_path) {
+        g_autofree char *own = g_strconcat("http://", ws_host_port, NULL);
+        if (!ws_handshake(&c, ws_host_port, ws_path, origin ? origin : own,
+                          &error)) {
+            if (error->domain == G_IO_ERROR) {
+                printf("failed code=HTTP: %s\n", error->message);
+                return 1;
+            }
+            return fail(error);
+        }
     }
 
     CrpChannelConfig cfg = {
@@ -422,6 +769,12 @@ main(int argc, char **argv)
             }
             continue;
         }
+        if (g_str_has_prefix(cmd, "display:")) {
+            return attach_display(&c, cmd + 8, 100 + i, FALSE);
+        }
+        if (g_str_has_prefix(cmd, "display-wrong-ticket:")) {
+            return attach_display(&c, cmd + 21, 100 + i, TRUE);
+        }
         if (g_str_has_prefix(cmd, "idle:")) {
             /* Whatever is queued (the stream header, at least) goes out
              * first: the broker sees a client that then says nothing. */
@@ -431,8 +784,10 @@ main(int argc, char **argv)
             }
             continue;
         }
-        if (g_str_has_prefix(cmd, "flood-download:")) {
-            g_auto(GStrv) f = g_strsplit(cmd + 15, ":", 2);
+        if (g_str_has_prefix(cmd, "flood-download:") ||
+            g_str_has_prefix(cmd, "flood-download-late:")) {
+            gboolean late = g_str_has_prefix(cmd, "flood-download-late:");
+            g_auto(GStrv) f = g_strsplit(strchr(cmd, ':') + 1, ":", 2);
             guint n = (guint)g_ascii_strtoull(f[0], NULL, 10);
             g_autoptr(GBytes) path = unescape(f[1] ? f[1] : "");
             gsize len;
@@ -450,6 +805,9 @@ main(int argc, char **argv)
             }
             crp_channel_flush(c.ch);
             flush_out(&c, NULL);
+            if (late) {
+                g_usleep(2 * G_USEC_PER_SEC);
+            }
             while (replies < n) {
                 if (next_event(&c, &ev, &error) != CRP_EVENT_MESSAGE) {
                     return fail(error);

@@ -708,9 +708,11 @@ def step_socket_mode(env):
     check(mode == 0o666, f"socket mode {mode:o}")
 
 
-def step_sigterm(env):
-    waiting = subprocess.Popen([CLIENT, env.key("alice.key"),
-                                "unix:" + env.broker.sock, "catalog", "wait"],
+def shutdown_with_waiting_client(env, address):
+    """SIGTERM while a client at @address waits: it is told SHUTDOWN, then
+    the broker exits cleanly."""
+    waiting = subprocess.Popen([CLIENT, env.key("alice.key"), address,
+                                "catalog", "wait"],
                                stdout=subprocess.PIPE, text=True)
     first = waiting.stdout.readline()
     check(first.startswith("ready"), first)
@@ -722,6 +724,10 @@ def step_sigterm(env):
     check(lines[0].startswith(f"BYE code={SHUTDOWN} "), lines)
     check(lines[-1] == "closed", lines)
     check(env.broker.proc.wait(10) == 0, "crp-broker exit status")
+
+
+def step_sigterm(env):
+    shutdown_with_waiting_client(env, "unix:" + env.broker.sock)
     check(not os.path.exists(env.broker.sock), "socket left behind")
     check("event=shutdown" in env.broker.text(), "shutdown not logged")
 
@@ -751,13 +757,14 @@ STEPS = [
 ]
 
 
-def main():
+def main(steps=STEPS, prefix="crp-broker-test-"):
+    """Runs @steps in order on one Env (test-broker-web.py runs its own)."""
     failed = 0
-    print(f"1..{len(STEPS)}")
-    with tempfile.TemporaryDirectory(prefix="crp-broker-test-") as root:
+    print(f"1..{len(steps)}")
+    with tempfile.TemporaryDirectory(prefix=prefix) as root:
         env = Env(root)
         try:
-            for i, step in enumerate(STEPS, 1):
+            for i, step in enumerate(steps, 1):
                 name = step.__name__[5:]
                 try:
                     step(env)
@@ -767,7 +774,7 @@ def main():
                     print(f"not ok {i} - {name}")
                     for line in traceback.format_exc().splitlines():
                         print("# " + line)
-                    if step is step_setup:
+                    if step.__name__ == "step_setup":
                         break
                 sys.stdout.flush()
         finally:

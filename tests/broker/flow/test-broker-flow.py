@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -117,6 +118,48 @@ class WholeFlow(BrokerTest):
         self.assertEqual(code, EXIT_REFUSED, out)
         self.assertIn("ended", out)
         self.assert_pools_full()
+
+
+class WebSocketAttach(BrokerTest):
+    """ATTACH over the web listener's WebSocket ([web]): the gateway
+    splices it to the VM's display socket as it does a socket, so the
+    display handshake runs end to end between the client and QEMU."""
+
+    def setUp(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.broker_args = {
+            "config": f"[web]\nlisten = tcp:127.0.0.1:{self.port}\n"}
+        super().setUp()
+
+    def display(self, command, sid):
+        r = subprocess.run([TOOLS["test_client"], self.alice,
+                            f"ws://127.0.0.1:{self.port}/crp/broker",
+                            f"{command}:{sid}"], capture_output=True,
+                           text=True, timeout=120)
+        return r.returncode, r.stdout.splitlines()
+
+    def test_display_handshake_over_websocket(self):
+        sid = self.open_session()
+        code, lines = self.display("display", sid)
+        self.assertEqual(code, 0, lines)
+        self.assertTrue(lines[0].startswith("ready"), lines)
+        self.assertTrue(lines[1].startswith("OK id="), lines)
+        # QEMU's crp module answered: the bytes reached the display socket
+        # and its reply came back through the WebSocket.
+        self.assertTrue(lines[2].startswith("display ready software="),
+                        lines)
+        self.assertTrue(lines[3].startswith("display message type="), lines)
+        log = self.env.text()
+        self.assertIn(f"event=attach session={sid} user=alice", log)
+        # A wrong ticket fails in QEMU's handshake, not at the broker.
+        code, lines = self.display("display-wrong-ticket", sid)
+        self.assertNotEqual(code, 0, lines)
+        self.assertTrue(lines[1].startswith("OK id="), lines)
+        self.assertFalse(any(l.startswith("display ready") for l in lines),
+                         lines)
+        self.assertTrue(lines[-1].startswith("failed code="), lines)
 
 
 class Refusals(BrokerTest):
