@@ -71,8 +71,8 @@ request_list(BrokerServer *server, BrokerConnection *c, CrpFilesArea *area,
         send_failure(c, msg, "FILE_LIST", error);
         return;
     }
-    if (!broker_user_storage_used(server->config, server->store, user, &used,
-                                  NULL, &error)) {
+    if (!broker_user_storage_used(server->config, server->store, user, area,
+                                  &used, &error)) {
         send_failure(c, msg, "FILE_LIST", error);
         return;
     }
@@ -112,7 +112,7 @@ request_upload_begin(BrokerServer *server, BrokerConnection *c,
     if (quota) {
         guint64 used;
         if (!broker_user_storage_used(server->config, server->store, user,
-                                      &used, NULL, &error)) {
+                                      area, &used, &error)) {
             send_failure(c, msg, "UPLOAD_BEGIN", error);
             return;
         }

@@ -197,7 +197,7 @@ launch_txn(CrpStore *store, gpointer data, GError **error)
     }
     if (app->disk && l->config->user_quota_mib) {
         guint64 bytes;
-        if (!broker_user_storage_used(l->config, store, l->user, &bytes, NULL,
+        if (!broker_user_storage_used(l->config, store, l->user, NULL, &bytes,
                                       error)) {
             return FALSE;
         }

@@ -22,8 +22,8 @@ broker_user_storage_files(const CrpBrokerConfig *config, const char *user)
 
 gboolean
 broker_user_storage_used(const CrpBrokerConfig *config, CrpStore *store,
-                         const char *user, guint64 *bytes, guint64 *files,
-                         GError **error)
+                         const char *user, CrpFilesArea *area,
+                         guint64 *bytes, GError **error)
 {
     guint64 overlays = 0;
     guint64 mine;
@@ -31,10 +31,8 @@ broker_user_storage_used(const CrpBrokerConfig *config, CrpStore *store,
     if (!crp_store_storage_used(store, user, &overlays, error)) {
         return FALSE;
     }
-    mine = broker_user_storage_files(config, user);
-    if (files) {
-        *files = mine;
-    }
-    *bytes = overlays + mine;
+    mine = area ? crp_files_area_usage(area, NULL)
+                : broker_user_storage_files(config, user);
+    *bytes = overlays > G_MAXUINT64 - mine ? G_MAXUINT64 : overlays + mine;
     return TRUE;
 }

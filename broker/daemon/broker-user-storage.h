@@ -10,16 +10,18 @@
 
 G_BEGIN_DECLS
 
+typedef struct CrpFilesArea CrpFilesArea;
+
 /**
  * broker_user_storage_used:
- * @files: (out) (optional): of which My files
+ * @area: (nullable): @user's area if the caller has it open already
  *
  * Sums @user's storage; FALSE with @error if the store failed. An area
  * that cannot be opened counts 0 (and is logged): it holds nothing usable.
  */
 gboolean broker_user_storage_used(const CrpBrokerConfig *config,
                                   CrpStore *store, const char *user,
-                                  guint64 *bytes, guint64 *files,
+                                  CrpFilesArea *area, guint64 *bytes,
                                   GError **error);
 
 /** The area's size alone (see above for a failure to open it). */
